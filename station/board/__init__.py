@@ -1,0 +1,1 @@
+"""Board link: wire protocol, transports (serial, virtual board, replay), acquisition."""

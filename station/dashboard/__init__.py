@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph dashboard. The only package that imports Qt; nothing imports it."""
