@@ -39,6 +39,15 @@ CMD_START = 0x10
 CMD_STOP = 0x11
 CMD_INFO = 0x12
 CMD_SET_BOARD_ID = 0x13  # payload: u32 board id, written to EEPROM
+# Simulator-only commands (0x40..0x4F): real firmware answers ACK with result 1 (unsupported).
+# CMD_SIM_SCENE payload: UTF-8 JSON object telling the virtual board what is on it, e.g.
+#   {"subject": {"stance": "left", "task": "single_leg"}}   the virtual patient follows a cue
+#   {"subject": null}                                        nobody on the board
+#   {"masses": [[20.0, 0.0, 0.0]]}                          known masses (kg, x_mm, y_mm) for calibration
+CMD_SIM_SCENE = 0x40
+ACK_OK = 0
+ACK_UNSUPPORTED = 1
+ACK_BAD_PAYLOAD = 2
 
 N_CHANNELS = 4
 CHANNELS = ("fl", "fr", "bl", "br")
@@ -51,7 +60,7 @@ DATA_FRAME_SIZE = DATA_PAYLOAD_SIZE + OVERHEAD  # 30
 # Info payload: u8 proto major, u8 proto minor, u8 fw major, u8 fw minor, u8 fw patch,
 # u32 board id, u8 adc kind, u16 nominal rate (Hz), u8 channel count
 INFO_PAYLOAD = struct.Struct("<BBBBBIBHB")
-INFO_PAYLOAD_SIZE = INFO_PAYLOAD.size  # 14
+INFO_PAYLOAD_SIZE = INFO_PAYLOAD.size  # 13
 
 # Status byte: bit i (0..3) = channel i saturated (count at the 24-bit rail);
 # bit 4+i = channel i timed out (no data-ready within 2 conversion periods).

@@ -45,6 +45,10 @@ class Transport(abc.ABC):
         """Return the bytes received so far (possibly ``b""`` after ``timeout_s``)."""
 
     @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send raw bytes (encoded command frames) to the board."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the endpoint. Safe to call twice."""
 

@@ -1,0 +1,219 @@
+"""Crash-safe recording journal: raw frames appended in small fsync'ed blocks while a trial records.
+
+A crash, ``kill -9`` or power cut loses at most the block being written (the acquisition flushes
+every <= 0.25 s). The next ``station record`` (or ``station record --recover``) turns unfinished
+journals into trial files with :func:`station.board.trialfile.recover_journal`.
+
+File layout: the magic ``b"BSJOURNAL1\\n"`` followed by records
+``tag (1 byte) | length (u32 LE) | crc32 of payload (u32 LE) | payload``:
+
+- ``H`` header (JSON): board, meta, calibration, started_utc, target out path;
+- ``F`` frames: ``u32 n`` then n x 24 frame bytes (FRAME_DTYPE), n x float64 device seconds
+  (session axis), n x float64 host Unix seconds, n x u8 flags (bit 0: starts a new connected
+  stretch, bit 1: first frame after a reboot);
+- ``C`` decoder counts since the recording began (JSON: crc_errors, resyncs, skipped_bytes);
+- ``G`` gap (JSON: t_start_s, t_end_s, kind, lost_frames) in the session axis;
+- ``E`` event (JSON dict with ``t_s`` in the session axis).
+
+A torn or damaged final record is ignored. While a recorder writes a journal it holds an
+exclusive ``flock`` on it, so recovery never touches a live recording.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from station.board.protocol import FRAME_DTYPE
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"BSJOURNAL1\n"
+JOURNAL_SUFFIX = ".journal"
+_RECORD = struct.Struct("<cII")
+FLAG_NEW_SEGMENT = 1
+FLAG_REBOOT = 2
+
+
+def journal_dir(data_dir=None, *, kind: str = "record") -> Path:
+    """``<data dir>/journals/<kind>``, created private (mode 0700, parents too when missing).
+
+    ``station record`` journals live in ``journals/record/`` so that they never mix with the
+    journals of database trials (``journals/*.journal``, recovered by ``station.store``).
+    """
+    if data_dir is None:
+        data_dir = os.environ.get("STATION_DATA_DIR")
+    if not data_dir:
+        import platformdirs
+
+        data_dir = platformdirs.user_data_dir("balance-station", appauthor=False)
+    path = Path(data_dir).expanduser()
+    for part in (None, "journals", kind):
+        if part is not None:
+            path = path / part
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o700)
+        if part is not None:
+            os.chmod(path, 0o700)
+    return path
+
+
+class JournalWriter:
+    """Append-only journal of one recording (owned by the acquisition's reader thread)."""
+
+    def __init__(self, path, header: dict):
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh = os.fdopen(fd, "wb")
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._fh.write(MAGIC)
+        self._write(b"H", json.dumps(header, default=str).encode())
+        self.sync()
+
+    def _write(self, tag: bytes, payload: bytes) -> None:
+        self._fh.write(_RECORD.pack(tag, len(payload), zlib.crc32(payload)) + payload)
+
+    def append_frames(self, frames: np.ndarray, device_s: np.ndarray, host_s: np.ndarray, flags: np.ndarray) -> None:
+        n = len(frames)
+        payload = b"".join((
+            struct.pack("<I", n),
+            np.ascontiguousarray(frames, dtype=FRAME_DTYPE).tobytes(),
+            np.ascontiguousarray(device_s, dtype="<f8").tobytes(),
+            np.ascontiguousarray(host_s, dtype="<f8").tobytes(),
+            np.ascontiguousarray(flags, dtype=np.uint8).tobytes(),
+        ))
+        self._write(b"F", payload)
+
+    def append_json(self, tag: bytes, obj: dict) -> None:
+        self._write(tag, json.dumps(obj, default=str).encode())
+
+    def sync(self) -> None:
+        """Flush to the OS and to the disk."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self.sync()
+            self._fh.close()  # releases the lock
+
+
+def is_locked(path) -> bool:
+    """True while a live recorder holds ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
+
+
+def iter_records(path):
+    """Yield (tag, payload) for every intact record; stop at the first torn or damaged one."""
+    data = Path(path).read_bytes()
+    if not data.startswith(MAGIC):
+        from station.errors import InputFileError
+
+        raise InputFileError(f"{path} is not a Balance Station recording journal.")
+    pos = len(MAGIC)
+    while pos + _RECORD.size <= len(data):
+        tag, length, crc = _RECORD.unpack_from(data, pos)
+        start = pos + _RECORD.size
+        payload = data[start : start + length]
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            log.info("%s: ignoring a torn record at byte %d", path, pos)
+            return
+        yield tag, payload
+        pos = start + length
+
+
+def read_journal(path):
+    """Rebuild a :class:`~station.board.trialfile.TrialFile` from a journal (finished or not)."""
+    from station.board.quality import LinkStats
+    from station.board.trialfile import TrialFile
+
+    header: dict = {}
+    counts = {"crc_errors": 0, "resyncs": 0, "skipped_bytes": 0}
+    gaps: list[dict] = []
+    events: list[dict] = []
+    blocks = []
+    for tag, payload in iter_records(path):
+        if tag == b"H":
+            header = json.loads(payload)
+        elif tag == b"F":
+            (n,) = struct.unpack_from("<I", payload)
+            off = 4
+            frames = np.frombuffer(payload, dtype=FRAME_DTYPE, count=n, offset=off)
+            off += n * FRAME_DTYPE.itemsize
+            dev = np.frombuffer(payload, dtype="<f8", count=n, offset=off)
+            off += 8 * n
+            host = np.frombuffer(payload, dtype="<f8", count=n, offset=off)
+            off += 8 * n
+            flags = np.frombuffer(payload, dtype=np.uint8, count=n, offset=off)
+            blocks.append((frames, dev, host, flags))
+        elif tag == b"C":
+            counts = json.loads(payload)
+        elif tag == b"G":
+            gaps.append(json.loads(payload))
+        elif tag == b"E":
+            events.append(json.loads(payload))
+    stats = LinkStats()
+    for frames, dev, _, flags in blocks:
+        stats.add_frames(frames, dev, (flags & FLAG_NEW_SEGMENT) != 0)
+        stats.reboots += int(np.count_nonzero(flags & FLAG_REBOOT))
+    stats.add_link_counts(**{k: counts.get(k, 0) for k in ("crc_errors", "resyncs", "skipped_bytes")})
+    if blocks:
+        frames = np.concatenate([b[0] for b in blocks])
+        dev = np.concatenate([b[1] for b in blocks])
+        host = np.concatenate([b[2] for b in blocks])
+        t0 = float(dev[0])
+    else:
+        frames = np.zeros(0, dtype=FRAME_DTYPE)
+        dev = host = np.zeros(0)
+        t0 = 0.0
+    for g in gaps:
+        stats.add_gap(g["t_start_s"] - t0, g["t_end_s"] - t0, lost_frames=g.get("lost_frames", 0))
+    meta = dict(header.get("meta") or {})
+    return TrialFile(
+        frames=frames.copy(),
+        device_time_s=dev - t0,
+        host_time_s=host.copy(),
+        board=header.get("board") or {},
+        quality=stats.as_dict(),
+        gaps=list(stats.gap_list),
+        calibration=header.get("calibration"),
+        meta=meta,
+        events=[dict(e, t_s=e["t_s"] - t0) for e in events if "t_s" in e]
+        + [{"t_s": g["t_start_s"] - t0, "kind": g.get("kind", "link_lost"), "t_end_s": g["t_end_s"] - t0} for g in gaps],
+    )
+
+
+def unfinished_journals(directory) -> list[Path]:
+    """Journals in ``directory`` that no live recorder holds."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob(f"*{JOURNAL_SUFFIX}") if not is_locked(p))
+
+
+def header_of(path) -> dict:
+    """The journal's header record ({} when even that is missing)."""
+    for tag, payload in iter_records(path):
+        if tag == b"H":
+            return json.loads(payload)
+    return {}

@@ -1,0 +1,218 @@
+"""Trial files: raw frames + times + quality + metadata in one self-describing, versioned file.
+
+Format ``balance-station-trial`` version 1 is a ZIP archive (stored, not compressed, so it can be
+inspected with any zip tool) holding:
+
+- ``header.json``: ``{"format": "balance-station-trial", "version": 1, "n_frames": n,
+  "board": {...BoardInfo.to_dict()...}, "quality": {...}, "gaps": [[t_start_s, t_end_s], ...],
+  "calibration": {...} | null, "meta": {...}, "events": [...], "time_base": ...}``
+- ``frames.npy``: the raw data frames, :data:`~station.board.protocol.FRAME_DTYPE` (seq, t_us,
+  counts[4], status, missed) exactly as received;
+- ``device_time_s.npy``: float64 (n,), the board's clock unwrapped across u32 wraps, reboots and
+  reconnects, in seconds from the first frame of the trial (so ``device_time_s[0] == 0``);
+- ``host_time_s.npy``: float64 (n,), each frame's device time mapped to the host's clock by the
+  running linear fit, as Unix time in seconds.
+
+Gaps are in the ``device_time_s`` time base. Readers accept any version 1 file and ignore header
+keys they do not know (a newer writer may add some); a different major format version is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from station.board.protocol import FRAME_DTYPE
+from station.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "balance-station-trial"
+FORMAT_VERSION = 1
+TRIAL_SUFFIX = ".trial"
+
+
+@dataclass
+class TrialFile:
+    """A recorded trial: raw frames with their times, link quality and metadata.
+
+    Attributes
+    ----------
+    frames : FRAME_DTYPE array (n,)
+    device_time_s : float64 (n,)
+        Unwrapped board time, seconds from the first frame.
+    host_time_s : float64 (n,)
+        Host (Unix) time of each frame from the device-to-host clock fit.
+    board : dict
+        ``BoardInfo.to_dict()`` of the board that recorded it.
+    quality : dict
+        ``frames, lost, crc_errors, resyncs, skipped_bytes, gaps, missed_conversions,
+        effective_rate_hz, jitter_ms, saturated_frames, timeout_frames, reboots, duration_s``.
+    gaps : list of [t_start_s, t_end_s]
+        Disconnects and reboots, in the ``device_time_s`` time base.
+    calibration : dict or None
+        ``Calibration.to_dict()`` stored with the trial, if one was given.
+    meta : dict
+        Free metadata (patient, side, task, port, started_utc, ...).
+    events : list of dict
+        Timed events (``{"t_s": ..., "kind": ...}``), in the ``device_time_s`` time base.
+    """
+
+    frames: np.ndarray
+    device_time_s: np.ndarray
+    host_time_s: np.ndarray
+    board: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
+    gaps: list = field(default_factory=list)
+    calibration: dict | None = None
+    meta: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Raw counts, int32 (n, 4), channels fl, fr, bl, br."""
+        return self.frames["counts"]
+
+    @property
+    def nominal_rate_hz(self) -> float | None:
+        rate = self.board.get("nominal_rate_hz")
+        return float(rate) if rate else None
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.device_time_s[-1] - self.device_time_s[0]) if self.n_frames > 1 else 0.0
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_trial(path, trial: TrialFile) -> Path:
+    """Write ``trial`` to ``path`` atomically (temporary file + rename); return the path."""
+    path = Path(path)
+    n = len(trial.frames)
+    if len(trial.device_time_s) != n or len(trial.host_time_s) != n:
+        raise ValueError("frames, device_time_s and host_time_s must have the same length")
+    header = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "n_frames": n,
+        "time_base": "device_time_s: unwrapped board clock, s from the first frame; host_time_s: Unix s",
+        "board": trial.board,
+        "quality": trial.quality,
+        "gaps": [[float(a), float(b)] for a, b in trial.gaps],
+        "calibration": trial.calibration,
+        "meta": trial.meta,
+        "events": trial.events,
+    }
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("header.json", json.dumps(header, indent=1, default=_json_default))
+            zf.writestr("frames.npy", _npy_bytes(np.ascontiguousarray(trial.frames, dtype=FRAME_DTYPE)))
+            zf.writestr("device_time_s.npy", _npy_bytes(np.asarray(trial.device_time_s, dtype=np.float64)))
+            zf.writestr("host_time_s.npy", _npy_bytes(np.asarray(trial.host_time_s, dtype=np.float64)))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    log.info("wrote %s (%d frames)", path, n)
+    return path
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def read_trial(path) -> TrialFile:
+    """Read a trial file.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, is not a trial file, is damaged, or has an unknown format version.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"trial file {path} does not exist.")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory, not a trial file.")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError(f"{path} is not a Balance Station trial file (not a trial archive: {exc}).") from None
+    with zf:
+        names = set(zf.namelist())
+        if "header.json" not in names:
+            raise InputFileError(f"{path} is not a Balance Station trial file (no header.json inside).")
+        try:
+            header = json.loads(zf.read("header.json"))
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise InputFileError(f"{path} has a damaged header ({exc}).") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+            raise InputFileError(f"{path} is not a Balance Station trial file (format is {header.get('format')!r}).")
+        version = header.get("version")
+        if version != FORMAT_VERSION:
+            raise InputFileError(
+                f"{path} is a trial file of format version {version}; this station reads version {FORMAT_VERSION}."
+            )
+        arrays = {}
+        for name in ("frames", "device_time_s", "host_time_s"):
+            if f"{name}.npy" not in names:
+                raise InputFileError(f"{path} is damaged: {name}.npy is missing.")
+            try:
+                arrays[name] = np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False)
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise InputFileError(f"{path} is damaged: {name}.npy cannot be read ({exc}).") from None
+    frames = arrays["frames"]
+    if frames.dtype != FRAME_DTYPE:
+        raise InputFileError(f"{path} is damaged: frames have dtype {frames.dtype}, expected the protocol's frame layout.")
+    n = len(frames)
+    if len(arrays["device_time_s"]) != n or len(arrays["host_time_s"]) != n:
+        raise InputFileError(f"{path} is damaged: {n} frames but time arrays of a different length.")
+    return TrialFile(
+        frames=frames,
+        device_time_s=arrays["device_time_s"].astype(np.float64, copy=False),
+        host_time_s=arrays["host_time_s"].astype(np.float64, copy=False),
+        board=header.get("board") or {},
+        quality=header.get("quality") or {},
+        gaps=[list(g) for g in header.get("gaps") or []],
+        calibration=header.get("calibration"),
+        meta=header.get("meta") or {},
+        events=header.get("events") or [],
+    )
+
+
+def recover_journal(journal_path, out_path=None) -> TrialFile:
+    """Turn an unfinished recording journal into a trial (written to ``out_path`` when given).
+
+    See :mod:`station.board.journal` for the journal format; frames up to the last complete
+    block survive a crash, a ``kill -9`` or a power cut.
+    """
+    from station.board.journal import read_journal
+
+    trial = read_journal(journal_path)
+    if out_path is not None:
+        write_trial(out_path, trial)
+    return trial

@@ -1,0 +1,172 @@
+"""Serve a virtual board on a pseudo-terminal, so any serial client (pyserial, the dashboard,
+``station record``) talks to it as to an Arduino on ``/dev/ttyACM0``.
+
+The slave side is put in raw mode; the optional ``link`` path is a symlink to the slave device. A
+``disconnect`` fault closes the pty and removes the link; when the link returns, a new pty is created
+and ``link`` points at it again (its device name may differ, as after a real re-plug). When nobody
+reads, the pty buffer fills and further bytes are dropped, like a USB device with no host listening.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import time
+import tty
+from pathlib import Path
+
+from station.board.virtual.board import VirtualBoard
+from station.errors import PortError
+
+logger = logging.getLogger(__name__)
+
+
+class _Pty:
+    """One pseudo-terminal pair, the slave in raw mode, optionally linked from ``link``."""
+
+    def __init__(self, link: Path | None):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self.link = link
+        self.dropped_bytes = 0
+        if link is not None:
+            _replace_symlink(link, self.path)
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.master, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:  # EIO when no slave is open on some systems
+            if exc.errno == errno.EIO:
+                return b""
+            raise
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.master, view)
+            except BlockingIOError:
+                self.dropped_bytes += len(view)
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EIO, errno.EAGAIN):
+                    self.dropped_bytes += len(view)
+                    return
+                raise
+            view = view[n:]
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link is not None:
+            try:
+                if self.link.is_symlink() and os.readlink(self.link) == self.path:
+                    self.link.unlink()
+            except OSError:
+                pass
+
+
+def _replace_symlink(link: Path, target: str) -> None:
+    if link.exists() and not link.is_symlink():
+        raise PortError(f"cannot create the link {link}: a file that is not a symlink is in the way.")
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    try:
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    except OSError as exc:
+        raise PortError(f"cannot create the link {link}: {exc.strerror or exc}.") from None
+
+
+def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realtime: bool = True,
+          on_ready=None, min_batch_s: float = 0.01, chunk_s: float = 0.02) -> dict:
+    """Run ``board`` on a pseudo-terminal until ``seconds`` of board time have passed (forever if None).
+
+    Parameters
+    ----------
+    board : VirtualBoard
+    link : str or Path, optional
+        Symlink to create (and re-create after a disconnect) pointing at the device.
+    seconds : float, optional
+        Stop when the board's time reaches this.
+    realtime : bool
+        Follow the wall clock (True) or advance ``chunk_s`` per loop as fast as possible.
+    on_ready : callable(str), optional
+        Called with the device path each time a pty is (re)created.
+    min_batch_s : float
+        Shortest stretch of board time written at once in real time (fewer wake-ups at high rates).
+    chunk_s : float
+        Board time per loop when not real-time.
+
+    Returns
+    -------
+    dict
+        ``{"device": last path, "dropped_bytes": bytes the pty could not take}``.
+
+    Interrupt with KeyboardInterrupt (or any exception raised from a signal handler): the pty is
+    closed and the link removed on the way out.
+    """
+    link_path = Path(link) if link is not None else None
+    pty = _Pty(link_path) if board.link_up else None
+    last_path = pty.path if pty else None
+    dropped = 0
+    if pty is not None:
+        logger.info("virtual board on %s%s", pty.path, f" (link {link_path})" if link_path else "")
+        if on_ready:
+            on_ready(pty.path)
+    wall0 = time.monotonic()
+    board0 = board.time_s
+    try:
+        while seconds is None or board.time_s < seconds:
+            # sleep until the next conversion is due (at least min_batch_s of board time per write),
+            # waking early for host commands
+            wait = 0.0
+            if realtime:
+                due_board_s = max(board.next_conversion_s, board.time_s + min_batch_s)
+                wait = min(0.05, max(0.0, wall0 + (due_board_s - board0) - time.monotonic()))
+            if pty is not None:
+                readable, _, _ = select.select([pty.master], [], [], wait)
+                if readable:
+                    data = pty.read()
+                    if data:
+                        board.write(data)
+            elif wait:
+                time.sleep(wait)
+            target = board0 + (time.monotonic() - wall0) if realtime else board.time_s + chunk_s
+            if seconds is not None:
+                target = min(target, seconds)
+            out = board.advance(max(0.0, target - board.time_s))
+            if pty is not None and not board.link_up:
+                if out:
+                    pty.write(out)
+                logger.info("virtual board: link down, closing %s", pty.path)
+                dropped += pty.dropped_bytes
+                pty.close()
+                pty = None
+            elif pty is None and board.link_up:
+                pty = _Pty(link_path)
+                last_path = pty.path
+                logger.info("virtual board: link back on %s", pty.path)
+                if on_ready:
+                    on_ready(pty.path)
+                if out:
+                    pty.write(out)
+            elif pty is not None and out:
+                pty.write(out)
+    finally:
+        if pty is not None:
+            dropped += pty.dropped_bytes
+            pty.close()
+    if dropped:
+        logger.warning("virtual board: %d bytes dropped because nobody read the pty", dropped)
+    return {"device": last_path, "dropped_bytes": dropped}

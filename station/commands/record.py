@@ -1,0 +1,172 @@
+"""``station record``: capture a trial (raw frames + quality) from a board to a trial file.
+
+Every start first recovers unfinished journals (a recording killed mid-way) into trial files and
+says where; ``--recover`` alone does only that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from station.errors import InputFileError, StationError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "record",
+        help="capture a trial (raw frames + quality) to a trial file",
+        description="Record SECONDS of raw frames from the board on DEV into a trial file, with link quality "
+        "(frames, lost, CRC errors, resyncs, gaps, missed conversions, rate, jitter). Frames are journaled to "
+        "disk while recording; unfinished journals are recovered into trial files at every start.",
+    )
+    p.add_argument("--port", metavar="DEV", help="serial device of the board (e.g. /dev/ttyACM0 or a `station simulate` link)")
+    p.add_argument("--seconds", type=float, metavar="S", help="duration to record, in seconds of board time")
+    p.add_argument("--out", metavar="FILE", help="trial file to write (.trial)")
+    p.add_argument("--calibration", metavar="FILE", help="calibration file to store with the trial")
+    p.add_argument("--baud", type=int, default=500_000, help="baud rate (default 500000; native-USB boards ignore it)")
+    p.add_argument("--recover", action="store_true",
+                   help="recover unfinished recordings into trial files (alone: recover and exit)")
+    p.set_defaults(func=run)
+
+
+def _say(msg: str) -> None:
+    print(f"station: {msg}", file=sys.stderr, flush=True)
+
+
+def recover_unfinished(journals: Path) -> list[tuple[Path, Path, int]]:
+    """Recover every unlocked journal in ``journals``; return (journal, trial path, frames) triples."""
+    from station.board.journal import header_of, unfinished_journals
+    from station.board.trialfile import TRIAL_SUFFIX, recover_journal
+
+    done = []
+    for jpath in unfinished_journals(journals):
+        try:
+            header = header_of(jpath)
+            wanted = (header.get("meta") or {}).get("out_path")
+            target = Path(wanted) if wanted else journals / (jpath.stem + TRIAL_SUFFIX)
+            if target.exists() or not target.parent.is_dir():
+                base = target if target.parent.is_dir() else journals / target.name
+                stem = base.name[: -len(TRIAL_SUFFIX)] if base.name.endswith(TRIAL_SUFFIX) else base.name
+                target = base.with_name(f"{stem}.recovered{TRIAL_SUFFIX}")
+                k = 2
+                while target.exists():
+                    target = base.with_name(f"{stem}.recovered-{k}{TRIAL_SUFFIX}")
+                    k += 1
+            trial = recover_journal(jpath, target)
+        except (StationError, OSError, ValueError, KeyError) as exc:
+            _say(f"could not recover the journal {jpath} ({exc}); moved it to {journals / 'unreadable'}.")
+            _move(jpath, journals / "unreadable")
+            continue
+        _move(jpath, journals / "recovered")
+        done.append((jpath, target, trial.n_frames))
+        _say(f"recovered an unfinished recording ({trial.n_frames} frames, {trial.duration_s:.2f} s) into {target}")
+    return done
+
+
+def _move(path: Path, folder: Path) -> None:
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.replace(path, folder / path.name)
+
+
+def _load_calibration(path: str, board_id: str | None) -> dict:
+    try:
+        from station.calibration import load_calibration
+    except ImportError:  # pragma: no cover - the calibration package ships with the station
+        load_calibration = None
+    if load_calibration is not None:
+        return load_calibration(path, board_id=board_id).to_dict()
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read the calibration {path}: {exc}.") from None
+
+
+def summary_line(out: Path, q: dict) -> str:
+    return (f"{out}: {q['frames']} frames, {q['duration_s']:.2f} s at {q['effective_rate_hz']:.2f} Hz; "
+            f"lost {q['lost']}, CRC errors {q['crc_errors']}, resyncs {q['resyncs']}, gaps {q['gaps']}"
+            + (f" ({q['gap_s']:.2f} s, {q['lost_in_gaps']} frames)" if q["gaps"] else "")
+            + f", missed conversions {q['missed_conversions']}, jitter {q['jitter_ms']:.3f} ms")
+
+
+def run(args) -> int:
+    from station.board.acquisition import Acquisition
+    from station.board.journal import journal_dir
+    from station.board.serial_transport import SerialTransport
+    from station.board.trialfile import write_trial
+
+    journals = journal_dir()
+    recovered = recover_unfinished(journals)
+    if args.port is None and args.seconds is None and args.out is None:
+        if not args.recover:
+            raise StationError("record needs --port DEV --seconds S --out FILE (or --recover alone).")
+        if not recovered:
+            _say("no unfinished recordings to recover.")
+        return 0
+    missing = [name for name in ("port", "seconds", "out") if getattr(args, name) is None]
+    if missing:
+        raise StationError(f"record needs {', '.join('--' + m for m in missing)} as well.")
+    if not args.seconds > 0:
+        raise StationError(f"--seconds must be positive (got {args.seconds:g}).")
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputFileError(f"--out {out} is a directory; give a file name such as {out / 'trial.trial'}.")
+    if not out.parent.exists():
+        raise InputFileError(f"cannot write {out}: the folder {out.parent} does not exist.")
+    calibration = _load_calibration(args.calibration, None) if args.calibration else None
+
+    acq = Acquisition(SerialTransport(args.port, baudrate=args.baud), reconnect_timeout_s=30.0)
+    info = acq.start()
+    interrupted = False
+    journal = journals / f"record-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.journal"
+    try:
+        if args.calibration:
+            calibration = _load_calibration(args.calibration, info.board_id_hex)
+        acq.begin_recording(journal, {"out_path": str(out.resolve()), "seconds": args.seconds},
+                            calibration=calibration)
+        _say(f"recording {args.seconds:g} s from board {info.board_id_hex} ({info.adc_kind}, "
+             f"{info.nominal_rate_hz} Hz) on {args.port}")
+        wall_limit = time.monotonic() + args.seconds * 1.5 + 35.0
+        tty = sys.stderr.isatty()
+        next_report = time.monotonic() + (1.0 if tty else 5.0)
+        try:
+            while acq.recording_duration_s < args.seconds:
+                if acq.state == "stopped" or time.monotonic() > wall_limit:
+                    break
+                time.sleep(0.05)
+                if time.monotonic() >= next_report:
+                    q = acq.quality
+                    line = (f"recording {min(acq.recording_duration_s, args.seconds):5.1f}/{args.seconds:g} s, "
+                            f"{acq.recording_frames} frames, lost {q['lost']}, CRC errors {q['crc_errors']}"
+                            + (" [board disconnected, waiting]" if acq.state == "reconnecting" else ""))
+                    print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+                    next_report = time.monotonic() + (1.0 if tty else 5.0)
+        except KeyboardInterrupt:
+            interrupted = True
+        if tty:
+            print(file=sys.stderr)
+        trial = acq.end_recording(duration_s=args.seconds)
+    finally:
+        acq.stop()
+    write_trial(out, trial)
+    try:
+        journal.unlink()
+    except FileNotFoundError:
+        pass
+    print(summary_line(out, trial.quality))
+    if interrupted:
+        _say("interrupted: the trial holds what was recorded so far.")
+        return 130
+    if trial.duration_s + 1.5 / max(info.nominal_rate_hz, 1) < args.seconds:
+        reason = f" ({acq.error})" if acq.error else ""
+        _say(f"the recording ended early after {trial.duration_s:.2f} s of {args.seconds:g} s{reason}; "
+             f"what was recorded is in {out}.")
+        return 1
+    return 0

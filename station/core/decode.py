@@ -1,0 +1,336 @@
+"""Wire-frame decoding: a one-pass numba kernel, its plain-Python reference, and a streaming wrapper.
+
+The decoder never assumes a buffer starts on a frame boundary. It scans for the sync word
+``A5 5A``, reads LEN and TYPE, and accepts a candidate only when the CRC-16/CCITT-FALSE over
+``LEN, TYPE, payload`` matches (hardware/PROTOCOL.md). A candidate whose CRC fails costs exactly
+one byte: scanning resumes at the next byte, so a corrupted or false sync can never hide an intact
+frame that starts inside it.
+
+Accounting (per call):
+
+- ``crc_errors``: complete candidates (sync + LEN + TYPE + payload + CRC present) whose CRC failed;
+- ``skipped_bytes``: bytes that belong to no accepted frame;
+- ``resyncs``: runs of skipped bytes, i.e. how often alignment was lost (a stream that starts
+  mid-frame counts one).
+
+Data frames (TYPE 0x01, LEN >= 24; a newer minor version may append fields, which are ignored)
+come back as a :data:`~station.board.protocol.FRAME_DTYPE` array — its 24-byte packed layout *is*
+the data payload, so the kernel copies payload bytes straight into it. Every other valid frame
+(info, ack, unknown types) is reported by position and parsed in Python.
+
+This module is part of ``core`` and imports nothing of the station except the protocol constants.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from station.board.protocol import (
+    DATA_PAYLOAD_SIZE,
+    FRAME_DTYPE,
+    OVERHEAD,
+    SYNC0,
+    SYNC1,
+    TYPE_ACK,
+    TYPE_DATA,
+    TYPE_INFO,
+    BoardInfo,
+    decode_info_payload,
+)
+from station.core._numba import jit
+
+log = logging.getLogger(__name__)
+
+#: the longest frame the protocol allows (LEN = 255): the most a stream decoder ever carries over
+MAX_FRAME_SIZE = 255 + OVERHEAD
+
+
+def _crc16_table() -> np.ndarray:
+    """Table for the MSB-first CRC-16 with polynomial 0x1021 (CCITT-FALSE)."""
+    table = np.zeros(256, dtype=np.uint16)
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+        table[byte] = crc
+    return table
+
+
+CRC16_TABLE = _crc16_table()
+
+
+def _slicing_tables(n: int = 4) -> np.ndarray:
+    """int64 (n, 256): row j = CRC register effect of a byte followed by j zero bytes (slicing-by-n).
+
+    The kernel works in int64 so the inner loop needs no casts.
+    """
+    rows = [CRC16_TABLE.astype(np.int64)]
+    for _ in range(n - 1):
+        prev = rows[-1]
+        rows.append(((prev << 8) & 0xFFFF) ^ rows[0][prev >> 8])
+    return np.stack(rows)
+
+
+_CRC16_TABLES = _slicing_tables()
+
+
+@jit
+def _decode_kernel(buf, table, skipping_in, final, data_out, other_out):  # pragma: no cover
+    """Decode ``buf`` (uint8, n) in one pass.
+
+    Parameters
+    ----------
+    buf : uint8 array (n,)
+    table : int64 array (4, 256), CRC-16/CCITT-FALSE tables for slicing-by-4
+    skipping_in : bool, True when the previous call ended inside a run of skipped bytes
+    final : bool, the stream ends here: an incomplete candidate is skipped, not carried over
+    data_out : uint8 array (>= n // 30, 24): receives data payloads (FRAME_DTYPE layout)
+    other_out : int64 array (>= n // 6, 4): (offset, LEN, TYPE, data frames before it) of valid non-data frames
+
+    Returns
+    -------
+    (n_data, n_other, consumed, crc_errors, resyncs, skipped, skipping)
+        ``consumed`` bytes were fully dealt with; ``buf[consumed:]`` is an incomplete frame (or a
+        lone trailing sync byte) to carry into the next call.
+    """
+    n = buf.shape[0]
+    i = 0
+    n_data = 0
+    n_other = 0
+    crc_errors = 0
+    resyncs = 0
+    skipped = 0
+    skipping = skipping_in
+    while i < n:
+        if buf[i] != 0xA5:
+            if not skipping:
+                resyncs += 1
+                skipping = True
+            skipped += 1
+            i += 1
+            continue
+        incomplete = i + 1 >= n  # lone sync byte at the end
+        if not incomplete:
+            if buf[i + 1] != 0x5A:
+                if not skipping:
+                    resyncs += 1
+                    skipping = True
+                skipped += 1
+                i += 1
+                continue
+            incomplete = i + 4 > n or i + np.int64(buf[i + 2]) + 6 > n
+        if incomplete:
+            if not final:
+                break  # wait for more bytes
+            # end of stream: this candidate can never complete; look for a frame inside it
+            if not skipping:
+                resyncs += 1
+                skipping = True
+            skipped += 1
+            i += 1
+            continue
+        length = np.int64(buf[i + 2])
+        total = length + 6
+        # slicing-by-4: four independent look-ups per 4 bytes (table[j]: a byte then j zero bytes)
+        crc = 0xFFFF
+        k = i + 2
+        end = i + 4 + length
+        while k + 3 < end:
+            crc = (table[3, (crc >> 8) ^ buf[k]] ^ table[2, (crc & 0xFF) ^ buf[k + 1]]
+                   ^ table[1, buf[k + 2]] ^ table[0, buf[k + 3]])
+            k += 4
+        while k < end:
+            crc = ((crc << 8) & 0xFFFF) ^ table[0, (crc >> 8) ^ buf[k]]
+            k += 1
+        got = buf[i + 4 + length] | (np.int64(buf[i + 5 + length]) << 8)
+        if crc != got:
+            crc_errors += 1
+            if not skipping:
+                resyncs += 1
+                skipping = True
+            skipped += 1
+            i += 1
+            continue
+        skipping = False
+        ftype = buf[i + 3]
+        if ftype == 0x01 and length >= 24:
+            for k in range(24):
+                data_out[n_data, k] = buf[i + 4 + k]
+            n_data += 1
+        else:
+            other_out[n_other, 0] = i
+            other_out[n_other, 1] = length
+            other_out[n_other, 2] = ftype
+            other_out[n_other, 3] = n_data
+            n_other += 1
+        i += total
+    return n_data, n_other, i, crc_errors, resyncs, skipped, skipping
+
+
+def decode_kernel_numpy(buf: np.ndarray, skipping: bool = False, final: bool = False):
+    """Run the kernel on a uint8 buffer; return (frames, others, consumed, crc, resyncs, skipped, skipping).
+
+    ``others`` is an int64 array (m, 4): offset, LEN, TYPE and the number of data frames that
+    preceded the frame in this buffer.
+    """
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    n = buf.shape[0]
+    data_out = np.empty((n // (DATA_PAYLOAD_SIZE + OVERHEAD) + 1, DATA_PAYLOAD_SIZE), dtype=np.uint8)
+    other_out = np.empty((n // OVERHEAD + 1, 4), dtype=np.int64)
+    n_data, n_other, consumed, crc_errors, resyncs, skipped, skipping = _decode_kernel(
+        buf, _CRC16_TABLES, bool(skipping), bool(final), data_out, other_out
+    )
+    frames = data_out[:n_data].view(FRAME_DTYPE).reshape(n_data)
+    return frames, other_out[:n_other].copy(), int(consumed), int(crc_errors), int(resyncs), int(skipped), bool(skipping)
+
+
+def decode_reference(data: bytes, skipping: bool = False, final: bool = False):
+    """Plain-Python reference of the kernel (same contract as :func:`decode_kernel_numpy`).
+
+    Uses ``binascii.crc_hqx`` for the CRC, an implementation independent of the kernel's table.
+    """
+    n = len(data)
+    i = 0
+    rows: list[bytes] = []
+    others: list[tuple[int, int, int, int]] = []
+    crc_errors = resyncs = skipped = 0
+
+    def skip_one():
+        nonlocal skipping, resyncs, skipped
+        if not skipping:
+            resyncs += 1
+            skipping = True
+        skipped += 1
+
+    while i < n:
+        if data[i] != SYNC0:
+            skip_one()
+            i += 1
+            continue
+        if i + 1 < n and data[i + 1] != SYNC1:
+            skip_one()
+            i += 1
+            continue
+        if i + 4 > n or i + data[i + 2] + 6 > n:
+            if not final:
+                break
+            skip_one()
+            i += 1
+            continue
+        length = data[i + 2]
+        body = data[i + 2 : i + 4 + length]
+        if binascii.crc_hqx(body, 0xFFFF) != int.from_bytes(data[i + 4 + length : i + 6 + length], "little"):
+            crc_errors += 1
+            skip_one()
+            i += 1
+            continue
+        skipping = False
+        if data[i + 3] == TYPE_DATA and length >= DATA_PAYLOAD_SIZE:
+            rows.append(bytes(data[i + 4 : i + 4 + DATA_PAYLOAD_SIZE]))
+        else:
+            others.append((i, length, data[i + 3], len(rows)))
+        i += length + 6
+    frames = np.frombuffer(b"".join(rows), dtype=FRAME_DTYPE).copy()
+    other = np.array(others, dtype=np.int64).reshape(len(others), 4)
+    return frames, other, i, crc_errors, resyncs, skipped, skipping
+
+
+@dataclass
+class DecodedBatch:
+    """What one :meth:`StreamDecoder.feed` call found.
+
+    Attributes
+    ----------
+    frames : FRAME_DTYPE array (n,)
+        Data frames in arrival order.
+    infos : list of BoardInfo
+        Info frames (a board announces itself on boot and on request).
+    info_positions : list of int
+        For each info, how many of ``frames`` arrived before it (a mid-stream info means the board
+        rebooted: the frames after it start a new sequence).
+    acks : list of (command, result)
+    other_frames : list of (type, payload bytes)
+        Valid frames of a type this host does not interpret.
+    crc_errors, resyncs, skipped_bytes : int
+        Counts for this call.
+    """
+
+    frames: np.ndarray
+    infos: list[BoardInfo] = field(default_factory=list)
+    info_positions: list[int] = field(default_factory=list)
+    acks: list[tuple[int, int]] = field(default_factory=list)
+    other_frames: list[tuple[int, bytes]] = field(default_factory=list)
+    crc_errors: int = 0
+    resyncs: int = 0
+    skipped_bytes: int = 0
+
+
+def decode_frames(data: bytes, *, reference: bool = False) -> DecodedBatch:
+    """Decode a complete byte buffer: the stream ends with it (an incomplete last frame is skipped)."""
+    return StreamDecoder(reference=reference).feed(data, final=True)
+
+
+class StreamDecoder:
+    """Decode a byte stream that arrives in arbitrary pieces.
+
+    Keeps the incomplete frame at the end of each piece (at most :data:`MAX_FRAME_SIZE` - 1 bytes)
+    and prepends it to the next. ``totals`` holds cumulative counts.
+    """
+
+    def __init__(self, *, reference: bool = False):
+        self._tail = b""
+        self._skipping = False
+        self._reference = reference
+        self.totals = {"frames": 0, "crc_errors": 0, "resyncs": 0, "skipped_bytes": 0}
+
+    def reset(self) -> None:
+        """Forget the carried tail (after a reconnect the old partial frame is meaningless)."""
+        self._tail = b""
+        self._skipping = False
+
+    def feed(self, data: bytes, *, final: bool = False) -> DecodedBatch:
+        """Decode ``data`` (plus the tail carried from the previous call).
+
+        With ``final=True`` the stream ends here: nothing is carried over, and a frame inside an
+        incomplete candidate (a false sync whose LEN points past the end) is still found.
+        """
+        buf = self._tail + bytes(data) if self._tail else bytes(data)
+        if self._reference:
+            frames, others, consumed, crc, resyncs, skipped, self._skipping = decode_reference(
+                buf, self._skipping, final
+            )
+        else:
+            frames, others, consumed, crc, resyncs, skipped, self._skipping = decode_kernel_numpy(
+                np.frombuffer(buf, dtype=np.uint8), self._skipping, final
+            )
+        self._tail = buf[consumed:]
+        if final:
+            self._skipping = False
+        batch = DecodedBatch(frames=frames, crc_errors=crc, resyncs=resyncs, skipped_bytes=skipped)
+        for offset, length, ftype, position in others.tolist():
+            payload = buf[offset + 4 : offset + 4 + length]
+            if ftype == TYPE_INFO:
+                try:
+                    batch.infos.append(decode_info_payload(payload))
+                    batch.info_positions.append(position)
+                except ValueError:
+                    log.warning("ignored a short info frame (%d bytes)", length)
+            elif ftype == TYPE_ACK and length >= 2:
+                batch.acks.append((payload[0], payload[1]))
+            else:
+                batch.other_frames.append((ftype, payload))
+        t = self.totals
+        t["frames"] += len(frames)
+        t["crc_errors"] += crc
+        t["resyncs"] += resyncs
+        t["skipped_bytes"] += skipped
+        return batch
+
+    def flush(self) -> DecodedBatch:
+        """End of stream: decode what the carried tail still holds and drop the rest."""
+        return self.feed(b"", final=True)

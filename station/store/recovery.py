@@ -1,0 +1,101 @@
+"""Bring recordings interrupted by a crash, a kill or a power cut back into the database.
+
+While a trial records, the acquisition appends raw frames to a journal in ``<data_dir>/journals/``
+(synced in small blocks), named by :func:`journal_path`. The trial's row is already in the database
+with status ``running`` and the journal's ``meta`` carries its ``trial_id``. A journal still present
+at the next start therefore belongs to a recording that never finished: :func:`recover_journals`
+reads what survived (``station.board.trialfile.recover_journal``), stores it under that trial,
+marks the trial (and its session, if still ``running``) ``interrupted``, and moves the journal to
+``journals/recovered/``. Trials left ``running`` without a journal are marked ``interrupted`` too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from station.store import paths
+
+log = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".journal"
+
+
+def journal_path(store, *, session_id: int, trial_id: int) -> Path:
+    """Where the recording of ``trial_id`` is journaled while it runs."""
+    return store.journals_dir / f"session{session_id:06d}-trial{trial_id:07d}{JOURNAL_SUFFIX}"
+
+
+def recover_journals(store) -> list[int]:
+    """Recover every leftover journal and close every trial left ``running``; return the trial ids.
+
+    A journal that cannot be read is moved to ``journals/unreadable/`` (never deleted) with a warning.
+    """
+    from station.board.journal import is_locked
+    from station.errors import StationError
+
+    recovered: list[int] = []
+    folder = store.journals_dir
+    for path in sorted(folder.glob(f"*{JOURNAL_SUFFIX}")):
+        if is_locked(path):
+            log.info("journal %s is being written by a running recording; left alone", path)
+            continue
+        try:
+            trial_id = _recover_one(store, path)
+        except (StationError, OSError, ValueError) as exc:
+            log.warning("journal %s could not be recovered: %s", path, exc)
+            _move(path, folder / "unreadable")
+            continue
+        if trial_id is not None:
+            recovered.append(trial_id)
+        _move(path, folder / "recovered")
+    # Rows left "running" whose journal is gone (crash before the first block, or a foreign data dir),
+    # unless a live recording (locked journal) still owns them.
+    live = {p.name for p in folder.glob(f"*{JOURNAL_SUFFIX}")}
+    for row in store._query("SELECT id, session_id FROM trials WHERE status = 'running'"):
+        if journal_path(store, session_id=int(row["session_id"]), trial_id=int(row["id"])).name in live:
+            continue
+        store.update_trial(int(row["id"]), status="interrupted", reason="the station stopped during this trial")
+        recovered.append(int(row["id"]))
+    for row in store._query("SELECT id FROM sessions WHERE status = 'running'"):
+        sid = int(row["id"])
+        trials = store.trials(sid)
+        if any(t.status == "interrupted" for t in trials) and not any(t.status == "running" for t in trials):
+            store.finish_session(sid, status="interrupted")
+    if recovered:
+        log.warning("recovered %d interrupted trial(s) into the database", len(recovered))
+    return sorted(set(recovered))
+
+
+def _recover_one(store, path: Path) -> int | None:
+    from station.board.trialfile import recover_journal
+
+    trial = recover_journal(path)
+    meta = dict(trial.meta or {})
+    trial_id = meta.get("trial_id")
+    reason = (
+        f"the station stopped during this trial; {len(trial.frames)} frames "
+        f"({trial.duration_s:.1f} s) recovered from its journal"
+    )
+    known = trial_id is not None and store._query("SELECT 1 FROM trials WHERE id = ?", (int(trial_id),))
+    if not known:
+        session_id = meta.get("session_id")
+        if session_id is None or not store._query("SELECT 1 FROM sessions WHERE id = ?", (int(session_id),)):
+            log.warning("journal %s names no session in this database; kept aside", path)
+            raise ValueError("journal belongs to no known session")
+        trial_id = store.add_trial(
+            int(session_id), task=meta.get("task", "unknown"), side=meta.get("side"),
+            phase=meta.get("phase", "baseline"), condition=meta.get("condition", "eyes_open"),
+            step=meta.get("step", ""), meta=meta,
+        )
+    trial_id = int(trial_id)
+    store.save_trial_data(trial_id, trial)
+    store.update_trial(trial_id, status="interrupted", reason=reason, events=trial.events or [])
+    log.info("trial %d: %s", trial_id, reason)
+    return trial_id
+
+
+def _move(path: Path, folder: Path) -> None:
+    paths.ensure_private_dir(folder)
+    os.replace(path, folder / path.name)

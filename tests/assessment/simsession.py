@@ -1,0 +1,76 @@
+"""Run a protocol end to end on an in-process virtual board, faster than real time.
+
+The board's gains and offsets are fixed here (instead of drawn per seed) so the tests can build the
+matching calibration directly; the calibration procedure itself is tested by tests/calibration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from station.assessment import runner as runner_mod
+from station.board.acquisition import Acquisition
+from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
+from station.calibration import Calibration, load_geometry
+from station.store import Store
+
+GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
+OFFSETS_COUNTS = (1200, -2100, 3050, 480)
+
+
+def calibration_for(board: VirtualBoard) -> Calibration:
+    return Calibration(
+        board_id=board.info.board_id_hex,
+        geometry=load_geometry("reference-400x300"),
+        offsets_counts=np.asarray(OFFSETS_COUNTS, dtype=float),
+        gains_n_per_count=1.0 / np.asarray(GAINS_COUNTS_PER_N),
+        created="2026-11-25T08:00:00+00:00",
+    )
+
+
+@dataclass
+class SimRun:
+    store: Store
+    session_id: int
+    board: VirtualBoard
+    runner: runner_mod.Runner
+    events: list
+
+
+def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict, body_mass_kg: float = 70.0,
+                 sim_adjust=None, on_event=None, store: Store | None = None) -> SimRun:
+    board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
+    acq = Acquisition(VirtualTransport(board, realtime=False, chunk_s=0.25))
+    store = store or Store.open(data_dir)
+    patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=body_mass_kg)
+    events: list = []
+
+    def record(event):
+        events.append(event)
+        if on_event is not None:
+            on_event(event, acq)
+
+    acq.start()
+    try:
+        run = runner_mod.Runner(protocol, acquisition=acq, store=store, patient_id=patient,
+                                calibration=calibration_for(board), on_event=record, clock=runner_mod.FastClock(),
+                                sim_subject=sim_subject, sim_adjust=sim_adjust)
+        session_id = run.run()
+    finally:
+        acq.stop()
+    return SimRun(store, session_id, board, run, events)
+
+
+def truth_metrics(store: Store, trial, truth) -> dict:
+    """The sway metrics of the ground-truth COP over the trial's analysed window (same preset)."""
+    from station.core.metrics import compute_metrics, with_overrides
+
+    arrays = store.trial_arrays(trial.id)
+    sel = (arrays["device_time_s"] >= trial.window_start_s) & (arrays["device_time_s"] <= trial.window_end_s)
+    t_us = arrays["t_us"][sel]
+    idx = np.searchsorted(truth.t_us, t_us)  # the board's clock increases monotonically in a short run
+    assert np.array_equal(truth.t_us[idx], t_us)
+    return compute_metrics(truth.cop_ml_mm[idx], truth.cop_ap_mm[idx], t_s=truth.t_s[idx],
+                           preset=with_overrides("clinical", exclude_s=0.0))

@@ -1,0 +1,114 @@
+"""Trial files and recording journals: round trip, clear errors, crash recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from station.board.journal import (
+    FLAG_NEW_SEGMENT,
+    JournalWriter,
+    is_locked,
+    journal_dir,
+    read_journal,
+    unfinished_journals,
+)
+from station.board.protocol import FRAME_DTYPE
+from station.board.trialfile import TrialFile, read_trial, recover_journal, write_trial
+from station.errors import InputFileError
+
+
+def _frames(n, seq0=0):
+    f = np.zeros(n, dtype=FRAME_DTYPE)
+    f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
+    f["t_us"] = np.arange(n) * 12500
+    f["counts"] = np.arange(4 * n).reshape(n, 4) - 7
+    f["missed"][3] = 2
+    return f
+
+
+def _trial(n=100):
+    t = np.arange(n) / 80.0
+    return TrialFile(
+        frames=_frames(n), device_time_s=t, host_time_s=1.7e9 + t, board={"board_id": "5B000001", "nominal_rate_hz": 80},
+        quality={"frames": n, "lost": 0}, gaps=[[0.5, 0.75]], calibration={"board_id": "5B000001", "gains": [1, 2, 3, 4]},
+        meta={"patient": "P1"}, events=[{"t_s": 0.2, "kind": "step_on"}],
+    )
+
+
+def test_round_trip_is_exact(tmp_path):
+    trial = _trial()
+    path = write_trial(tmp_path / "a.trial", trial)
+    back = read_trial(path)
+    assert back.frames.tobytes() == trial.frames.tobytes()
+    assert np.array_equal(back.device_time_s, trial.device_time_s)
+    assert np.array_equal(back.host_time_s, trial.host_time_s)
+    for key in ("board", "quality", "gaps", "calibration", "meta", "events"):
+        assert getattr(back, key) == getattr(trial, key), key
+    assert back.counts.shape == (100, 4) and back.nominal_rate_hz == 80.0
+    with zipfile.ZipFile(path) as zf:  # self-describing
+        header = json.loads(zf.read("header.json"))
+    assert header["format"] == "balance-station-trial" and header["version"] == 1 and header["n_frames"] == 100
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_text("t_s,cop\n1,2\n"), "not a Balance Station trial file"),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("x.txt", "hi"), "no header.json"),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("header.json", json.dumps({"format": "balance-station-trial", "version": 9})),
+         "format version 9"),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("header.json", json.dumps({"format": "balance-station-trial", "version": 1})),
+         "frames.npy is missing"),
+    ],
+)
+def test_bad_files_raise_clear_errors(tmp_path, make, message):
+    path = tmp_path / "bad.trial"
+    make(path)
+    with pytest.raises(InputFileError, match=message):
+        read_trial(path)
+
+
+def test_journal_recovers_up_to_a_torn_block(tmp_path):
+    path = tmp_path / "r.journal"
+    w = JournalWriter(path, {"board": {"board_id": "5B000001", "nominal_rate_hz": 80}, "meta": {"x": 1}, "calibration": None})
+    assert is_locked(path)
+    assert unfinished_journals(tmp_path) == []  # a live recording is never recovered
+    f = _frames(300, seq0=65500)  # crosses the u16 wrap
+    dev = 100.0 + np.arange(300) / 80.0
+    flags = np.zeros(300, np.uint8)
+    flags[0] = FLAG_NEW_SEGMENT
+    for a in range(0, 200, 20):
+        w.append_frames(f[a : a + 20], dev[a : a + 20], dev[a : a + 20] + 1.7e9, flags[a : a + 20])
+    w.append_json(b"C", {"crc_errors": 3, "resyncs": 2, "skipped_bytes": 90})
+    w.sync()
+    w.append_frames(f[200:], dev[200:], dev[200:], flags[200:])
+    w._fh.flush()
+    w._fh.truncate(w._fh.tell() - 5)  # the last block was torn by the crash
+    w._fh.close()
+    assert unfinished_journals(tmp_path) == [path]
+    trial = recover_journal(path, tmp_path / "out.trial")
+    assert trial.frames.tobytes() == f[:200].tobytes()
+    assert trial.device_time_s[0] == 0.0 and trial.device_time_s[-1] == pytest.approx(199 / 80)
+    q = trial.quality
+    assert (q["frames"], q["lost"], q["crc_errors"], q["resyncs"], q["missed_conversions"]) == (200, 0, 3, 2, 2)
+    assert read_trial(tmp_path / "out.trial").frames.tobytes() == f[:200].tobytes()
+    assert trial.meta == {"x": 1}
+
+
+def test_journal_dir_is_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    d = journal_dir()
+    assert d == tmp_path / "data" / "journals" / "record"
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert stat.S_IMODE(d.parent.stat().st_mode) == 0o700
+    w = JournalWriter(d / "a.journal", {})
+    w.close()
+    assert stat.S_IMODE(os.stat(d / "a.journal").st_mode) == 0o600
+    assert read_journal(d / "a.journal").n_frames == 0

@@ -1,0 +1,167 @@
+"""`station record` and `station ports` as a user runs them (subprocesses, real pseudo-terminals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from station.board.trialfile import read_trial
+from board.fakeboard import FakeBoard, frames_of  # tests/ is on sys.path (pytest rootdir mode)
+
+
+def station(*args, data_dir, env=None, timeout=60):
+    return subprocess.run(
+        [sys.executable, "-m", "station", "--data-dir", str(data_dir), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+
+
+def _one_clear_line(proc, needle):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("station: error: ") and needle in lines[0], lines[0]
+
+
+def test_record_writes_a_trial_with_a_quality_line(tmp_path):
+    with FakeBoard(tmp_path / "board") as board:
+        proc = station("record", "--port", board.link, "--seconds", 2, "--out", tmp_path / "t.trial", data_dir=tmp_path / "data")
+        truth = board.truth
+    assert proc.returncode == 0, proc.stderr
+    assert "recording 2 s from board 5B0000AA" in proc.stderr
+    out = proc.stdout.strip().splitlines()
+    assert len(out) == 1 and "160 frames" in out[0] and "lost 0, CRC errors 0" in out[0]
+    trial = read_trial(tmp_path / "t.trial")
+    assert trial.n_frames == 160 and trial.quality["lost"] == 0
+    s0 = int(trial.frames["seq"][0])
+    assert trial.frames.tobytes() == frames_of(truth[s0 : s0 + 160]).tobytes()
+    journals = tmp_path / "data" / "journals" / "record"
+    assert list(journals.glob("*.journal")) == []  # removed once the trial was written
+    assert oct(journals.stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.slow
+def test_bad_ports_give_one_clear_line(tmp_path):
+    data = tmp_path / "data"
+    _one_clear_line(station("record", "--port", tmp_path / "nope", "--seconds", 1, "--out", tmp_path / "x.trial",
+                            data_dir=data), "no serial port at")
+    with FakeBoard(tmp_path / "text", text=True) as board:
+        proc = station("record", "--port", board.link, "--seconds", 1, "--out", tmp_path / "x.trial", data_dir=data)
+    _one_clear_line(proc, "no balance board answered on")
+    assert "bytes of non-protocol data" in proc.stderr
+    with FakeBoard(tmp_path / "v2", protocol_major=2) as board:
+        proc = station("record", "--port", board.link, "--seconds", 1, "--out", tmp_path / "x.trial", data_dir=data)
+    _one_clear_line(proc, "speaks protocol 2.0; this station understands 1.x")
+    assert not (tmp_path / "x.trial").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--port", "/dev/null", "--seconds", "1", "--out", "{tmp}/x.trial"], "/dev/null is not a serial port"),
+        (["--port", "/dev/null"], "record needs --seconds, --out as well"),
+        (["--port", "/dev/null", "--seconds", "0", "--out", "{tmp}/x.trial"], "--seconds must be positive"),
+        (["--port", "/dev/null", "--seconds", "1", "--out", "{tmp}/no/such/x.trial"], "does not exist"),
+    ],
+)
+def test_record_argument_errors(tmp_path, capsys, argv, needle):
+    from station.cli import main
+
+    code = main(["--data-dir", str(tmp_path / "data"), "record", *(a.format(tmp=tmp_path) for a in argv)])
+    err = capsys.readouterr().err
+    assert code != 0 and err.startswith("station: error: ") and needle in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_kill_9_then_recover_keeps_all_but_the_last_half_second(tmp_path):
+    data = tmp_path / "data"
+    out = tmp_path / "k.trial"
+    with FakeBoard(tmp_path / "board") as board:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "station", "--data-dir", str(data), "record", "--port", str(board.link),
+             "--seconds", "30", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        journals = data / "journals" / "record"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(p.stat().st_size > 8_000 for p in journals.glob("*.journal")):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        sent_at_kill = len(board.sent)
+        truth = board.truth
+    assert not out.exists()
+    rec = station("record", "--recover", data_dir=data)
+    assert rec.returncode == 0, rec.stderr
+    assert f"into {out}" in rec.stderr and "Traceback" not in rec.stderr
+    trial = read_trial(out)
+    s0 = int(trial.frames["seq"][0])
+    n = trial.n_frames
+    assert trial.frames.tobytes() == frames_of(truth[s0 : s0 + n]).tobytes()  # exact, contiguous
+    assert s0 + n >= sent_at_kill - 40  # at most the last 0.5 s (40 frames at 80 Hz) is missing
+    assert trial.quality["lost"] == 0 and trial.meta["out_path"] == str(out)
+    assert list((data / "journals" / "record").glob("*.journal")) == []
+    again = station("record", "--recover", data_dir=data)
+    assert again.returncode == 0 and "no unfinished recordings" in again.stderr
+
+
+def test_ports_lists_station_ports_links(tmp_path):
+    with FakeBoard(tmp_path / "board") as board:
+        proc = station("ports", "--json", data_dir=tmp_path, env={"STATION_PORTS": str(board.link)})
+    assert proc.returncode == 0, proc.stderr
+    ports = json.loads(proc.stdout)
+    mine = [p for p in ports if p["device"] == str(tmp_path / "board")]
+    assert len(mine) == 1 and mine[0]["source"] == "STATION_PORTS" and mine[0]["likely_board"] is False
+
+
+def test_ports_marks_arduino_vids():
+    from station.board.ports import PortInfo
+
+    assert PortInfo("/dev/ttyACM0", vid=0x2341, pid=0x0043).likely_board
+    assert PortInfo("/dev/ttyACM0", vid=0x2341, pid=0x0043).vid_pid == "2341:0043"
+    assert not PortInfo("/dev/ttyS0").likely_board
+
+
+def test_help_texts():
+    for cmd in ("record", "ports"):
+        proc = subprocess.run([sys.executable, "-m", "station", cmd, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: station " + cmd in proc.stdout
+
+
+@pytest.mark.slow
+def test_record_from_station_simulate_with_corruption_and_a_disconnect(tmp_path):
+    """The issue's demonstration, shortened: every intact frame, nothing corrupted, every loss counted."""
+    link, truth_path, out = tmp_path / "board", tmp_path / "truth.npz", tmp_path / "s.trial"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "station", "simulate", "--seed", "4", "--seconds", "60", "--link", str(link),
+         "--truth", str(truth_path), "--faults", "corrupt=0.002,disconnect=5:1.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert sim.stdout.readline().strip().startswith("/dev/")
+        proc = station("record", "--port", link, "--seconds", 6, "--out", out, data_dir=tmp_path / "data", timeout=90)
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    trial = read_trial(out)
+    z = np.load(truth_path)
+    seq = trial.frames["seq"].astype(int)
+    in_range = (z["seq"] >= seq[0]) & (z["seq"] <= seq[-1])  # no u16 wrap within a minute at 80 Hz
+    sent = np.zeros(in_range.sum(), dtype=trial.frames.dtype)
+    for name in ("seq", "t_us", "counts", "status", "missed"):
+        sent[name] = z[name][in_range]
+    intact = z["intact"][in_range]
+    assert trial.frames.tobytes() == sent[intact].tobytes()  # every intact frame, and no corrupted one
+    q = trial.quality
+    assert q["lost"] + q["lost_in_gaps"] == int((~intact).sum()) > 0
+    assert q["gaps"] == 1 and 1.4 < trial.gaps[0][1] - trial.gaps[0][0] < 2.5
+    assert trial.duration_s == pytest.approx(6.0 - 0.0125, abs=0.02)
