@@ -18,9 +18,11 @@
  *   --stall CH:T0:T1     chip CH (0..3) gives no data-ready from T0 to T1 seconds
  *   --saturate CH:T0:T1  chip CH's input is beyond full scale from T0 to T1 seconds
  *   --cmd T:HEX          send bytes HEX to the board's UART at T seconds (repeatable)
+ *   --cmd-file FILE      the same from a file: one "T HEX" per line ('#' comments)
  *   --uart-out FILE      write every byte the firmware transmits (default: discard)
  *   --reads FILE         log every completed read-out: "chip index value cycle"
- *   --report FILE        JSON summary (default: stdout)
+ *   --report FILE        JSON summary (default: stdout), including the shortest and longest
+ *                        clock high and low phases seen during read-outs ("clock_high_us", ...)
  *   --profile FILE       write "pc_byte_address cycles" for every instruction address (profiling)
  *   --peek ADDR          add the u32 at data address ADDR (hex, as avr-nm prints it, e.g.
  *                        00800158) to the summary as "peek" (debugging aid; repeatable)
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 
 #include <avr_ioport.h>
 #include <avr_uart.h>
@@ -80,6 +83,7 @@ static avr_irq_t *uart_in;
 static avr_cycle_count_t sck_rise, sck_fall;
 static int sck_level;
 static uint64_t violations;
+static avr_cycle_count_t high_min = ~(avr_cycle_count_t)0, high_max, low_min = ~(avr_cycle_count_t)0, low_max;
 static char first_violation[256];
 static uint32_t peeks[8];
 static int n_peeks;
@@ -141,8 +145,17 @@ static void sck_changed(avr_irq_t *irq, uint32_t value, void *param)
     }
     if (value) {
         double low_us = cycles_to_us(avr->cycle - sck_fall);
-        if (in_readout && sck_fall && low_us * 1e3 < CLK_MIN_NS) {
-            violation("clock low shorter than 0.2 us", low_us);
+        if (in_readout && sck_fall) {
+            avr_cycle_count_t low = avr->cycle - sck_fall;
+            if (low_us * 1e3 < CLK_MIN_NS) {
+                violation("clock low shorter than 0.2 us", low_us);
+            }
+            if (low < low_min) {
+                low_min = low;
+            }
+            if (low > low_max && low_us < 1000.0) { /* within a read-out, not between frames */
+                low_max = low;
+            }
         }
         sck_rise = avr->cycle;
         avr_cycle_timer_register_usec(avr, (uint32_t)POWER_DOWN_US, power_down_all, NULL);
@@ -152,6 +165,12 @@ static void sck_changed(avr_irq_t *irq, uint32_t value, void *param)
     } else {
         double high_us = cycles_to_us(avr->cycle - sck_rise);
         avr_cycle_timer_cancel(avr, power_down_all, NULL);
+        if (avr->cycle - sck_rise < high_min) {
+            high_min = avr->cycle - sck_rise;
+        }
+        if (avr->cycle - sck_rise > high_max) {
+            high_max = avr->cycle - sck_rise;
+        }
         if (high_us * 1e3 < CLK_MIN_NS) {
             violation("clock high shorter than 0.2 us", high_us);
         } else if (high_us > CLK_HIGH_MAX_US) {
@@ -255,11 +274,43 @@ static int add_cmd(const char *arg)
     return 1;
 }
 
+static int read_cmd_file(const char *path)
+{
+    char line[600], arg[620];
+    double t;
+    char hex[520];
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        return 0;
+    }
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#' || sscanf(line, "%lf %519s", &t, hex) != 2) {
+            continue;
+        }
+        snprintf(arg, sizeof arg, "%.9f:%s", t, hex);
+        if (!add_cmd(arg)) {
+            fclose(fp);
+            return 0;
+        }
+    }
+    fclose(fp);
+    return 1;
+}
+
+/* libsimavr logs to stdout, where the JSON summary goes: keep warnings and errors, on stderr. */
+static void sim_logger(avr_t *a, const int level, const char *format, va_list ap)
+{
+    (void)a;
+    if (level <= LOG_WARNING) {
+        vfprintf(stderr, format, ap);
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: fw_sim --elf FILE [--seconds S] [--rate SPS] [--skew-ppm a,b,c,d] "
                     "[--phase a,b,c,d] [--loads FILE | --pattern ramp|const:V] [--stall CH:T0:T1] "
-                    "[--saturate CH:T0:T1] [--cmd T:HEX]... [--uart-out FILE] [--reads FILE] "
+                    "[--saturate CH:T0:T1] [--cmd T:HEX]... [--cmd-file FILE] [--uart-out FILE] [--reads FILE] "
                     "[--report FILE]\n");
 }
 
@@ -273,7 +324,7 @@ int main(int argc, char **argv)
         {"saturate", required_argument, 0, 'X'}, {"cmd", required_argument, 0, 'c'},
         {"uart-out", required_argument, 0, 'u'}, {"reads", required_argument, 0, 'R'},
         {"report", required_argument, 0, 'o'},   {"peek", required_argument, 0, 'K'},
-        {"profile", required_argument, 0, 'F'},
+        {"profile", required_argument, 0, 'F'},  {"cmd-file", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
     const char *profile_path = NULL;
     uint64_t *profile = NULL;
@@ -327,6 +378,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'C':
+            if (!read_cmd_file(optarg)) {
+                fprintf(stderr, "fw_sim: bad --cmd-file %s (want lines \"T HEX\")\n", optarg);
+                return 2;
+            }
+            break;
         case 'u': uart_path = optarg; break;
         case 'R': reads_path = optarg; break;
         case 'o': report_path = optarg; break;
@@ -346,6 +403,7 @@ int main(int argc, char **argv)
         loads.mode = 1;
     }
 
+    avr_global_logger_set(sim_logger);
     memset(&fw, 0, sizeof fw);
     if (elf_read_firmware(elf_path, &fw) != 0) {
         fprintf(stderr, "fw_sim: cannot load firmware %s\n", elf_path);
@@ -417,9 +475,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "fw_sim: cannot write %s\n", report_path);
         return 2;
     }
+    if (high_max == 0) {
+        high_min = low_min = 0;
+    }
     fprintf(report, "{\"seconds\": %.6f, \"cycles\": %" PRIu64 ", \"uart_bytes\": %" PRIu64
-                    ", \"violations\": %" PRIu64 ", \"chips\": [",
-            cycles_to_us(avr->cycle) * 1e-6, (uint64_t)avr->cycle, uart_bytes, violations);
+                    ", \"violations\": %" PRIu64 ", \"clock_high_us\": [%.4f, %.4f]"
+                    ", \"clock_low_us\": [%.4f, %.4f], \"chips\": [",
+            cycles_to_us(avr->cycle) * 1e-6, (uint64_t)avr->cycle, uart_bytes, violations,
+            cycles_to_us(high_min), cycles_to_us(high_max), cycles_to_us(low_min),
+            cycles_to_us(low_max));
     for (i = 0; i < N_CHIPS; i++) {
         hx711_t *hx = &chips[i];
         fprintf(report, "%s{\"conversions\": %" PRIu64 ", \"reads\": %" PRIu64

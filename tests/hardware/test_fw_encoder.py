@@ -53,3 +53,13 @@ def test_command_parser_accepts_every_command_vector(encoder_output):
             assert got[1:] == ["4", arg], name  # u32 argument decoded little-endian
         else:
             assert got[1:] == ["0", "-"], name
+
+
+def test_missing_toolchain_skips_with_the_apt_command(monkeypatch):
+    import fw_toolchain
+
+    monkeypatch.setattr(fw_toolchain.shutil, "which", lambda tool: None if tool == "avr-gcc" else "/usr/bin/" + tool)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        fw_toolchain.require_toolchain()
+    assert "avr-gcc" in str(skipped.value)
+    assert "apt-get install gcc-avr avr-libc arduino-core-avr arduino-mk simavr libsimavr-dev libsimavrparts1 libelf-dev" in str(skipped.value)

@@ -76,6 +76,9 @@ def test_loads_from_file_arrive_exactly_with_period_timestamps(run_sim):
     # data-ready every 12 500 us (chips without skew); micros() has a 4 us resolution
     dt = np.diff(f["t_us"].astype(np.int64))
     assert np.abs(dt - 12_500).max() <= 8
+    # clock phases as designed: 10 cycles high (0.625 us), at least 0.2 us low
+    assert run.report["clock_high_us"] == [0.625, 0.625]
+    assert 0.2 <= run.report["clock_low_us"][0] <= run.report["clock_low_us"][1] < 1.0
     # boot info frame and the ack of the start command
     assert [i.adc_kind for i in batch.infos] == ["HX711"] and batch.acks == [(CMD_START, 0)]
 
