@@ -161,3 +161,19 @@ def test_trial_with_calibration_gives_metrics_and_events(tmp_path, capsys):
     step_on = [e["t_s"] for e in js["events"] if e["kind"] == "step_on"]
     truth_on = [e["t_s"] for e in truth.events if e["kind"] == "step_on"][0] - truth.t_s[0]
     assert len(step_on) == 1 and step_on[0] == pytest.approx(truth_on, abs=0.1)
+
+
+def test_wii_like_irregular_stream(tmp_path, capsys):
+    # ~40 Hz with 13-37 ms intervals, a 0.5 Hz circle of radius 10 mm
+    rng = np.random.default_rng(0)
+    t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.013, 0.037, 1300))])
+    t = t[t <= 30.0]
+    rows = np.column_stack([t, 10 * np.cos(np.pi * t), 10 * np.sin(np.pi * t)])
+    path = write_csv(tmp_path / "wii.csv", "t_s,cop_ml_mm,cop_ap_mm", rows.tolist())
+    out = run_json(capsys, str(path))
+    m = out["metrics"]
+    assert m["fs_hz"] == 100.0 and m["n_used"] == int(np.floor((t[-1] - 5.0) * 100 + 1e-9)) + 1
+    assert m["mean_distance_mm"] == pytest.approx(10.0, rel=0.01)
+    assert m["mean_frequency_hz"] == pytest.approx(0.5, rel=0.02)
+    assert "note" not in out["quality"]
+    assert "irregular" in run_json(capsys, str(path), "--preset", "raw")["quality"]["note"]

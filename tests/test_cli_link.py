@@ -142,12 +142,15 @@ def test_record_from_station_simulate_with_corruption_and_a_disconnect(tmp_path)
     link, truth_path, out = tmp_path / "board", tmp_path / "truth.npz", tmp_path / "s.trial"
     sim = subprocess.Popen(
         [sys.executable, "-m", "station", "simulate", "--seed", "4", "--seconds", "60", "--link", str(link),
-         "--truth", str(truth_path), "--faults", "corrupt=0.002,disconnect=5:1.5"],
+         "--truth", str(truth_path), "--faults", "corrupt=0.002,disconnect=12:1.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert sim.stdout.readline().strip().startswith("/dev/")
-        proc = station("record", "--port", link, "--seconds", 6, "--out", out, data_dir=tmp_path / "data", timeout=90)
+        # The recorder starts 2.5 s + its start-up (< 9 s even on a loaded machine) after the
+        # simulator, so 10 s of recording span the disconnect at 12 s of simulator time.
+        time.sleep(2.5)
+        proc = station("record", "--port", link, "--seconds", 10, "--out", out, data_dir=tmp_path / "data", timeout=90)
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=30)
@@ -164,4 +167,30 @@ def test_record_from_station_simulate_with_corruption_and_a_disconnect(tmp_path)
     q = trial.quality
     assert q["lost"] + q["lost_in_gaps"] == int((~intact).sum()) > 0
     assert q["gaps"] == 1 and 1.4 < trial.gaps[0][1] - trial.gaps[0][0] < 2.5
-    assert trial.duration_s == pytest.approx(6.0 - 0.0125, abs=0.02)
+    assert trial.duration_s == pytest.approx(10.0 - 0.0125, abs=0.02)
+
+
+def test_record_stores_the_calibration_and_refuses_a_foreign_one(tmp_path, capsys):
+    from station.calibration import Calibration, save_calibration
+    from station.cli import main
+
+    def cal(board_id):
+        return Calibration(board_id=board_id, geometry="reference-400x300", offsets_counts=[1, 2, 3, 4],
+                           gains_n_per_count=[0.01, 0.02, 0.03, 0.04], operator="test")
+
+    mine = save_calibration(cal("5B0000AA"), tmp_path / "mine.json")
+    foreign = save_calibration(cal("5B000099"), tmp_path / "foreign.json")
+    with FakeBoard(tmp_path / "board") as board:
+        code = main(["--data-dir", str(tmp_path / "data"), "record", "--port", str(board.link), "--seconds", "0.5",
+                     "--out", str(tmp_path / "c.trial"), "--calibration", str(mine)])
+        assert code == 0, capsys.readouterr().err
+        trial = read_trial(tmp_path / "c.trial")
+        assert trial.calibration["board_id"] == "5B0000AA" and trial.calibration["offsets_counts"] == [1, 2, 3, 4]
+        assert trial.n_frames == 40
+        capsys.readouterr()
+        code = main(["--data-dir", str(tmp_path / "data"), "record", "--port", str(board.link), "--seconds", "0.5",
+                     "--out", str(tmp_path / "f.trial"), "--calibration", str(foreign)])
+    err = capsys.readouterr().err
+    assert code != 0 and "station: error:" in err and "5B000099" in err
+    assert not (tmp_path / "f.trial").exists()
+    assert list((tmp_path / "data" / "journals" / "record").glob("*.journal")) == []

@@ -46,7 +46,7 @@ RUNNER_STATES = ("idle", "running", "finished", "failed", "aborted")
 class RunnerEvent:
     """Something the operator or patient should see or hear.
 
-    ``kind``: session_start, tare, step, cue, countdown, stance_start, recording, rep, trial_end,
+    ``kind``: session_start, tare, step, rest, cue, countdown, stance_start, recording, rep, trial_end,
     repeat, exercise_end, session_end. ``t_s``: seconds since the session started (host clock).
     """
 
@@ -118,6 +118,9 @@ class Runner:
         Extra subject fields sent with each cue (e.g. smaller sway after the primer).
     tare : bool
         Zero the cells with the board empty before the first step.
+    rest_s : float
+        Rest on both feet before every recorded trial (board time), so each trial starts from a
+        settled two-footed stance (the COP reference of the stance detection).
     stance_timeout_s : float
         How long (board time) to wait for the cued stance before failing the trial.
     operator : str
@@ -137,6 +140,7 @@ class Runner:
         sim_subject: dict | None = None,
         sim_adjust: Callable[[object], dict] | None = None,
         tare: bool = True,
+        rest_s: float = 3.0,
         stance_timeout_s: float = 30.0,
         poll_s: float = 0.02,
         operator: str = "",
@@ -154,6 +158,7 @@ class Runner:
         self.sim_subject = dict(sim_subject or {})
         self.sim_adjust = sim_adjust
         self.tare = tare
+        self.rest_s = float(rest_s)
         self.stance_timeout_s = float(stance_timeout_s)
         self.poll_s = float(poll_s)
         self.operator = operator
@@ -187,10 +192,11 @@ class Runner:
         final = "failed"
         try:
             if self.simulate:
-                self._scene({"subject": self._initial_subject()})
+                self._send_subject(self._initial_subject())
             if self.tare:
                 self._tare()
             self.calibration_id = self.store.add_calibration(self.calibration)
+            self.store.update_session(self.session_id, calibration_id=self.calibration_id)
             for index, step in enumerate(self.protocol.steps):
                 self._check_abort()
                 self._emit("step", step.label or step.kind, index=index, total=len(self.protocol.steps),
@@ -238,6 +244,7 @@ class Runner:
         self.store.update_trial(tid, status="running", started=_now_iso(), calibration_id=self.calibration_id,
                                 board=info.to_dict() if info else None, meta=meta)
         self.trial_states[tid] = "running"
+        self._pause(self.rest_s, "Rest on both feet.")
         path = self.store.journal_path(session_id=sid, trial_id=tid)
         self.acq.begin_recording(path, meta, calibration=self.calibration.to_dict())
         self._recording = True
@@ -388,6 +395,17 @@ class Runner:
         ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.min_load_n(self._body_mass()) / 4.0)
         return np.arange(len(counts)) / rate, total, ml
 
+    def _pause(self, seconds: float, text: str) -> None:
+        """Let ``seconds`` of board time pass (counted in frames), e.g. a rest between trials."""
+        if seconds <= 0:
+            return
+        self._emit("rest", text, seconds=seconds)
+        goal = self.acq.frames_total + int(seconds * self._rate())
+        while self.acq.frames_total < goal:
+            self._check_abort()
+            self._check_link()
+            self.clock.sleep(self.poll_s)
+
     def _wait_board(self, seconds: float) -> None:
         """Wait until the board's clock has moved on by ``seconds`` (recording time)."""
         goal = self.acq.recording_duration_s + seconds
@@ -411,7 +429,7 @@ class Runner:
         while True:
             self._check_abort()
             remaining = total - (self.clock.now() - start)
-            if remaining <= 0:
+            if remaining <= 1e-6:  # float steps of the clock need not land on 0 exactly
                 break
             if step.reps:
                 done = int((total - remaining) // step.seconds_per_rep)
@@ -509,6 +527,26 @@ class Runner:
 
     def _scene(self, scene: dict) -> None:
         self.acq.send_command(encode_command(CMD_SIM_SCENE, json.dumps(scene).encode()))
+
+    def _send_subject(self, fields: dict) -> None:
+        """Describe the virtual patient in as many scene commands as the 255-byte payload needs.
+
+        The first carries the preset (a fresh subject); the others update it field by field.
+        """
+        first = {k: v for k, v in fields.items() if k == "preset"}
+        messages, current = [], dict(first)
+        for key, value in fields.items():
+            if key == "preset":
+                continue
+            trial = current | {key: value}
+            if len(json.dumps({"subject": trial})) > 240 and current:
+                messages.append(current)
+                current = {key: value}
+            else:
+                current = trial
+        messages.append(current)
+        for message in messages:
+            self._scene({"subject": message})
 
     def _body_mass(self) -> float | None:
         if self.patient.body_mass_kg:

@@ -156,8 +156,12 @@ class Acquisition:
     def start(self) -> BoardInfo:
         """Open the board (raises PortError/ProtocolError here), start streaming and the reader thread."""
         info = self.transport.open()
-        self._set_info(info)
-        self.transport.start()
+        try:
+            self._set_info(info)
+            self.transport.start()
+        except BaseException:
+            self.transport.close()
+            raise
         rate = max(float(info.nominal_rate_hz or 80), 1.0)
         self._clock = DeviceClock(nominal_period_s=1.0 / rate)
         self._ring = _Ring(int(self.ring_seconds * rate * 1.5) + 64)
@@ -283,19 +287,29 @@ class Acquisition:
         else:
             frames, dev, host, flags, t0 = np.zeros(0, FRAME_DTYPE), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8), 0.0
         stats = rec.stats
-        gaps = rec.gaps
+        events = rec.events
         if duration_s is not None and len(frames):
             # Half a period of slack: a frame stamped at exactly duration_s (rounded µs) belongs after.
-            keep = (dev - t0) < duration_s - 0.25 / float(self.info.nominal_rate_hz or 80)
+            rate = float(self.info.nominal_rate_hz or 80)
+            end = t0 + duration_s - 0.25 / rate
+            keep = dev < end
             if not keep.all():
                 frames, dev, host, flags = frames[keep], dev[keep], host[keep], flags[keep]
                 stats = LinkStats()
                 stats.add_frames(frames, dev, (flags & FLAG_NEW_SEGMENT) != 0)
                 stats.reboots = int(np.count_nonzero(flags & FLAG_REBOOT))
                 stats.add_link_counts(**rec.counts)
-                gaps = [g for g in rec.gaps if g["t_end_s"] <= dev[-1]]
-                for g in gaps:
-                    stats.add_gap(g["t_start_s"], g["t_end_s"], lost_frames=g.get("lost_frames", 0))
+                # A gap that straddles the end is cut at the end (with the frames it hid before it).
+                cut = t0 + duration_s
+                for g in rec.gaps:
+                    if g["t_start_s"] < end:
+                        t_end = min(g["t_end_s"], cut)
+                        lost = g.get("lost_frames", 0)
+                        if t_end < g["t_end_s"]:
+                            lost = min(lost, max(0, int(round((t_end - g["t_start_s"]) * rate)) - 1))
+                        stats.add_gap(g["t_start_s"], t_end, lost_frames=lost)
+                events = [dict(e, t_end_s=min(e["t_end_s"], cut)) if "t_end_s" in e else e
+                          for e in rec.events if e["t_s"] < end]
         quality = stats.as_dict()
         if len(frames):
             # One linear device->host map for the whole trial (the live per-batch map may step as
@@ -311,7 +325,7 @@ class Acquisition:
             gaps=[[a - t0, b - t0] for a, b in stats.gap_list],
             calibration=rec.header["calibration"],
             meta=rec.header["meta"],
-            events=[_shift_times(e, t0) for e in rec.events],
+            events=[_shift_times(e, t0) for e in events],
         )
 
     def _flush_journal(self, rec: _Recording, *, force: bool = False) -> None:
@@ -420,7 +434,6 @@ class Acquisition:
                     rec.counts[k] += v
                 rec.stats.add_link_counts(crc_errors=batch.crc_errors, resyncs=batch.resyncs, skipped_bytes=batch.skipped_bytes)
             # Split the batch at info frames: a mid-stream info after data frames is a reboot.
-            bounds = [0]
             reboot_at = []
             for info, pos in zip(batch.infos, batch.info_positions):
                 try:

@@ -11,8 +11,6 @@ because USB and scheduling latency only ever delay a frame, never advance it.
 from __future__ import annotations
 
 import logging
-from collections import deque
-
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -101,19 +99,25 @@ class HostClockFit:
         The slope stays 1 until the pairs span this much device time (shorter spans are too noisy).
     """
 
-    def __init__(self, *, window: int = 400, min_span_s: float = 10.0):
-        self._pairs: deque[tuple[float, float]] = deque(maxlen=window)
+    def __init__(self, *, window: int = 400, min_span_s: float = 10.0, refit_every: int = 10):
+        self._d = np.zeros(window)
+        self._h = np.zeros(window)
+        self._n = 0  # pairs seen (the window holds the last min(n, window))
         self.min_span_s = float(min_span_s)
+        self.refit_every = int(refit_every)
         self.slope = 1.0
         self.offset: float | None = None
 
     def update(self, device_s: float, host_s: float) -> None:
         """Add the arrival host time of the most recent frame of a batch."""
-        self._pairs.append((float(device_s), float(host_s)))
-        pairs = np.array(self._pairs)
-        d, h = pairs[:, 0], pairs[:, 1]
-        span = d[-1] - d[0]
-        if len(pairs) >= 50 and span > self.min_span_s:
+        cap = len(self._d)
+        i = self._n % cap
+        self._d[i] = device_s
+        self._h[i] = host_s
+        self._n += 1
+        m = min(self._n, cap)
+        d, h = self._d[:m], self._h[:m]
+        if m >= 50 and self._n % self.refit_every == 0 and d.max() - d.min() > self.min_span_s:
             dc = d - d.mean()
             slope = float(np.dot(dc, h - h.mean()) / np.dot(dc, dc))
             # Crystals are within ~100 ppm, an Uno's ceramic resonator within ~0.5 %; a larger
@@ -122,8 +126,8 @@ class HostClockFit:
         self.offset = float(np.min(h - self.slope * d))
 
     def reset(self) -> None:
-        """Forget the history (after a reboot the device axis was bridged, not measured)."""
-        self._pairs.clear()
+        """Forget the history."""
+        self._n = 0
 
     def to_host(self, device_s: np.ndarray) -> np.ndarray:
         """Map device seconds to host seconds (identity offset until the first update)."""

@@ -9,6 +9,7 @@ permission denied, busy, not a board) and refuses a board whose protocol major d
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import time
@@ -61,7 +62,8 @@ class SerialTransport(Transport):
 
         try:
             if keep_input:
-                return _KeepInputSerial(self.path, baudrate=self.baudrate, timeout=0, write_timeout=1.0, exclusive=True)
+                return _keep_input_serial_class()(self.path, baudrate=self.baudrate, timeout=0, write_timeout=1.0,
+                                                  exclusive=True)
             return serial.Serial(self.path, baudrate=self.baudrate, timeout=0, write_timeout=1.0, exclusive=True)
         except serial.SerialException as exc:
             raise self._port_error(exc) from None
@@ -85,8 +87,9 @@ class SerialTransport(Transport):
 
     def _handshake(self, timeout_s: float) -> BoardInfo:
         """Ask for the info frame until one arrives; keep any data bytes that came with it."""
-        from station.core.decode import StreamDecoder
+        from station.core.decode import StreamDecoder, warm_up
 
+        warm_up()  # a first-run JIT compilation must not eat the board's answer time
         ser = self._serial
         dec = StreamDecoder()
         received = 0
@@ -112,8 +115,7 @@ class SerialTransport(Transport):
                 info = batch.infos[0]
                 # Data frames that came with the handshake (a board that kept streaming across a
                 # reconnect) are handed to the first read(), re-encoded, so none is lost.
-                if kept:
-                    self._pending = encode_data_frames(np.concatenate(kept))
+                self._pending = (encode_data_frames(np.concatenate(kept)) if kept else b"") + dec.tail
                 if info.protocol_major != PROTOCOL_MAJOR:
                     raise ProtocolError(
                         f"the board on {self.path} speaks protocol {info.protocol_major}.{info.protocol_minor}; "
@@ -224,6 +226,7 @@ class SerialTransport(Transport):
                        + (f" ({last})" if last else "") + ".")
 
 
+@functools.cache
 def _keep_input_serial_class():
     import serial
 
@@ -236,7 +239,3 @@ def _keep_input_serial_class():
                 super()._reset_input_buffer()
 
     return KeepInputSerial
-
-
-def _KeepInputSerial(*args, **kwargs):
-    return _keep_input_serial_class()(*args, **kwargs)

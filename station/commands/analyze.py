@@ -178,6 +178,9 @@ def analyze_table(path: Path, *, preset: str, board_size: str | None, body_mass_
     else:
         ml, ap = cols["cop_ml_mm"], cols["cop_ap_mm"]
     quality["n_undefined_cop"] = int(np.sum(~(np.isfinite(ml) & np.isfinite(ap))))
+    if preset == "raw" and t.size > 2 and quality["jitter_ms"] > 0.05 * 1e3 * quality["duration_s"] / (t.size - 1):
+        quality["note"] = ("the time stamps are irregular; the raw preset treats the samples as uniformly spaced "
+                           "(the clinical preset resamples them first)")
     try:
         metrics = compute_metrics(ml, ap, t_s=t, preset=preset, forces_n=forces)
     except StationError as exc:

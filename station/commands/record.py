@@ -152,6 +152,8 @@ def run(args) -> int:
             interrupted = True
         if tty:
             print(file=sys.stderr)
+        # Board time covered, gaps included (a disconnect may straddle the end).
+        complete = acq.recording_duration_s >= args.seconds
         trial = acq.end_recording(duration_s=args.seconds)
     finally:
         acq.stop()
@@ -164,7 +166,7 @@ def run(args) -> int:
     if interrupted:
         _say("interrupted: the trial holds what was recorded so far.")
         return 130
-    if trial.duration_s + 1.5 / max(info.nominal_rate_hz, 1) < args.seconds:
+    if not complete:
         reason = f" ({acq.error})" if acq.error else ""
         _say(f"the recording ended early after {trial.duration_s:.2f} s of {args.seconds:g} s{reason}; "
              f"what was recorded is in {out}.")

@@ -13,6 +13,11 @@ Accounting (per call):
 - ``resyncs``: runs of skipped bytes, i.e. how often alignment was lost (a stream that starts
   mid-frame counts one).
 
+A false sync whose LEN byte points far ahead makes a streaming decoder wait for up to 260 bytes
+before its CRC can fail (about 0.1 s at 80 Hz); the frames behind it are then decoded, late but not
+lost. At the end of a stream (``final=True``, :meth:`StreamDecoder.flush`) such a candidate is
+skipped at once.
+
 Data frames (TYPE 0x01, LEN >= 24; a newer minor version may append fields, which are ignored)
 come back as a :data:`~station.board.protocol.FRAME_DTYPE` array — its 24-byte packed layout *is*
 the data payload, so the kernel copies payload bytes straight into it. Every other valid frame
@@ -179,6 +184,10 @@ def decode_kernel_numpy(buf: np.ndarray, skipping: bool = False, final: bool = F
     preceded the frame in this buffer.
     """
     buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    if buf.flags.writeable:
+        # numba types read-only and writable arrays differently: one signature, one compilation
+        buf = buf.view()
+        buf.flags.writeable = False
     n = buf.shape[0]
     data_out = np.empty((n // (DATA_PAYLOAD_SIZE + OVERHEAD) + 1, DATA_PAYLOAD_SIZE), dtype=np.uint8)
     other_out = np.empty((n // OVERHEAD + 1, 4), dtype=np.int64)
@@ -240,6 +249,19 @@ def decode_reference(data: bytes, skipping: bool = False, final: bool = False):
     return frames, other, i, crc_errors, resyncs, skipped, skipping
 
 
+def warm_up() -> float:
+    """Compile (or load from the on-disk cache) the decoding kernel now; return the seconds it took.
+
+    The first call in a process otherwise pays it inside a time-critical step (a handshake with a
+    timeout, the dashboard's first frame). Cheap after the first call.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    decode_kernel_numpy(np.frombuffer(b"\xa5\x5a\x00\x12\x00\x00", dtype=np.uint8))
+    return time.perf_counter() - t0
+
+
 @dataclass
 class DecodedBatch:
     """What one :meth:`StreamDecoder.feed` call found.
@@ -287,6 +309,11 @@ class StreamDecoder:
         self._skipping = False
         self._reference = reference
         self.totals = {"frames": 0, "crc_errors": 0, "resyncs": 0, "skipped_bytes": 0}
+
+    @property
+    def tail(self) -> bytes:
+        """The bytes carried over to the next call (an incomplete frame, or nothing)."""
+        return self._tail
 
     def reset(self) -> None:
         """Forget the carried tail (after a reconnect the old partial frame is meaningless)."""

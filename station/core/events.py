@@ -4,7 +4,7 @@ All functions take uniformly sampled series (``fs_hz``; sample ``i`` is at ``t0_
 return plain dicts ``{"t_s": ..., "kind": ..., ...}`` like the trial file's events. Methods (and the
 numbers that tune them) are stated in each docstring and in docs/METRICS.md.
 
-Run detection is done on boolean masks by :func:`runs`; the per-sample work is vectorised numpy (the
+Run detection is done on boolean masks by :func:`station.core.runs.runs`; the per-sample work is vectorised numpy (the
 series are minutes long at most, so these are not hot paths worth a kernel).
 """
 
@@ -16,25 +16,10 @@ import math
 import numpy as np
 
 from station.core.filters import lowpass_zero_lag
+from station.core.runs import merge_short_gaps
+from station.core.runs import runs
 
 log = logging.getLogger(__name__)
-
-
-def runs(mask) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` of the runs of True in a boolean mask (``stop`` exclusive)."""
-    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
-def _merge_short_gaps(spans, min_gap: int):
-    out = []
-    for a, b in spans:
-        if out and a - out[-1][1] < min_gap:
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
 
 
 def _cross_time(y, i: int, level: float, t0_s: float, fs_hz: float) -> float:
@@ -90,7 +75,7 @@ def detect_step_on_off(total_n, *, fs_hz: float, threshold_n: float, t0_s: float
     """
     y = np.asarray(total_n, dtype=np.float64)
     n = y.size
-    loaded = _merge_short_gaps([r for r in runs(y >= threshold_n) if r[1] - r[0] >= min_on_s * fs_hz], int(min_off_s * fs_hz))
+    loaded = merge_short_gaps([r for r in runs(y >= threshold_n) if r[1] - r[0] >= min_on_s * fs_hz], int(min_off_s * fs_hz))
     loaded = [r for r in loaded if r[1] - r[0] >= min_on_s * fs_hz]
     events = []
     for a, b in loaded:
@@ -287,15 +272,16 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
        ``W`` = its median force. Samples more than ``touchdown_fraction`` (25 %) below ``W`` (a free-foot
        touchdown) are set to ``W``.
     2. The vertical force is the body's weight minus mass times its downward acceleration, so
-       ``a = g (1 - F / W)`` (m/s², + down). Integrated twice (0.1 Hz zero-lag high-pass after each
-       integration) it gives the vertical excursion of the centre of mass; a repetition is an excursion
-       above half the range between its 5th and 95th percentiles (dips shorter than 0.2 s merged,
-       excursions shorter than ``min_rep_s / 4`` dropped) that is deeper than ``min_depth_m``.
-    3. Phases come from the vertical velocity ``v = ∫ a dt`` over the stance less its first and last
-       second (the stepping ramps), with ``W`` there taken as the mean force (the body is at rest at both
-       ends, so the momentum change is zero): the descent is a positive speed bell, the bottom hold
-       ``v ≈ 0``, the ascent a negative bell. Each bell is taken to follow the minimum-jerk speed profile (Flash & Hogan
-       1985), ``30u²(1-u)²``, whose half-peak points lie at ``u = 0.229`` and ``0.771``: the two
+       ``a = g (1 - F / W')`` (m/s², + down), where ``W'`` is the mean force over the stance less its
+       first and last second (the stepping ramps are not vertical motion; the body is at rest at both
+       ends of that stretch, so its mean force is its weight and the velocity returns to zero). The
+       velocity ``v = ∫ a dt`` integrated again and high-passed (0.1 Hz, zero lag) gives the vertical
+       excursion of the centre of mass; a repetition is an excursion above half the range between its
+       5th and 95th percentiles (dips shorter than 0.2 s merged, excursions shorter than
+       ``min_rep_s / 4`` dropped) whose descent and ascent are each deeper than ``min_depth_m``.
+    3. Phases come from ``v``: the descent is a positive speed bell, the bottom hold ``v ≈ 0``, the
+       ascent a negative bell. Each bell is taken to follow the minimum-jerk speed profile ``30u²(1-u)²``
+       (Flash & Hogan 1985), whose half-peak points lie at ``u = 0.229`` and ``0.771``: the two
        half-peak crossings give the phase's start and duration. Depth = the integral of the descent bell.
     4. Per repetition: phase durations (tempo), vertical depth, AP COP shift at the bottom (mean AP COP
        over the bottom hold minus its mean over the 0.5 s before the start; COP low-passed at
@@ -338,7 +324,7 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
     p5, p95 = np.percentile(z[inner], [5, 95])
     if p95 - p5 < min_depth_m:
         return []
-    cores = _merge_short_gaps(runs(z >= p5 + 0.5 * (p95 - p5)), int(0.2 * fs_hz))
+    cores = merge_short_gaps(runs(z >= p5 + 0.5 * (p95 - p5)), int(0.2 * fs_hz))
     cores = [r for r in cores if r[1] - r[0] >= 0.25 * min_rep_s * fs_hz and r[0] > edge and r[1] < f.size - edge]
     cut = min(smooth_hz, 0.45 * fs_hz)
     ap = lowpass_zero_lag(ap_all[lo:hi], fs_hz=fs_hz, cutoff_hz=cut)
@@ -375,24 +361,22 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
         t_end, t_bottom = t_rise + ta, t_start + td
         if t_end - t_start < min_rep_s or t_rise < t_bottom - 0.5 * td:
             continue
-        w0 = 0
-        # back to stance indices
-        k_start = w0 + int(round(t_start * fs_hz))
-        k_bottom = w0 + int(round(t_bottom * fs_hz))
-        k_rise = max(w0 + int(round(t_rise * fs_hz)), k_bottom + 1)
-        k_end = w0 + int(round(t_end * fs_hz)) + 1
+        # phase times are in seconds from the start of the stance; back to stance sample indices
+        k_start = int(round(t_start * fs_hz))
+        k_bottom = int(round(t_bottom * fs_hz))
+        k_rise = max(int(round(t_rise * fs_hz)), k_bottom + 1)
+        k_end = int(round(t_end * fs_hz)) + 1
         pre = slice(max(0, k_start - int(0.5 * fs_hz)), max(1, k_start))
         ml_pre, ap_pre = float(np.mean(ml[pre])), float(np.mean(ap[pre]))
         hold = slice(max(0, k_bottom), min(ml.size, k_rise))
         span = slice(max(0, k_start), min(ml.size, k_end))
         dev = ml[span] - ml_pre
         f_rep = total[lo + span.start : lo + span.stop]
-        t_w0 = base_t + w0 / fs_hz
         reps.append({
-            "t_start_s": t_w0 + t_start,
-            "t_bottom_s": t_w0 + t_bottom,
-            "t_rise_s": t_w0 + t_rise,
-            "t_end_s": t_w0 + t_end,
+            "t_start_s": base_t + t_start,
+            "t_bottom_s": base_t + t_bottom,
+            "t_rise_s": base_t + t_rise,
+            "t_end_s": base_t + t_end,
             "descent_s": td,
             "bottom_s": t_rise - t_bottom,
             "ascent_s": ta,
@@ -402,7 +386,7 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
             "ml_shift_mm": float(np.mean(ml[hold])) - ml_pre if hold.stop > hold.start else float("nan"),
             "ml_max_dev_mm": float(dev[np.argmax(np.abs(dev))]) if dev.size else float("nan"),
             "force_range_pct": 100.0 * float(f_rep.max() - f_rep.min()) / w_n if f_rep.size else float("nan"),
-            "touchdown": bool(np.any(touched[max(0, w0 + int(round(t_start * fs_hz)) - 1) : k_end + 1])),
+            "touchdown": bool(np.any(touched[max(0, k_start - 1) : k_end + 1])),
         })
     for k, r in enumerate(reps):
         r["rep"] = k + 1

@@ -28,6 +28,7 @@ from station.core.entropy import entropy_measures, sample_entropy, sample_entrop
 from station.core.errors import NoLoadError, SignalError
 from station.core.filters import detrend_linear, lowpass_zero_lag
 from station.core.resample import check_time, resample_uniform
+from station.core.runs import longest_run
 from station.core.spectral import spectral_measures, spectral_stats, spectral_stats_reference
 from station.core.sway import sway_measures, sway_stats, sway_stats_reference
 
@@ -93,15 +94,9 @@ def get_preset(preset: str | Preset) -> Preset:
         raise SignalError(f"Unknown analysis preset {preset!r}; choose one of: {', '.join(PRESETS)}.") from None
 
 
-def longest_finite_run(mask: np.ndarray) -> tuple[int, int]:
+def longest_finite_run(mask) -> tuple[int, int]:
     """``(start, stop)`` of the longest run of True in ``mask`` ((0, 0) when there is none)."""
-    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
-    if edges.size == 0:
-        return 0, 0
-    starts, stops = edges[::2], edges[1::2]
-    k = int(np.argmax(stops - starts))
-    return int(starts[k]), int(stops[k])
+    return longest_run(mask)
 
 
 def estimate_rate_hz(t_s) -> float:

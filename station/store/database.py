@@ -408,6 +408,18 @@ class Store:
                 (status, now_iso(), None if scores is None else _json(_clean(scores)), session_id),
             )
 
+    def update_session(self, session_id: int, **fields) -> None:
+        """Change a running session's ``calibration_id``, ``operator`` or ``notes``."""
+        allowed = {"calibration_id", "operator", "notes"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown session fields: {sorted(unknown)}")
+        if not fields:
+            return
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE sessions SET {cols} WHERE id = ?", (*fields.values(), session_id))
+
     def set_session_scores(self, session_id: int, scores: dict) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE sessions SET scores_json = ? WHERE id = ?", (_json(_clean(scores)), session_id))
@@ -557,8 +569,9 @@ class Store:
         """Store numeric metrics of a trial (``rep=0``) or of repetition ``rep`` (1-based); NaN → NULL."""
         rows = []
         for name, value in metrics.items():
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) and value is not None:
-                continue  # only numbers are metrics; strings/dicts belong in events or meta
+            is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+            if value is not None and not is_number:
+                continue  # only numbers are metrics; strings, flags and dicts belong in events or meta
             v = None if value is None else float(value)
             rows.append((trial_id, rep, name, v if v is None or math.isfinite(v) else None))
         with self.transaction() as conn:

@@ -1,4 +1,10 @@
-"""Run a protocol end to end on an in-process virtual board, faster than real time.
+"""Run a protocol end to end on an in-process virtual board, faster than real time and deterministic.
+
+The board runs in lockstep with the runner's clock: :class:`PacedTransport` advances the board only
+up to the time :class:`LockstepClock` allows, and the clock's ``sleep`` returns once the acquisition
+has received everything up to then. Scene commands therefore land at the same board time on every
+run, and a seed always gives the same session (a free-running non-realtime board races the runner's
+thread, so its results vary slightly from run to run).
 
 The board's gains and offsets are fixed here (instead of drawn per seed) so the tests can build the
 matching calibration directly; the calibration procedure itself is tested by tests/calibration.
@@ -6,6 +12,8 @@ matching calibration directly; the calibration procedure itself is tested by tes
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +26,48 @@ from station.store import Store
 
 GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
 OFFSETS_COUNTS = (1200, -2100, 3050, 480)
+
+
+class PacedTransport(VirtualTransport):
+    """A non-realtime virtual transport that never runs ahead of ``allowed_s`` (board time)."""
+
+    def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25):
+        super().__init__(board, realtime=False, chunk_s=chunk_s)
+        self.allowed_s = board.time_s
+        self.reads = 0
+        self.cond = threading.Condition()
+
+    def _step(self, timeout_s: float) -> bytes:
+        with self.cond:
+            self.reads += 1
+            self.cond.notify_all()
+            ahead = self.allowed_s - self.board.time_s
+        if ahead > 1e-9:
+            return self.board.advance(min(self.chunk_s, ahead))
+        time.sleep(0.0002)
+        return b""
+
+
+class LockstepClock(runner_mod.Clock):
+    """Board time as the runner's clock: ``sleep`` lets the board advance and waits for its data."""
+
+    def __init__(self, transport: PacedTransport):
+        self.transport = transport
+
+    def now(self) -> float:
+        return self.transport.allowed_s
+
+    def sleep(self, seconds: float) -> None:
+        tr = self.transport
+        with tr.cond:
+            tr.allowed_s += max(seconds, 0.0)
+            deadline = time.monotonic() + 30.0
+            while tr.board.time_s < tr.allowed_s - 1e-9 and time.monotonic() < deadline:
+                tr.cond.wait(0.05)
+            # two more reads: the acquisition has decoded and stored the batch that reached allowed_s
+            target = tr.reads + 2
+            while tr.reads < target and time.monotonic() < deadline:
+                tr.cond.wait(0.05)
 
 
 def calibration_for(board: VirtualBoard) -> Calibration:
@@ -40,9 +90,11 @@ class SimRun:
 
 
 def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict, body_mass_kg: float = 70.0,
-                 sim_adjust=None, on_event=None, store: Store | None = None) -> SimRun:
+                 sim_adjust=None, on_event=None, store: Store | None = None, poll_s: float = 0.5,
+                 rest_s: float = 1.5) -> SimRun:
     board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
-    acq = Acquisition(VirtualTransport(board, realtime=False, chunk_s=0.25))
+    transport = PacedTransport(board)
+    acq = Acquisition(transport)
     store = store or Store.open(data_dir)
     patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=body_mass_kg)
     events: list = []
@@ -55,8 +107,9 @@ def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict, body_mass_
     acq.start()
     try:
         run = runner_mod.Runner(protocol, acquisition=acq, store=store, patient_id=patient,
-                                calibration=calibration_for(board), on_event=record, clock=runner_mod.FastClock(),
-                                sim_subject=sim_subject, sim_adjust=sim_adjust)
+                                calibration=calibration_for(board), on_event=record, clock=LockstepClock(transport),
+                                sim_subject=sim_subject, sim_adjust=sim_adjust, poll_s=poll_s,
+                                rest_s=rest_s)
         session_id = run.run()
     finally:
         acq.stop()

@@ -70,6 +70,9 @@ class FakeBoard:
         self.master = self.slave = None
 
     def __enter__(self):
+        from station.core.decode import warm_up
+
+        warm_up()  # compile before serving: a slow first compile must not look like a dead board
         self._open_pty()
         self._thread.start()
         return self

@@ -136,3 +136,20 @@ def test_replay_transport_reproduces_a_trial(tmp_path):
     assert np.array_equal(window.counts, f["counts"])
     assert np.allclose(np.diff(window.t_s), 0.0125)
     assert (q["frames"], q["lost"], q["crc_errors"]) == (500, 0, 0)
+
+
+@pytest.mark.slow
+def test_a_gap_straddling_the_end_is_cut_at_the_end(tmp_path):
+    # fake board: quiet from 0.9 s after START, away from 1.0 s to 1.8 s; the trial ends at 1.3 s
+    with FakeBoard(tmp_path / "board", disconnect=(0.9, 0.8)) as board:
+        trial, _, _, acq = _record(board.link, tmp_path, 1.3)
+        truth = board.truth
+    (t0, t1), = trial.gaps
+    assert t0 < 1.0 and t1 == pytest.approx(1.3)
+    assert trial.device_time_s[-1] == pytest.approx(t0)  # the last frame before the gap
+    assert trial.events == [{"t_s": t0, "kind": "link_lost", "t_end_s": t1}]
+    q = trial.quality
+    assert (q["gaps"], q["lost"]) == (1, 0)
+    assert q["lost_in_gaps"] == int(round((t1 - t0) * 80)) - 1
+    win = _truth_window(truth, trial)
+    assert trial.frames.tobytes() == frames_of(win[win[:, 7] == 1]).tobytes()

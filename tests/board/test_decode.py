@@ -147,8 +147,18 @@ def test_corrupted_length_byte_does_not_swallow_following_frames():
 
 
 # ---------------------------------------------------------------- properties
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(garbage=st.binary(max_size=2000))
+_VALID = encode_data_frames(_frames(3, seed=9))
+_pieces = st.one_of(
+    st.binary(max_size=40),
+    st.just(b"\xa5\x5a"),
+    st.just(b"\xa5\x5a\x18\x01"),
+    st.integers(0, len(_VALID)).map(lambda k: _VALID[:k]),  # whole or truncated frames
+    st.integers(0, 29).map(lambda k: _VALID[k:]),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(garbage=st.one_of(st.binary(max_size=2000), st.lists(_pieces, max_size=30).map(b"".join)))
 def test_garbage_never_crashes_and_never_yields_bad_frames(garbage):
     for reference in (False, True):
         batch = decode_frames(garbage, reference=reference)
@@ -156,6 +166,10 @@ def test_garbage_never_crashes_and_never_yields_bad_frames(garbage):
         for row in batch.frames:
             assert row.tobytes() in garbage
         assert batch.skipped_bytes <= len(garbage)
+    for final in (False, True):
+        k = decode_kernel_numpy(np.frombuffer(garbage, np.uint8), False, final)
+        r = decode_reference(garbage, False, final)
+        assert k[0].tobytes() == r[0].tobytes() and k[1].tolist() == r[1].tolist() and k[2:] == r[2:]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

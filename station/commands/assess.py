@@ -1,0 +1,262 @@
+"""``station assess``: run a whole assessment protocol headless, prompting on the terminal.
+
+Everything is stored in the station database (``--data-dir`` / ``$STATION_DATA_DIR``): the patient,
+the session, every trial's raw counts, events and metrics, and the session's scores. Recordings
+interrupted by a crash are recovered into the database at the start. Qt is never imported.
+
+Examples::
+
+  station assess --port /dev/ttyACM0 --patient "Runner 7" --protocol single-leg
+  station assess --sim --subject weak-right --patient demo --body-mass 70 --protocol primer --report out.pdf
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from station.errors import CalibrationError, StationError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "assess",
+        help="run a whole assessment protocol headless",
+        description="Guide a patient through a protocol (single-leg stance L/R, single-leg RDL L/R, or the "
+        "primer session: baseline, guided primer, post-primer), record and analyse every trial, store it all "
+        "in the station database and print the left/right and before/after verdicts.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link)")
+    src.add_argument("--sim", action="store_true", help="use an in-process virtual board (it calibrates itself first)")
+    p.add_argument("--patient", required=True, metavar="ID",
+                   help="patient id or name/pseudonym; a new name is added as a patient")
+    p.add_argument("--protocol", required=True, choices=("single-leg", "rdl", "primer"))
+    p.add_argument("--report", metavar="PATH", help="write the session's PDF report here")
+    p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the board's active calibration)")
+    p.add_argument("--operator", default="", help="who runs the session (stored)")
+    new = p.add_argument_group("new patient (when --patient names nobody yet)")
+    new.add_argument("--body-mass", type=float, metavar="KG", help="body mass in kg")
+    new.add_argument("--birth-year", type=int, metavar="YEAR")
+    new.add_argument("--sex", choices=("female", "male", "other", "unknown"))
+    new.add_argument("--dominant-leg", choices=("left", "right", "unknown"))
+    proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
+    proto.add_argument("--trials", type=int, metavar="N", help="single-leg trials per side (default 3)")
+    proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 30)")
+    proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 5)")
+    proto.add_argument("--eyes-closed", action="store_true", help="add an eyes-closed block (single-leg)")
+    proto.add_argument("--reps", type=int, metavar="N", help="RDL repetitions per side (default 10)")
+    proto.add_argument("--rounds", type=int, metavar="N", help="primer rounds (default 3)")
+    sim = p.add_argument_group("virtual board (--sim)")
+    sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
+                     help="the virtual patient: healthy, weak-right, weak-left, or a subject file (default healthy)")
+    sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock (default: fast)")
+    sim.add_argument("--primer-effect", type=float, default=0.0, metavar="PCT",
+                     help="the virtual patient's weaker side sways PCT %% less after the primer (default 0)")
+    p.set_defaults(func=run)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _protocol(args):
+    from station.assessment import protocols
+
+    overrides = {}
+    if args.protocol in ("single-leg", "primer"):
+        for key, value in (("trials_per_side", args.trials), ("duration_s", args.seconds), ("exclude_s", args.exclude)):
+            if value is not None:
+                overrides[key] = value
+    if args.protocol == "single-leg" and args.eyes_closed:
+        overrides["eyes_closed"] = True
+    if args.reps is not None:
+        overrides["reps" if args.protocol == "rdl" else "rfe_rdl_reps"] = args.reps
+    if args.rounds is not None and args.protocol == "primer":
+        overrides["rounds"] = args.rounds
+    try:
+        return protocols.get(args.protocol, **overrides)
+    except ValueError as exc:
+        raise StationError(f"Invalid protocol settings: {exc}.") from None
+
+
+def _patient(store, args):
+    ref = args.patient.strip()
+    try:
+        return store.find_patient(ref)
+    except StationError:
+        if ref.isdigit():
+            raise
+    pid = store.add_patient(name=ref, body_mass_kg=args.body_mass, birth_year=args.birth_year, sex=args.sex,
+                            dominant_leg=args.dominant_leg)
+    _say(f"New patient #{pid}: {ref}.")
+    return store.get_patient(pid)
+
+
+def _sim_board(args, patient):
+    from station.board.virtual import Subject, VirtualBoard, VirtualTransport
+
+    subject = Subject.resolve(args.subject)
+    if patient.body_mass_kg:
+        subject = subject.replace(body_mass_kg=float(patient.body_mass_kg))
+    board = VirtualBoard(seed=args.seed, record_truth=False)
+    transport = VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
+    return transport, subject
+
+
+def _sim_calibration(transport):
+    """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself)."""
+    from station.calibration import load_geometry
+    from station.calibration.protocol import load_protocol
+    from station.calibration.reader import CountsReader
+    from station.calibration.wizard import CalibrationWizard, SimOperator
+
+    _say("Calibrating the virtual board with known masses (quick procedure)...")
+    protocol = load_protocol("quick")
+    protocol = protocol.replace(drift=None, creep=None)
+    info = transport.open()
+    try:
+        transport.start()
+        wizard = CalibrationWizard(CountsReader(transport), SimOperator(transport), protocol=protocol,
+                                   geometry=load_geometry("reference-400x300"), board_id=info.board_id,
+                                   operator_name="station assess --sim")
+        outcome = wizard.run()
+    finally:
+        try:
+            transport.stop()
+        finally:
+            transport.close()
+    if not outcome.passed:
+        raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
+    return outcome.calibration
+
+
+def _board_calibration(args, info):
+    from station.calibration import active_calibration, load_calibration
+
+    if args.calibration:
+        return load_calibration(args.calibration, board_id=info.board_id_hex)
+    cal = active_calibration(info.board_id_hex)
+    if cal is None:
+        raise CalibrationError(
+            f"Board {info.board_id_hex} has no calibration; run `station calibrate --port {args.port}` first "
+            "or give --calibration FILE."
+        )
+    return cal
+
+
+def _printer():
+    last = {"countdown": None}
+
+    def show(event) -> None:
+        if event.kind == "countdown":
+            s = int(round(event.data.get("remaining_s", 0)))
+            if s % 10 == 0 or s <= 3:
+                if last["countdown"] != s:
+                    last["countdown"] = s
+                    _say(f"    {s} s")
+            return
+        if event.kind == "rep":
+            _say(f"    rep {event.data['count']}/{event.data.get('target', '?')}")
+            return
+        if event.kind == "step":
+            _say(f"\n[{event.data['index'] + 1}/{event.data['total']}] {event.text}")
+            return
+        if event.kind == "session_end":
+            return
+        _say(f"  {event.text}")
+
+    return show
+
+
+def _summary(scores: dict) -> list[str]:
+    lines = []
+    for key, stance in (scores.get("stance") or {}).items():
+        lines.append(f"{key}: {stance['summary']}")
+        for side in ("left", "right"):
+            s = stance["sides"][side]["stability_score"]
+            if s["n"]:
+                sd = f" ± {s['sd']:.0f}" if s["sd"] is not None and s["n"] > 1 else ""
+                lines.append(f"  {side:5s} stability score {s['mean']:.0f}{sd} (n={s['n']})")
+    for key in ("rdl", "primer_rdl"):
+        if key in scores:
+            lines.append(scores[key]["summary"])
+    for condition, ba in (scores.get("before_after") or {}).items():
+        for side in ("left", "right"):
+            m = ba["sides"][side]["metrics"]["sway_index"]
+            if m["n_baseline"] and m["n_post"]:
+                lines.append(
+                    f"before/after ({condition}), {side}: {ba['sides'][side]['verdict']} "
+                    f"(sway index {m['baseline_mean']:.2f} -> {m['post_mean']:.2f}, change {m['change_pct']:+.0f} %, "
+                    f"MDC95 {m['mdc95']:.2f})"
+                )
+            else:
+                lines.append(f"before/after ({condition}), {side}: not enough trials")
+    return lines
+
+
+def run(args) -> int:
+    from station.assessment.runner import FastClock, RealClock, Runner
+    from station.board.acquisition import Acquisition
+    from station.board.virtual import Subject
+    from station.store import Store
+
+    if not args.sim and not args.port:
+        raise StationError("Give the board's serial port with --port DEV, or use --sim for the virtual board.")
+    protocol = _protocol(args)
+    store = Store.open()
+    try:
+        patient = _patient(store, args)
+        sim_subject, sim_adjust = None, None
+        if args.sim:
+            transport, subject = _sim_board(args, patient)
+            calibration = _sim_calibration(transport)
+            defaults = Subject().to_dict()
+            sim_subject = {k: v for k, v in subject.to_dict().items()
+                           if k not in ("stance", "task") and v != defaults.get(k)}
+            if args.primer_effect:
+                weak = "right" if subject.sway_scale_right >= subject.sway_scale_left else "left"
+                reduced = getattr(subject, f"sway_scale_{weak}") * (1.0 - args.primer_effect / 100.0)
+
+                def sim_adjust(step, _field=f"sway_scale_{weak}", _value=reduced):
+                    return {_field: _value} if step.phase == "post_primer" else {}
+        else:
+            from station.board.serial_transport import SerialTransport
+
+            transport = SerialTransport(args.port)
+        acq = Acquisition(transport)
+        info = acq.start()
+        try:
+            if not args.sim:
+                calibration = _board_calibration(args, info)
+                if sys.stdin.isatty():
+                    input(f"{protocol.title} for {patient.name}. Press Enter to start...")
+            runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
+                            on_event=_printer(), clock=FastClock() if args.sim and not args.realtime else RealClock(),
+                            sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator)
+            try:
+                session_id = runner.run()
+            except KeyboardInterrupt:
+                runner.abort()
+                raise
+        finally:
+            acq.stop()
+        session = store.get_session(session_id)
+        _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
+        for line in _summary(session.scores or {}):
+            _say(line)
+        if args.report:
+            try:
+                from station.report.pdf import write_session_report
+            except ImportError:
+                raise StationError(
+                    f"The session was stored (#{session_id}) but PDF reports are not available in this build yet."
+                ) from None
+            path = write_session_report(store, session_id, args.report)
+            _say(f"Report: {path or args.report}")
+        return 0 if session.status == "finished" else 1
+    finally:
+        store.close()

@@ -1,0 +1,55 @@
+"""``station dashboard``: the live clinic dashboard (PySide6 + pyqtgraph)."""
+
+from __future__ import annotations
+
+import argparse
+
+from station.errors import StationError
+
+EXAMPLES = """\
+examples:
+  station dashboard --sim                                  virtual board, calibrated at start-up
+  station dashboard --sim --subject weak-right --rate 1000
+  station dashboard --port /dev/ttyACM0
+  station dashboard --sim --screenshot live.png --after 8  save the window after 8 s and exit
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dashboard",
+        help="the live clinic dashboard",
+        description=(
+            "Live statokinesigram, sway time series, per-cell loads and link quality; patients and "
+            "sessions; the protocol runner with large cues; the left/right scoreboard, the before/after "
+            "view, the calibration wizard and report export."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`)")
+    src.add_argument("--sim", action="store_true", help="use an in-process virtual board (calibrated at start-up)")
+    p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG after --after seconds, then exit")
+    p.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="delay before the screenshot (default 5)")
+    p.add_argument("--tab", choices=("live", "protocol", "result", "before-after", "calibration"),
+                   help="tab shown first (default live)")
+    sim = p.add_argument_group("virtual board (--sim)")
+    sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="frame rate (default 80, up to 1000)")
+    sim.add_argument("--subject", default="healthy", help="virtual patient: healthy, weak-right, weak-left (default healthy)")
+    sim.add_argument("--faults", metavar="SPEC", help="faults to inject, e.g. disconnect=20:3")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.after < 0:
+        raise StationError("--after must be zero or more seconds.")
+    if args.screenshot is not None and not args.screenshot.lower().endswith(".png"):
+        raise StationError(f"--screenshot '{args.screenshot}' must name a .png file.")
+    try:
+        from station.dashboard.app import run_dashboard
+    except ImportError as exc:
+        raise StationError(f"the dashboard needs PySide6 and pyqtgraph ({exc}).") from None
+    return run_dashboard(port=args.port, sim=args.sim, seed=args.seed, rate_hz=args.rate, subject=args.subject,
+                         faults=args.faults, screenshot=args.screenshot, after_s=args.after, tab=args.tab)

@@ -1,0 +1,73 @@
+"""``station demo``: the main job on the virtual board.
+
+With a display (and without ``--headless``) it opens the live dashboard on the virtual board. Without a
+display, or with ``--headless``, it runs a complete simulated primer session — the virtual board is
+calibrated with known masses, a virtual runner whose right hip drops is tested on each leg (baseline),
+guided through the primer (standing pigeon, side hip lifts, rear-foot-elevated RDL; 3 rounds) and
+re-tested (post) — and writes the PDF report, saying where.
+
+The demo keeps its patients apart from the clinic's: unless ``--data-dir`` / ``$STATION_DATA_DIR`` is
+given, it stores into ``<user data dir>/demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="the main job on the virtual board (dashboard, or headless primer session + PDF)",
+        description="Run the station on the virtual board: the live dashboard when a display is available, "
+        "otherwise (or with --headless) a complete simulated primer session ending in a PDF report.",
+    )
+    p.add_argument("--headless", action="store_true", help="run the simulated primer session without the dashboard")
+    p.add_argument("--report", metavar="PATH", default="station-demo-report.pdf",
+                   help="where the headless session's PDF report goes (default: ./station-demo-report.pdf)")
+    p.add_argument("--seed", type=int, default=7, help="virtual board seed (default 7)")
+    p.add_argument("--subject", default="weak-right", metavar="NAME|FILE",
+                   help="the virtual patient (default weak-right: a runner whose right hip drops)")
+    p.add_argument("--seconds", type=float, default=30.0, metavar="S",
+                   help="single-leg trial length in the headless session (default 30)")
+    p.set_defaults(func=run)
+
+
+def _has_display() -> bool:
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform in ("offscreen", "minimal"):
+        return False
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _demo_data_dir() -> None:
+    if os.environ.get("STATION_DATA_DIR"):
+        return
+    import platformdirs
+
+    os.environ["STATION_DATA_DIR"] = str(Path(platformdirs.user_data_dir("balance-station")) / "demo")
+
+
+def run(args) -> int:
+    _demo_data_dir()
+    if not args.headless and _has_display():
+        from station.dashboard.app import run_dashboard
+
+        return run_dashboard(sim=True, subject=args.subject, seed=args.seed)
+    if not args.headless:
+        print("No display found: running the headless demo (a simulated primer session ending in a PDF report).")
+    from station.commands import assess
+
+    report = Path(args.report).expanduser().resolve()
+    report.parent.mkdir(parents=True, exist_ok=True)
+    assess_args = argparse.Namespace(
+        port=None, sim=True, patient="Demo runner (virtual)", protocol="primer", report=str(report),
+        calibration=None, operator="station demo", body_mass=72.0, birth_year=1990, sex="female",
+        dominant_leg="right", trials=None, seconds=args.seconds, exclude=None, eyes_closed=False, reps=None,
+        rounds=None, seed=args.seed, subject=args.subject, realtime=False, primer_effect=30.0,
+    )
+    status = assess.run(assess_args)
+    print(f"Demo report written to {report}")
+    return status

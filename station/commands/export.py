@@ -1,0 +1,35 @@
+"""``station export SESSION --format csv|json|c3d --out DIR [--pseudonymise]``: a stored session's data."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a session as CSV, JSON or C3D",
+        description="Export a stored session. csv: a metrics table (one row per trial), an RDL repetitions table and "
+        "one sample table per trial (time, four cell forces, total force, COP); json: the whole session with raw "
+        "counts; c3d: one file per trial with the cell forces as analog channels, a type-3 force platform and the "
+        "COP as a point. Units: N, mm, s.",
+    )
+    p.add_argument("session", metavar="SESSION", help="session id (as shown by the dashboard or `station assess`)")
+    p.add_argument("--format", required=True, choices=("csv", "json", "c3d"), help="export format")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write into (created if missing)")
+    p.add_argument("--pseudonymise", action="store_true",
+                   help="pseudonym instead of name and id, birth year only, no free-text notes")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from station.report.exports import export_session
+    from station.store import Store
+
+    with Store.open() as store:
+        paths = export_session(store, args.session, args.out, fmt=args.format, pseudonymise=args.pseudonymise)
+    for path in paths:
+        print(path)
+    return 0

@@ -1,0 +1,106 @@
+"""Start the dashboard: ``run_dashboard`` (used by ``station dashboard`` and ``station demo``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+
+def qt_application():
+    """The process's QApplication (created once)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["station"])
+        app.setApplicationName("Balance Station")
+    return app
+
+
+def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
+                 subject: str = "healthy", faults: str | None = None, realtime: bool = True, store=None,
+                 calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int = 3,
+                 duration_s: float = 30.0, exclude_s: float = 5.0):
+    """Create (not start) the main window and its board link; see :func:`run_dashboard`."""
+    from station.dashboard.station_link import BoardLink, SimOptions
+    from station.dashboard.window import MainWindow
+    from station.store import Store
+
+    qt_application()
+    if sim == (port is not None):
+        raise StationError("Choose --sim or --port DEV (one of them).")
+    options = SimOptions(seed=seed, rate_hz=rate_hz, subject=subject, faults=faults, realtime=realtime) if sim else None
+    link = BoardLink(port=port, sim=options, calibration=calibration)
+    store = store if store is not None else Store.open()
+    return MainWindow(link, store, fps=fps, clock_factory=clock_factory, trials_per_side=trials_per_side,
+                      duration_s=duration_s, exclude_s=exclude_s)
+
+
+def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
+                  subject: str = "healthy", faults: str | None = None, screenshot: str | os.PathLike | None = None,
+                  after_s: float = 5.0, tab: str | None = None) -> int:
+    """Open the clinic dashboard on a serial board or the in-process virtual board; block until closed.
+
+    Parameters
+    ----------
+    port : str or None
+        Serial device of a board (or of ``station simulate``).
+    sim : bool
+        Use an in-process virtual board (real time), calibrated at start-up by the calibration wizard.
+    seed, rate_hz, subject, faults
+        Virtual board settings (``subject``: healthy, weak-right, weak-left; ``faults``: FaultSpec).
+    screenshot : path or None
+        Save the window as PNG after ``after_s`` seconds and exit 0 (works offscreen).
+    tab : str or None
+        Tab shown first: live, protocol, result, before-after, calibration.
+
+    Returns
+    -------
+    int
+        Exit status (0).
+    """
+    from PySide6.QtCore import QTimer
+
+    app = qt_application()
+    window = build_window(port=port, sim=sim, seed=seed, rate_hz=rate_hz, subject=subject, faults=faults)
+    if tab:
+        select_tab(window, tab)
+    window.show()
+    window.start()
+    if screenshot is not None:
+        target = Path(screenshot)
+
+        def shoot():
+            save_screenshot(window, target)
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(int(max(after_s, 0.0) * 1000), shoot)
+    try:
+        app.exec()
+    finally:
+        window.shutdown()
+    return 0
+
+
+TABS = {"live": 0, "protocol": 1, "result": 2, "before-after": 3, "calibration": 4}
+
+
+def select_tab(window, name: str) -> None:
+    if name not in TABS:
+        raise StationError(f"unknown tab '{name}'; choose one of {', '.join(TABS)}.")
+    window.tabs.setCurrentIndex(TABS[name])
+
+
+def save_screenshot(widget, path: Path) -> Path:
+    """Render ``widget`` to a PNG file (creating the folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not widget.grab().save(str(path), "PNG"):
+        raise StationError(f"could not write the screenshot {path}.")
+    log.info("screenshot saved to %s", path)
+    return path

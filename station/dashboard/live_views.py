@@ -1,0 +1,280 @@
+"""Live views: statokinesigram, ML/AP time series, per-cell load bars, link quality.
+
+Each view has ``show_frame(frame)`` (or ``show_quality``) called by the window's redraw timer: the
+views never read the board themselves, so their cost per redraw is one ``setData`` per curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from station.core.cop import G_N_PER_KG
+from station.dashboard import theme
+from station.dashboard.live_data import LiveFrame, decimate, ellipse95_outline
+
+CELLS = ("fl", "fr", "bl", "br")
+CELL_NAMES = ("front left", "front right", "back left", "back right")
+#: margin drawn around the sensor rectangle to suggest the board's plate
+PLATE_MARGIN_MM = 40.0
+#: half-width of the zoomed statokinesigram around the trail's mean (mm)
+ZOOM_HALF_MM = 60.0
+#: most points drawn in the COP trail (sway lives below 10 Hz: 100 points/s is plenty)
+TRAIL_POINTS = 1000
+
+pg.setConfigOptions(antialias=True, background="w", foreground="k")
+
+
+def _elastic(label: QLabel) -> QLabel:
+    """A label whose changing text never widens the window (it elides/wraps instead)."""
+    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+    label.setMinimumWidth(120)
+    return label
+
+
+def _plot(title: str | None = None) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    if title:
+        w.setTitle(title, size="13pt")
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.setMenuEnabled(False)
+    for name in ("left", "bottom"):
+        ax = w.getPlotItem().getAxis(name)
+        ax.setTickFont(theme.font(10))
+        ax.label.setFont(theme.font(11))
+    return w
+
+
+class Statokinesigram(QWidget):
+    """COP trail seen from above, with the 95 % prediction ellipse, the board outline and the cells.
+
+    Parameters
+    ----------
+    positions_mm : (4, 2) sensor positions fl, fr, bl, br
+    trail_s : float
+        Seconds of trail drawn.
+    """
+
+    def __init__(self, positions_mm, *, trail_s: float = 10.0, zoom: bool = True, parent=None):
+        super().__init__(parent)
+        self.trail_s = float(trail_s)
+        self.plot = _plot("Centre of pressure (seen from above)")
+        item = self.plot.getPlotItem()
+        item.setAspectLocked(True)
+        item.setLabel("bottom", "ML (mm)   subject's right →")
+        item.setLabel("left", "AP (mm)   forward →")
+        self.outline = item.plot(pen=pg.mkPen("#888888", width=2))
+        self.sensors = pg.ScatterPlotItem(size=16, symbol="s", brush=pg.mkBrush("#bbbbbb"), pen=pg.mkPen("#555555"))
+        item.addItem(self.sensors)
+        self.sensor_labels = []
+        for _ in CELLS:
+            label = pg.TextItem(color="#444444", anchor=(0.5, 0.5))
+            label.setFont(theme.font(10, bold=True))
+            item.addItem(label)
+            self.sensor_labels.append(label)
+        self.trail = item.plot(pen=pg.mkPen(theme.TRAIL, width=1.5))
+        self.ellipse = item.plot(pen=pg.mkPen(theme.ELLIPSE, width=3))
+        self.dot = pg.ScatterPlotItem(size=18, brush=pg.mkBrush("#1b7f3b"), pen=pg.mkPen("w", width=2))
+        item.addItem(self.dot)
+        self.zoom = QCheckBox("Zoom to the sway")
+        self.zoom.setChecked(zoom)
+        self.zoom.setToolTip(f"±{ZOOM_HALF_MM:g} mm around the mean COP; untick to see the whole board")
+        self.readout = _elastic(QLabel("No load on the board"))
+        self.readout.setFont(theme.font(theme.LARGE_PT))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.readout, 1)
+        row.addWidget(self.zoom)
+        layout.addLayout(row)
+        self.zoom.toggled.connect(lambda _: self._apply_range(None))
+        self._last_centre = None
+        self.set_geometry(positions_mm)
+
+    def set_geometry(self, positions_mm) -> None:
+        pos = np.asarray(positions_mm, dtype=float)
+        self.positions_mm = pos
+        x0, x1 = pos[:, 0].min() - PLATE_MARGIN_MM, pos[:, 0].max() + PLATE_MARGIN_MM
+        y0, y1 = pos[:, 1].min() - PLATE_MARGIN_MM, pos[:, 1].max() + PLATE_MARGIN_MM
+        self.outline.setData([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
+        self.sensors.setData(pos[:, 0], pos[:, 1])
+        for label, name, (x, y) in zip(self.sensor_labels, CELLS, pos):
+            label.setText(name.upper())
+            label.setPos(x, y + (22 if y > 0 else -22))
+        self._board_range = (x0 - 10, x1 + 10, y0 - 10, y1 + 10)
+        self._apply_range(None)
+
+    def _apply_range(self, centre) -> None:
+        item = self.plot.getPlotItem()
+        centre = centre if centre is not None else self._last_centre
+        if self.zoom.isChecked() and centre is not None:
+            cx, cy = centre
+            item.setRange(xRange=(cx - ZOOM_HALF_MM, cx + ZOOM_HALF_MM), yRange=(cy - ZOOM_HALF_MM, cy + ZOOM_HALF_MM),
+                          padding=0)
+        else:
+            x0, x1, y0, y1 = self._board_range
+            item.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def show_frame(self, frame: LiveFrame) -> None:
+        if frame.empty:
+            return
+        start = int(np.searchsorted(frame.t_s, frame.t_s[-1] - self.trail_s))
+        ml, ap = frame.cop_ml_mm[start:], frame.cop_ap_mm[start:]
+        stride = decimate(len(ml), max_points=TRAIL_POINTS)
+        self.trail.setData(ml[stride], ap[stride], connect="finite")
+        ellipse = ellipse95_outline(ml, ap)
+        if ellipse is None:
+            self.ellipse.setData([], [])
+        else:
+            self.ellipse.setData(ellipse[0], ellipse[1])
+        if np.isfinite(ml[-1]):
+            self.dot.setData([ml[-1]], [ap[-1]])
+            area = f" · 95 % ellipse {ellipse[2]:.0f} mm²" if ellipse is not None else ""
+            self.readout.setText(f"COP  ML {ml[-1]:+.0f} mm  AP {ap[-1]:+.0f} mm{area}")
+        else:
+            self.dot.setData([], [])
+            self.readout.setText("No load on the board")
+        ok = np.isfinite(ml)
+        if ok.any() and self.zoom.isChecked():
+            self._last_centre = (float(np.mean(ml[ok])), float(np.mean(ap[ok])))
+            self._apply_range(self._last_centre)
+
+
+class SwaySeries(QWidget):
+    """ML and AP COP against time over the last ``span_s`` (two stacked plots, shared time axis)."""
+
+    def __init__(self, *, span_s: float = 10.0, parent=None):
+        super().__init__(parent)
+        self.span_s = float(span_s)
+        self.ml_plot = _plot("ML sway (mm, + right)")
+        self.ap_plot = _plot("AP sway (mm, + forward)")
+        self.ap_plot.setXLink(self.ml_plot)
+        self.ap_plot.getPlotItem().setLabel("bottom", "time (s)")
+        self.curves = []
+        for plot, colour in ((self.ml_plot, theme.ML), (self.ap_plot, theme.AP)):
+            item = plot.getPlotItem()
+            item.setDownsampling(auto=True, mode="peak")
+            item.setClipToView(True)
+            self.curves.append(item.plot(pen=pg.mkPen(colour, width=2), connect="finite"))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.ml_plot)
+        layout.addWidget(self.ap_plot)
+
+    def show_frame(self, frame: LiveFrame) -> None:
+        if frame.empty:
+            return
+        t = frame.t_s - frame.t_s[-1]  # now = 0, the past is negative
+        keep = t >= -self.span_s
+        self.curves[0].setData(t[keep], frame.cop_ml_mm[keep], connect="finite")
+        self.curves[1].setData(t[keep], frame.cop_ap_mm[keep], connect="finite")
+        for plot in (self.ml_plot, self.ap_plot):
+            plot.getPlotItem().setXRange(-self.span_s, 0.0, padding=0.0)
+
+
+class LoadBars(QWidget):
+    """Load per cell (kg) as bars, total weight (kg and % body weight) and the left/right split."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.body_mass_kg: float | None = None
+        self.plot = _plot("Load per cell (kg)")
+        item = self.plot.getPlotItem()
+        axis = item.getAxis("bottom")
+        axis.setTicks([[(i, f"{c.upper()}\n{n}") for i, (c, n) in enumerate(zip(CELLS, CELL_NAMES))]])
+        axis.setHeight(52)  # room for the two-line cell names
+        item.setMouseEnabled(x=False, y=False)
+        item.setXRange(-0.6, 3.6, padding=0)
+        self.bars = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.6,
+                                    brushes=[pg.mkBrush(c) for c in theme.CELL_COLOURS])
+        item.addItem(self.bars)
+        self.total = _elastic(QLabel("—"))
+        self.total.setFont(theme.font(theme.STATE_PT, bold=True))
+        self.split = _elastic(QLabel(""))
+        self.split.setFont(theme.font(theme.LARGE_PT))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.total)
+        layout.addWidget(self.split)
+        self._ymax = 10.0
+
+    def set_body_mass(self, body_mass_kg: float | None) -> None:
+        self.body_mass_kg = body_mass_kg
+
+    def show_frame(self, frame: LiveFrame) -> None:
+        if frame.empty:
+            return
+        kg = frame.latest_forces_n() / G_N_PER_KG
+        self.bars.setOpts(height=kg)
+        # the axis only grows (a jumping scale is hard to read), in 10 kg steps
+        top = max(10.0, float(np.ceil(max(kg.max(), 0.0) * 1.15 / 10.0) * 10.0))
+        if top > self._ymax:
+            self._ymax = top
+        self.plot.getPlotItem().setYRange(min(0.0, float(kg.min())), self._ymax, padding=0)
+        total_kg = float(kg.sum())
+        text = f"Total {total_kg:.1f} kg"
+        if self.body_mass_kg:
+            text += f"  ·  {100.0 * total_kg / self.body_mass_kg:.0f} % body weight"
+        self.total.setText(text)
+        left, right = float(kg[0] + kg[2]), float(kg[1] + kg[3])
+        if total_kg > 5.0:
+            self.split.setText(f"Left {100 * left / total_kg:.0f} %   ·   Right {100 * right / total_kg:.0f} %")
+        else:
+            self.split.setText("Board empty")
+
+
+STATE_TEXT = {
+    "connected": ("Board connected", theme.GOOD),
+    "reconnecting": ("Board disconnected — reconnecting…", theme.WARN),
+    "stopped": ("Board stopped", theme.BAD),
+    "starting": ("Starting…", theme.MUTED),
+    "calibrating": ("Calibrating…", theme.MUTED),
+}
+
+
+class LinkQuality(QWidget):
+    """Connection state (big, coloured), frame rate, lost frames, CRC errors."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.state = QLabel()
+        self.state.setFont(theme.font(theme.STATE_PT, bold=True))
+        self.state.setAlignment(Qt.AlignCenter)
+        self.detail = _elastic(QLabel(""))
+        self.detail.setWordWrap(True)
+        grid = QGridLayout()
+        self.values = {}
+        for col, (key, title) in enumerate((("rate", "rate"), ("lost", "lost frames"), ("crc", "CRC errors"),
+                                            ("gaps", "gaps"))):
+            name = QLabel(title)
+            name.setAlignment(Qt.AlignCenter)
+            value = QLabel("—")
+            value.setFont(theme.font(theme.LARGE_PT, bold=True))
+            value.setAlignment(Qt.AlignCenter)
+            grid.addWidget(value, 0, col)
+            grid.addWidget(name, 1, col)
+            self.values[key] = value
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.state)
+        layout.addLayout(grid)
+        layout.addWidget(self.detail)
+        self.show_state("starting")
+
+    def show_state(self, state: str, detail: str = "") -> None:
+        text, colour = STATE_TEXT.get(state, (state, theme.MUTED))
+        self.state.setText(text)
+        self.state.setStyleSheet(theme.badge_style(colour))
+        self.state.setProperty("state", state)
+        self.detail.setText(detail)
+
+    def show_quality(self, quality: dict, *, nominal_rate_hz: float | None = None) -> None:
+        rate = quality.get("effective_rate_hz")
+        nominal = f" / {nominal_rate_hz:g}" if nominal_rate_hz else ""
+        self.values["rate"].setText(f"{rate:.0f}{nominal} Hz" if rate else "—")
+        self.values["lost"].setText(str(quality.get("lost", 0)))
+        self.values["crc"].setText(str(quality.get("crc_errors", 0)))
+        self.values["gaps"].setText(str(quality.get("gaps", 0)))

@@ -1,0 +1,234 @@
+"""The L/R scoreboard and the before/after view, filled from a session's scores.
+
+Both read the dict of :func:`station.assessment.scoring.score_session` (docs/ASSESSMENT.md §4–5)
+and only format it: no statistics are computed here.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from station.dashboard import theme
+
+#: metric key -> (label, unit, decimals), in display order
+STANCE_METRICS = {
+    "stability_score": ("Stability score (0–100, higher = steadier)", "", 0),
+    "sway_index": ("Sway index (1 = reference sway)", "", 2),
+    "mean_velocity_ml_mm_s": ("ML sway velocity", "mm/s", 1),
+    "range_ml_mm": ("ML range", "mm", 1),
+    "ellipse95_area_mm2": ("95 % ellipse area", "mm²", 0),
+    "mean_velocity_mm_s": ("Total sway velocity", "mm/s", 1),
+    "touchdowns": ("Touchdowns of the free foot", "", 1),
+}
+
+
+def _fmt(value, decimals: int) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{decimals}f}"
+
+
+def _mean_sd(summary: dict | None, decimals: int) -> str:
+    if not summary or summary.get("mean") is None:
+        return "—"
+    sd = summary.get("sd")
+    text = _fmt(summary["mean"], decimals)
+    if sd is not None and math.isfinite(sd):
+        text += f" ± {_fmt(sd, decimals)}"
+    return text + f"  (n={summary.get('n', 0)})"
+
+
+def _si_text(asym: dict | None) -> str:
+    if not asym or asym.get("si_pct") is None:
+        return "—"
+    text = f"{asym['si_pct']:+.0f} %"
+    lo, hi = asym.get("ci_low_pct"), asym.get("ci_high_pct")
+    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+        text += f"  [{lo:+.0f} to {hi:+.0f}]"
+    return text
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.NoSelection)
+    table.setFocusPolicy(Qt.NoFocus)
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+    for col in range(1, len(headers)):
+        table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeToContents)
+    return table
+
+
+def _set_row(table: QTableWidget, row: int, cells: list[str], *, colour: str | None = None) -> None:
+    for col, text in enumerate(cells):
+        item = QTableWidgetItem(text)
+        if col > 0:
+            item.setTextAlignment(Qt.AlignCenter)
+        if colour is not None and col == len(cells) - 1:
+            item.setForeground(_qcolour(colour))
+        table.setItem(row, col, item)
+
+
+def _qcolour(name: str):
+    from PySide6.QtGui import QColor
+
+    return QColor(name)
+
+
+def verdict_colour(verdict: str | None) -> str:
+    text = (verdict or "").lower()
+    if "less stable" in text or "worse" in text:
+        return theme.BAD
+    if "improved" in text:
+        return theme.GOOD
+    return theme.MUTED
+
+
+class Scoreboard(QWidget):
+    """Left versus right: per-side mean ± SD, asymmetry index with its 95 % interval, the verdict."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QLabel("Left / right — no session scored yet")
+        self.title.setFont(theme.font(theme.LARGE_PT, bold=True))
+        self.verdict = QLabel("Run a protocol or pick a session to see the result.")
+        self.verdict.setFont(theme.font(theme.VERDICT_PT, bold=True))
+        self.verdict.setWordWrap(True)
+        self.verdict.setAlignment(Qt.AlignCenter)
+        self.table = _table(["metric", "LEFT leg", "RIGHT leg", "asymmetry SI (95 % CI)", "verdict"])
+        self.note = QLabel("SI = 200 (R − L) / (R + L); positive = the right leg sways more. A side is named only "
+                           "when the 95 % interval excludes 0 (the patient's own trial-to-trial noise).")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {theme.MUTED};")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.note)
+
+    def clear(self) -> None:
+        self.table.setRowCount(0)
+        self.verdict.setText("Run a protocol or pick a session to see the result.")
+        self.verdict.setStyleSheet("")
+
+    def show_scores(self, scores: dict | None, *, block: str | None = None) -> bool:
+        """Show one stance block (default: the first baseline block) or the RDL scores; False if none."""
+        scores = scores or {}
+        stance = scores.get("stance") or {}
+        if stance:
+            key = block if block in stance else sorted(stance, key=lambda k: (not k.startswith("baseline"), k))[0]
+            self._show_block(stance[key], f"Single-leg stance — {key.replace('/', ', ').replace('_', ' ')}",
+                             STANCE_METRICS)
+            return True
+        rdl = scores.get("rdl")
+        if rdl:
+            metrics = {"lateral_shift_mm": ("Lateral weight shift per repetition", "mm", 1),
+                       "ml_sd_mm": ("ML sway SD per repetition", "mm", 1),
+                       "duration_s": ("Repetition duration", "s", 1)}
+            self._show_block(rdl, "Single-leg Romanian dead-lift", metrics)
+            return True
+        self.clear()
+        return False
+
+    def _show_block(self, block: dict, title: str, metrics: dict) -> None:
+        self.title.setText(title)
+        sides = block.get("sides", {})
+        asym = block.get("asymmetry", {})
+        rows = [m for m in metrics if m in sides.get("left", {}) or m in sides.get("right", {}) or m in asym]
+        self.table.setRowCount(len(rows))
+        for r, key in enumerate(rows):
+            label, unit, decimals = metrics[key]
+            a = asym.get(key) or (block.get("verdict") if key == "sway_index" else None)
+            verdict = (a or {}).get("verdict", "")
+            _set_row(self.table, r, [
+                f"{label}" + (f" ({unit})" if unit else ""),
+                _mean_sd(sides.get("left", {}).get(key), decimals),
+                _mean_sd(sides.get("right", {}).get(key), decimals),
+                _si_text(a),
+                verdict,
+            ], colour=verdict_colour(verdict))
+        self.table.resizeRowsToContents()
+        overall = block.get("verdict") or {}
+        less = block.get("less_stable")
+        if less:
+            text = f"{less.upper()} leg less stable"
+        else:
+            text = (overall.get("verdict") or "no verdict").capitalize()
+        if overall.get("si_pct") is not None:
+            text += f"\nasymmetry {_si_text(overall)}"
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(theme.badge_style(theme.BAD if less else theme.MUTED))
+
+
+BEFORE_AFTER_METRICS = {
+    "sway_index": ("Sway index", "", 2),
+    "mean_velocity_ml_mm_s": ("ML sway velocity", "mm/s", 1),
+    "range_ml_mm": ("ML range", "mm", 1),
+    "ellipse95_area_mm2": ("95 % ellipse area", "mm²", 0),
+    "mean_velocity_mm_s": ("Total sway velocity", "mm/s", 1),
+}
+
+
+class BeforeAfter(QWidget):
+    """Baseline versus post-primer per side and metric: change, MDC95 and the verdict."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QLabel("Before / after the primer")
+        self.title.setFont(theme.font(theme.LARGE_PT, bold=True))
+        self.summary = QLabel("No primer session selected.")
+        self.summary.setFont(theme.font(theme.LARGE_PT))
+        self.summary.setWordWrap(True)
+        self.table = _table(["side · metric", "baseline", "post", "change", "MDC95", "verdict"])
+        note = QLabel("A change counts only when it exceeds the minimal detectable change (MDC95) from the "
+                      "within-session trial variability; lower sway = improved.")
+        note.setWordWrap(True)
+        note.setStyleSheet(f"color: {theme.MUTED};")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(note)
+
+    def show_scores(self, scores: dict | None) -> bool:
+        blocks = (scores or {}).get("before_after") or {}
+        if not blocks:
+            self.table.setRowCount(0)
+            self.summary.setText("No before/after comparison in this session (run the primer protocol).")
+            return False
+        key = "eyes_open" if "eyes_open" in blocks else sorted(blocks)[0]
+        sides = blocks[key].get("sides", {})
+        rows, lines = [], []
+        for side in ("left", "right"):
+            data = sides.get(side) or {}
+            verdict = data.get("verdict")
+            if isinstance(verdict, dict):
+                verdict = verdict.get("verdict")
+            if verdict:
+                lines.append(f"{side.upper()}: {verdict}")
+            for metric, (label, unit, decimals) in BEFORE_AFTER_METRICS.items():
+                m = (data.get("metrics") or {}).get(metric)
+                if m:
+                    rows.append((side, label, unit, decimals, m))
+        self.table.setRowCount(len(rows))
+        for r, (side, label, unit, decimals, m) in enumerate(rows):
+            change = _fmt(m.get("change"), decimals)
+            if m.get("change") is not None and m.get("change_pct") is not None:
+                change = f"{m['change']:+.{decimals}f} ({m['change_pct']:+.0f} %)"
+            mdc = _fmt(m.get("mdc95"), decimals) + (" (default)" if m.get("mdc_source") == "default" else "")
+            _set_row(self.table, r, [
+                f"{side.upper()} · {label}" + (f" ({unit})" if unit else ""),
+                _fmt(m.get("baseline_mean"), decimals),
+                _fmt(m.get("post_mean"), decimals),
+                change,
+                mdc,
+                m.get("verdict", ""),
+            ], colour=verdict_colour(m.get("verdict")))
+        self.table.resizeRowsToContents()
+        self.summary.setText("   ·   ".join(lines) or "No verdict.")
+        return True

@@ -1,0 +1,384 @@
+"""The main window: side panel (link state, patient, sessions) and the tabbed views.
+
+Redraws run on a :class:`QTimer` (``fps``, default 30) independent of the board's rate: each tick
+takes the newest ``trail_s`` of counts from the acquisition's ring buffer, calibrates them once and
+hands the result to the visible views. Nothing on the UI thread reads a port, compiles a kernel or
+writes a file: start-up (numba warm-up, opening the board, calibrating the virtual board), the
+protocol runner, the calibration wizard and exports run in worker threads and report back through
+queued signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from station.dashboard import theme
+from station.dashboard.calibration_view import CalibrationPanel
+from station.dashboard.live_data import cop_threshold_n, live_frame
+from station.dashboard.live_views import LinkQuality, LoadBars, Statokinesigram, SwaySeries
+from station.dashboard.patients_view import PatientPanel
+from station.dashboard.protocol_view import ProtocolPanel
+from station.dashboard.results_views import BeforeAfter, Scoreboard
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+#: how often the link quality figures are refreshed (every n-th redraw)
+QUALITY_EVERY = 10
+
+
+class _StartupSignals(QObject):
+    progress = Signal(float, str)
+    done = Signal(object)
+    exported = Signal(str, bool)
+
+
+class MainWindow(QMainWindow):
+    """The clinic dashboard.
+
+    Parameters
+    ----------
+    link : BoardLink
+        Not yet started; the window starts it in the background.
+    store : station.store.Store
+    fps : float
+        Redraw rate of the live views.
+    trail_s : float
+        Seconds of COP trail and time series drawn.
+    clock_factory : callable or None
+        Clock for the protocol runner (``FastClock`` in tests).
+    trials_per_side, duration_s : protocol defaults shown in the runner page.
+    """
+
+    def __init__(self, link, store, *, fps: float = 30.0, trail_s: float = 10.0, clock_factory=None,
+                 trials_per_side: int = 3, duration_s: float = 30.0, exclude_s: float = 5.0):
+        super().__init__()
+        self.link = link
+        self.store = store
+        self.trail_s = float(trail_s)
+        self.frame_times_s: deque = deque(maxlen=100_000)  # seconds spent in each redraw (bench)
+        self.frame_stamps_s: deque = deque(maxlen=100_000)  # when each redraw started (bench)
+        self._tick = 0
+        self._session_id: int | None = None
+        self.started = False  # the start-up finished and the window took it in (UI thread)
+        self.setWindowTitle("Balance Station")
+        self.setFont(theme.font(theme.BASE_PT))
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.signals = _StartupSignals()
+        self.signals.progress.connect(self._on_startup_progress)
+        self.signals.done.connect(self._on_started)
+        self.signals.exported.connect(self._on_exported)
+
+        # ---- side panel
+        self.quality = LinkQuality()
+        self.source = QLabel(link.source_text)
+        self.source.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.source.setWordWrap(True)
+        self.source.setStyleSheet(f"color: {theme.MUTED};")
+        self.startup = QProgressBar()
+        self.startup.setRange(0, 100)
+        self.startup_text = QLabel("Starting…")
+        self.startup_text.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.startup_text.setWordWrap(True)
+        self.patients = PatientPanel(store)
+        self.patients.patient_changed.connect(self._on_patient)
+        self.patients.session_selected.connect(self.show_session)
+        side = QWidget()
+        sv = QVBoxLayout(side)
+        sv.addWidget(self.quality)
+        sv.addWidget(self.source)
+        sv.addWidget(self.startup_text)
+        sv.addWidget(self.startup)
+        sv.addWidget(self.patients, 1)
+        side.setMinimumWidth(330)
+        side.setMaximumWidth(420)
+
+        # ---- tabs
+        positions = _positions(link)
+        self.tabs = QTabWidget()
+        live = QWidget()
+        self.stato = Statokinesigram(positions, trail_s=trail_s)
+        self.series = SwaySeries(span_s=trail_s)
+        self.loads = LoadBars()
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.series)
+        right.addWidget(self.loads)
+        right.setSizes([420, 300])
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.stato)
+        split.addWidget(right)
+        split.setSizes([620, 520])
+        QHBoxLayout(live).addWidget(split)
+        self.tabs.addTab(live, "Live")
+
+        self.protocol = ProtocolPanel(self._runner_context, clock_factory=clock_factory,
+                                      trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s)
+        self.protocol.session_finished.connect(self._on_session_finished)
+        self.protocol_stato = Statokinesigram(positions, trail_s=5.0)
+        protocol_page = QSplitter(Qt.Horizontal)
+        protocol_page.addWidget(self.protocol)
+        protocol_page.addWidget(self.protocol_stato)
+        protocol_page.setSizes([800, 360])
+        self.tabs.addTab(protocol_page, "Protocol")
+
+        results = QWidget()
+        self.scoreboard = Scoreboard()
+        self.export_pdf = QPushButton("Export PDF report…")
+        self.export_data = QPushButton("Export data (CSV, JSON, C3D)…")
+        self.export_pdf.clicked.connect(self._export_pdf)
+        self.export_data.clicked.connect(self._export_data)
+        self.export_status = QLabel("")
+        self.export_status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.export_status.setWordWrap(True)
+        rv = QVBoxLayout(results)
+        rv.addWidget(self.scoreboard, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.export_pdf)
+        row.addWidget(self.export_data)
+        row.addWidget(self.export_status, 1)
+        rv.addLayout(row)
+        self.tabs.addTab(results, "L/R result")
+
+        self.before_after = BeforeAfter()
+        self.tabs.addTab(self.before_after, "Before / after")
+
+        self.calibration_panel = CalibrationPanel(start_calibration=self._start_calibration)
+        self.calibration_panel.signals.finished.connect(self._after_calibration)
+        self.tabs.addTab(self.calibration_panel, "Calibration")
+        self._update_export_buttons()
+
+        body = QSplitter(Qt.Horizontal)
+        body.addWidget(side)
+        body.addWidget(self.tabs)
+        body.setSizes([340, 1160])
+        self.setCentralWidget(body)
+        self.resize(1500, 900)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(1, int(round(1000.0 / fps))))
+        self.timer.timeout.connect(self.redraw)
+        self.protocol.set_virtual(link.is_virtual)
+        self.protocol.start.setEnabled(False)
+        self.calibration_panel.start.setEnabled(False)
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> None:
+        """Start the board link in the background and the redraw timer."""
+        observer = self.calibration_panel.observer() if self.link.is_virtual else None
+        self.link.start(on_progress=self.signals.progress.emit, on_done=self.signals.done.emit,
+                        wizard_observer=observer)
+        self.timer.start()
+
+    def _on_startup_progress(self, fraction: float, text: str) -> None:
+        self.startup.setValue(int(round(100 * fraction)))
+        self.startup_text.setText(text)
+        self.quality.show_state("calibrating" if "alibrat" in text else "starting")
+
+    def _on_started(self, error) -> None:
+        if error is not None:
+            self.quality.show_state("stopped", str(error))
+            self.startup_text.setText(str(error))
+            self.startup_text.setStyleSheet(f"color: {theme.BAD};")
+            return
+        self.startup.hide()
+        self.startup_text.setText(self.link.status_text)
+        info = self.link.info
+        if info is not None:
+            self.source.setText(f"{self.link.source_text} · board {info.board_id_hex} · firmware "
+                                f"{info.firmware}")
+        if self.link.calibration is not None:
+            positions = self.link.calibration.geometry.positions_mm
+            self.stato.set_geometry(positions)
+            self.protocol_stato.set_geometry(positions)
+        self.protocol.start.setEnabled(True)
+        self.calibration_panel.start.setEnabled(True)
+        self.started = True
+
+    # ------------------------------------------------------------------ redraw
+    def redraw(self) -> None:
+        """One timer tick: newest data -> visible views (never blocks on I/O)."""
+        t0 = time.perf_counter()
+        self.frame_stamps_s.append(t0)
+        self._tick += 1
+        acq = self.link.acquisition
+        if acq is None or not self.link.ready or self.link.calibration is None:
+            return
+        state = acq.state
+        self.quality.show_state(state, _error_text(acq) if state == "stopped" else "")
+        if self._tick % QUALITY_EVERY == 0:
+            nominal = acq.info.nominal_rate_hz if acq.info is not None else None
+            self.quality.show_quality(acq.quality, nominal_rate_hz=nominal)
+        page = self.tabs.currentIndex()
+        if page not in (0, 1):
+            return
+        patient = self.patients.patient
+        body_mass = patient.body_mass_kg if patient is not None else None
+        frame = live_frame(acq.snapshot(self.trail_s), self.link.calibration, threshold_n=cop_threshold_n(body_mass))
+        if page == 0:
+            self.stato.show_frame(frame)
+            self.series.show_frame(frame)
+            self.loads.show_frame(frame)
+        else:
+            self.protocol_stato.show_frame(frame)
+        self.frame_times_s.append(time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ protocol
+    def _runner_context(self) -> dict:
+        patient = self.patients.patient
+        if patient is None:
+            raise StationError("Choose or add a patient first.")
+        if not self.link.ready or self.link.acquisition is None:
+            raise StationError("The board is not ready yet.")
+        if self.link.calibration is None:
+            raise StationError("This board has no calibration: run the calibration wizard first.")
+        return {"acquisition": self.link.acquisition, "calibration": self.link.calibration, "store": self.store,
+                "patient_id": patient.id, "virtual": self.link.is_virtual}
+
+    def _on_patient(self, patient) -> None:
+        self.loads.set_body_mass(patient.body_mass_kg if patient is not None else None)
+
+    def _on_session_finished(self, session_id: int, scores) -> None:
+        self.patients.refresh_sessions()
+        self.show_session(session_id, scores=scores, switch=False)
+
+    def show_session(self, session_id: int, *, scores=None, switch: bool = True) -> None:
+        """Fill the L/R and before/after views from a stored session."""
+        if scores is None:
+            scores = self.store.get_session(session_id).scores
+        self._session_id = session_id
+        self.scoreboard.show_scores(scores)
+        has_before_after = self.before_after.show_scores(scores)
+        self._update_export_buttons()
+        if switch:
+            self.tabs.setCurrentWidget(self.before_after if has_before_after else self.scoreboard.parentWidget())
+
+    # ------------------------------------------------------------------ calibration
+    def _start_calibration(self, panel: CalibrationPanel):
+        if self.protocol.running:
+            panel.show_outcome(None, StationError("Stop the protocol before calibrating."))
+            return None
+        if self.link.is_virtual:
+            from station.calibration.wizard import SimOperator
+            from station.dashboard.station_link import ObservedOperator
+
+            observer = panel.observer()
+            operator = observer
+
+            def make_operator(transport):
+                return ObservedOperator(SimOperator(transport), observer)
+        else:
+            operator = panel.dashboard_operator()
+
+            def make_operator(transport):
+                return operator
+
+        self.protocol.start.setEnabled(False)
+        self.link.recalibrate(make_operator, operator_name="dashboard",
+                              on_done=lambda outcome, error: panel.signals.finished.emit(outcome, error))
+        return operator if not self.link.is_virtual else None
+
+    def _after_calibration(self, outcome, error) -> None:
+        self.protocol.start.setEnabled(self.link.ready)
+
+    # ------------------------------------------------------------------ exports
+    def _update_export_buttons(self) -> None:
+        has_session = self._session_id is not None
+        self.export_data.setEnabled(has_session)
+        writer = _pdf_writer()
+        self.export_pdf.setEnabled(has_session and writer is not None)
+        if writer is None:
+            self.export_pdf.setToolTip("The PDF report module (station.report.pdf) is not in this build yet.")
+
+    def _export_pdf(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the PDF report", f"session-{self._session_id}.pdf",
+                                              "PDF (*.pdf)")
+        if path:
+            self.export_to(Path(path), fmt="pdf")
+
+    def _export_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the session into a folder")
+        if folder:
+            for fmt in ("csv", "json", "c3d"):
+                self.export_to(Path(folder), fmt=fmt)
+
+    def export_to(self, target: Path, *, fmt: str) -> None:
+        """Write the current session (PDF report or data export) in a worker thread."""
+        session_id = self._session_id
+        if session_id is None:
+            return
+        self.export_status.setText(f"Writing {fmt.upper()}…")
+
+        def work():
+            try:
+                if fmt == "pdf":
+                    _pdf_writer()(self.store, session_id, target)
+                else:
+                    from station.report.exports import export_session
+
+                    export_session(self.store, session_id, target, fmt=fmt)
+                self.signals.exported.emit(f"{fmt.upper()} written to {target}.", True)
+            except StationError as exc:
+                self.signals.exported.emit(str(exc), False)
+            except Exception as exc:
+                log.exception("export failed")
+                self.signals.exported.emit(f"The {fmt.upper()} export failed: {exc}", False)
+
+        threading.Thread(target=work, name="station-dashboard-export", daemon=True).start()
+
+    def _on_exported(self, text: str, ok: bool) -> None:
+        self.export_status.setText(text)
+        self.export_status.setStyleSheet(f"color: {theme.GOOD if ok else theme.BAD};")
+
+    # ------------------------------------------------------------------ shut-down
+    def shutdown(self) -> None:
+        """Stop the timer, abort a running protocol (its stop step stores the trial), close the board."""
+        self.timer.stop()
+        if self.protocol.runner is not None and self.protocol.running:
+            self.protocol.runner.abort()
+            self.protocol.wait(10.0)
+        self.link.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _positions(link):
+    if link.calibration is not None:
+        return link.calibration.geometry.positions_mm
+    from station.calibration import load_geometry
+    from station.dashboard.station_link import DEFAULT_GEOMETRY
+
+    return load_geometry(DEFAULT_GEOMETRY).positions_mm
+
+
+def _error_text(acq) -> str:
+    return str(acq.error) if getattr(acq, "error", None) is not None else ""
+
+
+def _pdf_writer():
+    """``station.report.pdf.write_report(store, session_id, path)`` when the report module has it."""
+    try:
+        from station.report import pdf
+    except ImportError:
+        return None
+    return getattr(pdf, "write_report", None)

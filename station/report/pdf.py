@@ -1,0 +1,625 @@
+"""The clinic PDF report of one session (reportlab layout, matplotlib figures).
+
+Page 1 is what a clinician reads in 30 seconds: who, when, which protocol, the left/right verdict with
+its asymmetry index and 95 % interval, the per-side results, and the before/after verdicts of a primer
+session. Then: stabilograms per side with the 95 % ellipses, the RDL per-repetition chart, the trial
+table, recording quality and calibration status, and the definitions of the measures shown.
+
+Public API: :func:`write_session_report`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+FONT = "StationSans"
+FONT_BOLD = "StationSans-Bold"
+SIDES = ("left", "right")
+PHASE_LABELS = {"baseline": "Baseline", "post_primer": "After primer", "primer": "Primer"}
+CONDITION_LABELS = {"eyes_open": "", "eyes_closed": "eyes closed"}
+#: per-side rows of the results table: (metric key, label, unit, decimals)
+STANCE_ROWS = (
+    ("stability_score", "Stability score", "0–100", 0),
+    ("sway_index", "Sway index", "× reference", 2),
+    ("mean_velocity_ml_mm_s", "ML velocity", "mm/s", 1),
+    ("range_ml_mm", "ML range", "mm", 1),
+    ("ellipse95_area_mm2", "95 % ellipse area", "mm²", 0),
+    ("touchdowns", "Touchdowns", "per trial", 1),
+)
+BEFORE_AFTER_ROWS = (("sway_index", "Sway index", 2), ("mean_velocity_ml_mm_s", "ML velocity (mm/s)", 1),
+                     ("range_ml_mm", "ML range (mm)", 1), ("ellipse95_area_mm2", "Ellipse area (mm²)", 0))
+#: column widths (fractions of the text width) of the per-side result tables
+RESULT_WIDTHS = (0.245, 0.14, 0.14, 0.215, 0.26)
+GREY = "#555555"
+LIGHT = "#eef2f6"
+VERDICT_COLOURS = {"left": "#2166ac", "right": "#d6604d", None: "#333333"}
+
+
+# -- formatting -------------------------------------------------------------------------------------
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float, np.number)) and math.isfinite(float(v))
+
+
+def fmt(v, digits: int = 1, *, sign: bool = False) -> str:
+    """A number for a table cell; '–' when undefined. Uses a true minus sign."""
+    if not _finite(v):
+        return "–"
+    text = f"{float(v):+.{digits}f}" if sign else f"{float(v):.{digits}f}"
+    return text.replace("-", "−")
+
+
+def mean_sd(summary: dict | None, digits: int) -> str:
+    if not summary or not _finite(summary.get("mean")):
+        return "–"
+    text = fmt(summary["mean"], digits)
+    if _finite(summary.get("sd")):
+        text += f" ± {fmt(summary['sd'], digits)}"
+    return text
+
+
+def si_text(asym: dict | None) -> str:
+    """``"+47 % (+11 to +83)"`` or ``"+47 %"`` without an interval, '–' when undefined."""
+    if not asym or not _finite(asym.get("si_pct")):
+        return "–"
+    text = f"{fmt(asym['si_pct'], 0, sign=True)} %"
+    if _finite(asym.get("ci_low_pct")) and _finite(asym.get("ci_high_pct")):
+        text += f" ({fmt(asym['ci_low_pct'], 0, sign=True)} to {fmt(asym['ci_high_pct'], 0, sign=True)})"
+    return text
+
+
+def block_label(key: str) -> str:
+    """``"baseline/eyes_open"`` -> ``"Baseline"``; ``"post_primer/eyes_closed"`` -> ``"After primer, eyes closed"``."""
+    phase, _, condition = key.partition("/")
+    label = PHASE_LABELS.get(phase, phase.replace("_", " ").capitalize())
+    extra = CONDITION_LABELS.get(condition, condition.replace("_", " "))
+    return f"{label}, {extra}" if extra else label
+
+
+def headline(verdict: dict | None) -> str:
+    """The verdict as a headline: "RIGHT leg less stable" / "No detectable left/right difference"."""
+    if not verdict:
+        return "No left/right result"
+    if verdict.get("less_stable") in SIDES:
+        return f"{verdict['less_stable'].upper()} leg less stable"
+    if verdict.get("verdict") == "no detectable asymmetry":
+        return "No detectable left/right difference"
+    return "Not enough valid trials for a left/right verdict"
+
+
+# -- layout helpers ---------------------------------------------------------------------------------
+
+
+def _register_fonts() -> None:
+    """DejaVu Sans (shipped with matplotlib): the PDF's standard fonts lack −, √, ≥, ² ... glyphs."""
+    import matplotlib
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont(FONT, str(folder / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(folder / "DejaVuSans-Bold.ttf")))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+
+
+def _styles() -> dict:
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+
+    base = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=11.5, textColor=colors.HexColor("#222222"))
+    return {
+        "body": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor(GREY)),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=9.8),
+        "cellb": ParagraphStyle("cellb", parent=base, fontName=FONT_BOLD, fontSize=8, leading=9.8),
+        "title": ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=16, leading=20, spaceAfter=2),
+        "h1": ParagraphStyle("h1", parent=base, fontName=FONT_BOLD, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=base, fontName=FONT_BOLD, fontSize=10, leading=13, spaceBefore=6, spaceAfter=3),
+        "verdict": ParagraphStyle("verdict", parent=base, fontName=FONT_BOLD, fontSize=15, leading=19),
+    }
+
+
+def _esc(text) -> str:
+    """Text for a reportlab Paragraph (which parses a little XML)."""
+    from xml.sax.saxutils import escape
+
+    return escape(str(text))
+
+
+def _table(rows, widths, *, header: bool = True, zebra: bool = True, align_right_from: int = 1, left_cols=()):
+    """A results table: numbers right-aligned from column ``align_right_from`` on, except ``left_cols``;
+    header cells wrap instead of running into each other."""
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    if header:
+        head = []
+        for j, cell in enumerate(rows[0]):
+            right = j >= align_right_from and j not in left_cols
+            style = ParagraphStyle(f"hdr{int(right)}", fontName=FONT_BOLD, fontSize=8, leading=9.6,
+                                   alignment=TA_RIGHT if right else TA_LEFT)
+            head.append(Paragraph(_esc(cell), style) if isinstance(cell, str) else cell)
+        rows = [head] + list(rows[1:])
+    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 8),
+        ("LEADING", (0, 0), (-1, -1), 9.8),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("ALIGN", (align_right_from, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, -1), (-1, -1), 0.5, colors.HexColor("#999999")),
+    ] + [("ALIGN", (j, 0), (j, -1), "LEFT") for j in left_cols]
+    if header:
+        style += [("FONTNAME", (0, 0), (-1, 0), FONT_BOLD), ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#333333")),
+                  ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.HexColor("#333333"))]
+    if zebra:
+        for r in range(1 if header else 0, len(rows)):
+            if (r - (1 if header else 0)) % 2 == 1:
+                style.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#f5f7fa")))
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _image(fig, width_pt: float):
+    from reportlab.platypus import Image
+
+    from station.report.figures import png_bytes
+
+    w_in, h_in = fig.get_size_inches()
+    return Image(io.BytesIO(png_bytes(fig)), width=width_pt, height=width_pt * h_in / w_in)
+
+
+# -- sections ---------------------------------------------------------------------------------------
+
+
+def _stance_blocks(data) -> list[tuple[str, dict]]:
+    stance = data.scores.get("stance") or {}
+    order = {"baseline": 0, "post_primer": 1}
+    return sorted(stance.items(), key=lambda kv: (order.get(kv[0].split("/")[0], 2), kv[0]))
+
+
+def _main_verdict(data) -> tuple[str, dict | None, str]:
+    """(what, verdict dict, block label) of the headline result: baseline stance first, else RDL."""
+    blocks = _stance_blocks(data)
+    if blocks:
+        key, block = blocks[0]
+        return "single-leg stance", block.get("verdict"), block_label(key)
+    for key, what in (("rdl", "single-leg RDL, lateral weight shift"), ("primer_rdl", "primer RDL, lateral weight shift")):
+        if key in data.scores:
+            return what, data.scores[key].get("verdict"), ""
+    return "", None, ""
+
+
+def _patient_table(data, st, width):
+    p, s = data.patient, data.session
+    kind = "Pseudonym" if p.pseudonymised else "Patient"
+    mass = f"{p.body_mass_kg:g} kg" if _finite(p.body_mass_kg) else "–"
+    left = [(kind, p.label), ("Patient id", "—" if p.pseudonymised else p.ref), ("Birth year", p.birth_year or "–"),
+            ("Sex", p.sex or "–"), ("Body mass", mass), ("Dominant leg", p.dominant_leg or "–")]
+    right = [("Session", f"#{s.id} — {s.status}"), ("Date", f"{data.date}  {str(s.started)[11:16]} UTC"),
+             ("Protocol", data.protocol_title), ("Operator", s.operator or "–"),
+             ("Board", (s.board or {}).get("board_id", "–")), ("Trials", f"{sum(t.status == 'finished' for t in data.trials)} valid of {len(data.trials)}")]
+    rows = []
+    for (k1, v1), (k2, v2) in zip(left, right):
+        rows.append([_p(k1, st["small"]), _p(v1, st["cellb"]), _p(k2, st["small"]), _p(v2, st["cell"])])
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    t = Table(rows, colWidths=[0.15 * width, 0.33 * width, 0.13 * width, 0.39 * width], hAlign="LEFT")
+    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+                           ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2), ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                           ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(LIGHT))]))
+    return t
+
+
+def _p(text, style):
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(_esc(text), style)
+
+
+def _verdict_box(data, st, width):
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    what, verdict, label = _main_verdict(data)
+    colour = VERDICT_COLOURS.get((verdict or {}).get("less_stable"), "#333333")
+    lines = [Paragraph(f'<font color="{colour}">{_esc(headline(verdict))}</font>', st["verdict"])]
+    if verdict:
+        meaning = "shifts more" if "weight shift" in what else "sways more"
+        detail = (f"{what[:1].upper() + what[1:]}{' (' + label + ')' if label else ''}: asymmetry index SI "
+                  f"{si_text(verdict).replace('(', '(95 % interval ')}. SI &gt; 0 = the right side {meaning}.")
+        lines.append(Paragraph(detail, st["body"]))
+        if verdict.get("verdict") == "no detectable asymmetry":
+            lines.append(Paragraph("The difference between the legs is within this patient's own trial-to-trial "
+                                   "variability (the interval includes 0).", st["small"]))
+        elif verdict.get("less_stable") in SIDES:
+            lines.append(Paragraph("The interval excludes 0: the difference exceeds this patient's trial-to-trial "
+                                   "variability.", st["small"]))
+    for condition, ba in (data.scores.get("before_after") or {}).items():
+        extra = CONDITION_LABELS.get(condition, condition)
+        parts = []
+        for side in SIDES:
+            side_ba = (ba.get("sides") or {}).get(side) or {}
+            m = (side_ba.get("metrics") or {}).get("sway_index") or {}
+            text = f"{side.upper()}: {side_ba.get('verdict', '–')}"
+            if _finite(m.get("change_pct")):
+                text += f" (sway index {fmt(m['change_pct'], 0, sign=True)} %, MDC95 {fmt(m.get('mdc95'), 2)})"
+            parts.append(text)
+        lines.append(Paragraph(f"<b>After the primer{', ' + _esc(extra) if extra else ''}:</b> " + _esc("; ".join(parts)),
+                               st["body"]))
+    rdl = data.scores.get("rdl")
+    if rdl and _main_verdict(data)[0] != "single-leg RDL, lateral weight shift":
+        lines.append(Paragraph(_esc(rdl.get("summary", "")), st["body"]))
+    t = Table([[lines]], colWidths=[width], hAlign="LEFT")
+    t.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor(colour)),
+                           ("LEFTPADDING", (0, 0), (-1, -1), 8), ("TOPPADDING", (0, 0), (-1, -1), 6),
+                           ("BOTTOMPADDING", (0, 0), (-1, -1), 7)]))
+    return t
+
+
+def _stance_table(block: dict, st, width):
+    sides = block.get("sides") or {}
+    asym = block.get("asymmetry") or {}
+    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "SI % (95 % CI)", "Verdict"]]
+    for key, label, unit, digits in STANCE_ROWS:
+        a = block.get("verdict") if key == "sway_index" else asym.get(key)
+        verdict = (a or {}).get("verdict", "") if a else ""
+        rows.append([_p(f"{label} ({unit})", st["cell"]), mean_sd(sides.get("left", {}).get(key), digits),
+                     mean_sd(sides.get("right", {}).get(key), digits), si_text(a) if a else "",
+                     _p(verdict, st["cellb"] if (a or {}).get("less_stable") else st["cell"])])
+    n_left = (sides.get("left", {}).get("sway_index") or {}).get("n", 0)
+    n_right = (sides.get("right", {}).get("sway_index") or {}).get("n", 0)
+    rows.append(["Valid trials", str(n_left), str(n_right), "", ""])
+    return _table(rows, [f * width for f in RESULT_WIDTHS], left_cols=(4,))
+
+
+def _before_after_table(ba: dict, st, width):
+    rows = [["Side", "Measure", "Baseline", "After", "Change", "MDC95", "Verdict"]]
+    for side in SIDES:
+        metrics = (ba.get("sides", {}).get(side) or {}).get("metrics", {})
+        for i, (key, label, digits) in enumerate(BEFORE_AFTER_ROWS):
+            m = metrics.get(key) or {}
+            change = "–"
+            if _finite(m.get("change")):
+                change = fmt(m["change"], digits, sign=True)
+                if _finite(m.get("change_pct")):
+                    change += f" ({fmt(m['change_pct'], 0, sign=True)} %)"
+            mdc = fmt(m.get("mdc95"), digits) + (" *" if m.get("mdc_source") == "default" else "")
+            verdict = m.get("verdict", "–")
+            rows.append([side.capitalize() if i == 0 else "", _p(label, st["cell"]), fmt(m.get("baseline_mean"), digits),
+                         fmt(m.get("post_mean"), digits), change, mdc,
+                         _p(verdict, st["cellb"] if verdict in ("improved", "worse") else st["cell"])])
+    t = _table(rows, [0.08 * width, 0.21 * width, 0.11 * width, 0.11 * width, 0.17 * width, 0.11 * width, 0.21 * width],
+               align_right_from=2, left_cols=(6,))
+    return t
+
+
+def _first_page(data, st, width) -> list:
+    from reportlab.platypus import Paragraph, Spacer
+
+    story = [Paragraph("Balance assessment report", st["title"]),
+             Paragraph(_esc(f"{data.protocol_title} · {data.date}"), st["small"]), Spacer(1, 5),
+             _patient_table(data, st, width), Spacer(1, 8), _verdict_box(data, st, width)]
+    blocks = _stance_blocks(data)
+    for key, block in blocks:
+        story += [Paragraph(f"Single-leg stance — {_esc(block_label(key))}: results per side", st["h2"]),
+                  _stance_table(block, st, width)]
+    ba_all = data.scores.get("before_after") or {}
+    for condition, ba in ba_all.items():
+        extra = CONDITION_LABELS.get(condition, condition)
+        sides = ba.get("sides", {})
+        summary = "; ".join(f"{side.upper()}: {(sides.get(side) or {}).get('verdict', '–')}" for side in SIDES)
+        story += [Paragraph(f"Before / after the primer{', ' + _esc(extra) if extra else ''} — {_esc(summary)}", st["h2"]),
+                  _before_after_table(ba, st, width)]
+        if any((m or {}).get("mdc_source") == "default" for s in sides.values() for m in (s or {}).get("metrics", {}).values()):
+            story.append(Paragraph("* MDC95 = 30 % of baseline: fewer than 2 valid trials in a block.", st["small"]))
+    # the RDL set of an RDL session belongs on page 1; the primer's own RDL only when nothing else is scored
+    for key, title in (("rdl", "Single-leg RDL"), ("primer_rdl", "Primer: rear-foot-elevated RDL")):
+        if key in data.scores and (key == "rdl" or not blocks):
+            story += [Paragraph(f"{title}: lateral weight shift per repetition", st["h2"]),
+                      _rdl_table(data.scores[key], st, width)]
+    if not blocks and not any(k in data.scores for k in ("rdl", "primer_rdl")):
+        story.append(Paragraph("This session has no finished trials that can be scored.", st["body"]))
+    return story
+
+
+def _rdl_table(score: dict, st, width):
+    sides = score.get("sides") or {}
+    asym = (score.get("asymmetry") or {}).get("lateral_shift_mm")
+    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "SI % (95 % CI)", "Verdict"],
+            [_p("Lateral weight shift (mm)", st["cell"]), mean_sd(sides.get("left", {}).get("lateral_shift_mm"), 1),
+             mean_sd(sides.get("right", {}).get("lateral_shift_mm"), 1), si_text(asym),
+             _p((asym or {}).get("verdict", "–"), st["cellb"] if (asym or {}).get("less_stable") else st["cell"])],
+            [_p("Repetition duration (s)", st["cell"]), mean_sd(sides.get("left", {}).get("duration_s"), 2),
+             mean_sd(sides.get("right", {}).get("duration_s"), 2), "", ""],
+            ["Repetitions", str(sides.get("left", {}).get("reps", 0)), str(sides.get("right", {}).get("reps", 0)), "", ""]]
+    return _table(rows, [f * width for f in RESULT_WIDTHS], left_cols=(4,))
+
+
+def _stabilogram_section(data, st, width) -> list:
+    from reportlab.platypus import PageBreak, Paragraph
+
+    from station.report.figures import StabilogramTrace, stabilogram_figure
+    from station.report.samples import trial_samples
+
+    blocks = _stance_blocks(data)
+    if not blocks:
+        return []
+    panels, rows = {}, []
+    for key, _block in blocks:
+        phase, _, condition = key.partition("/")
+        row = block_label(key)
+        rows.append(row)
+        counter = {"left": 0, "right": 0}
+        for t in data.trials:
+            if t.task != "single_leg" or t.status != "finished" or t.phase != phase or t.condition != condition:
+                continue
+            if t.side not in SIDES or not _finite(t.window_start_s) or not _finite(t.metrics.get("ellipse95_major_mm")):
+                continue
+            counter[t.side] += 1
+            try:
+                s = trial_samples(data, t)
+            except StationError as exc:
+                log.warning("no stabilogram for trial %d: %s", t.seq, exc)
+                continue
+            sel = (s.t_s >= t.window_start_s) & (s.t_s <= t.window_end_s) & np.isfinite(s.cop_ml_mm)
+            ml, ap = s.cop_ml_mm[sel], s.cop_ap_mm[sel]
+            if ml.size < 3:
+                continue
+            panels.setdefault((row, t.side), []).append(StabilogramTrace(
+                label=f"trial {t.seq}", ml_mm=ml - ml.mean(), ap_mm=ap - ap.mean(), major_mm=t.metrics["ellipse95_major_mm"],
+                minor_mm=t.metrics["ellipse95_minor_mm"], angle_deg=t.metrics.get("ellipse95_angle_deg", 0.0)))
+    fig = stabilogram_figure(panels, rows=rows)
+    height_limit = 640.0
+    w_in, h_in = fig.get_size_inches()
+    img_width = min(width, height_limit * w_in / h_in)
+    return [PageBreak(), Paragraph("Stabilograms: centre of pressure per side", st["h1"]),
+            Paragraph("Each trace is one valid trial's COP over its analysed window, centred on its mean; the thick "
+                      "line is that trial's 95 % prediction ellipse. All panels share one scale, so larger shapes mean "
+                      "more sway.", st["small"]),
+            _image(fig, img_width)]
+
+
+def _rdl_section(data, st, width) -> list:
+    from reportlab.platypus import Paragraph, Spacer
+
+    from station.report.figures import rdl_figure
+
+    story = []
+    for key, task, title in (("rdl", "rdl", "Single-leg RDL"), ("primer_rdl", "rfe_rdl", "Primer: rear-foot-elevated RDL")):
+        if key not in data.scores:
+            continue
+        reps = {side: [r for t in data.trials if t.task == task and t.side == side and t.status == "finished"
+                       for r in t.rep_metrics] for side in SIDES}
+        if not any(reps.values()):
+            continue
+        fig = rdl_figure(reps)
+        story += [Paragraph(f"{title}: repetitions", st["h1"]),
+                  Paragraph("Lateral weight shift: how far the COP moved sideways, outwards over the stance leg, at the "
+                            "bottom of each hinge (larger = more hip drop / lateral shift). Duration: the tempo of each "
+                            "repetition. Dashed lines: the side means.", st["small"]),
+                  _image(fig, width), Spacer(1, 4), _rdl_table(data.scores[key], st, width),
+                  Paragraph(_esc(data.scores[key].get("summary", "")), st["small"])]
+    if story:
+        from reportlab.platypus import PageBreak
+
+        story.insert(0, PageBreak())
+    return story
+
+
+def _trial_section(data, st, width) -> list:
+    from reportlab.platypus import PageBreak, Paragraph
+
+    rows = [["#", "Step", "Status", "Window (s)", "ML vel. (mm/s)", "ML range (mm)", "Ellipse (mm²)", "Reps / TD"]]
+    for t in data.trials:
+        m = t.metrics
+        window = f"{fmt(t.window_end_s - t.window_start_s, 1)}" if _finite(t.window_start_s) and _finite(t.window_end_s) else "–"
+        if t.task in ("rdl", "rfe_rdl"):
+            extra = f"{fmt(m.get('reps_counted'), 0)} reps" if _finite(m.get("reps_counted")) else "–"
+        else:
+            extra = f"{fmt(m.get('touchdowns'), 0)} TD" if _finite(m.get("touchdowns")) else "–"
+        status = t.status + (f" (repeat of #{_seq_of(data, t.repeat_of)})" if t.repeat_of else "")
+        if t.reason:
+            status += f": {t.reason}"
+        rows.append([str(t.seq), _p(t.step or f"{t.task} {t.side or ''}", st["cell"]),
+                     _p(status, st["cellb"] if t.status != "finished" else st["cell"]), window,
+                     fmt(m.get("mean_velocity_ml_mm_s"), 1), fmt(m.get("range_ml_mm"), 1),
+                     fmt(m.get("ellipse95_area_mm2"), 0), extra])
+    story = [PageBreak(), Paragraph("Trials", st["h1"]),
+             _table(rows, [0.05 * width, 0.34 * width, 0.18 * width, 0.08 * width, 0.09 * width, 0.09 * width,
+                           0.09 * width, 0.08 * width], align_right_from=3)]
+    story.append(Paragraph("Only finished trials enter the scores. TD = touchdowns of the free foot.", st["small"]))
+    return story + _quality_section(data, st, width) + _calibration_section(data, st, width)
+
+
+def _seq_of(data, trial_id) -> str:
+    return next((str(t.seq) for t in data.trials if t.id == trial_id), "?")
+
+
+def _quality_section(data, st, width) -> list:
+    from reportlab.platypus import Paragraph
+
+    rows = [["#", "Frames", "Lost", "CRC errors", "Resyncs", "Gaps (s)", "Missed conv.", "Rate (Hz)", "Jitter (ms)"]]
+    totals = {"frames": 0, "lost": 0, "crc_errors": 0, "gaps": 0}
+    for t in data.trials:
+        q = t.quality or {}
+        for k in totals:
+            totals[k] += int(q.get(k) or 0)
+        gaps = f"{q.get('gaps', 0)} ({fmt(q.get('gap_s'), 1)})" if q.get("gaps") else "0"
+        rows.append([str(t.seq), str(q.get("frames", "–")), str(q.get("lost", "–")), str(q.get("crc_errors", "–")),
+                     str(q.get("resyncs", "–")), gaps, str(q.get("missed_conversions", "–")),
+                     fmt(q.get("effective_rate_hz"), 1), fmt(q.get("jitter_ms"), 2)])
+    lost_pct = 100.0 * totals["lost"] / max(totals["frames"] + totals["lost"], 1)
+    ok = totals["lost"] == 0 and totals["crc_errors"] == 0 and totals["gaps"] == 0
+    summary = (f"{totals['frames']} frames received, {totals['lost']} lost ({lost_pct:.2f} %), "
+               f"{totals['crc_errors']} CRC errors, {totals['gaps']} gaps — "
+               + ("a clean recording." if ok else "check the trials marked below."))
+    return [Paragraph("Recording quality", st["h2"]), Paragraph(_esc(summary), st["body"]),
+            _table(rows, [0.06 * width] + [0.1175 * width] * 8)]
+
+
+def _calibration_section(data, st, width) -> list:
+    from reportlab.platypus import Paragraph
+
+    from station.calibration import Calibration
+
+    story = [Paragraph("Calibration", st["h2"])]
+    if not data.calibrations:
+        return story + [Paragraph("No calibration is recorded with this session: forces and COP cannot be trusted.", st["body"])]
+    board_id = str((data.session.board or {}).get("board_id", "")).upper()
+    for cal_id, d in data.calibrations.items():
+        try:
+            cal = Calibration.from_dict(d, source=f"calibration {cal_id}")
+        except StationError as exc:
+            story.append(Paragraph(_esc(f"Calibration {cal_id} is unreadable: {exc}"), st["body"]))
+            continue
+        used = sum(t.calibration_id == cal_id for t in data.trials)
+        when = datetime.fromisoformat(data.session.started) if data.session.started else None
+        age = cal.age_days(now=when) if when else cal.age_days()
+        status = "STALE (older than its validity)" if age > cal.validity_days else "valid"
+        lines = [f"Board {cal.board_id}, geometry {cal.geometry.name}, calibrated {cal.created[:10]}"
+                 f" by {cal.operator or 'an unrecorded operator'}: {status} at the session "
+                 f"({age:.0f} of {cal.validity_days:g} days). Used by {used} trial(s)."]
+        if board_id and cal.board_id.upper() != board_id:
+            lines.append(f"WARNING: the session's board is {board_id}, not the calibrated board {cal.board_id}.")
+        r = cal.residuals or {}
+        if _finite(r.get("force_rms_n")) or _finite(r.get("cop_rms_mm")):
+            lines.append(f"Fit residuals: force {fmt(r.get('force_rms_n'), 1)} N rms, COP {fmt(r.get('cop_rms_mm'), 1)} mm rms"
+                         f" (max {fmt(r.get('cop_max_mm'), 1)} mm) over {r.get('n_placements', '?')} placements.")
+        else:
+            lines.append("No fit residuals recorded (offsets and gains entered directly).")
+        v = cal.verification or {}
+        if v:
+            parts = [f"{k.replace('_', ' ')} {fmt(v[k], 1)}" for k in ("cop_rms_mm", "cop_max_mm", "force_max_pct") if _finite(v.get(k))]
+            lines.append("Verification: " + (", ".join(parts) if parts else "recorded") + ".")
+        lines.append("COP correction: " + ("applied." if cal.cop_correction else "none."))
+        story += [Paragraph(_esc(line), st["body"]) for line in lines]
+    return story
+
+
+def _definitions_section(st, width) -> list:
+    from reportlab.platypus import PageBreak, Paragraph
+
+    from station.report.definitions import DEFINITIONS
+
+    rows = [["Measure", "Unit", "Definition", "Details"]]
+    for title, unit, text, source in DEFINITIONS:
+        rows.append([_p(title, st["cellb"]), _p(unit, st["cell"]), _p(text, st["cell"]), _p(source, st["small"])])
+    return [PageBreak(), Paragraph("Definitions of the measures shown", st["h1"]),
+            Paragraph("Axes: ML = medio-lateral (side to side, + to the right), AP = antero-posterior (+ forward); "
+                      "COP = centre of pressure. Full formulas and references: docs/METRICS.md and docs/ASSESSMENT.md "
+                      "of Balance Station.", st["small"]),
+            _table(rows, [0.2 * width, 0.1 * width, 0.55 * width, 0.15 * width], align_right_from=99)]
+
+
+# -- the document -----------------------------------------------------------------------------------
+
+
+def _numbered_canvas(footer_left: str):
+    from reportlab.pdfgen import canvas
+
+    class NumberedCanvas(canvas.Canvas):
+        """Writes "page X of Y" once the page count is known (two-pass save)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages = []
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            for state in self._pages:
+                self.__dict__.update(state)
+                self._footer(len(self._pages))
+                super().showPage()
+            super().save()
+
+        def _footer(self, total: int) -> None:
+            from reportlab.lib.units import mm
+
+            width, _height = self._pagesize
+            self.setFont(FONT, 7)
+            self.setFillColorRGB(0.4, 0.4, 0.4)
+            self.drawString(16 * mm, 9 * mm, footer_left)
+            self.drawRightString(width - 16 * mm, 9 * mm, f"page {self._pageNumber} of {total}")
+
+    return NumberedCanvas
+
+
+def write_session_report(store, session_id, path, *, pseudonymise: bool = False) -> Path:
+    """Write the PDF report of a stored session.
+
+    Parameters
+    ----------
+    store : station.store.Store
+    session_id : int or str
+        The session's id.
+    path : path-like
+        The PDF to write (parent directories are created).
+    pseudonymise : bool, keyword-only
+        Show the installation's pseudonym instead of the patient's name and id (birth year only).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    StationError
+        Unknown session, or the file cannot be written.
+    """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    from station.report.session import load_session
+
+    data = load_session(store, session_id, pseudonymise=pseudonymise)
+    _register_fonts()
+    st = _styles()
+    out = Path(path)
+    margin = 16 * mm
+    width = A4[0] - 2 * margin
+    story = _first_page(data, st, width)
+    story += _stabilogram_section(data, st, width)
+    story += _rdl_section(data, st, width)
+    story += _trial_section(data, st, width)
+    story += _definitions_section(st, width)
+    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footer = f"Balance Station · session {data.session.id} · {data.patient.label} · generated {made}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        doc = SimpleDocTemplate(str(tmp), pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=14 * mm,
+                                bottomMargin=16 * mm, title=f"Balance assessment — session {data.session.id}",
+                                author="Balance Station", subject=data.protocol_title)
+        doc.build(story, canvasmaker=_numbered_canvas(footer))
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise StationError(f"Cannot write the report {out}: {exc.strerror or exc}.") from exc
+    log.info("wrote the report of session %s to %s", data.session.id, out)
+    return out

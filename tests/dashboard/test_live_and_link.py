@@ -1,0 +1,78 @@
+"""Live views on the real-time virtual board, and unplugging the board mid-trial."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from station.assessment.runner import FastClock
+from station.dashboard.station_link import SimOptions
+
+from .conftest import image_stats, known_board, save_png
+
+
+def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
+    model, cal = known_board()
+    window = make_window(SimOptions(seed=3, subject="healthy", board_model=model), calibration=cal)
+    window.patients.name.setText("Quiet Q")
+    window.patients.mass.setValue(70.0)
+    qtbot.mouseClick(window.patients.add, Qt.LeftButton)
+    # 3 s of real time: the virtual patient has stepped on and settled
+    qtbot.waitUntil(lambda: window.link.acquisition.quality["frames"] >= 240, timeout=20_000)
+    qtbot.wait(1500)
+    # the load bars: a 70 kg subject, within a few percent
+    total = window.loads.total.text()
+    kg = float(total.split()[1])
+    assert kg == pytest.approx(70.0, abs=3.0)
+    assert "% body weight" in total
+    heights = np.asarray(window.loads.bars.opts["height"])
+    assert heights.sum() == pytest.approx(kg, abs=0.1)
+    # the statokinesigram: a trail, an ellipse, and the COP near the centre of the board
+    x, y = window.stato.trail.getData()
+    assert len(x) > 100
+    assert abs(np.nanmean(x)) < 60 and abs(np.nanmean(y)) < 60
+    ex, _ = window.stato.ellipse.getData()
+    assert len(ex) == 73
+    # link quality: connected, about 80 frames/s, nothing lost
+    assert window.quality.state.text() == "Board connected"
+    assert window.quality.values["rate"].text() == "80 / 80 Hz"
+    assert window.quality.values["lost"].text() == "0"
+    # the time series is drawn from the ring buffer with peak downsampling and clipping
+    item = window.series.ml_plot.getPlotItem()
+    assert item.ctrl.downsampleCheck.isChecked() or item.downsampleMode() == "peak"
+    assert item.clipToViewMode()
+    w, h, colours, ink = image_stats(save_png(window, tmp_path, "live.png"))
+    assert (w, h) == (window.width(), window.height())
+    assert colours > 50 and ink > 0.05
+
+
+def test_unplugging_the_board_mid_trial_shows_it_and_recovers(qtbot, make_window, store):
+    from station.board.virtual import FaultSpec
+
+    model, cal = known_board()
+    window = make_window(SimOptions(seed=5, board_model=model), calibration=cal, trials_per_side=1, duration_s=20.0,
+                         exclude_s=2.0)
+    window.patients.name.setText("Unplug U")
+    qtbot.mouseClick(window.patients.add, Qt.LeftButton)
+    window.tabs.setCurrentIndex(1)
+    qtbot.mouseClick(window.protocol.start, Qt.LeftButton)
+    acq = window.link.acquisition
+    qtbot.waitUntil(lambda: acq.recording_frames > 80, timeout=20_000)
+    # unplug: the link goes away 0.2 s from now (board time) for 2.5 s
+    board = window.link.board
+    board.faults = FaultSpec.parse(f"disconnect={board.time_s + 0.2:.3f}:2.5")
+    state = window.quality.state
+    qtbot.waitUntil(lambda: state.text() == "Board disconnected — reconnecting…", timeout=5_000)
+    assert state.property("state") == "reconnecting"
+    assert window.protocol.stop.isEnabled()  # the trial goes on recording through the gap
+    qtbot.waitUntil(lambda: state.text() == "Board connected", timeout=10_000)
+    frames = acq.quality["frames"]
+    qtbot.waitUntil(lambda: acq.quality["frames"] > frames + 80, timeout=5_000)
+    assert acq.quality["gaps"] == 1
+    window.protocol.stop_protocol()
+    qtbot.waitUntil(lambda: window.protocol.start.isEnabled(), timeout=20_000)
+    trial = store.trials(window.protocol.runner.session_id)[0]
+    # the interrupted trial keeps what was recorded and marks the gap
+    assert trial.status == "aborted"
+    assert len(trial.gaps) == 1
+    t0, t1 = trial.gaps[0]
+    assert t1 - t0 == pytest.approx(2.5, abs=0.3)

@@ -1,0 +1,91 @@
+"""A whole single-leg protocol driven by clicks on the virtual board, ending with the L/R result.
+
+The virtual board runs faster than real time (``realtime=False``) and the runner uses a
+``FastClock``; the board is calibrated at start-up by the calibration wizard (scripted masses), as
+with ``station dashboard --sim``.
+"""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from station.assessment.runner import FastClock
+from station.dashboard.station_link import SimOptions
+
+from .conftest import image_stats, save_png
+
+
+def _click_tab(qtbot, window, title):
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == title)
+    qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
+    assert window.tabs.currentIndex() == index
+
+
+def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, store, tmp_path):
+    window = make_window(SimOptions(seed=1, realtime=False, chunk_s=0.05), clock_factory=FastClock,
+                         trials_per_side=3, duration_s=10.0, exclude_s=2.0)
+    # the start-up calibration ran through the calibration page: its verification table is filled
+    calib = window.calibration_panel
+    assert calib.table.rowCount() == 9
+    assert all(calib.table.item(r, 5).text() == "pass" for r in range(9))
+    assert calib.result.text().startswith("PASS")
+
+    qtbot.keyClicks(window.patients.name, "Runner A")
+    window.patients.mass.setValue(70.0)
+    qtbot.mouseClick(window.patients.add, Qt.LeftButton)
+    assert window.patients.patient.name == "Runner A"
+
+    _click_tab(qtbot, window, "Protocol")
+    panel = window.protocol
+    panel.subject.setCurrentText("weak-right")
+    shots = {}
+
+    def mid_trial_screenshot(event):
+        # one frame of the running protocol: cue and countdown as the patient sees them
+        if event.kind == "countdown" and event.data["remaining_s"] <= 6 and "running" not in shots:
+            shots["running"] = save_png(window, tmp_path, "protocol-running.png")
+            shots["cue"], shots["countdown"] = panel.cue.text(), panel.countdown.text()
+
+    panel.signals.event.connect(mid_trial_screenshot)
+    assert panel.start.isEnabled()
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    assert not panel.start.isEnabled() and panel.stop.isEnabled()
+    qtbot.waitUntil(lambda: "less stable" in panel.result.text() or "verdict" in panel.result.text()
+                    or "asymmetry" in panel.result.text(), timeout=90_000)
+    qtbot.waitUntil(lambda: panel.start.isEnabled(), timeout=10_000)
+    assert shots["cue"] == "Stand on your LEFT leg, eyes open, hands on hips."
+    assert shots["countdown"] in {"6", "5", "4"}
+
+    session = store.list_sessions(window.patients.patient.id)[-1]
+    assert session.status == "finished"
+    trials = store.trials(session.id)
+    assert [t.side for t in trials if t.status == "finished"] == ["left", "right"] * 3
+    verdict = session.scores["stance"]["baseline/eyes_open"]["verdict"]
+    assert verdict["less_stable"] == "right"
+    # what the clinician reads on the runner page: the side and the asymmetry with its interval
+    text = panel.result.text()
+    assert text.startswith("RIGHT leg less stable")
+    assert f"asymmetry {verdict['si_pct']:+.0f} %" in text
+    assert f"95 % CI {verdict['ci_low_pct']:+.0f} to {verdict['ci_high_pct']:+.0f} %" in text
+    assert verdict["ci_low_pct"] > 0
+
+    # the L/R page shows the same verdict and the per-side table
+    board = window.scoreboard
+    assert board.verdict.text().startswith("RIGHT leg less stable")
+    rows = {board.table.item(r, 0).text(): r for r in range(board.table.rowCount())}
+    r = rows["ML sway velocity (mm/s)"]
+    sides = session.scores["stance"]["baseline/eyes_open"]["sides"]
+    assert board.table.item(r, 1).text().startswith(f"{sides['left']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
+    assert board.table.item(r, 2).text().startswith(f"{sides['right']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
+    assert board.table.item(r, 4).text() == session.scores["stance"]["baseline/eyes_open"]["asymmetry"][
+        "mean_velocity_ml_mm_s"]["verdict"]
+    # the session list now holds the session with its one-line summary
+    assert "right less stable" in window.patients.sessions.item(0).text()
+
+    for name, tab in (("protocol-result.png", "Protocol"), ("lr-scoreboard.png", "L/R result"),
+                      ("calibration-wizard.png", "Calibration")):
+        _click_tab(qtbot, window, tab)
+        qtbot.wait(100)
+        w, h, colours, ink = image_stats(save_png(window, tmp_path, name))
+        assert (w, h) == (window.width(), window.height())
+        assert colours > 50 and ink > 0.05

@@ -1,0 +1,113 @@
+"""The clinic PDF: every page renders (pdftoppm) and its text (pdftotext) carries the names and values
+that matter, taken from the stored session's scores."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from station.report.pdf import fmt, headline, si_text, write_session_report
+
+from .conftest import BIRTH_YEAR, PATIENT_NAME
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
+                                reason="poppler-utils (pdftotext, pdftoppm) not installed")
+
+
+def _text(pdf, *, layout: bool = True) -> str:
+    args = ["pdftotext"] + (["-layout"] if layout else []) + [str(pdf), "-"]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def _pages(pdf) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tmp_path):
+    run = primer_session
+    pdf = write_session_report(run.store, run.session_id, tmp_path / "out" / "report.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    n_pages = _pages(pdf)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    from matplotlib.image import imread
+
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == n_pages
+    for png in pngs:  # every page has drawn content (not a blank sheet)
+        img = imread(png)
+        assert (img[..., :3] < 0.9).any(axis=-1).mean() > 0.01, png.name
+
+    text = _text(pdf)
+    pages = text.split("\f")
+    first = pages[0]
+    scores = run.store.get_session(run.session_id).scores
+    stance = scores["stance"]["baseline/eyes_open"]
+    assert stance["less_stable"] == "right"
+    assert PATIENT_NAME in first and str(BIRTH_YEAR) in first and "female" in first
+    assert "RIGHT leg less stable" in first
+    assert "Primer session" in first and f"#{run.session_id}" in first
+    # the asymmetry index and its interval, as stored by the scoring
+    assert si_text(stance["verdict"]).replace("(", "(95 % interval ") in " ".join(first.split())
+    # per-side values of the results table
+    left, right = stance["sides"]["left"], stance["sides"]["right"]
+    for side in (left, right):
+        assert f"{fmt(side['mean_velocity_ml_mm_s']['mean'], 1)} ± {fmt(side['mean_velocity_ml_mm_s']['sd'], 1)}" in first
+        assert f"{fmt(side['stability_score']['mean'], 0)} ± {fmt(side['stability_score']['sd'], 0)}" in first
+    # before/after verdicts per side
+    ba = scores["before_after"]["eyes_open"]["sides"]
+    assert f"LEFT: {ba['left']['verdict']}; RIGHT: {ba['right']['verdict']}" in first
+    assert ba["right"]["verdict"] == "improved"
+    mdc = ba["right"]["metrics"]["sway_index"]["mdc95"]
+    assert fmt(mdc, 2) in first
+    # the sections, each starting on its own page, in this order
+    def page_of(heading):
+        return next(i for i, p in enumerate(pages) if heading in p)
+
+    order = [page_of(h) for h in ("Stabilograms: centre of pressure per side", "rear-foot-elevated RDL: repetitions",
+                                  "Only finished trials enter the scores", "Recording quality", "Calibration",
+                                  "Definitions of the measures shown")]
+    assert order == sorted(order) and order[0] == 1 and order[1] == 2 and order[2] == 3
+    assert order[-1] == n_pages - 1 == len([p for p in pages if p.strip()]) - 1
+    rest = " ".join(" ".join(pages[3:]).split())
+    trials = run.store.trials(run.session_id)
+    frames = sum(t.quality["frames"] for t in trials)
+    assert f"{frames} frames received, 0 lost" in rest
+    assert "Board 5B000001" in rest and "valid at the session" in rest and "technician A" in rest
+    for t in trials:
+        if t.task == "single_leg" and t.status == "finished":
+            assert fmt(t.metrics["ellipse95_area_mm2"], 0) in rest
+    failed = [t for t in trials if t.status == "failed"]
+    assert len(failed) == 1 and "stepped off the board" in failed[0].reason
+    cells = " ".join(_text(pdf, layout=False).split())  # reading order keeps a wrapped table cell together
+    assert f"failed: {failed[0].reason}" in cells and f"(repeat of #{failed[0].seq})" in cells
+    assert "MDC95" in pages[order[-1]]
+
+
+def test_pseudonymised_report_has_no_name_and_birth_year_only(primer_session, tmp_path):
+    from station.report.pseudonym import installation_secret, pseudonym
+
+    run = primer_session
+    pdf = write_session_report(run.store, run.session_id, tmp_path / "p.pdf", pseudonymise=True)
+    text = _text(pdf)
+    patient_id = run.store.get_session(run.session_id).patient_id
+    alias = pseudonym(patient_id, secret=installation_secret(run.store.data_dir))
+    assert alias in text and "HYPERLINK" not in text and "Example Street" not in text
+    assert str(BIRTH_YEAR) in text
+
+
+def test_unknown_session_is_a_clear_error(primer_session, tmp_path):
+    from station.errors import StationError
+
+    with pytest.raises(StationError, match="There is no session with id 999"):
+        write_session_report(primer_session.store, 999, tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_headline_and_number_formatting():
+    assert headline({"less_stable": "left", "verdict": "left less stable"}) == "LEFT leg less stable"
+    assert headline({"less_stable": None, "verdict": "no detectable asymmetry"}) == "No detectable left/right difference"
+    assert headline({"less_stable": None, "verdict": "not enough trials"}).startswith("Not enough valid trials")
+    assert fmt(-1.25, 1) == "−1.2" and fmt(float("nan")) == "–" and fmt(None) == "–"
+    assert si_text({"si_pct": 47.4, "ci_low_pct": 11.4, "ci_high_pct": 83.4}) == "+47 % (+11 to +83)"
+    assert si_text({"si_pct": 12.0}) == "+12 %" and si_text(None) == "–"
