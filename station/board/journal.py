@@ -48,13 +48,9 @@ def journal_dir(data_dir=None, *, kind: str = "record") -> Path:
     ``station record`` journals live in ``journals/record/`` so that they never mix with the
     journals of database trials (``journals/*.journal``, recovered by ``station.store``).
     """
-    if data_dir is None:
-        data_dir = os.environ.get("STATION_DATA_DIR")
-    if not data_dir:
-        import platformdirs
+    from station.paths import data_dir as default_data_dir
 
-        data_dir = platformdirs.user_data_dir("balance-station", appauthor=False)
-    path = Path(data_dir).expanduser()
+    path = default_data_dir(data_dir)
     for part in (None, "journals", kind):
         if part is not None:
             path = path / part

@@ -32,6 +32,7 @@ import numpy as np
 
 from station.calibration.geometry import BoardGeometry, load_geometry
 from station.errors import CalibrationError, InputFileError
+from station.paths import data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -212,16 +213,6 @@ class Calibration:
 
 
 # -- files -------------------------------------------------------------------------------------
-def data_dir() -> Path:
-    """The station's data directory: ``$STATION_DATA_DIR`` or the platform's user data directory."""
-    env = os.environ.get("STATION_DATA_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("balance-station", appauthor=False))
-
-
 def calibrations_dir() -> Path:
     """``<data dir>/calibrations``: one active calibration per board, private to the user."""
     return data_dir() / "calibrations"

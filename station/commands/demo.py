@@ -45,9 +45,9 @@ def _has_display() -> bool:
 def _demo_data_dir() -> None:
     if os.environ.get("STATION_DATA_DIR"):
         return
-    import platformdirs
+    from station.paths import data_dir
 
-    os.environ["STATION_DATA_DIR"] = str(Path(platformdirs.user_data_dir("balance-station")) / "demo")
+    os.environ["STATION_DATA_DIR"] = str(data_dir() / "demo")
 
 
 def run(args) -> int:

@@ -28,7 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--port", metavar="DEV", help="serial device of the board (e.g. /dev/ttyACM0 or a `station simulate` link)")
     p.add_argument("--seconds", type=float, metavar="S", help="duration to record, in seconds of board time")
     p.add_argument("--out", metavar="FILE", help="trial file to write (.trial)")
-    p.add_argument("--calibration", metavar="FILE", help="calibration file to store with the trial")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="calibration file to store with the trial (default: the board's active calibration)")
     p.add_argument("--baud", type=int, default=500_000, help="baud rate (default 500000; native-USB boards ignore it)")
     p.add_argument("--recover", action="store_true",
                    help="recover unfinished recordings into trial files (alone: recover and exit)")
@@ -89,6 +90,19 @@ def _load_calibration(path: str, board_id: str | None) -> dict:
         raise InputFileError(f"cannot read the calibration {path}: {exc}.") from None
 
 
+def _active_calibration(board_id: str) -> dict | None:
+    """The board's active calibration (``station calibrate`` saved it), applied automatically."""
+    from station.calibration import active_calibration
+
+    cal = active_calibration(board_id)
+    if cal is None:
+        _say(f"board {board_id} has no active calibration: the trial keeps raw counts only "
+             "(analyse it later with a calibration, or run `station calibrate`).")
+        return None
+    _say(f"applying board {board_id}'s active calibration of {cal.created[:10]}.")
+    return cal.to_dict()
+
+
 def summary_line(out: Path, q: dict) -> str:
     return (f"{out}: {q['frames']} frames, {q['duration_s']:.2f} s at {q['effective_rate_hz']:.2f} Hz; "
             f"lost {q['lost']}, CRC errors {q['crc_errors']}, resyncs {q['resyncs']}, gaps {q['gaps']}"
@@ -129,6 +143,8 @@ def run(args) -> int:
     try:
         if args.calibration:
             calibration = _load_calibration(args.calibration, info.board_id_hex)
+        else:
+            calibration = _active_calibration(info.board_id_hex)
         acq.begin_recording(journal, {"out_path": str(out.resolve()), "seconds": args.seconds},
                             calibration=calibration)
         _say(f"recording {args.seconds:g} s from board {info.board_id_hex} ({info.adc_kind}, "

@@ -12,48 +12,13 @@ directory (``platformdirs``). Layout::
 
 from __future__ import annotations
 
-import logging
-import os
-import stat
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from station.paths import DIR_MODE, FILE_MODE, data_dir, ensure_private_dir, ensure_private_file
 
 DB_NAME = "station.sqlite3"
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
-
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """Resolve the data directory (not created): argument, ``$STATION_DATA_DIR``, platform default."""
-    if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get("STATION_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("balance-station", appauthor=False))
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it readable by the user only (0700)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-        log.info("made %s private (was %o)", path, mode)
-    return path
-
-
-def ensure_private_file(path: Path) -> Path:
-    """Create ``path`` empty if missing, with 0600, and tighten it to 0600 if it already exists."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
-    return path
+__all__ = ["DB_NAME", "DIR_MODE", "FILE_MODE", "data_dir", "ensure_private_dir", "ensure_private_file", "journals_dir"]
 
 
 def journals_dir(base: Path) -> Path:

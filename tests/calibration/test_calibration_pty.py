@@ -49,6 +49,12 @@ def test_scripted_calibration_over_a_pty(tmp_path):
              "--scripted", "--protocol", str(proto), "--operator", "pty"],
             capture_output=True, text=True, timeout=60,
         )
+        # The next recording on this board applies its active calibration without being told.
+        rec = subprocess.run(
+            [sys.executable, "-m", "station", "--data-dir", str(tmp_path), "record", "--port", str(link),
+             "--seconds", "1", "--out", str(tmp_path / "t.trial")],
+            capture_output=True, text=True, timeout=60,
+        )
     finally:
         sim.send_signal(signal.SIGINT)
         try:
@@ -61,3 +67,10 @@ def test_scripted_calibration_over_a_pty(tmp_path):
     assert cal.operator == "pty" and len(cal.masses) == 4
     assert cal.verification["passed"] and cal.verification["cop_rms_mm"] < 1.0
     assert os.stat(tmp_path / "calibrations" / "5B0000AA.json").st_mode & 0o777 == 0o600
+    assert rec.returncode == 0, rec.stderr
+    assert "applying board 5B0000AA's active calibration" in rec.stderr
+    from station.board.trialfile import read_trial
+
+    trial = read_trial(tmp_path / "t.trial")
+    assert trial.calibration["board_id"] == "5B0000AA"
+    assert trial.calibration["gains_n_per_count"] == pytest.approx(list(cal.gains_n_per_count))

@@ -1,0 +1,30 @@
+"""`station demo --headless`: the README's main job, end to end on a machine with no display."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_headless_demo_runs_a_primer_session_and_writes_the_report(tmp_path):
+    env = dict(os.environ, STATION_DATA_DIR=str(tmp_path / "data"))
+    env.pop("DISPLAY", None)
+    report = tmp_path / "out" / "demo.pdf"
+    # `station demo` (no --headless) must notice there is no display and fall back to the headless job.
+    proc = subprocess.run([sys.executable, "-m", "station", "demo", "--report", str(report), "--seconds", "12"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "No display found" in proc.stdout
+    assert f"Demo report written to {report}" in proc.stdout
+    assert "before/after (eyes_open), right:" in proc.stdout
+    assert report.stat().st_size > 10_000
+    # the session was stored in the private data directory, not the clinic's
+    assert (tmp_path / "data" / "station.sqlite3").exists()
+    assert os.stat(tmp_path / "data").st_mode & 0o777 == 0o700
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Demo runner (virtual)" in text
+        assert "Before / after" in text or "before/after" in text.lower()
