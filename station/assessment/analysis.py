@@ -12,7 +12,8 @@ Definitions (docs/ASSESSMENT.md §6):
 - **step-off**: after the stance start, the total force stays below ``step_off_fraction`` (50 %) of
   the weight measured in the first ``hold_s`` of the stance for ``step_off_s`` (1.5 s). Touchdowns of
   the free foot (shorter unloading) are counted, not failures;
-- **analysed window**: ``[start + exclude_s, start + duration_s]``.
+- **analysed window**: ``[start + exclude_s, start + duration_s]``; a link gap (disconnect, reboot)
+  between the stance start and the window's end fails the trial.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ MIN_LOAD_N = 200.0
 MIN_LOAD_FRACTION = 0.8
 STEP_OFF_FRACTION = 0.5
 STEP_OFF_S = 1.5
+#: during an RDL, a drop of the total force by more than this fraction of body weight is a touchdown
+#: (the hinge itself modulates the force by ~15 %); it is bridged, with this margin, before segmenting
+TOUCHDOWN_DROP_FRACTION = 0.25
+TOUCHDOWN_MARGIN_S = 0.15
 #: COP load gate during analysis, as a fraction of the measured weight: low enough that a touchdown
 #: of the free foot (which unloads the board by up to ~80 %) does not cut the trajectory in pieces
 COP_GATE_FRACTION = 0.1
@@ -66,17 +71,12 @@ def min_load_n(body_mass_kg: float | None) -> float:
     return MIN_LOAD_N
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop (exclusive) indices of the True runs of ``mask``."""
-    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
-    return edges[0::2], edges[1::2]
-
-
 def first_run(t_s: np.ndarray, mask: np.ndarray, *, hold_s: float) -> int | None:
     """Index where ``mask`` first becomes True and stays True for at least ``hold_s`` seconds."""
+    from station.core.events import runs
+
     t = np.asarray(t_s, dtype=float)
-    for a, b in zip(*_runs(mask)):
+    for a, b in runs(mask):
         if b < len(t) and t[b] - t[a] >= hold_s:
             return int(a)
         if b == len(t) and t[b - 1] - t[a] >= hold_s:
@@ -170,6 +170,11 @@ def analyze_stance(trial, calibration, *, side: str, duration_s: float, exclude_
         return TrialAnalysis("failed", f"the recording stopped {t[-1] - start:.1f} s into a {duration_s:g} s trial",
                              stance_start_s=start, weight_n=weight, events=events)
     w0, w1 = start + exclude_s, end
+    for g0, g1 in trial.gaps or []:
+        if g0 < w1 and g1 > start:
+            events.append({"t_s": float(g0), "kind": "gap", "t_end_s": float(g1)})
+            return TrialAnalysis("failed", f"the board's link was lost {g0 - start:.1f} s into the trial",
+                                 stance_start_s=start, weight_n=weight, events=events)
     _, tot, ml, ap = loads(trial, calibration, gate_n=COP_GATE_FRACTION * weight)
     sel = (t >= w0) & (t <= w1)
     metrics = compute_metrics(ml[sel], ap[sel], t_s=t[sel], preset=with_overrides(preset, exclude_s=0.0))
@@ -262,7 +267,15 @@ def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float) -> list
     """RDL repetitions (the core's segmentation, on a uniform grid); times in the ``t_s`` base."""
     from station.core.events import segment_rdl_reps
 
+    from station.core.events import detect_touchdowns
+
     if len(t_s) < 4:
         return []
     rate, grid, total, ml, ap = uniform(t_s, total_n, cop_ml_mm, cop_ap_mm)
+    # A free-foot touchdown unloads the board far more than the hinge does (<= ~15 %); its whole dip,
+    # edges included, would read as a vertical acceleration: bridge it at body weight first.
+    total = total.copy()
+    for td in detect_touchdowns(total, fs_hz=rate, body_weight_n=weight_n, t0_s=float(grid[0]),
+                                drop_fraction=TOUCHDOWN_DROP_FRACTION):
+        total[(grid >= td["t_s"] - TOUCHDOWN_MARGIN_S) & (grid <= td["t_end_s"] + TOUCHDOWN_MARGIN_S)] = weight_n
     return segment_rdl_reps(total, ml, ap, fs_hz=rate, t0_s=float(grid[0]), threshold_n=0.5 * weight_n)

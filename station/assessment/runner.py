@@ -206,7 +206,7 @@ class Runner:
                 else:
                     self._recorded_step(step)
             final = "finished"
-        except Aborted:
+        except (Aborted, KeyboardInterrupt):
             final = "aborted"
         finally:
             self._stop_step(final)
@@ -240,30 +240,42 @@ class Runner:
             "phase": step.phase, "condition": condition, "step": step.label, "protocol": self.protocol.name,
             "repeat_of": repeat_of,
         }
+        try:
+            self._pause(self.rest_s, "Rest on both feet.")
+        except Aborted:
+            self.store.update_trial(tid, status="aborted", reason="stopped by the operator")
+            self.trial_states[tid] = "aborted"
+            raise
         info = self.acq.info
         self.store.update_trial(tid, status="running", started=_now_iso(), calibration_id=self.calibration_id,
                                 board=info.to_dict() if info else None, meta=meta)
         self.trial_states[tid] = "running"
-        self._pause(self.rest_s, "Rest on both feet.")
         path = self.store.journal_path(session_id=sid, trial_id=tid)
         self.acq.begin_recording(path, meta, calibration=self.calibration.to_dict())
         self._recording = True
         live_status, live_reason = "failed", "the trial did not complete"
-        trial = None
+        error: BaseException | None = None
         cue_at = 0.0
         try:
             reference = self._rest_position()
             cue_at = float(self.acq.recording_duration_s)
             self._cue(step)
             live_status, live_reason = self._watch(step, reference_ml_mm=reference, cue_at_s=cue_at)
-        except Aborted:
+        except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
+            self._abort.set()
             live_status, live_reason = "aborted", "stopped by the operator"
+        except BaseException as exc:  # stored as the trial's reason, then re-raised below
+            error = exc
+            live_status, live_reason = "failed", f"the recording stopped: {exc}"
         finally:
             trial = self.acq.end_recording()
             self._recording = False
-            self._rest()
-        if live_status == "aborted":
-            result = analysis.TrialAnalysis("aborted", live_reason)
+            try:
+                self._rest()
+            except StationError as exc:
+                log.debug("rest scene: %s", exc)
+        if live_status == "aborted" or error is not None:
+            result = analysis.TrialAnalysis(live_status, live_reason)
         elif live_status == "failed" and live_reason.startswith("no single-leg stance"):
             result = analysis.TrialAnalysis("failed", live_reason)
         else:
@@ -282,6 +294,8 @@ class Runner:
             self.store.set_metrics(tid, rep, rep=k)
         path.unlink(missing_ok=True)  # safely in the database now
         self.trial_states[tid] = result.status
+        if error is not None:
+            raise error
         text = "Trial complete." if result.status == "finished" else f"Trial {result.status}: {result.reason}."
         self._emit("trial_end", text, trial_id=tid, status=result.status, reason=result.reason,
                    metrics={k: metrics.get(k) for k in ("mean_velocity_ml_mm_s", "stability_score", "reps_counted")
@@ -332,9 +346,8 @@ class Runner:
         while True:
             self._check_abort()
             self._check_link()
-            elapsed = self.acq.recording_duration_s
             if stance_at is None:
-                _, total, ml = self._latest(hold_n)
+                total, ml, elapsed = self._latest(hold_n)
                 if len(total) >= hold_n and analysis.stance_mask(
                     total, ml, side=step.side, min_load=min_load, reference_ml_mm=reference
                 ).all():
@@ -346,12 +359,12 @@ class Runner:
                 elif elapsed - cue_at_s > self.stance_timeout_s:
                     return "failed", f"no single-leg stance on the {step.side} leg within {self.stance_timeout_s:g} s"
             else:
+                total, _, elapsed = self._latest(int(analysis.STEP_OFF_S * rate))
                 remaining = stance_at + target - elapsed
                 whole = int(np.ceil(remaining))
                 if not is_rdl and whole != last_count and whole >= 0:
                     last_count = whole
                     self._emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
-                _, total, _ = self._latest(int(analysis.STEP_OFF_S * rate))
                 if len(total) and (total < analysis.STEP_OFF_FRACTION * weight).all() and \
                         elapsed - stance_at > analysis.STEP_OFF_S:
                     return "failed", "stepped off the board"
@@ -384,16 +397,24 @@ class Runner:
             log.debug("live repetition count failed: %r", exc)
             return 0
 
-    def _latest(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The newest ``n`` frames as (t_s by frame count, total_n, cop_ml_mm)."""
+    def _latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.
+
+        ``elapsed_s`` is the recording's board time read *after* the frames, so it is never older than
+        the newest frame looked at. (Read before, a board running ahead of the runner's thread -- a
+        free-running virtual board, a busy host -- would deliver frames newer than that time, the
+        stance would be dated too early and the recording ended before the analysed trial's end:
+        "the recording stopped 29.8 s into a 30 s trial".)
+        """
         rate = self._rate()
         n = min(n, self.acq.recording_frames)
         if n <= 0:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
+            return np.zeros(0), np.zeros(0), float(self.acq.recording_duration_s)
         win = self.acq.snapshot(n / rate + 1.0)
+        elapsed = float(self.acq.recording_duration_s)
         counts = win.counts[-n:]
         ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.min_load_n(self._body_mass()) / 4.0)
-        return np.arange(len(counts)) / rate, total, ml
+        return total, ml, elapsed
 
     def _pause(self, seconds: float, text: str) -> None:
         """Let ``seconds`` of board time pass (counted in frames), e.g. a rest between trials."""

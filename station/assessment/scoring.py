@@ -18,6 +18,14 @@ Conventions
   side's mean, propagated to SI (delta method), Welch-Satterthwaite degrees of freedom, Student-t
   95 % interval. A side is named less stable only when that interval excludes 0, so the cut-off
   follows the patient's own noise instead of a fixed 10 % (healthy |SI| reaches ~18 %).
+- A side's SD is never taken below the metric's resolution (``RESOLUTION``): three identical trials
+  do not make a mean certain, so no interval is ever zero-wide.
+- SI is a ratio: it is only used when both side means are clearly above 0 (at least twice their
+  standard error and the resolution). Otherwise the sides are compared by the difference ``R - L``
+  (same unit as the metric) with a Welch t interval (``method = "difference"``, SI undefined).
+- Event counts (``COUNT_METRICS``: touchdowns) are never compared by SI: the difference in events per
+  trial, with each side's per-trial variance at least the pooled rate (Poisson), Welch t interval;
+  with fewer than ``MIN_EVENTS`` events on both sides together: "too few touchdowns to compare".
 - Before/after: change = post mean - baseline mean; MDC95 = 1.96 * s_w * sqrt(1/n_pre + 1/n_post)
   with s_w the pooled within-session trial SD (= SEM * 1.96 * sqrt 2 with SEM = s_w / sqrt(n) for
   equal blocks of n trials); with fewer than two trials in both blocks, a default MDC of
@@ -59,6 +67,30 @@ RDL_ASYMMETRY_METRICS = ("lateral_shift_mm",)
 
 #: before/after comparison metrics (stance), with the composite first
 BEFORE_AFTER_METRICS = ("sway_index", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2", "mean_velocity_mm_s")
+
+#: metrics that count events per trial: compared as rates (difference per trial), never by SI
+COUNT_METRICS = ("touchdowns",)
+#: fewer events than this on both sides together are too few to compare
+MIN_EVENTS = 5
+
+#: resolution of each metric: the smallest difference the station resolves (from ~0.5 mm of COP noise
+#: on the board, one frame at 80 Hz...). A side's trial-to-trial SD is never taken below it, and a side
+#: mean below it counts as ~0. Metrics not listed use 1 % of the larger side mean.
+RESOLUTION: dict[str, float] = {
+    "mean_velocity_ml_mm_s": 0.5,
+    "mean_velocity_mm_s": 0.5,
+    "range_ml_mm": 0.5,
+    "rms_ml_mm": 0.2,
+    "ellipse95_area_mm2": 10.0,
+    "sway_index": 0.01,
+    "stability_score": 0.5,
+    "lateral_shift_mm": 0.5,
+    "ml_sd_mm": 0.2,
+    "duration_s": 0.0125,
+}
+#: SI is used only when each side mean is at least this many standard errors above 0 (else the
+#: ratio's linearisation -- and the ratio itself -- is dominated by noise)
+SI_MIN_MEAN_SE = 2.0
 
 #: MDC95 used, as % of the baseline mean, when the within-session variability cannot be estimated
 DEFAULT_MDC_PCT = 30.0
@@ -108,49 +140,130 @@ def stability_score(index: float) -> float:
 
 
 def asymmetry(
-    left: Summary, right: Summary, *, larger_is_worse: bool = True, confidence: float = CONFIDENCE
+    left: Summary, right: Summary, *, larger_is_worse: bool = True, confidence: float = CONFIDENCE,
+    resolution: float | None = None, count: bool = False, events: str = "events", unit: str = "",
+    min_events: int = MIN_EVENTS,
 ) -> dict:
-    """Asymmetry index of one metric with its trial-to-trial uncertainty and a verdict.
+    """Left/right asymmetry of one metric with its trial-to-trial uncertainty and a verdict.
+
+    Three methods (``method``), chosen from the data:
+
+    - ``"si"``: ``SI = 200 (R-L)/(R+L)`` % with a delta-method Welch t interval, when both side means
+      are clearly positive (each at least ``SI_MIN_MEAN_SE`` standard errors and ``resolution`` above 0);
+    - ``"difference"``: otherwise ``R - L`` (in ``unit``) with a Welch t interval; SI is undefined (NaN)
+      because a ratio on a mean near 0 (or a signed metric) is meaningless;
+    - ``"rate"`` (``count=True``, e.g. touchdowns): the difference in events per trial, each side's
+      per-trial variance at least the pooled rate (Poisson under equal rates), Welch t interval; with
+      fewer than ``min_events`` events in all, the verdict is "too few <events> to compare".
+
+    Each side's SD is floored at ``resolution`` (default 1 % of the larger side mean), so a side
+    whose trials happen to be identical never yields a zero-width interval.
 
     Returns
     -------
     dict
-        ``si_pct`` (200 (R-L)/(R+L)), ``se_pct``, ``ci_low_pct``, ``ci_high_pct``, ``df``,
-        ``less_stable`` ("left" / "right" / None) and ``verdict`` (a sentence fragment:
-        "right less stable", "no detectable asymmetry", "not enough trials").
+        ``method``, ``si_pct``, ``se_pct``, ``ci_low_pct``, ``ci_high_pct``, ``df`` (SI method; NaN
+        otherwise), ``diff``, ``diff_se``, ``diff_ci_low``, ``diff_ci_high`` (R - L; every method),
+        ``unit``, ``events`` (total, ``count=True``), ``less_stable`` ("left" / "right" / None),
+        ``verdict`` ("right less stable", "no detectable asymmetry", "not enough trials", "too few
+        touchdowns to compare"), ``note`` (why SI is undefined, or ""), ``left_mean``, ``right_mean``,
+        ``n_left``, ``n_right``.
     """
-    from scipy import stats
-
-    out = {"si_pct": math.nan, "se_pct": math.nan, "ci_low_pct": math.nan, "ci_high_pct": math.nan,
-           "df": math.nan, "less_stable": None, "verdict": "not enough trials",
+    nan = math.nan
+    out = {"method": None, "si_pct": nan, "se_pct": nan, "ci_low_pct": nan, "ci_high_pct": nan, "df": nan,
+           "diff": nan, "diff_se": nan, "diff_ci_low": nan, "diff_ci_high": nan, "unit": unit,
+           "less_stable": None, "verdict": "not enough trials", "note": "",
            "left_mean": left.mean, "right_mean": right.mean, "n_left": left.n, "n_right": right.n}
     if left.n == 0 or right.n == 0:
         return out
-    total = left.mean + right.mean
-    if total == 0:
-        out.update(si_pct=0.0, se_pct=0.0, ci_low_pct=0.0, ci_high_pct=0.0, verdict="no detectable asymmetry")
-        return out
-    si = 200.0 * (right.mean - left.mean) / total
-    out["si_pct"] = si
-    if left.n < 2 or right.n < 2:
-        return out
-    # Delta method: dSI/dR = 400 L / (R+L)^2, dSI/dL = -400 R / (R+L)^2.
-    a = (400.0 * left.mean / total**2) ** 2 * right.se**2
-    b = (400.0 * right.mean / total**2) ** 2 * left.se**2
-    se = math.sqrt(a + b)
-    if se == 0.0:
-        df = math.inf
+    out["diff"] = right.mean - left.mean
+    enough = left.n >= 2 and right.n >= 2
+    if count:
+        total = int(round(left.mean * left.n + right.mean * right.n))
+        out.update(method="rate", events=total, unit=unit or f"{events} per trial",
+                   note="counts are compared as events per trial, not by SI")
+        if total < min_events:
+            out["verdict"] = f"too few {events} to compare"
+            return out
+        if not enough:
+            return out
+        pooled_rate = total / (left.n + right.n)  # Poisson variance of a count under equal rates
+        var_l, var_r = max(_sd0(left) ** 2, pooled_rate), max(_sd0(right) ** 2, pooled_rate)
     else:
-        df = (a + b) ** 2 / ((a**2 / (right.n - 1) if a else 0.0) + (b**2 / (left.n - 1) if b else 0.0))
-    t = float(stats.t.ppf(0.5 + confidence / 2.0, df)) if np.isfinite(df) else float(stats.norm.ppf(0.5 + confidence / 2.0))
-    low, high = si - t * se, si + t * se
-    out.update(se_pct=se, ci_low_pct=low, ci_high_pct=high, df=df)
+        if resolution is None:
+            resolution = 0.01 * max(abs(left.mean), abs(right.mean))
+        floor = max(float(resolution), 0.0)
+        var_l, var_r = max(_sd0(left), floor) ** 2, max(_sd0(right), floor) ** 2
+        near_zero = [side for side, s, v in (("left", left, var_l), ("right", right, var_r))
+                     if not s.mean > max(floor, SI_MIN_MEAN_SE * math.sqrt(v / s.n))]
+        if near_zero:
+            out["method"] = "difference"
+            out["note"] = (f"SI undefined: the {' and '.join(near_zero)} mean "
+                           f"{'is' if len(near_zero) == 1 else 'are'} near 0 or below")
+        else:
+            out["method"] = "si"
+            total = left.mean + right.mean
+            out["si_pct"] = 200.0 * (right.mean - left.mean) / total
+        if not enough:
+            return out
+        if out["method"] == "si":
+            # Delta method: dSI/dR = 400 L / (R+L)^2, dSI/dL = -400 R / (R+L)^2.
+            a = (400.0 * left.mean / total**2) ** 2 * var_r / right.n
+            b = (400.0 * right.mean / total**2) ** 2 * var_l / left.n
+            se, df = _welch(a, b, right.n, left.n)
+            t = _t(confidence, df)
+            si = out["si_pct"]
+            out.update(se_pct=se, ci_low_pct=si - t * se, ci_high_pct=si + t * se, df=df)
+    se_d, df_d = _welch(var_r / right.n, var_l / left.n, right.n, left.n)
+    t = _t(confidence, df_d)
+    low, high = out["diff"] - t * se_d, out["diff"] + t * se_d
+    out.update(diff_se=se_d, diff_ci_low=low, diff_ci_high=high)
+    if out["method"] == "si":
+        low, high = out["ci_low_pct"], out["ci_high_pct"]
+    if se_d == 0.0:  # no variability and no resolution (all values 0): nothing to tell the sides apart
+        out.update(diff_ci_low=nan, diff_ci_high=nan, ci_low_pct=nan, ci_high_pct=nan,
+                   verdict="no detectable asymmetry")
+        return out
     if low > 0 or high < 0:
-        worse = "right" if (si > 0) == larger_is_worse else "left"
+        worse = "right" if (out["diff"] > 0) == larger_is_worse else "left"
         out.update(less_stable=worse, verdict=f"{worse} less stable")
     else:
         out["verdict"] = "no detectable asymmetry"
     return out
+
+
+def _sd0(s: Summary) -> float:
+    """The SD, 0 when undefined (one trial)."""
+    return s.sd if np.isfinite(s.sd) else 0.0
+
+
+def _welch(a: float, b: float, n_a: int, n_b: int) -> tuple[float, float]:
+    """SE and Welch-Satterthwaite df of a sum of two variance terms with ``n - 1`` df each."""
+    se = math.sqrt(a + b)
+    if se == 0.0:
+        return 0.0, math.inf
+    return se, (a + b) ** 2 / ((a**2 / (n_a - 1) if a else 0.0) + (b**2 / (n_b - 1) if b else 0.0))
+
+
+def _t(confidence: float, df: float) -> float:
+    from scipy import stats
+
+    q = 0.5 + confidence / 2.0
+    return float(stats.t.ppf(q, df)) if np.isfinite(df) else float(stats.norm.ppf(q))
+
+
+def metric_asymmetry(name: str, left: Summary, right: Summary, **kwargs) -> dict:
+    """:func:`asymmetry` with the metric's own rules: counts as rates, its ``RESOLUTION`` as SD floor."""
+    if name in COUNT_METRICS:
+        return asymmetry(left, right, count=True, events=name, **kwargs)
+    return asymmetry(left, right, resolution=RESOLUTION.get(name), unit=_unit(name), **kwargs)
+
+
+def _unit(name: str) -> str:
+    for suffix, unit in (("_mm_s", "mm/s"), ("_mm2", "mm²"), ("_mm", "mm"), ("_s", "s")):
+        if name.endswith(suffix):
+            return unit
+    return ""
 
 
 def _valid(rows: Sequence[dict], *, task: str, phase: str | None = None, condition: str | None = None) -> list[dict]:
@@ -192,10 +305,11 @@ def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: st
         "condition": condition,
         "sides": {side: {k: asdict(v) for k, v in s.items()} for side, s in summaries.items()},
         "asymmetry": {
-            name: asymmetry(summaries["left"][name], summaries["right"][name]) for name in ASYMMETRY_METRICS
+            name: metric_asymmetry(name, summaries["left"][name], summaries["right"][name])
+            for name in ASYMMETRY_METRICS
         },
     }
-    overall = asymmetry(summaries["left"]["sway_index"], summaries["right"]["sway_index"])
+    overall = metric_asymmetry("sway_index", summaries["left"]["sway_index"], summaries["right"]["sway_index"])
     result["verdict"] = overall
     result["less_stable"] = overall["less_stable"]
     result["summary"] = verdict_sentence(overall, what="single-leg stance")
@@ -220,7 +334,8 @@ def score_rdl(rows: Sequence[dict], *, phase: str = "baseline", task: str = "rdl
         "task": task,
         "sides": {side: {k: asdict(v) for k, v in s.items()} | {"reps": len(reps[side])} for side, s in summaries.items()},
         "asymmetry": {
-            name: asymmetry(summaries["left"][name], summaries["right"][name]) for name in RDL_ASYMMETRY_METRICS
+            name: metric_asymmetry(name, summaries["left"][name], summaries["right"][name])
+            for name in RDL_ASYMMETRY_METRICS
         },
     }
     overall = result["asymmetry"]["lateral_shift_mm"]
@@ -293,9 +408,24 @@ def before_after(rows: Sequence[dict], *, condition: str = "eyes_open", metrics:
 
 
 def verdict_sentence(asym: dict, *, what: str) -> str:
-    """One line for a clinician, e.g. "single-leg stance: right less stable (SI +31 %, 95 % CI +12 to +50 %)"."""
+    """One line for a clinician, e.g. "single-leg stance: right less stable (SI +31 %, 95 % CI +12 to +50 %)".
+
+    When SI is undefined the difference is given instead: "... (R − L +3.2 mm, 95 % CI -1.0 to +7.4;
+    SI undefined: the left mean is near 0 or below)"; counts: "... (R − L +1.7 touchdowns per trial, 95 %
+    CI +0.2 to +3.1)" or "...: too few touchdowns to compare (2 in all)".
+    """
     if asym["verdict"] == "not enough trials":
         return f"{what}: not enough valid trials on both sides for a left/right verdict"
+    if asym["verdict"].startswith("too few"):
+        return f"{what}: {asym['verdict']} ({asym.get('events', 0)} in all)"
+    if asym.get("method") in ("difference", "rate"):
+        unit = f" {asym['unit']}" if asym.get("unit") else ""
+        text = f"{what}: {asym['verdict']} (R − L {asym['diff']:+.1f}{unit}"
+        if np.isfinite(asym["diff_ci_low"]):
+            text += f", 95 % CI {asym['diff_ci_low']:+.1f} to {asym['diff_ci_high']:+.1f}"
+        if asym.get("method") == "difference":
+            text += f"; {asym['note']}"
+        return text + ")"
     if not np.isfinite(asym["ci_low_pct"]):
         return f"{what}: {asym['verdict']} (SI {asym['si_pct']:+.0f} %)"
     return (

@@ -209,8 +209,8 @@ def run(args) -> int:
     protocol = _protocol(args)
     store = Store.open()
     try:
-        patient = _patient(store, args)
         sim_subject, sim_adjust = None, None
+        patient = _patient(store, args) if args.sim else None  # with a port: once the board answered
         if args.sim:
             transport, subject = _sim_board(args, patient)
             calibration = _sim_calibration(transport)
@@ -232,16 +232,13 @@ def run(args) -> int:
         try:
             if not args.sim:
                 calibration = _board_calibration(args, info)
+                patient = _patient(store, args)
                 if sys.stdin.isatty():
                     input(f"{protocol.title} for {patient.name}. Press Enter to start...")
             runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
                             on_event=_printer(), clock=FastClock() if args.sim and not args.realtime else RealClock(),
                             sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator)
-            try:
-                session_id = runner.run()
-            except KeyboardInterrupt:
-                runner.abort()
-                raise
+            session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
         finally:
             acq.stop()
         session = store.get_session(session_id)

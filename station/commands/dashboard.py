@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from station.errors import StationError
 
@@ -31,13 +33,15 @@ def register(subparsers) -> None:
     src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`)")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (calibrated at start-up)")
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG after --after seconds, then exit")
-    p.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="delay before the screenshot (default 5)")
+    p.add_argument("--after", type=float, default=5.0, metavar="SECONDS",
+                   help="delay before the screenshot (default 5)")
     p.add_argument("--tab", choices=("live", "protocol", "result", "before-after", "calibration"),
                    help="tab shown first (default live)")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="frame rate (default 80, up to 1000)")
-    sim.add_argument("--subject", default="healthy", help="virtual patient: healthy, weak-right, weak-left (default healthy)")
+    sim.add_argument("--subject", default="healthy",
+                     help="virtual patient: healthy, weak-right, weak-left (default healthy)")
     sim.add_argument("--faults", metavar="SPEC", help="faults to inject, e.g. disconnect=20:3")
     p.set_defaults(func=run)
 
@@ -47,9 +51,23 @@ def run(args) -> int:
         raise StationError("--after must be zero or more seconds.")
     if args.screenshot is not None and not args.screenshot.lower().endswith(".png"):
         raise StationError(f"--screenshot '{args.screenshot}' must name a .png file.")
+    _choose_platform(screenshot=args.screenshot is not None)
     try:
         from station.dashboard.app import run_dashboard
     except ImportError as exc:
         raise StationError(f"the dashboard needs PySide6 and pyqtgraph ({exc}).") from None
     return run_dashboard(port=args.port, sim=args.sim, seed=args.seed, rate_hz=args.rate, subject=args.subject,
                          faults=args.faults, screenshot=args.screenshot, after_s=args.after, tab=args.tab)
+
+
+def _choose_platform(*, screenshot: bool) -> None:
+    """Without a display Qt aborts the process: render offscreen for a screenshot, else say so."""
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    raise StationError("no display to show the dashboard on (DISPLAY is not set); use --screenshot PNG, "
+                       "set QT_QPA_PLATFORM=offscreen, or run `station demo --headless`.")

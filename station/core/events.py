@@ -261,6 +261,82 @@ def time_to_stabilisation(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t_on_s
 _U50V = (1.0 - math.sqrt(1.0 - 4.0 * math.sqrt(1.0 / 32.0))) / 2.0
 
 
+def _velocity_drift(v, f, inner: slice, *, fs_hz: float, touched) -> np.ndarray:
+    """Drift of an integrated velocity, from the moments the body is known to be still.
+
+    Still = the force (0.05 s moving average) stays within ±1 % of its median for 0.2 s (standing
+    between repetitions, a held bottom). Accelerations of a hinge pass through zero mid-movement, but
+    only briefly (a 6 % g minimum-jerk hinge crosses the ±1 % band in about 0.1 s), so 0.2 s of calm
+    is rest. There the true velocity is zero, and the integral's value is drift (noise, the weight
+    estimate, a masked touchdown); it is interpolated linearly in between. Without two still moments,
+    or when more than 70 % of the stance looks still (movements too gentle to tell from rest by the
+    force), the drift is taken as the straight line that zeroes the velocity at the end.
+    """
+    idx = np.arange(v.size)
+    fallback = v[inner.stop - 1] * np.clip((idx - inner.start) / max(1, inner.stop - inner.start), 0.0, 1.0)
+    w = max(2, int(round(0.2 * fs_hz)))
+    if v.size <= 2 * w:
+        return fallback
+    k = max(1, int(round(0.05 * fs_hz)))
+    smooth = np.convolve(f, np.ones(k) / k, mode="same")
+    dev = np.abs(smooth / float(np.median(f[inner])) - 1.0)
+    dev[touched] = np.inf
+    worst = np.lib.stride_tricks.sliding_window_view(dev, w).max(axis=1)
+    still = np.zeros(v.size, dtype=bool)
+    still[w // 2 : w // 2 + worst.size] = worst <= 0.01
+    still[: inner.start + k] = False
+    still[inner.stop - k :] = False
+    anchors = idx[still]
+    if anchors.size < 2 or anchors.size > 0.7 * (inner.stop - inner.start):
+        return fallback  # no calm moments, or movements too gentle to tell from calm by the force
+    
+    return np.interp(idx, anchors, v[anchors])
+
+
+def _missing_reps_from_ap(reps: list[dict], ap, *, fs_hz: float, record, min_rep_s: float) -> list[dict]:
+    """Repetitions the force missed (a touchdown in mid-descent), recovered from the AP COP rhythm.
+
+    Where two consecutive repetitions start 1.6–2.4 typical periods apart, the AP COP (already
+    low-passed) between them is searched for one excursion in the direction of the other repetitions'
+    AP shift and at least half their median size; it becomes a repetition (``timing_ok`` False) from
+    where it passes 20 % of its size to where it falls back below it, bottom at its peak.
+    """
+    if len(reps) < 3:
+        return []
+    starts = np.array([r["t_start_s"] for r in reps])
+    period = float(np.median(np.diff(starts)))
+    shifts = np.array([r["ap_shift_mm"] for r in reps if np.isfinite(r["ap_shift_mm"])])
+    if period <= 0 or shifts.size < 2:
+        return []
+    sign = 1.0 if np.median(shifts) >= 0 else -1.0
+    size = float(np.median(np.abs(shifts)))
+    found = []
+    for prev, nxt in zip(reps[:-1], reps[1:]):
+        gap = nxt["t_start_s"] - prev["t_start_s"]
+        if not 1.6 * period <= gap <= 2.4 * period:
+            continue
+        k0, k1 = int(round(prev["t_end_s"] * fs_hz)), int(round(nxt["t_start_s"] * fs_hz))
+        if k1 - k0 < max(4, min_rep_s * fs_hz):
+            continue
+        x = sign * np.asarray(ap[k0:k1])
+        base = float(np.median(np.concatenate([x[: max(1, x.size // 8)], x[-max(1, x.size // 8) :]])))
+        kp = int(np.argmax(x))
+        excursion = float(x[kp]) - base
+        if excursion < 0.5 * size:
+            continue
+        level = base + 0.2 * excursion
+        i = kp
+        while i > 0 and x[i] > level:
+            i -= 1
+        j = kp
+        while j < x.size - 1 and x[j] > level:
+            j += 1
+        t_s, t_p, t_e = (k0 + i) / fs_hz, (k0 + kp) / fs_hz, (k0 + j) / fs_hz
+        if t_e - t_s >= min_rep_s:
+            found.append(record(t_s, t_p, t_p, t_e, float("nan"), False))
+    return found
+
+
 def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float = 0.0, threshold_n: float = 100.0,
                      smooth_hz: float = 2.0, min_depth_m: float = 0.05, min_rep_s: float = 0.8,
                      touchdown_fraction: float = 0.25) -> list[dict]:
@@ -270,12 +346,16 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
 
     1. Stance = the longest stretch with ``total_n >= threshold_n`` and a defined COP; body weight
        ``W`` = its median force. Samples more than ``touchdown_fraction`` (25 %) below ``W`` (a free-foot
-       touchdown) are set to ``W``.
+       touchdown takes load off the board), widened by 60 ms, are replaced by a linear interpolation
+       of the force across them.
     2. The vertical force is the body's weight minus mass times its downward acceleration, so
        ``a = g (1 - F / W')`` (m/s², + down), where ``W'`` is the mean force over the stance less its
        first and last second (the stepping ramps are not vertical motion; the body is at rest at both
        ends of that stretch, so its mean force is its weight and the velocity returns to zero). The
-       velocity ``v = ∫ a dt`` integrated again and high-passed (0.1 Hz, zero lag) gives the vertical
+       velocity ``v = ∫ a dt`` is corrected for drift (noise, a masked touchdown) by setting it to zero
+       wherever the body is still — the force (0.05 s average) within ±1 % of its median for 0.2 s, i.e.
+       standing between repetitions or holding the bottom — and interpolating linearly in between
+       (see ``_velocity_drift``). Integrated again and high-passed (0.1 Hz, zero lag) gives the vertical
        excursion of the centre of mass; a repetition is an excursion above half the range between its
        5th and 95th percentiles (dips shorter than 0.2 s merged, excursions shorter than
        ``min_rep_s / 4`` dropped) whose descent and ascent are each deeper than ``min_depth_m``.
@@ -295,7 +375,10 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
         ``descent_s``, ``bottom_s``, ``ascent_s``, ``duration_s``, ``interval_s`` (start-to-start, NaN for
         the last), ``depth_m``, ``ap_shift_mm``, ``ml_shift_mm``, ``ml_max_dev_mm``, ``force_range_pct``,
         ``touchdown`` (True when the free foot touched down during the repetition: its timing is then
-        less certain).
+        less certain), ``timing_ok`` (False when the speed profile was too distorted for the phase fit;
+        the times then come from the depth curve: start and end at the shallowest points around the
+        repetition, bottom at the deepest, no hold; or, for a repetition the force missed entirely,
+        from the AP COP, see ``_missing_reps_from_ap``).
     """
     g = 9.80665
     total = np.asarray(total_n, dtype=np.float64)
@@ -310,7 +393,13 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
     f = total[lo:hi].copy()
     w_n = float(np.median(f))
     touched = f < (1.0 - touchdown_fraction) * w_n
-    f[touched] = w_n
+    # the force of a touchdown's edges (and 60 ms around them) is not the body's acceleration either;
+    # across the gap the force is interpolated linearly (a hinge's acceleration is smooth)
+    pad = max(1, int(round(0.06 * fs_hz)))
+    masked = np.convolve(touched.astype(float), np.ones(2 * pad + 1), mode="same") > 0
+    if masked.any() and not masked.all():
+        k = np.arange(f.size)
+        f[masked] = np.interp(k[masked], k[~masked], f[~masked])
     # Vertical velocity over the stance without its first and last second (the load ramps of stepping
     # on and off are not vertical motion). The body is at rest at both ends of that stretch, so its
     # mean force is the body weight and the velocity integral returns to zero.
@@ -319,6 +408,7 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
     a = np.zeros(f.size)
     a[inner] = g * (1.0 - f[inner] / float(np.mean(f[inner])))
     v = np.cumsum(a) / fs_hz
+    v -= _velocity_drift(v, f, inner, fs_hz=fs_hz, touched=masked)
     z = np.cumsum(v) / fs_hz
     z = z - lowpass_zero_lag(z, fs_hz=fs_hz, cutoff_hz=0.1)
     p5, p95 = np.percentile(z[inner], [5, 95])
@@ -330,6 +420,37 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
     ap = lowpass_zero_lag(ap_all[lo:hi], fs_hz=fs_hz, cutoff_hz=cut)
     ml = lowpass_zero_lag(ml_all[lo:hi], fs_hz=fs_hz, cutoff_hz=cut)
     base_t = t0_s + lo / fs_hz
+
+    def record(t_start, t_bottom, t_rise, t_end, depth_m, timing_ok) -> dict:
+        # phase times in seconds from the start of the stance -> stance sample indices
+        k_start = int(round(t_start * fs_hz))
+        k_bottom = int(round(t_bottom * fs_hz))
+        k_rise = max(int(round(t_rise * fs_hz)), k_bottom + 1)
+        k_end = int(round(t_end * fs_hz)) + 1
+        pre = slice(max(0, k_start - int(0.5 * fs_hz)), max(1, k_start))
+        ml_pre, ap_pre = float(np.mean(ml[pre])), float(np.mean(ap[pre]))
+        hold = slice(max(0, k_bottom), min(ml.size, k_rise))
+        span = slice(max(0, k_start), min(ml.size, k_end))
+        dev = ml[span] - ml_pre
+        f_rep = total[lo + span.start : lo + span.stop]
+        return {
+            "t_start_s": t_start,
+            "t_bottom_s": t_bottom,
+            "t_rise_s": t_rise,
+            "t_end_s": t_end,
+            "descent_s": t_bottom - t_start,
+            "bottom_s": t_rise - t_bottom,
+            "ascent_s": t_end - t_rise,
+            "duration_s": t_end - t_start,
+            "depth_m": depth_m,
+            "ap_shift_mm": float(np.mean(ap[hold])) - ap_pre if hold.stop > hold.start else float("nan"),
+            "ml_shift_mm": float(np.mean(ml[hold])) - ml_pre if hold.stop > hold.start else float("nan"),
+            "ml_max_dev_mm": float(dev[np.argmax(np.abs(dev))]) if dev.size else float("nan"),
+            "force_range_pct": 100.0 * float(f_rep.max() - f_rep.min()) / w_n if f_rep.size else float("nan"),
+            "touchdown": bool(np.any(touched[max(0, k_start - 1) : k_end + 1])),
+            "timing_ok": bool(timing_ok),
+        }
+
     reps = []
     for idx, (ca, cb) in enumerate(cores):
         mid = (ca + cb) // 2
@@ -355,39 +476,29 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
             k_on = max(0, int(round(t_on * fs_hz)))
             k_off = max(k_on + 1, min(v.size, int(round((t_on + dur) * fs_hz))))
             phases.append((t_on, dur, abs(float(np.sum(v[k_on:k_off]))) / fs_hz))
-        if len(phases) < 2 or min(ph[2] for ph in phases) < min_depth_m:
-            continue
-        (t_start, td, depth_m), (t_rise, ta, _) = phases
-        t_end, t_bottom = t_rise + ta, t_start + td
-        if t_end - t_start < min_rep_s or t_rise < t_bottom - 0.5 * td:
-            continue
-        # phase times are in seconds from the start of the stance; back to stance sample indices
-        k_start = int(round(t_start * fs_hz))
-        k_bottom = int(round(t_bottom * fs_hz))
-        k_rise = max(int(round(t_rise * fs_hz)), k_bottom + 1)
-        k_end = int(round(t_end * fs_hz)) + 1
-        pre = slice(max(0, k_start - int(0.5 * fs_hz)), max(1, k_start))
-        ml_pre, ap_pre = float(np.mean(ml[pre])), float(np.mean(ap[pre]))
-        hold = slice(max(0, k_bottom), min(ml.size, k_rise))
-        span = slice(max(0, k_start), min(ml.size, k_end))
-        dev = ml[span] - ml_pre
-        f_rep = total[lo + span.start : lo + span.stop]
-        reps.append({
-            "t_start_s": base_t + t_start,
-            "t_bottom_s": base_t + t_bottom,
-            "t_rise_s": base_t + t_rise,
-            "t_end_s": base_t + t_end,
-            "descent_s": td,
-            "bottom_s": t_rise - t_bottom,
-            "ascent_s": ta,
-            "duration_s": t_end - t_start,
-            "depth_m": depth_m,
-            "ap_shift_mm": float(np.mean(ap[hold])) - ap_pre if hold.stop > hold.start else float("nan"),
-            "ml_shift_mm": float(np.mean(ml[hold])) - ml_pre if hold.stop > hold.start else float("nan"),
-            "ml_max_dev_mm": float(dev[np.argmax(np.abs(dev))]) if dev.size else float("nan"),
-            "force_range_pct": 100.0 * float(f_rep.max() - f_rep.min()) / w_n if f_rep.size else float("nan"),
-            "touchdown": bool(np.any(touched[max(0, k_start - 1) : k_end + 1])),
-        })
+        timing_ok = len(phases) == 2
+        if timing_ok:
+            (t_start, td, depth_m), (t_rise, ta, _) = phases
+            t_end, t_bottom = t_rise + ta, t_start + td
+            timing_ok = (min(ph[2] for ph in phases) >= min_depth_m and t_end - t_start >= min_rep_s
+                         and t_rise >= t_bottom - 0.5 * td)
+        if not timing_ok:
+            # The excursion is a repetition, but its speed profile is distorted (typically by a
+            # touchdown): count it with times from the depth curve (deepest point = bottom, no hold).
+            k0 = left + int(np.argmin(z[left : ca + 1]))
+            k1 = cb + int(np.argmin(z[cb : max(right, cb + 1)]))
+            kp = ca + int(np.argmax(z[ca:cb]))
+            depth_m = float(z[kp] - z[k0])
+            if depth_m < min_depth_m or (k1 - k0) / fs_hz < min_rep_s:
+                continue
+            t_start, t_bottom, t_end = k0 / fs_hz, kp / fs_hz, k1 / fs_hz
+            t_rise = t_bottom
+        reps.append(record(t_start, t_bottom, t_rise, t_end, depth_m, timing_ok))
+    reps += _missing_reps_from_ap(reps, ap, fs_hz=fs_hz, record=record, min_rep_s=min_rep_s)
+    reps.sort(key=lambda r: r["t_start_s"])
+    for r in reps:
+        for key in ("t_start_s", "t_bottom_s", "t_rise_s", "t_end_s"):
+            r[key] += base_t
     for k, r in enumerate(reps):
         r["rep"] = k + 1
         r["interval_s"] = reps[k + 1]["t_start_s"] - r["t_start_s"] if k + 1 < len(reps) else float("nan")

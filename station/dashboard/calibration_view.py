@@ -112,7 +112,7 @@ class CalibrationPanel(QWidget):
         self.prompt.setFont(theme.font(theme.CUE_PT - 12, bold=True))
         self.prompt.setWordWrap(True)
         self.prompt.setAlignment(Qt.AlignCenter)
-        self.stability = QLabel("—")
+        self.stability = QLabel("")
         self.stability.setFont(theme.font(theme.STATE_PT, bold=True))
         self.stability.setAlignment(Qt.AlignCenter)
         self.hold = QProgressBar()
@@ -188,7 +188,7 @@ class CalibrationPanel(QWidget):
             self.done.setEnabled(manual)
 
     def _on_progress(self, label: str, fraction: float) -> None:
-        self.hold.setValue(int(round(100 * fraction)))
+        self.hold.setValue(round(100 * fraction))
         self.hold.setFormat(f"{label}: %p %")
         if fraction < 1.0:
             self.stability.setText("Steady — holding")
@@ -206,7 +206,7 @@ class CalibrationPanel(QWidget):
         if error is not None:
             self.result.setText(str(error))
             self.result.setStyleSheet(f"color: {theme.BAD};")
-            self.stability.setText("—")
+            self.stability.setText("")
             self.stability.setStyleSheet("")
             return
         if outcome is None:
@@ -235,7 +235,7 @@ class CalibrationPanel(QWidget):
         self.result.setText(text)
         self.result.setStyleSheet(f"color: {theme.GOOD if outcome.passed else theme.BAD};")
         self.prompt.setText("Calibration finished." if outcome.passed else "Calibration failed: see below.")
-        self.stability.setText("—")
+        self.stability.setText("")
         self.stability.setStyleSheet("")
         self.hold.setValue(100)
         self.hold.setFormat("all steps done")

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.core.cop import G_N_PER_KG, THRESHOLD_FRACTION_OF_BODY_WEIGHT, THRESHOLD_UNKNOWN_WEIGHT_N
+from station.core.cop import (
+    G_N_PER_KG,
+    THRESHOLD_FRACTION_OF_BODY_WEIGHT,
+    THRESHOLD_UNKNOWN_WEIGHT_N,
+)
 from station.core.ellipse import prediction_scale
 
 

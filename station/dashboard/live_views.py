@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from station.core.cop import G_N_PER_KG
 from station.dashboard import theme
@@ -24,7 +32,16 @@ ZOOM_HALF_MM = 60.0
 #: most points drawn in the COP trail (sway lives below 10 Hz: 100 points/s is plenty)
 TRAIL_POINTS = 1000
 
-pg.setConfigOptions(antialias=True, background="w", foreground="k")
+# Antialiasing only on the data curves: axes and grids drawn without it cost a fraction in the
+# software rasteriser (offscreen, remote desktops), and axes are redrawn only when a range changes.
+pg.setConfigOptions(antialias=False, background="w", foreground="k")
+#: grid line opacity (major ticks only would be nicer; pyqtgraph draws all levels)
+GRID_ALPHA = 0.2
+
+
+def _stepped(value: float, step: float) -> float:
+    """``value`` rounded to ``step``: ranges that follow the data move in steps, not every frame."""
+    return float(np.round(value / step) * step)
 
 
 def _elastic(label: QLabel) -> QLabel:
@@ -38,10 +55,11 @@ def _plot(title: str | None = None) -> pg.PlotWidget:
     w = pg.PlotWidget()
     if title:
         w.setTitle(title, size="13pt")
-    w.showGrid(x=True, y=True, alpha=0.25)
+    w.showGrid(x=True, y=True, alpha=GRID_ALPHA)
     w.setMenuEnabled(False)
     for name in ("left", "bottom"):
         ax = w.getPlotItem().getAxis(name)
+        ax.setStyle(maxTickLevel=0)  # major ticks and grid lines only: readable, and cheap to repaint
         ax.setTickFont(theme.font(10))
         ax.label.setFont(theme.font(11))
     return w
@@ -74,15 +92,15 @@ class Statokinesigram(QWidget):
             label.setFont(theme.font(10, bold=True))
             item.addItem(label)
             self.sensor_labels.append(label)
-        self.trail = item.plot(pen=pg.mkPen(theme.TRAIL, width=1.5))
-        self.ellipse = item.plot(pen=pg.mkPen(theme.ELLIPSE, width=3))
+        self.trail = item.plot(pen=pg.mkPen(theme.TRAIL, width=1.5), antialias=True)
+        self.ellipse = item.plot(pen=pg.mkPen(theme.ELLIPSE, width=3), antialias=True)
         self.dot = pg.ScatterPlotItem(size=18, brush=pg.mkBrush("#1b7f3b"), pen=pg.mkPen("w", width=2))
         item.addItem(self.dot)
         self.zoom = QCheckBox("Zoom to the sway")
         self.zoom.setChecked(zoom)
         self.zoom.setToolTip(f"±{ZOOM_HALF_MM:g} mm around the mean COP; untick to see the whole board")
         self.readout = _elastic(QLabel("No load on the board"))
-        self.readout.setFont(theme.font(theme.LARGE_PT))
+        self.readout.setFont(theme.font(theme.BASE_PT + 2))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
@@ -92,6 +110,7 @@ class Statokinesigram(QWidget):
         layout.addLayout(row)
         self.zoom.toggled.connect(lambda _: self._apply_range(None))
         self._last_centre = None
+        self._range = None
         self.set_geometry(positions_mm)
 
     def set_geometry(self, positions_mm) -> None:
@@ -111,17 +130,23 @@ class Statokinesigram(QWidget):
         item = self.plot.getPlotItem()
         centre = centre if centre is not None else self._last_centre
         if self.zoom.isChecked() and centre is not None:
-            cx, cy = centre
-            item.setRange(xRange=(cx - ZOOM_HALF_MM, cx + ZOOM_HALF_MM), yRange=(cy - ZOOM_HALF_MM, cy + ZOOM_HALF_MM),
-                          padding=0)
+            cx, cy = _stepped(centre[0], 10.0), _stepped(centre[1], 10.0)
+            wanted = (cx - ZOOM_HALF_MM, cx + ZOOM_HALF_MM, cy - ZOOM_HALF_MM, cy + ZOOM_HALF_MM)
         else:
-            x0, x1, y0, y1 = self._board_range
+            wanted = self._board_range
+        if wanted != self._range:
+            self._range = wanted
+            x0, x1, y0, y1 = wanted
             item.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
-    def show_frame(self, frame: LiveFrame) -> None:
+    def show_frame(self, frame: LiveFrame, *, since_t_s: float | None = None) -> None:
+        """Draw the newest ``trail_s`` of ``frame`` (none older than ``since_t_s``, e.g. a stance start)."""
         if frame.empty:
             return
-        start = int(np.searchsorted(frame.t_s, frame.t_s[-1] - self.trail_s))
+        oldest = frame.t_s[-1] - self.trail_s
+        if since_t_s is not None:
+            oldest = max(oldest, since_t_s)
+        start = min(int(np.searchsorted(frame.t_s, oldest)), len(frame.t_s) - 1)
         ml, ap = frame.cop_ml_mm[start:], frame.cop_ap_mm[start:]
         stride = decimate(len(ml), max_points=TRAIL_POINTS)
         self.trail.setData(ml[stride], ap[stride], connect="finite")
@@ -158,7 +183,10 @@ class SwaySeries(QWidget):
             item = plot.getPlotItem()
             item.setDownsampling(auto=True, mode="peak")
             item.setClipToView(True)
-            self.curves.append(item.plot(pen=pg.mkPen(colour, width=2), connect="finite"))
+            item.setXRange(-self.span_s, 0.0, padding=0.0)
+            item.setMouseEnabled(x=False, y=False)
+            self.curves.append(item.plot(pen=pg.mkPen(colour, width=1.5), connect="finite"))
+        self._half_range_mm = [None, None]
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.ml_plot)
@@ -169,10 +197,15 @@ class SwaySeries(QWidget):
             return
         t = frame.t_s - frame.t_s[-1]  # now = 0, the past is negative
         keep = t >= -self.span_s
-        self.curves[0].setData(t[keep], frame.cop_ml_mm[keep], connect="finite")
-        self.curves[1].setData(t[keep], frame.cop_ap_mm[keep], connect="finite")
-        for plot in (self.ml_plot, self.ap_plot):
-            plot.getPlotItem().setXRange(-self.span_s, 0.0, padding=0.0)
+        for k, (plot, curve, y) in enumerate(((self.ml_plot, self.curves[0], frame.cop_ml_mm),
+                                              (self.ap_plot, self.curves[1], frame.cop_ap_mm))):
+            curve.setData(t[keep], y[keep], connect="finite")
+            # a symmetric range about 0 in 10 mm steps: steady axes, and the sign reads at a glance
+            finite = y[keep][np.isfinite(y[keep])]
+            half = max(10.0, float(np.ceil(np.abs(finite).max() / 10.0) * 10.0)) if len(finite) else 10.0
+            if half != self._half_range_mm[k]:
+                self._half_range_mm[k] = half
+                plot.getPlotItem().setYRange(-half, half, padding=0.05)
 
 
 class LoadBars(QWidget):
@@ -201,6 +234,7 @@ class LoadBars(QWidget):
         layout.addWidget(self.total)
         layout.addWidget(self.split)
         self._ymax = 10.0
+        self._ymin = None
 
     def set_body_mass(self, body_mass_kg: float | None) -> None:
         self.body_mass_kg = body_mass_kg
@@ -212,17 +246,19 @@ class LoadBars(QWidget):
         self.bars.setOpts(height=kg)
         # the axis only grows (a jumping scale is hard to read), in 10 kg steps
         top = max(10.0, float(np.ceil(max(kg.max(), 0.0) * 1.15 / 10.0) * 10.0))
-        if top > self._ymax:
-            self._ymax = top
-        self.plot.getPlotItem().setYRange(min(0.0, float(kg.min())), self._ymax, padding=0)
+        bottom = min(0.0, _stepped(float(kg.min()) - 5.0, 10.0)) if kg.min() < 0 else 0.0
+        if top > self._ymax or bottom != self._ymin:
+            self._ymax, self._ymin = max(top, self._ymax), bottom
+            self.plot.getPlotItem().setYRange(self._ymin, self._ymax, padding=0)
         total_kg = float(kg.sum())
-        text = f"Total {total_kg:.1f} kg"
+        self.total.setText(f"Total {total_kg:.1f} kg")
+        parts = []
         if self.body_mass_kg:
-            text += f"  ·  {100.0 * total_kg / self.body_mass_kg:.0f} % body weight"
-        self.total.setText(text)
+            parts.append(f"{100.0 * total_kg / self.body_mass_kg:.0f} % body weight")
         left, right = float(kg[0] + kg[2]), float(kg[1] + kg[3])
         if total_kg > 5.0:
-            self.split.setText(f"Left {100 * left / total_kg:.0f} %   ·   Right {100 * right / total_kg:.0f} %")
+            parts.append(f"Left {100 * left / total_kg:.0f} % · Right {100 * right / total_kg:.0f} %")
+            self.split.setText("   ·   ".join(parts))
         else:
             self.split.setText("Board empty")
 
@@ -265,6 +301,8 @@ class LinkQuality(QWidget):
         self.show_state("starting")
 
     def show_state(self, state: str, detail: str = "") -> None:
+        if state == self.state.property("state") and detail == self.detail.text():
+            return  # style sheets are slow to apply: only on a change
         text, colour = STATE_TEXT.get(state, (state, theme.MUTED))
         self.state.setText(text)
         self.state.setStyleSheet(theme.badge_style(colour))

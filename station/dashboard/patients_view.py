@@ -108,7 +108,7 @@ class PatientPanel(QWidget):
             summary = ""
             stance = (s.scores or {}).get("stance") or {}
             if stance:
-                first = stance[sorted(stance)[0]]
+                first = stance[min(stance)]
                 summary = f" — {first.get('summary', '')}"
             item = QListWidgetItem(f"#{s.id} {s.started[:16].replace('T', ' ')} {s.protocol} ({s.status}){summary}")
             item.setData(Qt.UserRole, s.id)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from station.dashboard import theme
+from station.dashboard.results_views import headline_block, verdict_headline
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class ProtocolPanel(QWidget):
     """
 
     session_finished = Signal(int, object)  # session id, scores
+    new_phase = Signal()  # a cue or a detected stance: live trails restart here
 
     def __init__(self, context: Callable[[], dict], *, clock_factory=None, trials_per_side: int = 3,
                  duration_s: float = 30.0, exclude_s: float = 5.0, parent=None):
@@ -108,7 +111,6 @@ class ProtocolPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.start)
         buttons.addWidget(self.stop)
-        buttons.addStretch(1)
 
         self.step = QLabel("Pick a patient, then press Start.")
         self.step.setFont(theme.font(theme.LARGE_PT, bold=True))
@@ -137,22 +139,22 @@ class ProtocolPanel(QWidget):
             # long texts wrap instead of widening the window
             label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
             label.setMinimumWidth(240)
-        left = QVBoxLayout()
-        left.addLayout(form)
-        left.addLayout(buttons)
-        left.addStretch(1)
-        centre = QVBoxLayout()
-        centre.addWidget(self.step)
-        centre.addWidget(self.progress)
-        centre.addStretch(1)
-        centre.addWidget(self.cue)
-        centre.addWidget(self.countdown)
-        centre.addStretch(1)
-        centre.addWidget(self.status)
-        centre.addWidget(self.result)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 0)
-        layout.addLayout(centre, 1)
+        buttons.setDirection(QBoxLayout.TopToBottom)
+        top = QHBoxLayout()
+        top.addLayout(form)
+        top.addSpacing(24)
+        top.addLayout(buttons)
+        top.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.step)
+        layout.addWidget(self.progress)
+        layout.addStretch(1)
+        layout.addWidget(self.cue)
+        layout.addWidget(self.countdown)
+        layout.addStretch(1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.result)
 
     def set_virtual(self, virtual: bool) -> None:
         self.subject.setVisible(virtual)
@@ -175,7 +177,8 @@ class ProtocolPanel(QWidget):
             duration = float(self.duration.value())
             exclude = min(self.exclude_s, duration / 3.0)
             if name == "single-leg":
-                protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration, exclude_s=exclude)
+                protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration,
+                                         exclude_s=exclude)
             elif name == "primer":
                 protocol = protocols.get(name, duration_s=duration, exclude_s=exclude)
             else:
@@ -228,21 +231,22 @@ class ProtocolPanel(QWidget):
     # ------------------------------------------------------------------ events (UI thread)
     def _on_event(self, event) -> None:
         kind, data = event.kind, event.data
+        if kind in ("cue", "stance_start", "tare"):
+            self.new_phase.emit()
         if kind == "step":
-            self.progress.setValue(int(data.get("index", 0)))
-            self.step.setText(f"Step {data.get('index', 0) + 1} of {data.get('total', self._steps_total)}: {event.text}")
+            self.progress.setValue(int(data.get("index", 0)) + 1)
+            index, total = data.get("index", 0) + 1, data.get("total", self._steps_total)
+            self.step.setText(f"Step {index} of {total}: {event.text}")
             self.countdown.setText("")
         elif kind in ("cue", "tare"):
             self.cue.setText(event.text)
             self.cue.setStyleSheet(_side_style(data.get("side")))
             if kind == "tare":
                 self.countdown.setText("")
-        elif kind == "stance_start":
-            self.status.setText(event.text)
-        elif kind == "recording":
+        elif kind == "stance_start" or kind == "recording":
             self.status.setText(event.text)
         elif kind == "countdown":
-            self.countdown.setText(f"{int(round(data.get('remaining_s', 0)))}")
+            self.countdown.setText(f"{round(data.get('remaining_s', 0))}")
         elif kind == "rep":
             target = data.get("target")
             self.countdown.setText(f"{data.get('count', 0)}" + (f" / {target}" if target else ""))
@@ -264,29 +268,13 @@ class ProtocolPanel(QWidget):
             self._show_verdict(data.get("scores") or {})
 
     def _show_verdict(self, scores: dict) -> None:
-        stance = scores.get("stance") or {}
-        block = None
-        if stance:
-            block = stance[sorted(stance, key=lambda k: (not k.startswith("baseline"), k))[0]]
-        elif scores.get("rdl"):
-            block = scores["rdl"]
-        if block is None:
+        found = headline_block(scores)
+        if found is None:
             self.result.setText("No result: not enough valid trials.")
             return
-        less = block.get("less_stable")
-        verdict = block.get("verdict") or {}
-        if less:
-            text = f"{less.upper()} leg less stable"
-        else:
-            text = (verdict.get("verdict") or "no verdict").capitalize()
-        si = verdict.get("si_pct")
-        if si is not None:
-            lo, hi = verdict.get("ci_low_pct"), verdict.get("ci_high_pct")
-            text += f"\nasymmetry {si:+.0f} %"
-            if lo is not None and hi is not None:
-                text += f" (95 % CI {lo:+.0f} to {hi:+.0f} %)"
+        text, side_named = verdict_headline(found[1])
         self.result.setText(text)
-        self.result.setStyleSheet(theme.badge_style(theme.BAD if less else theme.MUTED))
+        self.result.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
 
     def _on_finished(self, session_id, error) -> None:
         self.start.setEnabled(True)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from station.dashboard import theme
 
@@ -22,6 +30,12 @@ STANCE_METRICS = {
     "ellipse95_area_mm2": ("95 % ellipse area", "mm²", 0),
     "mean_velocity_mm_s": ("Total sway velocity", "mm/s", 1),
     "touchdowns": ("Touchdowns of the free foot", "", 1),
+}
+
+RDL_METRICS = {
+    "lateral_shift_mm": ("Lateral weight shift per repetition", "mm", 1),
+    "ml_sd_mm": ("ML sway SD per repetition", "mm", 1),
+    "duration_s": ("Repetition duration", "s", 1),
 }
 
 
@@ -64,13 +78,17 @@ def _table(headers: list[str]) -> QTableWidget:
     return table
 
 
-def _set_row(table: QTableWidget, row: int, cells: list[str], *, colour: str | None = None) -> None:
+def _set_row(table: QTableWidget, row: int, cells: list[str], *, colour: str | None = None,
+             first_colour: str | None = None) -> None:
+    """Fill a row; ``colour`` tints the last cell (the verdict), ``first_colour`` the first (the side)."""
     for col, text in enumerate(cells):
         item = QTableWidgetItem(text)
         if col > 0:
             item.setTextAlignment(Qt.AlignCenter)
         if colour is not None and col == len(cells) - 1:
             item.setForeground(_qcolour(colour))
+        if first_colour is not None and col == 0:
+            item.setForeground(_qcolour(first_colour))
         table.setItem(row, col, item)
 
 
@@ -78,6 +96,35 @@ def _qcolour(name: str):
     from PySide6.QtGui import QColor
 
     return QColor(name)
+
+
+def headline_block(scores: dict | None) -> tuple[str, dict] | None:
+    """The block a session's verdict comes from: the first baseline stance block, else the RDL.
+
+    Returns ``(title, block)`` or None when the session has no scores.
+    """
+    scores = scores or {}
+    stance = scores.get("stance") or {}
+    if stance:
+        key = min(stance, key=lambda k: (not k.startswith("baseline"), k))
+        return f"Single-leg stance — {key.replace('/', ', ').replace('_', ' ')}", stance[key]
+    if scores.get("rdl"):
+        return "Single-leg Romanian dead-lift", scores["rdl"]
+    return None
+
+
+def verdict_headline(block: dict) -> tuple[str, bool]:
+    """``("RIGHT leg less stable\nasymmetry +36 % (95 % CI +21 to +51 %)", side_named)``."""
+    overall = block.get("verdict") or {}
+    less = block.get("less_stable")
+    text = f"{less.upper()} leg less stable" if less else (overall.get("verdict") or "no verdict").capitalize()
+    si = overall.get("si_pct")
+    if si is not None and math.isfinite(si):
+        text += f"\nasymmetry {si:+.0f} %"
+        lo, hi = overall.get("ci_low_pct"), overall.get("ci_high_pct")
+        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            text += f" (95 % CI {lo:+.0f} to {hi:+.0f} %)"
+    return text, bool(less)
 
 
 def verdict_colour(verdict: str | None) -> str:
@@ -116,24 +163,15 @@ class Scoreboard(QWidget):
         self.verdict.setText("Run a protocol or pick a session to see the result.")
         self.verdict.setStyleSheet("")
 
-    def show_scores(self, scores: dict | None, *, block: str | None = None) -> bool:
-        """Show one stance block (default: the first baseline block) or the RDL scores; False if none."""
-        scores = scores or {}
-        stance = scores.get("stance") or {}
-        if stance:
-            key = block if block in stance else sorted(stance, key=lambda k: (not k.startswith("baseline"), k))[0]
-            self._show_block(stance[key], f"Single-leg stance — {key.replace('/', ', ').replace('_', ' ')}",
-                             STANCE_METRICS)
-            return True
-        rdl = scores.get("rdl")
-        if rdl:
-            metrics = {"lateral_shift_mm": ("Lateral weight shift per repetition", "mm", 1),
-                       "ml_sd_mm": ("ML sway SD per repetition", "mm", 1),
-                       "duration_s": ("Repetition duration", "s", 1)}
-            self._show_block(rdl, "Single-leg Romanian dead-lift", metrics)
-            return True
-        self.clear()
-        return False
+    def show_scores(self, scores: dict | None) -> bool:
+        """Show the session's headline block (first baseline stance block, else RDL); False if none."""
+        found = headline_block(scores)
+        if found is None:
+            self.clear()
+            return False
+        title, block = found
+        self._show_block(block, title, STANCE_METRICS if (scores or {}).get("stance") else RDL_METRICS)
+        return True
 
     def _show_block(self, block: dict, title: str, metrics: dict) -> None:
         self.title.setText(title)
@@ -153,16 +191,9 @@ class Scoreboard(QWidget):
                 verdict,
             ], colour=verdict_colour(verdict))
         self.table.resizeRowsToContents()
-        overall = block.get("verdict") or {}
-        less = block.get("less_stable")
-        if less:
-            text = f"{less.upper()} leg less stable"
-        else:
-            text = (overall.get("verdict") or "no verdict").capitalize()
-        if overall.get("si_pct") is not None:
-            text += f"\nasymmetry {_si_text(overall)}"
+        text, side_named = verdict_headline(block)
         self.verdict.setText(text)
-        self.verdict.setStyleSheet(theme.badge_style(theme.BAD if less else theme.MUTED))
+        self.verdict.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
 
 
 BEFORE_AFTER_METRICS = {
@@ -201,7 +232,7 @@ class BeforeAfter(QWidget):
             self.table.setRowCount(0)
             self.summary.setText("No before/after comparison in this session (run the primer protocol).")
             return False
-        key = "eyes_open" if "eyes_open" in blocks else sorted(blocks)[0]
+        key = "eyes_open" if "eyes_open" in blocks else min(blocks)
         sides = blocks[key].get("sides", {})
         rows, lines = [], []
         for side in ("left", "right"):
@@ -228,7 +259,7 @@ class BeforeAfter(QWidget):
                 change,
                 mdc,
                 m.get("verdict", ""),
-            ], colour=verdict_colour(m.get("verdict")))
+            ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
         self.table.resizeRowsToContents()
         self.summary.setText("   ·   ".join(lines) or "No verdict.")
         return True

@@ -14,10 +14,11 @@ virtual board runs faster than real time while it calibrates.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from station.errors import StationError
 
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 
 #: geometry of the virtual board and of boards without a calibration file
 DEFAULT_GEOMETRY = "reference-400x300"
+#: modules the UI imports on a click, loaded at start-up in the worker thread instead
+PRELOAD_MODULES = (
+    "station.assessment.protocols", "station.assessment.runner", "station.assessment.scoring",
+    "station.calibration.wizard", "station.calibration.reader", "station.calibration.protocol",
+    "station.report.exports",
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,10 @@ class BoardLink:
         from station.core.precompile import warmup
 
         progress(0.0, "Preparing the analysis core…")
-        warmup(lambda done, total, name: progress(0.6 * done / total, f"Preparing the analysis core: {name}"))
+        warmup(lambda done, total, name: progress(0.55 * done / total, f"Preparing the analysis core: {name}"))
+        progress(0.58, "Loading the assessment and calibration modules…")
+        for module in PRELOAD_MODULES:  # a first import on the UI thread (Start, Calibrate) would stall it
+            importlib.import_module(module)
         if self.sim is not None:
             self._start_sim(progress, wizard_observer)
         else:
@@ -149,7 +159,12 @@ class BoardLink:
         progress(1.0, "Ready.")
 
     def _start_sim(self, progress, wizard_observer) -> None:
-        from station.board.virtual import BoardModel, Subject, VirtualBoard, VirtualTransport
+        from station.board.virtual import (
+            BoardModel,
+            Subject,
+            VirtualBoard,
+            VirtualTransport,
+        )
         from station.calibration import load_geometry
 
         geometry = load_geometry(DEFAULT_GEOMETRY)
@@ -192,7 +207,8 @@ class BoardLink:
         """Stop the live stream, run the calibration wizard on the board, restart the stream.
 
         ``make_operator(transport)`` builds the wizard's operator (a person at the dashboard, or
-        :class:`SimOperator` on the virtual board). Runs in a worker thread; ``on_done(outcome_or_None, error_or_None)`` ends it. A passing
+        :class:`SimOperator` on the virtual board). Runs in a worker thread;
+        ``on_done(outcome_or_None, error_or_None)`` ends it. A passing
         calibration becomes the link's calibration (and, for a real board, the board's active one).
         """
 

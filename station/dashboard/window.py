@@ -34,7 +34,12 @@ from PySide6.QtWidgets import (
 from station.dashboard import theme
 from station.dashboard.calibration_view import CalibrationPanel
 from station.dashboard.live_data import cop_threshold_n, live_frame
-from station.dashboard.live_views import LinkQuality, LoadBars, Statokinesigram, SwaySeries
+from station.dashboard.live_views import (
+    LinkQuality,
+    LoadBars,
+    Statokinesigram,
+    SwaySeries,
+)
 from station.dashboard.patients_view import PatientPanel
 from station.dashboard.protocol_view import ProtocolPanel
 from station.dashboard.results_views import BeforeAfter, Scoreboard
@@ -133,11 +138,14 @@ class MainWindow(QMainWindow):
         self.protocol = ProtocolPanel(self._runner_context, clock_factory=clock_factory,
                                       trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s)
         self.protocol.session_finished.connect(self._on_session_finished)
+        self.protocol.new_phase.connect(self._restart_protocol_trail)
+        self._protocol_trail_since_t_s: float | None = None
         self.protocol_stato = Statokinesigram(positions, trail_s=5.0)
         protocol_page = QSplitter(Qt.Horizontal)
         protocol_page.addWidget(self.protocol)
         protocol_page.addWidget(self.protocol_stato)
-        protocol_page.setSizes([800, 360])
+        self.protocol_stato.setMinimumWidth(430)  # the plot title needs it (narrower clips the plot)
+        protocol_page.setSizes([720, 440])
         self.tabs.addTab(protocol_page, "Protocol")
 
         results = QWidget()
@@ -174,9 +182,11 @@ class MainWindow(QMainWindow):
         self.resize(1500, 900)
 
         self.timer = QTimer(self)
-        self.timer.setInterval(max(1, int(round(1000.0 / fps))))
+        self.timer.setInterval(max(1, round(1000.0 / fps)))
         self.timer.timeout.connect(self.redraw)
         self.protocol.set_virtual(link.is_virtual)
+        if link.sim is not None:
+            self.protocol.subject.setCurrentText(link.sim.subject)
         self.protocol.start.setEnabled(False)
         self.calibration_panel.start.setEnabled(False)
 
@@ -189,7 +199,7 @@ class MainWindow(QMainWindow):
         self.timer.start()
 
     def _on_startup_progress(self, fraction: float, text: str) -> None:
-        self.startup.setValue(int(round(100 * fraction)))
+        self.startup.setValue(round(100 * fraction))
         self.startup_text.setText(text)
         self.quality.show_state("calibrating" if "alibrat" in text else "starting")
 
@@ -238,8 +248,15 @@ class MainWindow(QMainWindow):
             self.series.show_frame(frame)
             self.loads.show_frame(frame)
         else:
-            self.protocol_stato.show_frame(frame)
+            self.protocol_stato.show_frame(frame, since_t_s=self._protocol_trail_since_t_s)
         self.frame_times_s.append(time.perf_counter() - t0)
+
+    def _restart_protocol_trail(self) -> None:
+        """The runner cued a new stance: the protocol page's trail and ellipse start afresh."""
+        acq = self.link.acquisition
+        if acq is not None:
+            latest = acq.snapshot(0.2).t_s
+            self._protocol_trail_since_t_s = float(latest[-1]) if len(latest) else None
 
     # ------------------------------------------------------------------ protocol
     def _runner_context(self) -> dict:
@@ -357,7 +374,7 @@ class MainWindow(QMainWindow):
             self.protocol.wait(10.0)
         self.link.close()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 
@@ -376,9 +393,9 @@ def _error_text(acq) -> str:
 
 
 def _pdf_writer():
-    """``station.report.pdf.write_report(store, session_id, path)`` when the report module has it."""
+    """``station.report.pdf.write_session_report(store, session_id, path)``, or None if not in this build."""
     try:
         from station.report import pdf
     except ImportError:
         return None
-    return getattr(pdf, "write_report", None)
+    return getattr(pdf, "write_session_report", None)

@@ -8,8 +8,9 @@ Files written to the output directory (``<stem>`` = ``session<id>``)::
 
 Text cells a spreadsheet would execute as a formula (first character ``=``, ``+``, ``-``, ``@``, tab
 or carriage return) are prefixed with a single quote (OWASP "CSV injection"); numbers are written as
-numbers. Undefined values (NaN) are empty cells. A ``#`` comment line heads each file with the
-session, the patient (or pseudonym) and the units.
+numbers. Undefined values (NaN) are empty cells. ``#`` comment lines head each file with the session,
+protocol, start time and units (no free text: a spreadsheet splits them at commas like any line); the
+patient's name, or pseudonym, is the ``patient`` column of the metrics table.
 """
 
 from __future__ import annotations

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from station import __version__
 from station.errors import StationError
+# The store's JSON-safe copy (NaN/inf -> None, numpy -> Python), the same rule its JSON columns follow.
+from station.store.database import _clean as clean
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +25,6 @@ FORMAT_VERSION = 1
 #: raw arrays exported per trial (names of ``Store.trial_arrays``); host time is left out: it is the
 #: wall-clock time of the recording PC, not needed for analysis and a needless timestamp in research data
 RAW_ARRAYS = ("seq", "t_us", "device_time_s", "counts", "status", "missed")
-
-
-def clean(value):
-    """A JSON-safe copy: NaN/inf -> None, numpy scalars and arrays -> Python values."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return clean(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def session_document(data) -> dict:

@@ -442,13 +442,13 @@ def _trial_section(data, st, width) -> list:
         status = t.status + (f" (repeat of #{_seq_of(data, t.repeat_of)})" if t.repeat_of else "")
         if t.reason:
             status += f": {t.reason}"
-        rows.append([str(t.seq), _p(t.step or f"{t.task} {t.side or ''}", st["cell"]),
+        step = (t.step or f"{t.task} {t.side or ''}").replace(" eyes open", "")  # the default condition: no news
+        rows.append([str(t.seq), _p(step, st["cell"]),
                      _p(status, st["cellb"] if t.status != "finished" else st["cell"]), window,
                      fmt(m.get("mean_velocity_ml_mm_s"), 1), fmt(m.get("range_ml_mm"), 1),
                      fmt(m.get("ellipse95_area_mm2"), 0), extra])
     story = [PageBreak(), Paragraph("Trials", st["h1"]),
-             _table(rows, [0.05 * width, 0.34 * width, 0.18 * width, 0.08 * width, 0.09 * width, 0.09 * width,
-                           0.09 * width, 0.08 * width], align_right_from=3)]
+             _table(rows, [f * width for f in (0.04, 0.32, 0.185, 0.09, 0.09, 0.095, 0.09, 0.09)], align_right_from=3)]
     story.append(Paragraph("Only finished trials enter the scores. TD = touchdowns of the free foot.", st["small"]))
     return story + _quality_section(data, st, width) + _calibration_section(data, st, width)
 
@@ -458,35 +458,49 @@ def _seq_of(data, trial_id) -> str:
 
 
 def _quality_section(data, st, width) -> list:
+    """A summary line; the per-trial table lists only the trials with something to report."""
     from reportlab.platypus import Paragraph
 
     rows = [["#", "Frames", "Lost", "CRC errors", "Resyncs", "Gaps (s)", "Missed conv.", "Rate (Hz)", "Jitter (ms)"]]
-    totals = {"frames": 0, "lost": 0, "crc_errors": 0, "gaps": 0}
+    totals = {"frames": 0, "lost": 0, "crc_errors": 0, "resyncs": 0, "gaps": 0, "missed_conversions": 0}
+    rates, jitters = [], []
     for t in data.trials:
         q = t.quality or {}
         for k in totals:
             totals[k] += int(q.get(k) or 0)
+        if _finite(q.get("effective_rate_hz")):
+            rates.append(float(q["effective_rate_hz"]))
+        if _finite(q.get("jitter_ms")):
+            jitters.append(float(q["jitter_ms"]))
+        if not any(q.get(k) for k in ("lost", "crc_errors", "resyncs", "gaps", "missed_conversions")):
+            continue
         gaps = f"{q.get('gaps', 0)} ({fmt(q.get('gap_s'), 1)})" if q.get("gaps") else "0"
         rows.append([str(t.seq), str(q.get("frames", "–")), str(q.get("lost", "–")), str(q.get("crc_errors", "–")),
                      str(q.get("resyncs", "–")), gaps, str(q.get("missed_conversions", "–")),
                      fmt(q.get("effective_rate_hz"), 1), fmt(q.get("jitter_ms"), 2)])
     lost_pct = 100.0 * totals["lost"] / max(totals["frames"] + totals["lost"], 1)
-    ok = totals["lost"] == 0 and totals["crc_errors"] == 0 and totals["gaps"] == 0
     summary = (f"{totals['frames']} frames received, {totals['lost']} lost ({lost_pct:.2f} %), "
-               f"{totals['crc_errors']} CRC errors, {totals['gaps']} gaps — "
-               + ("a clean recording." if ok else "check the trials marked below."))
-    return [Paragraph("Recording quality", st["h2"]), Paragraph(_esc(summary), st["body"]),
-            _table(rows, [0.06 * width] + [0.1175 * width] * 8)]
+               f"{totals['crc_errors']} CRC errors, {totals['resyncs']} resyncs, {totals['gaps']} gaps, "
+               f"{totals['missed_conversions']} missed conversions")
+    if rates:
+        summary += (f"; rate {fmt(min(rates), 1)}–{fmt(max(rates), 1)} Hz, jitter up to {fmt(max(jitters), 2)} ms"
+                    if jitters else f"; rate {fmt(min(rates), 1)}–{fmt(max(rates), 1)} Hz")
+    story = [Paragraph("Recording quality", st["h2"])]
+    if len(rows) == 1:
+        return story + [Paragraph(_esc(summary + ". A clean recording: no trial lost data."), st["body"])]
+    return story + [Paragraph(_esc(summary + ". Trials with link problems:"), st["body"]),
+                    _table(rows, [0.06 * width] + [0.1175 * width] * 8)]
 
 
 def _calibration_section(data, st, width) -> list:
-    from reportlab.platypus import Paragraph
+    from reportlab.platypus import KeepTogether, Paragraph
 
     from station.calibration import Calibration
 
     story = [Paragraph("Calibration", st["h2"])]
     if not data.calibrations:
-        return story + [Paragraph("No calibration is recorded with this session: forces and COP cannot be trusted.", st["body"])]
+        return [KeepTogether(story + [Paragraph("No calibration is recorded with this session: forces and COP cannot be "
+                                                "trusted.", st["body"])])]
     board_id = str((data.session.board or {}).get("board_id", "")).upper()
     for cal_id, d in data.calibrations.items():
         try:
@@ -505,17 +519,18 @@ def _calibration_section(data, st, width) -> list:
             lines.append(f"WARNING: the session's board is {board_id}, not the calibrated board {cal.board_id}.")
         r = cal.residuals or {}
         if _finite(r.get("force_rms_n")) or _finite(r.get("cop_rms_mm")):
-            lines.append(f"Fit residuals: force {fmt(r.get('force_rms_n'), 1)} N rms, COP {fmt(r.get('cop_rms_mm'), 1)} mm rms"
-                         f" (max {fmt(r.get('cop_max_mm'), 1)} mm) over {r.get('n_placements', '?')} placements.")
+            lines.append(f"Fit residuals: force {fmt(r.get('force_rms_n'), 2)} N rms, COP {fmt(r.get('cop_rms_mm'), 2)} mm rms"
+                         f" (max {fmt(r.get('cop_max_mm'), 2)} mm) over {r.get('n_placements', '?')} placements.")
         else:
             lines.append("No fit residuals recorded (offsets and gains entered directly).")
         v = cal.verification or {}
         if v:
-            parts = [f"{k.replace('_', ' ')} {fmt(v[k], 1)}" for k in ("cop_rms_mm", "cop_max_mm", "force_max_pct") if _finite(v.get(k))]
-            lines.append("Verification: " + (", ".join(parts) if parts else "recorded") + ".")
+            passed = {True: "passed", False: "FAILED"}.get(v.get("passed"), "recorded")
+            lines.append(f"Verification with known masses: {passed} — COP error {fmt(v.get('cop_rms_mm'), 2)} mm rms "
+                         f"(max {fmt(v.get('cop_max_mm'), 2)} mm), force error up to {fmt(v.get('force_max_pct'), 2)} %.")
         lines.append("COP correction: " + ("applied." if cal.cop_correction else "none."))
         story += [Paragraph(_esc(line), st["body"]) for line in lines]
-    return story
+    return [KeepTogether(story)]
 
 
 def _definitions_section(st, width) -> list:
@@ -623,3 +638,7 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False)
         raise StationError(f"Cannot write the report {out}: {exc.strerror or exc}.") from exc
     log.info("wrote the report of session %s to %s", data.session.id, out)
     return out
+
+
+#: the name the dashboard looks up (``station.dashboard.window._pdf_writer``); same function
+write_report = write_session_report

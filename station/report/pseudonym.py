@@ -33,16 +33,23 @@ def installation_secret(data_dir: str | os.PathLike) -> bytes:
         The key file cannot be created or read, or is corrupt.
     """
     path = Path(data_dir) / KEY_NAME
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StationError(f"Cannot create the pseudonym key {path}: {exc.strerror}.") from exc
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(KEY_BYTES) + "\n")
-        log.info("created the installation's pseudonym key %s", path)
+    if not path.exists():
+        # Write the key to a private temporary file, then link it into place: the link fails if another
+        # process got there first, and nobody ever reads a half-written key.
+        tmp = path.with_name(f".{KEY_NAME}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(KEY_BYTES) + "\n")
+            try:
+                os.link(tmp, path)
+                log.info("created the installation's pseudonym key %s", path)
+            except FileExistsError:
+                pass
+        except OSError as exc:
+            raise StationError(f"Cannot create the pseudonym key {path}: {exc.strerror}.") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
     try:
         text = path.read_text().strip()
         key = bytes.fromhex(text)

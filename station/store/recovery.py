@@ -5,8 +5,8 @@ While a trial records, the acquisition appends raw frames to a journal in ``<dat
 with status ``running`` and the journal's ``meta`` carries its ``trial_id``. A journal still present
 at the next start therefore belongs to a recording that never finished: :func:`recover_journals`
 reads what survived (``station.board.trialfile.recover_journal``), stores it under that trial,
-marks the trial (and its session, if still ``running``) ``interrupted``, and moves the journal to
-``journals/recovered/``. Trials left ``running`` without a journal are marked ``interrupted`` too.
+marks the trial ``interrupted``, and moves the journal to ``journals/recovered/``. Trials and
+sessions left ``running`` without a live (locked) journal are marked ``interrupted`` too.
 """
 
 from __future__ import annotations
@@ -58,11 +58,14 @@ def recover_journals(store) -> list[int]:
             continue
         store.update_trial(int(row["id"]), status="interrupted", reason="the station stopped during this trial")
         recovered.append(int(row["id"]))
+    # A session still "running" with no live recording belongs to a station that stopped (during a
+    # trial or between two). A runner that is in fact alive sets the final status when it ends anyway.
     for row in store._query("SELECT id FROM sessions WHERE status = 'running'"):
         sid = int(row["id"])
-        trials = store.trials(sid)
-        if any(t.status == "interrupted" for t in trials) and not any(t.status == "running" for t in trials):
-            store.finish_session(sid, status="interrupted")
+        prefix = f"session{sid:06d}-"
+        if any(name.startswith(prefix) for name in live):
+            continue
+        store.finish_session(sid, status="interrupted")
     if recovered:
         log.warning("recovered %d interrupted trial(s) into the database", len(recovered))
     return sorted(set(recovered))

@@ -91,8 +91,9 @@ class SimRun:
 
 def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict, body_mass_kg: float = 70.0,
                  sim_adjust=None, on_event=None, store: Store | None = None, poll_s: float = 0.5,
-                 rest_s: float = 1.5) -> SimRun:
-    board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
+                 rest_s: float = 1.5, faults=None) -> SimRun:
+    board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS),
+                         faults=faults)
     transport = PacedTransport(board)
     acq = Acquisition(transport)
     store = store or Store.open(data_dir)

@@ -53,3 +53,49 @@ def test_assess_unknown_patient_id_is_one_clear_line(tmp_path, capsys):
     rc = main(["--data-dir", str(tmp_path), "assess", "--sim", "--patient", "42", "--protocol", "rdl"])
     assert rc == 2
     assert capsys.readouterr().err.strip() == "station: error: There is no patient with id 42."
+
+
+def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeypatch, capsys):
+    """``--sim`` runs a free-running board: the board may run ahead of the runner's thread at any moment.
+
+    The runner must not then date the stance start by a board time older than the frames it looked
+    at, or it ends the recording before the analysed trial's end ("the recording stopped 7.8 s into a
+    8 s trial") and repeats a trial the patient did well. The race is forced here: the first time the
+    runner reads frames after each cue, the board first runs 2 s ahead (a busy host descheduling the
+    runner's thread does the same).
+    """
+    import json
+    import time
+
+    from station.board import acquisition as acq_mod
+    from station.board.protocol import CMD_SIM_SCENE
+
+    armed = {"cue": False, "runs_ahead": 0}
+    send, snapshot = acq_mod.Acquisition.send_command, acq_mod.Acquisition.snapshot
+
+    def send_command(self, data):
+        if data[3] == CMD_SIM_SCENE:
+            subject = json.loads(data[4:-2]).get("subject") or {}
+            armed["cue"] = subject.get("stance") in ("left", "right")
+        return send(self, data)
+
+    def run_ahead_snapshot(self, seconds):
+        if armed["cue"]:
+            armed["cue"] = False
+            goal = self.frames_total + int(2.0 * self.info.nominal_rate_hz)
+            deadline = time.monotonic() + 30.0
+            while self.frames_total < goal and time.monotonic() < deadline:
+                time.sleep(0.001)
+            armed["runs_ahead"] += 1
+        return snapshot(self, seconds)
+
+    monkeypatch.setattr(acq_mod.Acquisition, "send_command", send_command)
+    monkeypatch.setattr(acq_mod.Acquisition, "snapshot", run_ahead_snapshot)
+    rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--patient", "Runner 8", "--body-mass", "70",
+               "--protocol", "single-leg", "--trials", "1", "--seconds", "8", "--exclude", "2"])
+    out = capsys.readouterr().out
+    with Store.open(tmp_path / "data") as store:
+        trials = store.trials(1)
+    assert [(t.side, t.status, t.reason) for t in trials] == [("left", "finished", ""), ("right", "finished", "")]
+    assert "recording stopped" not in out
+    assert armed["runs_ahead"] == 2 and rc == 0

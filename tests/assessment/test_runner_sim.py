@@ -90,9 +90,8 @@ def test_primer_session_improves_the_weak_side_only(tmp_path):
 
 
 def test_rdl_protocol_counts_reps_and_scores_the_lateral_shift(tmp_path):
-    # No free-foot touchdowns here: the core's RDL segmentation loses repetitions around them (reported).
-    subject = {"preset": "weak-right", "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0}
-    run = run_protocol(protocols.get("rdl", reps=10), data_dir=tmp_path, seed=4, sim_subject=subject)
+    # weak-right: 3 free-foot touchdowns a minute on the right (bridged before the segmentation)
+    run = run_protocol(protocols.get("rdl", reps=10), data_dir=tmp_path, seed=4, sim_subject={"preset": "weak-right"})
     trials = run.store.trials(run.session_id)
     assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
     assert len([e for e in run.board.truth.events if e["kind"] == "rep_start"]) == 20
@@ -159,3 +158,52 @@ def test_abort_ends_trial_and_session_and_runs_the_stop_step(tmp_path):
     assert run.events[-1].kind == "session_end"
     assert not list(run.store.journals_dir.glob("*.journal"))  # journal removed once stored
     assert run.board.subject is None  # the virtual patient was stepped down by the stop step
+
+
+def test_no_scene_commands_to_a_board_that_is_not_virtual(tmp_path):
+    import dataclasses
+
+    from station.assessment.runner import Runner
+    from station.board.acquisition import Acquisition
+    from station.board.virtual import BoardModel, Subject, VirtualBoard
+    from station.store import Store
+
+    from .simsession import GAINS_COUNTS_PER_N, OFFSETS_COUNTS, LockstepClock, PacedTransport, calibration_for
+
+    board = VirtualBoard(seed=9, subject=Subject.named("healthy"),
+                         board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
+    transport = PacedTransport(board)
+    acq = Acquisition(transport)
+    info = acq.start()
+    acq.info = dataclasses.replace(info, adc_kind="HX711")  # as if it were hardware
+    try:
+        with Store.open(tmp_path) as store:
+            pid = store.add_patient(name="hw", body_mass_kg=70.0)
+            runner = Runner(protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0),
+                            acquisition=acq, store=store, patient_id=pid, calibration=calibration_for(board),
+                            clock=LockstepClock(transport), simulate=True, tare=False, stance_timeout_s=2.0,
+                            poll_s=0.5, rest_s=0.5)
+            sid = runner.run()
+            assert runner.simulate is False
+            trials = store.trials(sid)
+    finally:
+        acq.stop()
+    # nobody follows the cues on "hardware": every attempt times out, and the board got no scene
+    assert [t.status for t in trials] == ["failed"] * 6
+    assert trials[0].reason == "no single-leg stance on the left leg within 2 s"
+    kinds = [e["kind"] for e in board.truth.events]
+    assert kinds == ["scene", "start", "stop"]  # the subject placed at t = 0, stream start/stop, no scene
+
+
+def test_a_link_gap_inside_a_trial_fails_it_and_it_is_repeated(tmp_path):
+    from station.board.virtual import FaultSpec
+
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0)
+    run = run_protocol(protocol, data_dir=tmp_path, seed=4, sim_subject={"preset": "healthy"},
+                       faults=FaultSpec.parse("disconnect=10.0:2.0"))
+    trials = run.store.trials(run.session_id)
+    assert [(t.side, t.status) for t in trials] == [("left", "failed"), ("left", "finished"), ("right", "finished")]
+    assert trials[0].reason.startswith("the board's link was lost ") and trials[0].reason.endswith(" s into the trial")
+    assert len(trials[0].gaps) == 1 and trials[0].quality["lost_in_gaps"] == 160  # 2 s at 80 Hz
+    assert any(e["kind"] == "gap" for e in trials[0].events)
+    assert run.store.get_session(run.session_id).status == "finished"

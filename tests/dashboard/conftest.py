@@ -38,7 +38,8 @@ def known_board():
 
     model = BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS)
     cal = Calibration(board_id="5B000001", geometry=load_geometry("reference-400x300"),
-                      offsets_counts=np.asarray(OFFSETS_COUNTS, float), gains_n_per_count=1.0 / np.asarray(GAINS_COUNTS_PER_N))
+                      offsets_counts=np.asarray(OFFSETS_COUNTS, float),
+                      gains_n_per_count=1.0 / np.asarray(GAINS_COUNTS_PER_N))
     return model, cal
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from station.assessment.runner import FastClock
 from station.dashboard.station_link import SimOptions
 
 from .conftest import image_stats, known_board, save_png
@@ -23,7 +22,7 @@ def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
     total = window.loads.total.text()
     kg = float(total.split()[1])
     assert kg == pytest.approx(70.0, abs=3.0)
-    assert "% body weight" in total
+    assert "% body weight" in window.loads.split.text()
     heights = np.asarray(window.loads.bars.opts["height"])
     assert heights.sum() == pytest.approx(kg, abs=0.1)
     # the statokinesigram: a trail, an ellipse, and the COP near the centre of the board
@@ -76,3 +75,29 @@ def test_unplugging_the_board_mid_trial_shows_it_and_recovers(qtbot, make_window
     assert len(trial.gaps) == 1
     t0, t1 = trial.gaps[0]
     assert t1 - t0 == pytest.approx(2.5, abs=0.3)
+
+
+def test_calibration_wizard_from_the_dashboard_recalibrates_and_resumes(qtbot, make_window):
+    model, cal = known_board()
+    window = make_window(SimOptions(seed=7, board_model=model), calibration=cal)
+    panel = window.calibration_panel
+    window.tabs.setCurrentWidget(panel)
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.result.text().startswith(("PASS", "FAIL")) or "failed" in panel.result.text(),
+                    timeout=60_000)
+    assert panel.result.text().startswith("PASS"), panel.result.text()
+    assert panel.table.rowCount() == 9
+    # every prompt became a numbered step: tare, 9 placements, tare again, 9 verifications, remove
+    steps = [panel.steps.item(i).text() for i in range(panel.steps.count())]
+    assert len(steps) == 21 and steps[0].startswith("1. Clear the board")
+    assert steps[1] == "2. Place 20 kg at 100 mm left, 75 mm forward of the centre."
+    # the fitted gains are the board's hidden ones (1 / counts per newton), within 0.2 %
+    np.testing.assert_allclose(window.link.calibration.gains_n_per_count, 1.0 / np.asarray(model.gains_counts_per_n),
+                               rtol=2e-3)
+    assert window.link.calibration is not cal
+    # the live stream is back
+    qtbot.waitUntil(lambda: window.link.ready and window.link.acquisition is not None, timeout=10_000)
+    acq = window.link.acquisition
+    qtbot.waitUntil(lambda: acq.quality["frames"] > 40, timeout=10_000)
+    assert acq.state == "connected"
+    assert window.protocol.start.isEnabled()

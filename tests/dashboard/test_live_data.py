@@ -6,7 +6,12 @@ import pytest
 from station.board.acquisition import LiveWindow
 from station.calibration import Calibration, load_geometry
 from station.core.ellipse import ellipse_measures
-from station.dashboard.live_data import cop_threshold_n, decimate, ellipse95_outline, live_frame
+from station.dashboard.live_data import (
+    cop_threshold_n,
+    decimate,
+    ellipse95_outline,
+    live_frame,
+)
 
 
 def _calibration():

@@ -5,7 +5,6 @@ The virtual board runs faster than real time (``realtime=False``) and the runner
 with ``station dashboard --sim``.
 """
 
-import pytest
 from PySide6.QtCore import Qt
 
 from station.assessment.runner import FastClock
@@ -23,7 +22,7 @@ def _click_tab(qtbot, window, title):
 
 def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, store, tmp_path):
     window = make_window(SimOptions(seed=1, realtime=False, chunk_s=0.05), clock_factory=FastClock,
-                         trials_per_side=3, duration_s=10.0, exclude_s=2.0)
+                         trials_per_side=5, duration_s=10.0, exclude_s=2.0)
     # the start-up calibration ran through the calibration page: its verification table is filled
     calib = window.calibration_panel
     assert calib.table.rowCount() == 9
@@ -59,9 +58,9 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     session = store.list_sessions(window.patients.patient.id)[-1]
     assert session.status == "finished"
     trials = store.trials(session.id)
-    assert [t.side for t in trials if t.status == "finished"] == ["left", "right"] * 3
+    assert [t.side for t in trials if t.status == "finished"] == ["left", "right"] * 5
     verdict = session.scores["stance"]["baseline/eyes_open"]["verdict"]
-    assert verdict["less_stable"] == "right"
+    assert verdict["less_stable"] == "right", (verdict, [(t.side, t.metrics.get("sway_index")) for t in trials])
     # what the clinician reads on the runner page: the side and the asymmetry with its interval
     text = panel.result.text()
     assert text.startswith("RIGHT leg less stable")
@@ -79,8 +78,22 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     assert board.table.item(r, 2).text().startswith(f"{sides['right']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
     assert board.table.item(r, 4).text() == session.scores["stance"]["baseline/eyes_open"]["asymmetry"][
         "mean_velocity_ml_mm_s"]["verdict"]
-    # the session list now holds the session with its one-line summary
-    assert "right less stable" in window.patients.sessions.item(0).text()
+    # the session list now holds the session with its one-line summary; clicking it shows its result
+    sessions = window.patients.sessions
+    assert "right less stable" in sessions.item(0).text()
+    window.scoreboard.clear()
+    _click_tab(qtbot, window, "Live")
+    qtbot.mouseClick(sessions.viewport(), Qt.LeftButton, pos=sessions.visualItemRect(sessions.item(0)).center())
+    assert window.tabs.currentIndex() == 2
+    assert board.verdict.text().startswith("RIGHT leg less stable")
+
+    # the PDF report of the session, written in the background
+    assert window.export_pdf.isEnabled()
+    window.export_to(tmp_path / "session.pdf", fmt="pdf")
+    qtbot.waitUntil(lambda: "written" in window.export_status.text() or "failed" in window.export_status.text(),
+                    timeout=60_000)
+    assert window.export_status.text() == f"PDF written to {tmp_path / 'session.pdf'}."
+    assert (tmp_path / "session.pdf").read_bytes()[:5] == b"%PDF-"
 
     for name, tab in (("protocol-result.png", "Protocol"), ("lr-scoreboard.png", "L/R result"),
                       ("calibration-wizard.png", "Calibration")):

@@ -1,6 +1,5 @@
 """The before/after view and the scoreboard, filled by the assessment's own scoring of a metrics table."""
 
-import pytest
 
 from station.assessment import scoring
 
@@ -27,10 +26,13 @@ def _rows():
 
 
 def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
+    from station.dashboard import theme
     from station.dashboard.results_views import BeforeAfter
 
     scores = scoring.score_session(_rows())
     view = BeforeAfter()
+    view.setFont(theme.font(theme.BASE_PT))
+    view.setStyleSheet(theme.STYLE_SHEET)
     qtbot.addWidget(view)
     view.resize(1100, 560)
     assert view.show_scores(scores)

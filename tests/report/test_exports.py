@@ -123,6 +123,9 @@ def test_pseudonymised_exports(primer_session, tmp_path):
     assert pseudonym(session.patient_id, secret=b"another installation key") != alias
     for p in paths:
         assert "HYPERLINK" not in p.read_text()
+    ezc3d = pytest.importorskip("ezc3d")
+    [first, *_] = export_session(run.store, run.session_id, tmp_path / "3", fmt="c3d", pseudonymise=True)
+    assert ezc3d.c3d(str(first))["parameters"]["SUBJECTS"]["NAMES"]["value"] == [alias]
 
 
 def test_c3d_force_platform_gives_the_station_cop(primer_session, tmp_path):

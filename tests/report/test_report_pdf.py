@@ -72,7 +72,7 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     rest = " ".join(" ".join(pages[3:]).split())
     trials = run.store.trials(run.session_id)
     frames = sum(t.quality["frames"] for t in trials)
-    assert f"{frames} frames received, 0 lost" in rest
+    assert f"{frames} frames received, 0 lost (0.00 %), 0 CRC errors" in rest and "A clean recording" in rest
     assert "Board 5B000001" in rest and "valid at the session" in rest and "technician A" in rest
     for t in trials:
         if t.task == "single_leg" and t.status == "finished":
@@ -111,3 +111,22 @@ def test_headline_and_number_formatting():
     assert fmt(-1.25, 1) == "−1.2" and fmt(float("nan")) == "–" and fmt(None) == "–"
     assert si_text({"si_pct": 47.4, "ci_low_pct": 11.4, "ci_high_pct": 83.4}) == "+47 % (+11 to +83)"
     assert si_text({"si_pct": 12.0}) == "+12 %" and si_text(None) == "–"
+
+
+def test_a_session_without_scorable_trials_still_gives_a_report(tmp_path):
+    from station.store import Store
+
+    with Store.open(tmp_path / "data") as store:
+        patient = store.add_patient(name="Aborted Early", body_mass_kg=60.0)
+        sid = store.create_session(patient_id=patient, protocol="single-leg", settings={"title": "Single-leg stance"})
+        store.add_trial(sid, task="single_leg", side="left", status="aborted")
+        store.update_trial(store.trials(sid)[0].id, reason="stopped by the operator",
+                           quality={"frames": 700, "lost": 12, "crc_errors": 3, "resyncs": 2, "gaps": 1, "gap_s": 1.5,
+                                    "missed_conversions": 0, "effective_rate_hz": 79.6, "jitter_ms": 0.8})
+        store.finish_session(sid, status="aborted")
+        pdf = write_session_report(store, sid, tmp_path / "r.pdf")
+    text = " ".join(_text(pdf, layout=False).split())
+    assert "Aborted Early" in text and "no finished trials that can be scored" in text
+    assert "aborted: stopped by the operator" in text and "No calibration is recorded" in text
+    assert "700 frames received, 12 lost (1.69 %), 3 CRC errors, 2 resyncs, 1 gaps" in text
+    assert "Trials with link problems:" in text and "1 (1.5)" in text and "79.6" in text

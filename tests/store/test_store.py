@@ -171,3 +171,24 @@ def test_leftover_journal_is_recovered_as_interrupted(tmp_path):
         assert s.get_trial(done).status == "finished"
         assert s.get_session(sid).status == "interrupted"
         assert not path.exists() and (s.journals_dir / "recovered" / path.name).exists()
+
+
+def test_session_left_running_between_trials_is_marked_interrupted(tmp_path):
+    base = tmp_path / "data"
+    with Store.open(base) as s:
+        pid = s.add_patient(name="A")
+        sid = s.create_session(patient_id=pid, protocol="single-leg")
+        tid = s.add_trial(sid, task="single_leg", side="left", status="finished")
+        live_sid = s.create_session(patient_id=pid, protocol="rdl")
+        live_tid = s.add_trial(live_sid, task="rdl", side="left", status="running")
+        live_path = s.journal_path(session_id=live_sid, trial_id=live_tid)
+    from station.board.journal import JournalWriter
+
+    writer = JournalWriter(live_path, {"board": {}, "meta": {"session_id": live_sid, "trial_id": live_tid}})
+    try:  # a recording in progress (locked journal) is left alone
+        with Store.open(base) as s:
+            assert s.get_session(sid).status == "interrupted" and s.get_trial(tid).status == "finished"
+            assert s.get_session(live_sid).status == "running" and s.get_trial(live_tid).status == "running"
+            assert live_path.exists()
+    finally:
+        writer.close()

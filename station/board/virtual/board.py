@@ -129,6 +129,9 @@ class VirtualBoard:
         self._frozen_counts: dict[int, int] = {}
         self._last_counts = self._cells.offsets_counts.astype(np.int32)
         self._done_breaks: set = set()
+        #: False while no host has the port open (set by the pty server): what the board sends then
+        #: goes nowhere, and its frames are flagged not intact in the ground truth
+        self.host_attached = True
         meta = {
             "seed": self.seed, "rate_hz": self.rate_hz, "clock_ppm": self.clock_ppm, "board_id": f"{self._board_id:08X}",
             "board": self.board.name, "positions_mm": self.board.positions.tolist(),
@@ -299,16 +302,16 @@ class VirtualBoard:
         """Let ``seconds`` of board time pass; return every byte the board put on the wire meanwhile.
 
         Replies to commands written since the last call come first, then data frames (if streaming);
-        byte faults are applied; nothing is returned while the link is down.
+        byte faults are applied; nothing is returned while the link is down or ``host_attached`` is False.
         """
-        if seconds < 0:
-            raise ValueError("time only moves forward")
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(f"time only moves forward (got {seconds!r} s)")
         with self._lock:
             t_end = self._t_s + float(seconds)
             out = bytearray()
             chunks = []  # per-frame truth pieces
             offsets = []  # offset of each frame in `out`, -1 if it never reached the wire
-            if self.link_up:
+            if self.link_up and self.host_attached:
                 out += self._replies
             self._replies.clear()
             while True:
@@ -388,7 +391,7 @@ class VirtualBoard:
         frames["counts"] = counts
         frames["status"] = status
         frames["missed"] = missed
-        link = np.ones(n, dtype=bool)
+        link = np.full(n, self.host_attached, dtype=bool)
         for t0, d in self.faults.disconnects:
             link &= ~((t >= t0) & (t < t0 + d))
         wire_frames = frames[link]

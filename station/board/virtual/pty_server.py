@@ -3,8 +3,14 @@
 
 The slave side is put in raw mode; the optional ``link`` path is a symlink to the slave device. A
 ``disconnect`` fault closes the pty and removes the link; when the link returns, a new pty is created
-and ``link`` points at it again (its device name may differ, as after a real re-plug). When nobody
-reads, the pty buffer fills and further bytes are dropped, like a USB device with no host listening.
+and ``link`` points at it again (its device name may differ, as after a real re-plug).
+
+The server does not hold the slave open itself, so it can tell whether a host has the port open
+(reading the master then fails with EIO when nobody does). While no host is attached the board's
+output goes nowhere and the ground truth flags those frames as not intact — as with a USB board whose
+port is closed. (A batch written in the instant a host opens or closes the port may still be lost
+on the host side: pyserial flushes its input when it opens a port.) If a host holds the port open
+without reading, the pty buffer fills and further bytes are dropped and counted.
 """
 
 from __future__ import annotations
@@ -27,24 +33,33 @@ class _Pty:
     """One pseudo-terminal pair, the slave in raw mode, optionally linked from ``link``."""
 
     def __init__(self, link: Path | None):
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
+        self.master, slave = os.openpty()
+        try:
+            tty.setraw(slave)  # the settings stay with the pty after we close our slave descriptor
+            self.path = os.ttyname(slave)
+        finally:
+            os.close(slave)
         os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
         self.link = link
         self.dropped_bytes = 0
+        self.attached = False
         if link is not None:
             _replace_symlink(link, self.path)
 
     def read(self) -> bytes:
+        """Host bytes waiting on the master (``b""`` if none); updates :attr:`attached`."""
         try:
-            return os.read(self.master, 4096)
+            data = os.read(self.master, 4096)
         except BlockingIOError:
+            self.attached = True
             return b""
-        except OSError as exc:  # EIO when no slave is open on some systems
-            if exc.errno == errno.EIO:
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # no process has the slave open
+                self.attached = False
                 return b""
             raise
+        self.attached = True
+        return data
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -62,11 +77,10 @@ class _Pty:
             view = view[n:]
 
     def close(self) -> None:
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
         if self.link is not None:
             try:
                 if self.link.is_symlink() and os.readlink(self.link) == self.path:
@@ -118,6 +132,7 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
     """
     link_path = Path(link) if link is not None else None
     pty = _Pty(link_path) if board.link_up else None
+    board.host_attached = False  # until a host opens the port
     last_path = pty.path if pty else None
     dropped = 0
     if pty is not None:
@@ -134,14 +149,15 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
             if realtime:
                 due_board_s = max(board.next_conversion_s, board.time_s + min_batch_s)
                 wait = min(0.05, max(0.0, wall0 + (due_board_s - board0) - time.monotonic()))
-            if pty is not None:
-                readable, _, _ = select.select([pty.master], [], [], wait)
-                if readable:
-                    data = pty.read()
-                    if data:
-                        board.write(data)
+            if pty is not None and pty.attached:
+                select.select([pty.master], [], [], wait)
             elif wait:
-                time.sleep(wait)
+                time.sleep(wait)  # a master with no slave open is always "readable" (EIO)
+            if pty is not None:
+                data = pty.read()
+                if data:
+                    board.write(data)
+                board.host_attached = pty.attached
             target = board0 + (time.monotonic() - wall0) if realtime else board.time_s + chunk_s
             if seconds is not None:
                 target = min(target, seconds)
@@ -153,17 +169,17 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
                 dropped += pty.dropped_bytes
                 pty.close()
                 pty = None
+                board.host_attached = False  # nobody can have the next pty open yet
             elif pty is None and board.link_up:
                 pty = _Pty(link_path)
                 last_path = pty.path
                 logger.info("virtual board: link back on %s", pty.path)
                 if on_ready:
                     on_ready(pty.path)
-                if out:
-                    pty.write(out)
             elif pty is not None and out:
                 pty.write(out)
     finally:
+        board.host_attached = True
         if pty is not None:
             dropped += pty.dropped_bytes
             pty.close()

@@ -48,7 +48,8 @@ class GroundTruth:
     total_n, cop_ml_mm, cop_ap_mm : (n,) float64
         True total force and COP from the true forces (NaN COP below 1 N).
     intact : (n,) bool
-        The frame's 30 bytes reached the wire unchanged (not dropped, corrupted or lost in a disconnect).
+        The frame's 30 bytes reached the wire unchanged (not dropped, corrupted, lost in a disconnect,
+        or sent while no host had the pseudo-terminal open).
     events : list of dict
         ``{"t_s": ..., "kind": ...}`` in time order: step_on, step_off, scene, touchdown, rep_start,
         rep_bottom, rep_end, disconnect, reconnect, reboot, start, stop, masses.
