@@ -179,15 +179,15 @@ def asymmetry(
     out["diff"] = right.mean - left.mean
     enough = left.n >= 2 and right.n >= 2
     if count:
-        total = int(round(left.mean * left.n + right.mean * right.n))
-        out.update(method="rate", events=total, unit=unit or f"{events} per trial",
+        n_events = round(left.mean * left.n + right.mean * right.n)
+        out.update(method="rate", events=n_events, unit=unit or f"{events} per trial",
                    note="counts are compared as events per trial, not by SI")
-        if total < min_events:
+        if n_events < min_events:
             out["verdict"] = f"too few {events} to compare"
             return out
         if not enough:
             return out
-        pooled_rate = total / (left.n + right.n)  # Poisson variance of a count under equal rates
+        pooled_rate = n_events / (left.n + right.n)  # Poisson variance of a count under equal rates
         var_l, var_r = max(_sd0(left) ** 2, pooled_rate), max(_sd0(right) ** 2, pooled_rate)
     else:
         if resolution is None:
@@ -346,9 +346,13 @@ def score_rdl(rows: Sequence[dict], *, phase: str = "baseline", task: str = "rdl
 
 
 def change(
-    before: Summary, after: Summary, *, larger_is_worse: bool = True, default_mdc_pct: float = DEFAULT_MDC_PCT
+    before: Summary, after: Summary, *, larger_is_worse: bool = True, default_mdc_pct: float = DEFAULT_MDC_PCT,
+    resolution: float | None = None,
 ) -> dict:
     """Before/after change of one metric on one side with its MDC95 and verdict.
+
+    The pooled within-session SD is never taken below ``resolution`` (default 1 % of the baseline
+    mean): blocks of identical trials do not make every change detectable.
 
     Returns
     -------
@@ -367,7 +371,9 @@ def change(
     dof = (before.n - 1) + (after.n - 1)
     if dof >= 2 and before.n >= 2 and after.n >= 2:
         pooled_var = ((before.n - 1) * before.sd**2 + (after.n - 1) * after.sd**2) / dof
-        s_w = math.sqrt(pooled_var)
+        if resolution is None:
+            resolution = 0.01 * abs(before.mean)
+        s_w = max(math.sqrt(pooled_var), resolution)
         factor = math.sqrt(1.0 / before.n + 1.0 / after.n)
         out["sem"] = s_w * factor / math.sqrt(2.0)  # SEM of a block mean (exact for equal blocks)
         out["mdc95"] = 1.96 * s_w * factor
@@ -402,7 +408,7 @@ def before_after(rows: Sequence[dict], *, condition: str = "eyes_open", metrics:
                 phase: summarise(_with_index(r.get("metrics") or {}).get(name) for r in trials if r.get("side") == side)
                 for phase, trials in blocks.items()
             }
-            per_metric[name] = change(values["baseline"], values["post_primer"])
+            per_metric[name] = change(values["baseline"], values["post_primer"], resolution=RESOLUTION.get(name))
         result["sides"][side] = {"metrics": per_metric, "verdict": per_metric[metrics[0]]["verdict"]}
     return result
 

@@ -71,12 +71,21 @@ def mean_sd(summary: dict | None, digits: int) -> str:
 
 
 def si_text(asym: dict | None) -> str:
-    """``"+47 % (+11 to +83)"`` or ``"+47 %"`` without an interval, '–' when undefined."""
-    if not asym or not _finite(asym.get("si_pct")):
+    """``"+47 % (+11 to +83)"``; where the ratio is undefined (a side mean near 0, or counts) the
+    difference ``"R − L +7.0 mm (+5.1 to +9.0)"``; '–' when neither is defined."""
+    if not asym:
         return "–"
-    text = f"{fmt(asym['si_pct'], 0, sign=True)} %"
-    if _finite(asym.get("ci_low_pct")) and _finite(asym.get("ci_high_pct")):
-        text += f" ({fmt(asym['ci_low_pct'], 0, sign=True)} to {fmt(asym['ci_high_pct'], 0, sign=True)})"
+    if _finite(asym.get("si_pct")):
+        text = f"{fmt(asym['si_pct'], 0, sign=True)} %"
+        low, high, digits = asym.get("ci_low_pct"), asym.get("ci_high_pct"), 0
+    elif _finite(asym.get("diff")):
+        unit = asym.get("unit") or ""
+        text = f"R − L {fmt(asym['diff'], 1, sign=True)}{' ' + unit if unit else ''}"
+        low, high, digits = asym.get("diff_ci_low"), asym.get("diff_ci_high"), 1
+    else:
+        return "–"
+    if _finite(low) and _finite(high):
+        text += f" ({fmt(low, digits, sign=True)} to {fmt(high, digits, sign=True)})"
     return text
 
 
@@ -247,8 +256,11 @@ def _verdict_box(data, st, width):
     lines = [Paragraph(f'<font color="{colour}">{_esc(headline(verdict))}</font>', st["verdict"])]
     if verdict:
         meaning = "shifts more" if "weight shift" in what else "sways more"
-        detail = (f"{what[:1].upper() + what[1:]}{' (' + label + ')' if label else ''}: asymmetry index SI "
-                  f"{si_text(verdict).replace('(', '(95 % interval ')}. SI &gt; 0 = the right side {meaning}.")
+        measure = ("asymmetry index SI " if _finite(verdict.get("si_pct"))
+                   else "difference (SI undefined: a side is near 0) ")
+        detail = (f"{what[:1].upper() + what[1:]}{' (' + label + ')' if label else ''}: {measure}"
+                  f"{_esc(si_text(verdict).replace('(', '(95 % interval '))}. "
+                  f"{'SI' if _finite(verdict.get('si_pct')) else 'R − L'} &gt; 0 = the right side {meaning}.")
         lines.append(Paragraph(detail, st["body"]))
         if verdict.get("verdict") == "no detectable asymmetry":
             lines.append(Paragraph("The difference between the legs is within this patient's own trial-to-trial "

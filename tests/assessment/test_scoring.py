@@ -7,7 +7,13 @@ import pytest
 from scipy import stats
 
 from station.assessment import protocols, scoring
-from station.assessment.scoring import Summary, asymmetry, change, summarise
+from station.assessment.scoring import (
+    Summary,
+    asymmetry,
+    change,
+    metric_asymmetry,
+    summarise,
+)
 
 
 def _row(side, phase="baseline", status="finished", **metrics):
@@ -73,8 +79,95 @@ def test_score_stance_uses_only_finished_trials():
     out = scoring.score_stance(rows)
     assert out["sides"]["left"]["mean_velocity_ml_mm_s"] == {"mean": 40.0, "sd": 2.0, "n": 3}
     assert out["less_stable"] == "right" and out["summary"].startswith("single-leg stance: right less stable")
-    assert out["asymmetry"]["touchdowns"]["si_pct"] == pytest.approx(200.0)
+    touchdowns = out["asymmetry"]["touchdowns"]  # a count: compared per trial, never by SI
+    assert touchdowns["method"] == "rate" and math.isnan(touchdowns["si_pct"])
+    assert (touchdowns["events"], touchdowns["diff"]) == (6, 2.0)
     assert out["sides"]["right"]["stability_score"]["mean"] < out["sides"]["left"]["stability_score"]["mean"]
+
+
+def _stance_rows(metric, left, right):
+    base = {"mean_velocity_ml_mm_s": 40.0, "range_ml_mm": 40.0, "ellipse95_area_mm2": 1000.0, "touchdowns": 0.0}
+    return [_row(side, **(base | {metric: v})) for side, values in (("left", left), ("right", right)) for v in values]
+
+
+def test_a_touchdown_or_two_against_none_is_too_few_to_compare():
+    # left never touches down, right once in three trials: SI was "+200 % (+200 to +200)", "right less stable"
+    out = scoring.score_stance(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]))
+    a = out["asymmetry"]["touchdowns"]
+    assert a["verdict"] == "too few touchdowns to compare" and a["less_stable"] is None
+    assert a["events"] == 1 and a["diff"] == pytest.approx(1 / 3) and a["unit"] == "touchdowns per trial"
+    assert all(math.isnan(a[k]) for k in ("si_pct", "ci_low_pct", "ci_high_pct", "diff_ci_low", "diff_ci_high"))
+    assert scoring.verdict_sentence(a, what="touchdowns") == "touchdowns: too few touchdowns to compare (1 in all)"
+    # four in all is still too few; the sway verdict is untouched (identical sway on both sides)
+    few = scoring.score_stance(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [2.0, 1.0, 1.0]))
+    assert few["asymmetry"]["touchdowns"]["verdict"] == "too few touchdowns to compare"
+    assert few["verdict"]["verdict"] == "no detectable asymmetry"
+
+
+def test_touchdowns_are_compared_as_a_difference_per_trial_with_a_poisson_floor():
+    left, right = summarise([0.0, 1.0, 0.0]), summarise([4.0, 5.0, 3.0])
+    a = metric_asymmetry("touchdowns", left, right)
+    # 13 events in 6 trials: each side's per-trial variance is at least the pooled rate 13/6 (Poisson)
+    var = 13 / 6
+    se = math.sqrt(var / 3 + var / 3)
+    t = stats.t.ppf(0.975, 4)  # Welch df of two equal terms with 2 df each
+    assert (a["method"], a["events"]) == ("rate", 13) and math.isnan(a["si_pct"])
+    assert a["diff"] == pytest.approx(11 / 3) and a["diff_se"] == pytest.approx(se)
+    assert a["diff_ci_low"] == pytest.approx(11 / 3 - t * se) and a["diff_ci_high"] == pytest.approx(11 / 3 + t * se)
+    assert a["less_stable"] == "right"
+    # zero touchdowns on one side, two on every trial of the other: no zero-width certainty
+    b = metric_asymmetry("touchdowns", summarise([0.0] * 3), summarise([2.0] * 3))
+    assert b["diff_ci_high"] - b["diff_ci_low"] == pytest.approx(2 * t * math.sqrt(1 / 3 + 1 / 3))  # rate 1/trial
+    assert b["verdict"] == "no detectable asymmetry"
+    assert scoring.verdict_sentence(a, what="touchdowns").startswith(
+        f"touchdowns: right less stable (R − L +3.7 touchdowns per trial, 95 % CI {11 / 3 - t * se:+.1f} to ")
+
+
+def test_identical_trials_do_not_make_a_side_certain():
+    # SD 0 on both sides over 3 trials: the SD is floored at the metric's resolution (0.5 mm for range)
+    a = metric_asymmetry("range_ml_mm", Summary(40.0, 0.0, 3), Summary(44.0, 0.0, 3))
+    ga, gb = 400 * 40 / 84**2, 400 * 44 / 84**2
+    se = math.sqrt((ga**2 + gb**2) * 0.5**2 / 3)
+    assert a["method"] == "si" and a["si_pct"] == pytest.approx(200 * 4 / 84)
+    assert a["se_pct"] == pytest.approx(se) and a["ci_high_pct"] - a["ci_low_pct"] > 0
+    assert a["ci_low_pct"] == pytest.approx(a["si_pct"] - stats.t.ppf(0.975, a["df"]) * se)
+    # one side with SD 0 is floored too (the other side's noise alone no longer decides)
+    b = asymmetry(Summary(40.0, 0.0, 3), Summary(60.0, 6.0, 3))
+    assert b["se_pct"] > math.sqrt((400 * 40 / 100**2) ** 2 * 36 / 3)
+    # a metric without a listed resolution: 1 % of the larger mean
+    c = asymmetry(Summary(10.0, 0.0, 2), Summary(10.0, 0.0, 2))
+    assert c["si_pct"] == 0.0 and c["ci_high_pct"] > 0.5 and c["verdict"] == "no detectable asymmetry"
+
+
+def test_a_side_mean_near_zero_is_compared_as_a_difference_not_si():
+    left, right = [0.5, -1.2, 0.8, 0.1, -0.3], [6.0, 8.0, 5.0, 9.0, 7.0]  # SI would be +201 %
+    a = metric_asymmetry("lateral_shift_mm", summarise(left), summarise(right))
+    se = math.sqrt(np.var(left, ddof=1) / 5 + np.var(right, ddof=1) / 5)
+    va, vb = np.var(right, ddof=1) / 5, np.var(left, ddof=1) / 5
+    df = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 4)
+    assert a["method"] == "difference" and math.isnan(a["si_pct"]) and math.isnan(a["ci_low_pct"])
+    assert a["diff"] == pytest.approx(7.02) and a["diff_se"] == pytest.approx(se)
+    assert a["diff_ci_low"] == pytest.approx(7.02 - stats.t.ppf(0.975, df) * se)
+    assert a["less_stable"] == "right" and a["note"] == "SI undefined: the left mean is near 0 or below"
+    # a signed metric whose side means straddle 0: R + L ~ 0 made SI explode (+5200 %)
+    b = metric_asymmetry("lateral_shift_mm", summarise([-6.0, -7.0, -5.0]), summarise([6.5, 7.0, 6.0]))
+    assert b["method"] == "difference" and math.isnan(b["si_pct"]) and b["diff"] == pytest.approx(12.5)
+    # a small positive mean within 2 standard errors of 0 is "near 0" as well
+    c = metric_asymmetry("lateral_shift_mm", summarise([2.0, -1.0, 3.0]), summarise([6.0, 7.0, 8.0]))
+    assert c["method"] == "difference"
+
+
+def test_rdl_lateral_shift_near_zero_on_one_side():
+    rows = [
+        {"task": "rdl", "side": side, "phase": "baseline", "condition": "eyes_open", "status": "finished",
+         "metrics": {}, "reps": [{"lateral_shift_mm": v} for v in values]}
+        for side, values in (("left", [0.5, -1.2, 0.8, 0.1, -0.3]), ("right", [6.0, 8.0, 5.0, 9.0, 7.0]))
+    ]
+    out = scoring.score_session(rows)["rdl"]
+    assert out["verdict"]["method"] == "difference" and math.isnan(out["verdict"]["si_pct"])
+    assert out["less_stable"] == "right"
+    assert out["summary"].startswith("single-leg RDL lateral weight shift: right less stable (R − L +7.0 mm, 95 % CI +")
+    assert out["summary"].endswith("; SI undefined: the left mean is near 0 or below)")
 
 
 def test_change_and_mdc95():
@@ -86,6 +179,9 @@ def test_change_and_mdc95():
     assert c["change"] == -15.0 and c["change_pct"] == pytest.approx(-30.0) and c["verdict"] == "improved"
     assert change(before, Summary(56.0, 5.0, 3))["verdict"] == "no detectable change"
     assert change(before, Summary(65.0, 5.0, 3))["verdict"] == "worse"
+    # identical trials in both blocks: the SD is floored at the resolution, not 0 (every change detectable)
+    same = change(Summary(1.0, 0.0, 3), Summary(1.01, 0.0, 3), resolution=0.01)
+    assert same["mdc95"] == pytest.approx(1.96 * 0.01 * math.sqrt(2 / 3)) and same["verdict"] == "no detectable change"
     d = change(Summary(50.0, math.nan, 1), Summary(30.0, math.nan, 1))
     assert d["mdc_source"] == "default" and d["mdc95"] == pytest.approx(0.30 * 50.0) and d["verdict"] == "improved"
 

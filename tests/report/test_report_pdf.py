@@ -130,3 +130,12 @@ def test_a_session_without_scorable_trials_still_gives_a_report(tmp_path):
     assert "aborted: stopped by the operator" in text and "No calibration is recorded" in text
     assert "700 frames received, 12 lost (1.69 %), 3 CRC errors, 2 resyncs, 1 gaps" in text
     assert "Trials with link problems:" in text and "1 (1.5)" in text and "79.6" in text
+
+
+def test_si_text_falls_back_to_the_difference_when_the_ratio_is_undefined():
+    from station.report.pdf import si_text
+
+    assert si_text({"si_pct": 47.2, "ci_low_pct": 11.0, "ci_high_pct": 83.0}) == "+47 % (+11 to +83)"
+    diff = {"si_pct": float("nan"), "diff": 7.0, "diff_ci_low": 5.1, "diff_ci_high": 9.0, "unit": "mm"}
+    assert si_text(diff) == "R − L +7.0 mm (+5.1 to +9.0)"
+    assert si_text({"si_pct": None, "diff": None}) == "–"
