@@ -121,7 +121,7 @@ def write_trial(path, trial: TrialFile) -> Path:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("header.json", json.dumps(header, indent=1, default=_json_default))
+            zf.writestr("header.json", json.dumps(header, indent=1, default=json_default))
             zf.writestr("frames.npy", _npy_bytes(np.ascontiguousarray(trial.frames, dtype=FRAME_DTYPE)))
             zf.writestr("device_time_s.npy", _npy_bytes(np.asarray(trial.device_time_s, dtype=np.float64)))
             zf.writestr("host_time_s.npy", _npy_bytes(np.asarray(trial.host_time_s, dtype=np.float64)))
@@ -135,7 +135,8 @@ def write_trial(path, trial: TrialFile) -> Path:
     return path
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps(default=...)`` for numpy scalars and arrays and paths (trial headers, the store)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

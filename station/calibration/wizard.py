@@ -380,3 +380,29 @@ def sim_scene_acknowledged(reader) -> bool:
     """True when every CMD_SIM_SCENE sent so far was acknowledged OK (false on a real board)."""
     scene = [result for cmd, result in reader.acks if cmd == CMD_SIM_SCENE]
     return bool(scene) and all(r == ACK_OK for r in scene)
+
+
+def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, geometry: BoardGeometry,
+                   operator_name: str = "") -> CalibrationOutcome:
+    """Open ``transport``, run the wizard with ``make_operator(transport)`` and always release the board.
+
+    Parameters
+    ----------
+    transport : station.board.transport.Transport
+        The board (serial, or the virtual board in-process); opened and closed here.
+    make_operator : callable
+        ``transport -> operator`` (``ConsoleOperator`` for a person, ``SimOperator`` for the virtual board).
+    """
+    from station.calibration.reader import CountsReader
+
+    info = transport.open()
+    try:
+        transport.start()
+        wizard = CalibrationWizard(CountsReader(transport), make_operator(transport), protocol=protocol,
+                                   geometry=geometry, board_id=info.board_id, operator_name=operator_name)
+        return wizard.run()
+    finally:
+        try:
+            transport.stop()
+        finally:
+            transport.close()

@@ -111,24 +111,13 @@ def _sim_calibration(transport):
     """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself)."""
     from station.calibration import load_geometry
     from station.calibration.protocol import load_protocol
-    from station.calibration.reader import CountsReader
-    from station.calibration.wizard import CalibrationWizard, SimOperator
+    from station.calibration.wizard import SimOperator, calibrate_over
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")
     protocol = load_protocol("quick")
     protocol = protocol.replace(drift=None, creep=None)
-    info = transport.open()
-    try:
-        transport.start()
-        wizard = CalibrationWizard(CountsReader(transport), SimOperator(transport), protocol=protocol,
-                                   geometry=load_geometry("reference-400x300"), board_id=info.board_id,
-                                   operator_name="station assess --sim")
-        outcome = wizard.run()
-    finally:
-        try:
-            transport.stop()
-        finally:
-            transport.close()
+    outcome = calibrate_over(transport, make_operator=SimOperator, protocol=protocol,
+                             geometry=load_geometry("reference-400x300"), operator_name="station assess --sim")
     if not outcome.passed:
         raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
     return outcome.calibration

@@ -103,8 +103,7 @@ def _transport(args, geometry):
 
 def run(args) -> int:
     from station.calibration import load_geometry, save_calibration
-    from station.calibration.reader import CountsReader
-    from station.calibration.wizard import CalibrationWizard, ConsoleOperator, SimOperator
+    from station.calibration.wizard import ConsoleOperator, SimOperator, calibrate_over
 
     protocol = _protocol(args)
     geometry = load_geometry(args.geometry)
@@ -113,18 +112,12 @@ def run(args) -> int:
     if misplace and not scripted:
         raise StationError("--misplace only applies when the virtual board places the masses (--sim or --scripted).")
     transport = _transport(args, geometry)
-    info = transport.open()
-    try:
-        transport.start()
-        operator = SimOperator(transport, out=sys.stderr, misplace=misplace) if scripted else ConsoleOperator()
-        wizard = CalibrationWizard(CountsReader(transport), operator, protocol=protocol, geometry=geometry,
-                                   board_id=info.board_id, operator_name=args.operator)
-        outcome = wizard.run()
-    finally:
-        try:
-            transport.stop()
-        finally:
-            transport.close()
+
+    def make_operator(t):
+        return SimOperator(t, out=sys.stderr, misplace=misplace) if scripted else ConsoleOperator()
+
+    outcome = calibrate_over(transport, make_operator=make_operator, protocol=protocol, geometry=geometry,
+                             operator_name=args.operator)
     print(outcome.format())
     cal = outcome.calibration
     if not outcome.passed:

@@ -16,7 +16,7 @@ from pathlib import Path
 from station import __version__
 from station.errors import StationError
 # The store's JSON-safe copy (NaN/inf -> None, numpy -> Python), the same rule its JSON columns follow.
-from station.store.database import _clean as clean
+from station.store.database import json_safe as clean
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from station.board.trialfile import json_default
 from station.errors import InputFileError, StationError
 from station.store import paths, schema
 from station.store.blobs import from_blob, to_blob
@@ -112,27 +113,17 @@ class TrialRecord:
 
 
 def _json(value) -> str:
-    return json.dumps(value, default=_json_default, allow_nan=False)
+    return json.dumps(value, default=json_default, allow_nan=False)
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} as JSON")
-
-
-def _clean(value):
+def json_safe(value):
     """JSON-safe copy: NaN/inf become None, numpy scalars and arrays become Python values."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -346,7 +337,7 @@ class Store:
         created = str(data.get("created") or now_iso())
         if not board_id:
             raise StationError("A calibration without a board id cannot be stored.")
-        text = json.dumps(_clean(data), sort_keys=True, default=_json_default, allow_nan=False)
+        text = json.dumps(json_safe(data), sort_keys=True, default=json_default, allow_nan=False)
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self.transaction() as conn:
             row = conn.execute("SELECT id FROM calibrations WHERE digest = ?", (digest,)).fetchone()
@@ -392,8 +383,8 @@ class Store:
                 "INSERT INTO sessions (patient_id, protocol, status, started, board_json, calibration_id,"
                 " operator, notes, settings_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                 (
-                    patient_id, protocol, now_iso(), None if board is None else _json(_clean(board)),
-                    calibration_id, operator, notes, _json(_clean(settings or {})),
+                    patient_id, protocol, now_iso(), None if board is None else _json(json_safe(board)),
+                    calibration_id, operator, notes, _json(json_safe(settings or {})),
                 ),
             )
             return int(cur.lastrowid)
@@ -405,7 +396,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE sessions SET status = ?, finished = ?, scores_json = COALESCE(?, scores_json) WHERE id = ?",
-                (status, now_iso(), None if scores is None else _json(_clean(scores)), session_id),
+                (status, now_iso(), None if scores is None else _json(json_safe(scores)), session_id),
             )
 
     def update_session(self, session_id: int, **fields) -> None:
@@ -422,7 +413,7 @@ class Store:
 
     def set_session_scores(self, session_id: int, scores: dict) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE sessions SET scores_json = ? WHERE id = ?", (_json(_clean(scores)), session_id))
+            conn.execute("UPDATE sessions SET scores_json = ? WHERE id = ?", (_json(json_safe(scores)), session_id))
 
     def get_session(self, session_id: int) -> Session:
         rows = self._query("SELECT * FROM sessions WHERE id = ?", (session_id,))
@@ -464,7 +455,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO trials (session_id, seq, step, task, side, condition, phase, status, repeat_of, meta_json)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, seq, step, task, side, condition, phase, status, repeat_of, _json(_clean(meta or {}))),
+                (session_id, seq, step, task, side, condition, phase, status, repeat_of, _json(json_safe(meta or {}))),
             )
             return int(cur.lastrowid)
 
@@ -488,10 +479,10 @@ class Store:
             column = self._TRIAL_FIELDS[key]
             if column is None:
                 cols.append(key)
-                values.append(_clean(value))
+                values.append(json_safe(value))
             else:
                 cols.append(column)
-                values.append(_json(_clean(value)))
+                values.append(_json(json_safe(value)))
         if not cols:
             return
         with self.transaction() as conn:
