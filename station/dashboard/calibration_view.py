@@ -127,9 +127,9 @@ class CalibrationPanel(QWidget):
         self.done.clicked.connect(self._on_done)
         self.cancel.clicked.connect(self._on_cancel)
         self.result = QLabel("")
-        self.result.setFont(theme.font(theme.LARGE_PT, bold=True))
+        self.result.setFont(theme.font(theme.BASE_PT + 2, bold=True))
         self.result.setWordWrap(True)
-        self.table = _table(["mass · position", "force (N)", "error (N)", "error (%)", "COP error (mm)", "result"])
+        self.table = _table(["mass · position (ML, AP)", "force (N)", "error (N)", "error (%)", "COP error (mm)", "result"])
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.start)
@@ -219,11 +219,10 @@ class CalibrationPanel(QWidget):
         for r, p in enumerate(rows):
             passed = report.point_passed(p)
             _set_row(self.table, r, [
-                f"{p.mass_kg:g} kg at ({p.x_mm:+.0f}, {p.y_mm:+.0f}) mm",
+                f"{p.mass_kg:g} kg at {p.x_mm:+.0f}, {p.y_mm:+.0f} mm",
                 f"{p.force_n:.2f}", f"{p.force_error_n:+.2f}", f"{p.force_error_pct:+.2f}",
                 f"{p.cop_error_mm:.2f}", "pass" if passed else "FAIL",
             ], colour=theme.GOOD if passed else theme.BAD)
-        self.table.resizeRowsToContents()
         r = outcome.fit.residuals()
         text = (f"{'PASS' if outcome.passed else 'FAIL'} — fit over {r['n_placements']} placements: force RMS "
                 f"{r['force_rms_n']:.2f} N, COP RMS {r['cop_rms_mm']:.2f} mm")

@@ -69,6 +69,10 @@ def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
+    # one line per row, all rows the same height (wrapped rows made the tables ragged)
+    table.setWordWrap(False)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
+    table.verticalHeader().setDefaultSectionSize(34)
     table.setEditTriggers(QAbstractItemView.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.NoSelection)
     table.setFocusPolicy(Qt.NoFocus)
@@ -190,7 +194,6 @@ class Scoreboard(QWidget):
                 _si_text(a),
                 verdict,
             ], colour=verdict_colour(verdict))
-        self.table.resizeRowsToContents()
         text, side_named = verdict_headline(block)
         self.verdict.setText(text)
         self.verdict.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
@@ -260,6 +263,5 @@ class BeforeAfter(QWidget):
                 mdc,
                 m.get("verdict", ""),
             ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
-        self.table.resizeRowsToContents()
         self.summary.setText("   ·   ".join(lines) or "No verdict.")
         return True

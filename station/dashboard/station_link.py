@@ -198,6 +198,9 @@ class BoardLink:
 
         acq = Acquisition(transport, ring_seconds=self.ring_seconds)
         self.info = acq.start()
+        if self._closed.is_set():  # the window closed while the board was opening
+            acq.stop()
+            return
         self.acquisition = acq
         self.status_text = f"Connected to {self.source_text}."
 

@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
                 return operator
 
         self.protocol.start.setEnabled(False)
+        self.quality.show_state("calibrating", "The live view resumes when the calibration ends.")
         self.link.recalibrate(make_operator, operator_name="dashboard",
                               on_done=lambda outcome, error: panel.signals.finished.emit(outcome, error))
         return operator if not self.link.is_virtual else None

@@ -34,7 +34,7 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     view.setFont(theme.font(theme.BASE_PT))
     view.setStyleSheet(theme.STYLE_SHEET)
     qtbot.addWidget(view)
-    view.resize(1100, 560)
+    view.resize(1100, 600)
     assert view.show_scores(scores)
     table = view.table
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
@@ -49,7 +49,7 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     assert "RIGHT: improved" in view.summary.text()
     view.show()
     w, h, colours, ink = image_stats(save_png(view, tmp_path, "before-after.png"))
-    assert (w, h) == (1100, 560) and colours > 20 and ink > 0.03
+    assert (w, h) == (1100, 600) and colours > 20 and ink > 0.03
 
 
 def test_scoreboard_without_enough_trials_names_no_side(qtbot):
