@@ -76,6 +76,33 @@ def decimate(n: int, *, max_points: int) -> slice:
     return slice((n - 1) % step, None, step)
 
 
+def peak_decimate(t_s: np.ndarray, y: np.ndarray, *, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of ``y`` per bin of equal sample count: what a plot ``bins`` pixels wide can show.
+
+    The newest samples fill whole bins (the oldest partial bin is dropped). Each bin gives two points,
+    its minimum at the bin's first time and its maximum at its middle time, so peaks survive the
+    decimation (pyqtgraph's ``peak`` mode does the same, but on every paint). Bins without a defined
+    sample stay NaN (a gap in a ``connect="finite"`` curve). Series of at most ``2 * bins`` samples
+    are returned unchanged.
+
+    Returns
+    -------
+    (t_s (2 m,), y (2 m,)) with m <= ``bins``
+    """
+    n = len(y)
+    if n <= 2 * bins:
+        return t_s, y
+    k = int(np.ceil(n / bins))
+    m = n // k
+    tail_t = t_s[n - m * k:].reshape(m, k)
+    tail_y = y[n - m * k:].reshape(m, k)
+    t2 = np.empty(2 * m)
+    y2 = np.empty(2 * m)
+    t2[0::2], t2[1::2] = tail_t[:, 0], tail_t[:, k // 2]
+    y2[0::2], y2[1::2] = np.fmin.reduce(tail_y, axis=1), np.fmax.reduce(tail_y, axis=1)
+    return t2, y2
+
+
 def ellipse95_outline(cop_ml_mm: np.ndarray, cop_ap_mm: np.ndarray, *, points: int = 72):
     """Outline of the 95 % prediction ellipse of the defined COP samples.
 

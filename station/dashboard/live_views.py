@@ -2,15 +2,25 @@
 
 Each view has ``show_frame(frame)`` (or ``show_quality``) called by the window's redraw timer: the
 views never read the board themselves, so their cost per redraw is one ``setData`` per curve.
+
+What keeps a 1 kHz board at >= 30 fps (measured with ``bench/dashboard.py``): curves get at most about
+two points per pixel column (the COP trail a stride of 1000 points, the time series the min/max of
+each column, :func:`~station.dashboard.live_data.peak_decimate`); long traces use 1 px pens without
+antialiasing; the 95 % ellipse, the read-outs and the zoom follow the data at ``SLOW_HZ`` and the
+load bars at ``BARS_HZ`` (a changed label text costs a relayout); axes and their grids are cached as
+pixmaps (they were repainted with every curve update).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -21,7 +31,12 @@ from PySide6.QtWidgets import (
 
 from station.core.cop import G_N_PER_KG
 from station.dashboard import theme
-from station.dashboard.live_data import LiveFrame, decimate, ellipse95_outline
+from station.dashboard.live_data import (
+    LiveFrame,
+    decimate,
+    ellipse95_outline,
+    peak_decimate,
+)
 
 CELLS = ("fl", "fr", "bl", "br")
 CELL_NAMES = ("front left", "front right", "back left", "back right")
@@ -31,6 +46,12 @@ PLATE_MARGIN_MM = 40.0
 ZOOM_HALF_MM = 60.0
 #: most points drawn in the COP trail (sway lives below 10 Hz: 100 points/s is plenty)
 TRAIL_POINTS = 1000
+#: how often the 95 % ellipse, the COP read-out and the zoom follow the data (Hz, wall clock); the
+#: trail and the dot move at the full redraw rate. Numbers changing faster than this cannot be read,
+#: and every text change costs a relayout.
+SLOW_HZ = 5.0
+#: how often the load bars and the weight read-out change (Hz, wall clock; the bars average 0.1 s)
+BARS_HZ = 10.0
 
 # Antialiasing only on the data curves: axes and grids drawn without it cost a fraction in the
 # software rasteriser (offscreen, remote desktops), and axes are redrawn only when a range changes.
@@ -62,6 +83,10 @@ def _plot(title: str | None = None) -> pg.PlotWidget:
         ax.setStyle(maxTickLevel=0)  # major ticks and grid lines only: readable, and cheap to repaint
         ax.setTickFont(theme.font(10))
         ax.label.setFont(theme.font(11))
+        # The grid lines belong to the axis item, whose bounding rect covers the whole plot: every
+        # curve update repainted (replayed) both axes and their grids. A device-coordinate cache
+        # keeps them as a pixmap until their range changes (pyqtgraph then calls update()).
+        ax.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return w
 
 
@@ -92,7 +117,9 @@ class Statokinesigram(QWidget):
             label.setFont(theme.font(10, bold=True))
             item.addItem(label)
             self.sensor_labels.append(label)
-        self.trail = item.plot(pen=pg.mkPen(theme.TRAIL, width=1.5), antialias=True)
+        # a 1 px pen without antialiasing: Qt draws it as plain line segments (wide or antialiased
+        # pens go through the path stroker, several times slower for a 1000-point trail)
+        self.trail = item.plot(pen=pg.mkPen(theme.TRAIL, width=1), antialias=False)
         self.ellipse = item.plot(pen=pg.mkPen(theme.ELLIPSE, width=3), antialias=True)
         self.dot = pg.ScatterPlotItem(size=18, brush=pg.mkBrush("#1b7f3b"), pen=pg.mkPen("w", width=2))
         item.addItem(self.dot)
@@ -101,6 +128,7 @@ class Statokinesigram(QWidget):
         self.zoom.setToolTip(f"±{ZOOM_HALF_MM:g} mm around the mean COP; untick to see the whole board")
         self.readout = _elastic(QLabel("No load on the board"))
         self.readout.setFont(theme.font(theme.BASE_PT + 2))
+        self.readout.setWordWrap(True)  # the narrow protocol page: two lines rather than a clipped area
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
@@ -111,6 +139,8 @@ class Statokinesigram(QWidget):
         self.zoom.toggled.connect(lambda _: self._apply_range(None))
         self._last_centre = None
         self._range = None
+        self._slow_t_s = None  # wall-clock time of the last ellipse / read-out update
+        self._since_t_s = None
         self.set_geometry(positions_mm)
 
     def set_geometry(self, positions_mm) -> None:
@@ -139,8 +169,11 @@ class Statokinesigram(QWidget):
             x0, x1, y0, y1 = wanted
             item.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
-    def show_frame(self, frame: LiveFrame, *, since_t_s: float | None = None) -> None:
-        """Draw the newest ``trail_s`` of ``frame`` (none older than ``since_t_s``, e.g. a stance start)."""
+    def show_frame(self, frame: LiveFrame, *, since_t_s: float | None = None, full: bool = False) -> None:
+        """Draw the newest ``trail_s`` of ``frame`` (none older than ``since_t_s``, e.g. a stance start).
+
+        The ellipse and the read-out follow at ``SLOW_HZ`` unless ``full``.
+        """
         if frame.empty:
             return
         oldest = frame.t_s[-1] - self.trail_s
@@ -150,21 +183,32 @@ class Statokinesigram(QWidget):
         ml, ap = frame.cop_ml_mm[start:], frame.cop_ap_mm[start:]
         stride = decimate(len(ml), max_points=TRAIL_POINTS)
         self.trail.setData(ml[stride], ap[stride], connect="finite")
-        ellipse = ellipse95_outline(ml, ap)
+        if np.isfinite(ml[-1]):
+            self.dot.setData([ml[-1]], [ap[-1]])
+        else:
+            self.dot.setData([], [])
+        now = time.monotonic()
+        if since_t_s != self._since_t_s or full:  # a new stance: its ellipse at once, not the last one's
+            self._since_t_s, self._slow_t_s = since_t_s, None
+        if self._slow_t_s is not None and now < self._slow_t_s + 1.0 / SLOW_HZ:
+            return
+        self._slow_t_s = now
+        # the ellipse of the decimated trail: the same 95 % region (sway lives below 10 Hz) at a
+        # tenth of the cost at 1 kHz
+        ellipse = ellipse95_outline(ml[stride], ap[stride])
         if ellipse is None:
             self.ellipse.setData([], [])
         else:
             self.ellipse.setData(ellipse[0], ellipse[1])
         if np.isfinite(ml[-1]):
-            self.dot.setData([ml[-1]], [ap[-1]])
-            area = f" · 95 % ellipse {ellipse[2]:.0f} mm²" if ellipse is not None else ""
+            # no-break spaces: a wrapped read-out breaks between the COP and the area, not inside them
+            area = f" · 95\u00a0%\u00a0ellipse\u00a0{ellipse[2]:.0f}\u00a0mm²" if ellipse is not None else ""
             self.readout.setText(f"COP  ML {ml[-1]:+.0f} mm  AP {ap[-1]:+.0f} mm{area}")
         else:
-            self.dot.setData([], [])
             self.readout.setText("No load on the board")
-        ok = np.isfinite(ml)
+        ok = np.isfinite(ml[stride])
         if ok.any() and self.zoom.isChecked():
-            self._last_centre = (float(np.mean(ml[ok])), float(np.mean(ap[ok])))
+            self._last_centre = (float(np.mean(ml[stride][ok])), float(np.mean(ap[stride][ok])))
             self._apply_range(self._last_centre)
 
 
@@ -185,7 +229,9 @@ class SwaySeries(QWidget):
             item.setClipToView(True)
             item.setXRange(-self.span_s, 0.0, padding=0.0)
             item.setMouseEnabled(x=False, y=False)
-            self.curves.append(item.plot(pen=pg.mkPen(colour, width=1.5), connect="finite"))
+            # the view decimates to two points per pixel column itself (peak_decimate, once per
+            # redraw); pyqtgraph's peak downsampling stays on for whatever is drawn beyond that
+            self.curves.append(item.plot(pen=pg.mkPen(colour, width=1), antialias=False, connect="finite"))
         self._half_range_mm = [None, None]
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -196,12 +242,14 @@ class SwaySeries(QWidget):
         if frame.empty:
             return
         t = frame.t_s - frame.t_s[-1]  # now = 0, the past is negative
-        keep = t >= -self.span_s
+        start = int(np.searchsorted(t, -self.span_s))
+        bins = max(200, self.ml_plot.width())
         for k, (plot, curve, y) in enumerate(((self.ml_plot, self.curves[0], frame.cop_ml_mm),
                                               (self.ap_plot, self.curves[1], frame.cop_ap_mm))):
-            curve.setData(t[keep], y[keep], connect="finite")
+            t_k, y_k = peak_decimate(t[start:], y[start:], bins=bins)
+            curve.setData(t_k, y_k, connect="finite")
             # a symmetric range about 0 in 10 mm steps: steady axes, and the sign reads at a glance
-            finite = y[keep][np.isfinite(y[keep])]
+            finite = y_k[np.isfinite(y_k)]
             half = max(10.0, float(np.ceil(np.abs(finite).max() / 10.0) * 10.0)) if len(finite) else 10.0
             if half != self._half_range_mm[k]:
                 self._half_range_mm[k] = half
@@ -235,13 +283,19 @@ class LoadBars(QWidget):
         layout.addWidget(self.split)
         self._ymax = 10.0
         self._ymin = None
+        self._shown_t_s = None  # wall-clock time of the last update
 
     def set_body_mass(self, body_mass_kg: float | None) -> None:
         self.body_mass_kg = body_mass_kg
 
-    def show_frame(self, frame: LiveFrame) -> None:
+    def show_frame(self, frame: LiveFrame, *, full: bool = False) -> None:
+        """Bars and read-outs of the newest ``frame`` (at ``BARS_HZ`` unless ``full``)."""
         if frame.empty:
             return
+        now = time.monotonic()
+        if self._shown_t_s is not None and now < self._shown_t_s + 1.0 / BARS_HZ and not full:
+            return
+        self._shown_t_s = now
         kg = frame.latest_forces_n() / G_N_PER_KG
         self.bars.setOpts(height=kg)
         # the axis only grows (a jumping scale is hard to read), in 10 kg steps

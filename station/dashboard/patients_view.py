@@ -110,6 +110,9 @@ class PatientPanel(QWidget):
             if stance:
                 first = stance[min(stance)]
                 summary = f" — {first.get('summary', '')}"
+            before_after = before_after_summary(s.scores)
+            if before_after:
+                summary += f"; after the primer: {before_after}"
             item = QListWidgetItem(f"#{s.id} {s.started[:16].replace('T', ' ')} {s.protocol} ({s.status}){summary}")
             item.setData(Qt.UserRole, s.id)
             item.setToolTip(item.text())
@@ -144,3 +147,19 @@ class PatientPanel(QWidget):
 
     def _on_session(self, item: QListWidgetItem) -> None:
         self.session_selected.emit(int(item.data(Qt.UserRole)))
+
+
+def before_after_summary(scores: dict | None) -> str:
+    """``"left no detectable change, right improved"`` (the sway-index verdict per side), or ``""``."""
+    blocks = (scores or {}).get("before_after") or {}
+    if not blocks:
+        return ""
+    sides = blocks["eyes_open" if "eyes_open" in blocks else min(blocks)].get("sides", {})
+    parts = []
+    for side in ("left", "right"):
+        verdict = (sides.get(side) or {}).get("verdict")
+        if isinstance(verdict, dict):
+            verdict = verdict.get("verdict")
+        if verdict:
+            parts.append(f"{side} {verdict}")
+    return ", ".join(parts)

@@ -42,7 +42,22 @@ RDL_METRICS = {
 def _fmt(value, decimals: int) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    return f"{value:.{decimals}f}"
+    return _no_negative_zero(f"{value:.{decimals}f}")
+
+
+def _no_negative_zero(text: str) -> str:
+    """``-0.00`` -> ``0.00``, ``-0 %`` -> ``0 %``: a change that rounds to zero has no sign."""
+    if text.startswith("-") and not any(c in "123456789" for c in text.split(" ")[0]):
+        return text[1:]
+    return text
+
+
+def _signed(value: float, decimals: int, suffix: str = "") -> str:
+    """``+1.5``, ``-0.3``, ``0.0`` (no sign on a change that rounds to zero)."""
+    text = f"{value:+.{decimals}f}"
+    if not any(c in "123456789" for c in text):
+        text = text[1:]
+    return text + suffix
 
 
 def _mean_sd(summary: dict | None, decimals: int) -> str:
@@ -218,9 +233,12 @@ class BeforeAfter(QWidget):
         self.summary = QLabel("No primer session selected.")
         self.summary.setFont(theme.font(theme.LARGE_PT))
         self.summary.setWordWrap(True)
-        self.table = _table(["side · metric", "baseline", "post", "change", "MDC95", "verdict"])
-        note = QLabel("A change counts only when it exceeds the minimal detectable change (MDC95) from the "
-                      "within-session trial variability; lower sway = improved.")
+        self.summary.setTextFormat(Qt.RichText)
+        self.table = _table(["side · metric", "before", "after", "change", "MDC95", "verdict"])
+        note = QLabel("Before = mean of the baseline trials, after = mean of the trials after the primer. A change "
+                      "counts only when it is larger than the minimal detectable change (MDC95, from the trial-to-"
+                      "trial variability of this session); lower sway = improved. The side's verdict follows its "
+                      "sway index.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {theme.MUTED};")
         layout = QVBoxLayout(self)
@@ -233,27 +251,41 @@ class BeforeAfter(QWidget):
         blocks = (scores or {}).get("before_after") or {}
         if not blocks:
             self.table.setRowCount(0)
+            self.title.setText("Before / after the primer")
             self.summary.setText("No before/after comparison in this session (run the primer protocol).")
             return False
         key = "eyes_open" if "eyes_open" in blocks else min(blocks)
         sides = blocks[key].get("sides", {})
+        self.title.setText(f"Before / after the primer — single-leg stance, {key.replace('_', ' ')}")
         rows, lines = [], []
+        counts = set()
         for side in ("left", "right"):
             data = sides.get(side) or {}
             verdict = data.get("verdict")
             if isinstance(verdict, dict):
                 verdict = verdict.get("verdict")
+            index = (data.get("metrics") or {}).get("sway_index") or {}
             if verdict:
-                lines.append(f"{side.upper()}: {verdict}")
+                detail = ""
+                if index.get("change_pct") is not None:
+                    detail = f" (sway index {_signed(index['change_pct'], 0, ' %')})"
+                lines.append(f"<b>{side.upper()} leg:</b> <span style='color:{verdict_colour(verdict)}'>"
+                             f"{verdict}</span>{detail}")
             for metric, (label, unit, decimals) in BEFORE_AFTER_METRICS.items():
                 m = (data.get("metrics") or {}).get(metric)
                 if m:
                     rows.append((side, label, unit, decimals, m))
+                    counts.add((m.get("n_baseline"), m.get("n_post")))
+        if len(counts) == 1:
+            n_before, n_after = counts.pop()
+            if n_before and n_after:
+                self.table.setHorizontalHeaderLabels(["side · metric", f"before (mean of {n_before})",
+                                                      f"after (mean of {n_after})", "change", "MDC95", "verdict"])
         self.table.setRowCount(len(rows))
         for r, (side, label, unit, decimals, m) in enumerate(rows):
             change = _fmt(m.get("change"), decimals)
             if m.get("change") is not None and m.get("change_pct") is not None:
-                change = f"{m['change']:+.{decimals}f} ({m['change_pct']:+.0f} %)"
+                change = f"{_signed(m['change'], decimals)} ({_signed(m['change_pct'], 0, ' %')})"
             mdc = _fmt(m.get("mdc95"), decimals) + (" (default)" if m.get("mdc_source") == "default" else "")
             _set_row(self.table, r, [
                 f"{side.upper()} · {label}" + (f" ({unit})" if unit else ""),
@@ -263,5 +295,5 @@ class BeforeAfter(QWidget):
                 mdc,
                 m.get("verdict", ""),
             ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
-        self.summary.setText("   ·   ".join(lines) or "No verdict.")
+        self.summary.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines) or "No verdict.")
         return True

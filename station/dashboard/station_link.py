@@ -14,6 +14,7 @@ virtual board runs faster than real time while it calibrates.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -148,10 +149,16 @@ class BoardLink:
         from station.core.precompile import warmup
 
         progress(0.0, "Preparing the analysis core…")
+        # A full garbage collection holds the GIL for as long as it walks every object; the modules
+        # loaded here (numba, scipy, the assessment) add hundreds of thousands of them, and one
+        # collection stalled the UI thread 60-115 ms. Frozen objects are never walked again.
+        gc.freeze()
         warmup(lambda done, total, name: progress(0.55 * done / total, f"Preparing the analysis core: {name}"))
+        gc.freeze()
         progress(0.58, "Loading the assessment and calibration modules…")
         for module in PRELOAD_MODULES:  # a first import on the UI thread (Start, Calibrate) would stall it
             importlib.import_module(module)
+        gc.freeze()
         if self.sim is not None:
             self._start_sim(progress, wizard_observer)
         else:

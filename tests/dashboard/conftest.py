@@ -91,3 +91,12 @@ def image_stats(path: Path):
     values, counts = np.unique(arr, return_counts=True)
     background = counts.max() / arr.size
     return w, h, len(values), 1.0 - background
+
+
+def plain_text(label) -> str:
+    """What a (rich-text) QLabel shows, as plain text."""
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(label.text())
+    return doc.toPlainText()

@@ -11,6 +11,7 @@ from station.dashboard.live_data import (
     decimate,
     ellipse95_outline,
     live_frame,
+    peak_decimate,
 )
 
 
@@ -66,3 +67,29 @@ def test_decimation_bounds_points_and_keeps_the_newest(n, max_points, kept):
     idx = np.arange(n)[decimate(n, max_points=max_points)]
     assert len(idx) == kept
     assert idx[-1] == n - 1
+
+
+def test_peak_decimation_keeps_every_bins_extremes_and_gaps():
+    # 10 s at 1 kHz onto 500 columns: bins of 20 samples, min and max of each
+    t = np.arange(10_000) / 1000.0
+    y = np.sin(2 * np.pi * 0.5 * t)
+    y[5_003] = 40.0  # a 1 ms spike must survive
+    y[8_000:8_040] = np.nan  # two bins without a defined sample (no load)
+    t2, y2 = peak_decimate(t, y, bins=500)
+    assert len(t2) == len(y2) == 1000
+    assert np.nanmax(y2) == 40.0
+    ref = y.reshape(500, 20)
+    np.testing.assert_array_equal(y2[0::2][:400], ref[:400].min(axis=1))
+    np.testing.assert_array_equal(y2[1::2][:400], ref[:400].max(axis=1))
+    np.testing.assert_array_equal(t2[0::2], t[::20])
+    np.testing.assert_array_equal(t2[1::2], t[10::20])
+    assert np.isnan(y2[800:804]).all() and np.isfinite(y2[804:]).all()
+    # the newest samples fill whole bins: 10 001 samples -> 476 bins of 21, the oldest 5 dropped
+    t3, _ = peak_decimate(np.arange(10_001.0), np.zeros(10_001), bins=500)
+    assert len(t3) == 2 * 476 and t3[0] == 5 and (t3[-2], t3[-1]) == (9_980, 9_990)
+
+
+def test_peak_decimation_leaves_short_series_alone():
+    t, y = np.arange(1000.0), np.arange(1000.0)
+    t2, y2 = peak_decimate(t, y, bins=500)
+    assert t2 is t and y2 is y

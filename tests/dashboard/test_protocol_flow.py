@@ -42,6 +42,8 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     def mid_trial_screenshot(event):
         # one frame of the running protocol: cue and countdown as the patient sees them
         if event.kind == "countdown" and event.data["remaining_s"] <= 6 and "running" not in shots:
+            # the board runs faster than real time here: draw the newest data before the grab
+            window.redraw(full=True)
             shots["running"] = save_png(window, tmp_path, "protocol-running.png")
             shots["cue"], shots["countdown"] = panel.cue.text(), panel.countdown.text()
 

@@ -2,8 +2,9 @@
 
 
 from station.assessment import scoring
+from station.dashboard.app import save_screenshot
 
-from .conftest import image_stats, save_png
+from .conftest import image_stats, plain_text
 
 
 def _rows():
@@ -46,9 +47,15 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     assert table.item(r, 5).text() == "improved"
     left = rows["LEFT · ML sway velocity (mm/s)"]
     assert table.item(left, 5).text() == "no detectable change"
-    assert "RIGHT: improved" in view.summary.text()
+    right_index = scores["before_after"]["eyes_open"]["sides"]["right"]["metrics"]["sway_index"]
+    # the left side's mean did not move: its change shows as "0 %" (no "-0 %")
+    assert plain_text(view.summary) == ("LEFT leg: no detectable change (sway index 0 %)  ·  "
+                                        f"RIGHT leg: improved (sway index {right_index['change_pct']:+.0f} %)")
+    assert view.table.horizontalHeaderItem(1).text() == "before (mean of 3)"
+    assert view.table.horizontalHeaderItem(2).text() == "after (mean of 3)"
     view.show()
-    w, h, colours, ink = image_stats(save_png(view, tmp_path, "before-after.png"))
+    # (docs/screenshots/before-after.png is the main window on a real session: test_before_after_session)
+    w, h, colours, ink = image_stats(save_screenshot(view, tmp_path / "before-after-widget.png"))
     assert (w, h) == (1100, 600) and colours > 20 and ink > 0.03
 
 
