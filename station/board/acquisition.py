@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.board.clock import DeviceClock, HostClockFit
+from station.board.clock import HALF_WRAP_US, WRAP_US, DeviceClock, HostClockFit
 from station.board.journal import FLAG_NEW_SEGMENT, FLAG_REBOOT, JournalWriter
 from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
 from station.board.quality import LinkStats
@@ -458,8 +458,28 @@ class Acquisition:
                 except Exception as exc:
                     log.debug("restart after reboot: %s", exc)
 
+    def _continues_stream(self, frame) -> bool:
+        """True when ``frame`` follows the last frame in both sequence number and board clock.
+
+        A board that rebooted restarts both; an info frame followed by such a frame was a late
+        answer to one of our info requests (the handshake repeats them when the board is slow to
+        answer), not a reboot.
+        """
+        if self._last_seq is None or self._clock.last_us is None:
+            return False
+        step = (int(frame["seq"]) - self._last_seq) % 65536
+        if not 0 < step < 4096:
+            return False
+        dt_us = (int(frame["t_us"]) - self._clock.last_us) % WRAP_US
+        expected_us = step * self._clock.nominal_period_s * 1e6
+        return dt_us < HALF_WRAP_US and abs(dt_us - expected_us) <= 0.05 * expected_us + 2e6 * self._clock.nominal_period_s
+
     def _process_frames(self, frames: np.ndarray, arrival: float, *, reboot: bool) -> None:
         n = len(frames)
+        if reboot and self._continues_stream(frames[0]):
+            log.info("%s: an info frame mid-stream answered an info request; the board did not reboot",
+                     self.transport_name)
+            reboot = False
         reconnect = self._restart_pending
         restart = reboot or reconnect
         host_elapsed = arrival - self._last_arrival if self._last_arrival is not None else None

@@ -11,14 +11,22 @@ output goes nowhere and the ground truth flags those frames as not intact — as
 port is closed. (A batch written in the instant a host opens or closes the port may still be lost
 on the host side: pyserial flushes its input when it opens a port.) If a host holds the port open
 without reading, the pty buffer fills and further bytes are dropped and counted.
+
+Closing a pty discards whatever the host has not read yet, although the ground truth already says
+those frames reached the wire. So before a disconnect (or the end) closes the pty, the server waits
+until the host has read everything written so far (at most ``DRAIN_TIMEOUT_S``; bytes still unread
+then are counted as dropped) — the cable is pulled after the last frame the truth calls intact.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import select
+import struct
+import termios
 import time
 import tty
 from pathlib import Path
@@ -27,6 +35,9 @@ from station.board.virtual.board import VirtualBoard
 from station.errors import PortError
 
 logger = logging.getLogger(__name__)
+
+#: longest wait for the host to read what was written before a pty is closed
+DRAIN_TIMEOUT_S = 2.0
 
 
 class _Pty:
@@ -76,7 +87,41 @@ class _Pty:
                 raise
             view = view[n:]
 
-    def close(self) -> None:
+    def unread(self) -> int:
+        """Bytes written to the master that the host has not read yet (0 when nobody has the port open)."""
+        try:
+            # A second descriptor on the slave shares the host's input queue; opening it is harmless.
+            fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return 0
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            return 0
+        finally:
+            os.close(fd)
+
+    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait until the host has read everything written (closing the master would discard it)."""
+        deadline = time.monotonic() + timeout_s
+        # The kernel moves written bytes to the slave's input queue a moment later (a work queue), so
+        # let the last write land first, and count "all read" only when seen twice.
+        time.sleep(0.02)
+        zeros = 0
+        while zeros < 2:
+            left = self.unread()
+            zeros = zeros + 1 if left == 0 else 0
+            if left and time.monotonic() >= deadline:
+                break
+            time.sleep(0.01 if left == 0 else 0.005)
+        if left:
+            logger.warning("virtual board: the host left %d bytes unread on %s; they are lost", left, self.path)
+            self.dropped_bytes += left
+
+    def close(self, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        """Close the pty (after the host has read what was written) and remove the link."""
+        if drain_timeout_s > 0:
+            self.drain(drain_timeout_s)
         try:
             os.close(self.master)
         except OSError:
@@ -135,12 +180,14 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
     board.host_attached = False  # until a host opens the port
     last_path = pty.path if pty else None
     dropped = 0
+    # Board time starts before the path is announced: whoever sees the path knows that at least
+    # as much board time has passed since as wall time.
+    wall0 = time.monotonic()
+    board0 = board.time_s
     if pty is not None:
         logger.info("virtual board on %s%s", pty.path, f" (link {link_path})" if link_path else "")
         if on_ready:
             on_ready(pty.path)
-    wall0 = time.monotonic()
-    board0 = board.time_s
     try:
         while seconds is None or board.time_s < seconds:
             # sleep until the next conversion is due (at least min_batch_s of board time per write),
@@ -166,8 +213,8 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
                 if out:
                     pty.write(out)
                 logger.info("virtual board: link down, closing %s", pty.path)
-                dropped += pty.dropped_bytes
                 pty.close()
+                dropped += pty.dropped_bytes
                 pty = None
                 board.host_attached = False  # nobody can have the next pty open yet
             elif pty is None and board.link_up:
@@ -181,8 +228,8 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
     finally:
         board.host_attached = True
         if pty is not None:
-            dropped += pty.dropped_bytes
             pty.close()
+            dropped += pty.dropped_bytes
     if dropped:
         logger.warning("virtual board: %d bytes dropped because nobody read the pty", dropped)
     return {"device": last_path, "dropped_bytes": dropped}
