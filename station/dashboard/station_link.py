@@ -304,21 +304,11 @@ def run_calibration_wizard(transport, make_operator, *, geometry, protocol: str 
     CalibrationOutcome
     """
     from station.calibration.protocol import load_protocol
-    from station.calibration.reader import CountsReader
-    from station.calibration.wizard import CalibrationWizard
+    from station.calibration.wizard import calibrate_over
 
-    info = transport.open()
-    try:
-        transport.start()
-        wizard = CalibrationWizard(CountsReader(transport), make_operator(transport),
-                                   protocol=load_protocol(protocol).replace(drift=None, creep=None),
-                                   geometry=geometry, board_id=info.board_id, operator_name=operator_name)
-        return wizard.run()
-    finally:
-        try:
-            transport.stop()
-        finally:
-            transport.close()
+    return calibrate_over(transport, make_operator=make_operator,
+                          protocol=load_protocol(protocol).replace(drift=None, creep=None),
+                          geometry=geometry, operator_name=operator_name)
 
 
 def calibrate_virtual(board, geometry, *, observer=None, protocol: str = "quick"):
