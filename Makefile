@@ -8,7 +8,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DEB_PACKAGES = gcc gcc-avr avr-libc arduino-core-avr arduino-mk simavr libsimavr-dev libsimavrparts1 \
                libelf-dev pkg-config make poppler-utils libegl1 libgl1 libxkbcommon0 libfontconfig1 \
-               libdbus-1-3 libglib2.0-0 python3-venv
+               libdbus-1-3 libglib2.0-0 python3-venv avrdude \
+               xvfb x11-apps x11-utils xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+               libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 \
+               libxcb-sync1 libxcb-shm0 libxkbcommon-x11-0 libx11-xcb1 \
+               postgresql postgresql-contrib
 PYTEST_ARGS ?=
 
 .PHONY: demo test bootstrap deb venv firmware clean bench

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from station.board.protocol import DATA_FRAME_SIZE, FRAME_DTYPE, TYPE_DATA, SYNC0, SYNC1
-from station.core.decode import CRC16_TABLE, decode_kernel_numpy, decode_reference
+from station.board.decode import CRC16_TABLE, decode_kernel_numpy, decode_reference
 
 
 def build_buffer(n: int) -> bytes:

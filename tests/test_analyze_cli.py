@@ -116,7 +116,7 @@ def test_missing_file(tmp_path, capsys):
 
 
 def virtual_trial(tmp_path, *, with_calibration: bool, subject="healthy:single-left", seconds=25.0):
-    virtual = pytest.importorskip("station.board.virtual")
+    import station.board.virtual as virtual
     from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command
     from station.board.trialfile import TrialFile, write_trial
     from station.calibration import Calibration, load_geometry

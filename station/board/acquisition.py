@@ -31,7 +31,7 @@ from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
 from station.board.quality import LinkStats
 from station.board.transport import LinkLost, Transport
 from station.board.trialfile import TrialFile
-from station.core.decode import StreamDecoder
+from station.board.decode import StreamDecoder
 from station.errors import StationError
 
 log = logging.getLogger(__name__)

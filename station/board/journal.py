@@ -2,7 +2,7 @@
 
 A crash, ``kill -9`` or power cut loses at most the block being written (the acquisition flushes
 every <= 0.25 s). The next ``station record`` (or ``station record --recover``) turns unfinished
-journals into trial files with :func:`station.board.trialfile.recover_journal`.
+journals into trial files with :func:`recover_journal`.
 
 File layout: the magic ``b"BSJOURNAL1\\n"`` followed by records
 ``tag (1 byte) | length (u32 LE) | crc32 of payload (u32 LE) | payload``:
@@ -197,6 +197,19 @@ def read_journal(path):
         events=[dict(e, t_s=e["t_s"] - t0) for e in events if "t_s" in e]
         + [{"t_s": g["t_start_s"] - t0, "kind": g.get("kind", "link_lost"), "t_end_s": g["t_end_s"] - t0} for g in gaps],
     )
+
+
+def recover_journal(journal_path, out_path=None):
+    """Turn an unfinished recording journal into a trial (written to ``out_path`` when given).
+
+    Frames up to the last complete block survive a crash, a ``kill -9`` or a power cut.
+    """
+    from station.board.trialfile import write_trial
+
+    trial = read_journal(journal_path)
+    if out_path is not None:
+        write_trial(out_path, trial)
+    return trial
 
 
 def unfinished_journals(directory) -> list[Path]:

@@ -6,7 +6,7 @@ Definitions (reported in every trial's ``quality`` block):
 - ``lost``: frames missing by sequence number (u16, wrap-aware) *within* a connected stretch;
 - ``lost_in_gaps``: frames the board sent while the link was down (known only when the board
   kept counting, i.e. it was not rebooted);
-- ``crc_errors``, ``resyncs``, ``skipped_bytes``: from the decoder (see :mod:`station.core.decode`);
+- ``crc_errors``, ``resyncs``, ``skipped_bytes``: from the decoder (see :mod:`station.board.decode`);
 - ``gaps``: disconnects and reboots (each also listed as ``[t_start_s, t_end_s]``); ``gap_s`` their
   total length; ``reboots``: board restarts seen mid-stream;
 - ``missed_conversions``: sum of the frames' missed-conversion counts (ADC conversions the

@@ -87,7 +87,7 @@ class SerialTransport(Transport):
 
     def _handshake(self, timeout_s: float) -> BoardInfo:
         """Ask for the info frame until one arrives; keep any data bytes that came with it."""
-        from station.core.decode import StreamDecoder, warm_up
+        from station.board.decode import StreamDecoder, warm_up
 
         warm_up()  # a first-run JIT compilation must not eat the board's answer time
         ser = self._serial

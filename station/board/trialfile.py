@@ -204,16 +204,3 @@ def read_trial(path) -> TrialFile:
         events=header.get("events") or [],
     )
 
-
-def recover_journal(journal_path, out_path=None) -> TrialFile:
-    """Turn an unfinished recording journal into a trial (written to ``out_path`` when given).
-
-    See :mod:`station.board.journal` for the journal format; frames up to the last complete
-    block survive a crash, a ``kill -9`` or a power cut.
-    """
-    from station.board.journal import read_journal
-
-    trial = read_journal(journal_path)
-    if out_path is not None:
-        write_trial(out_path, trial)
-    return trial

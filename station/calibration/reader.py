@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from station.board.protocol import CHANNELS, STATUS_SATURATED_MASK, STATUS_TIMEOUT_MASK
-from station.core.decode import StreamDecoder
+from station.board.decode import StreamDecoder
 from station.errors import CalibrationError, PortError
 
 logger = logging.getLogger(__name__)

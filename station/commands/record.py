@@ -43,7 +43,8 @@ def _say(msg: str) -> None:
 def recover_unfinished(journals: Path) -> list[tuple[Path, Path, int]]:
     """Recover every unlocked journal in ``journals``; return (journal, trial path, frames) triples."""
     from station.board.journal import header_of, unfinished_journals
-    from station.board.trialfile import TRIAL_SUFFIX, recover_journal
+    from station.board.journal import recover_journal
+    from station.board.trialfile import TRIAL_SUFFIX
 
     done = []
     for jpath in unfinished_journals(journals):

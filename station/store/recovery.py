@@ -4,7 +4,7 @@ While a trial records, the acquisition appends raw frames to a journal in ``<dat
 (synced in small blocks), named by :func:`journal_path`. The trial's row is already in the database
 with status ``running`` and the journal's ``meta`` carries its ``trial_id``. A journal still present
 at the next start therefore belongs to a recording that never finished: :func:`recover_journals`
-reads what survived (``station.board.trialfile.recover_journal``), stores it under that trial,
+reads what survived (``station.board.journal.recover_journal``), stores it under that trial,
 marks the trial ``interrupted``, and moves the journal to ``journals/recovered/``. Trials and
 sessions left ``running`` without a live (locked) journal are marked ``interrupted`` too.
 """
@@ -72,7 +72,7 @@ def recover_journals(store) -> list[int]:
 
 
 def _recover_one(store, path: Path) -> int | None:
-    from station.board.trialfile import recover_journal
+    from station.board.journal import recover_journal
 
     trial = recover_journal(path)
     meta = dict(trial.meta or {})

@@ -30,7 +30,7 @@ from station.board.protocol import (
     encode_frame,
     encode_info_frame,
 )
-from station.core.decode import StreamDecoder
+from station.board.decode import StreamDecoder
 
 
 class FakeBoard:
@@ -70,7 +70,7 @@ class FakeBoard:
         self.master = self.slave = None
 
     def __enter__(self):
-        from station.core.decode import warm_up
+        from station.board.decode import warm_up
 
         warm_up()  # compile before serving: a slow first compile must not look like a dead board
         self._open_pty()

@@ -21,7 +21,7 @@ from station.board.protocol import (
     encode_frame,
     encode_info_frame,
 )
-from station.core.decode import CRC16_TABLE, StreamDecoder, decode_frames, decode_kernel_numpy, decode_reference
+from station.board.decode import CRC16_TABLE, StreamDecoder, decode_frames, decode_kernel_numpy, decode_reference
 
 VECTORS = Path(__file__).resolve().parents[2] / "hardware" / "vectors" / "frames.tsv"
 

@@ -11,7 +11,7 @@ import serial
 from station.board.protocol import CMD_START, encode_command
 from station.board.virtual import VirtualBoard
 from station.board.virtual.pty_server import serve
-from station.core.decode import decode_frames
+from station.board.decode import decode_frames
 
 
 def test_frames_written_before_a_disconnect_reach_a_slow_host(tmp_path):

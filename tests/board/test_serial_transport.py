@@ -50,7 +50,7 @@ def test_protocol_major_2_is_refused(tmp_path):
 
 
 def test_start_and_stop_are_acknowledged(tmp_path):
-    from station.core.decode import StreamDecoder
+    from station.board.decode import StreamDecoder
 
     with FakeBoard(tmp_path / "board") as board:
         t = SerialTransport(board.link)

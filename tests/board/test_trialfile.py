@@ -19,7 +19,8 @@ from station.board.journal import (
     unfinished_journals,
 )
 from station.board.protocol import FRAME_DTYPE
-from station.board.trialfile import TrialFile, read_trial, recover_journal, write_trial
+from station.board.journal import recover_journal
+from station.board.trialfile import TrialFile, read_trial, write_trial
 from station.errors import InputFileError
 
 

@@ -7,7 +7,7 @@ calibration (the board's hidden gains and offsets), so only the event detectors 
 import numpy as np
 import pytest
 
-virtual = pytest.importorskip("station.board.virtual")
+import station.board.virtual as virtual
 
 from station.board.protocol import CMD_START, encode_command  # noqa: E402
 from station.core.cop import cop_from_forces, default_threshold_n  # noqa: E402

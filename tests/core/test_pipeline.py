@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-virtual = pytest.importorskip("station.board.virtual")
+import station.board.virtual as virtual
 
 from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command  # noqa: E402
 from station.board.trialfile import TrialFile  # noqa: E402

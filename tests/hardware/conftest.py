@@ -66,7 +66,7 @@ class SimRun:
     reads: np.ndarray  # (n, 4) int64: chip, conversion index, value, cycle
 
     def decode(self):
-        from station.core.decode import decode_frames
+        from station.board.decode import decode_frames
 
         return decode_frames(self.uart)
 

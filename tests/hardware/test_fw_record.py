@@ -19,7 +19,7 @@ import tty
 import numpy as np
 
 from station.board.protocol import CMD_INFO, CMD_START, CMD_STOP, DATA_FRAME_SIZE, SYNC, encode_command
-from station.core.decode import StreamDecoder, decode_frames
+from station.board.decode import StreamDecoder, decode_frames
 
 RECORD_SECONDS = 2.0
 

@@ -1,7 +1,7 @@
 """Firmware in the loop: the unmodified uno .elf in libsimavr with four simulated HX711s.
 
 Every byte checked here was produced by the firmware and decoded with the project's decoder
-(station.core.decode). The "ramp" load pattern gives every chip and conversion a distinct 24-bit
+(station.board.decode). The "ramp" load pattern gives every chip and conversion a distinct 24-bit
 value, ``(index * 104729 + chip * 2**21 + 12345) mod 2**24``, so a count identifies exactly which
 conversion of which chip it came from.
 """
@@ -24,7 +24,7 @@ from station.board.protocol import (
     COUNT_MIN,
     encode_command,
 )
-from station.core.decode import decode_frames
+from station.board.decode import decode_frames
 
 START = encode_command(CMD_START)
 RAMP_MUL, RAMP_CHIP, RAMP_ADD = 104729, 1 << 21, 12345

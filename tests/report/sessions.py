@@ -21,7 +21,7 @@ from station.board.protocol import CMD_START, encode_command
 from station.board.trialfile import TrialFile
 from station.board.virtual import BoardModel, VirtualBoard
 from station.calibration import Calibration, load_geometry
-from station.core.decode import decode_frames
+from station.board.decode import decode_frames
 from station.store import Store
 
 GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)

@@ -35,7 +35,7 @@ def test_transport_fast_mode_streams_exact_frames():
 
 
 def test_transport_agrees_with_the_station_decoder():
-    decode = pytest.importorskip("station.core.decode")
+    import station.board.decode as decode
     vb = VirtualBoard(seed=4, subject=Subject(stance="right", task="single_leg"), faults="corrupt=0.001")
     tr = VirtualTransport(vb, realtime=False, chunk_s=0.037)
     tr.open()

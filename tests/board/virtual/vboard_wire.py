@@ -1,6 +1,6 @@
 """An independent, struct-based parse of board->host bytes for the virtual-board tests.
 
-Deliberately not station.core.decode: the virtual board's bytes are checked against the protocol
+Deliberately not station.board.decode: the virtual board's bytes are checked against the protocol
 spec directly (sync, LEN, TYPE, payload, CRC-16/CCITT-FALSE), one byte of resync per bad candidate.
 """
 

@@ -1,0 +1,202 @@
+"""The one metric registry: every metric's key, label, unit, decimals, direction and definition anchor.
+
+Scoring, the PDF report, the dashboard tables, CSV headers and the definitions page read these
+declarations; nothing else writes a metric's label or unit. ``less_stable`` says which direction of the
+value means *less stable*: ``"higher"`` (sway: more is worse), ``"lower"`` (e.g. a score where more is
+steadier) or ``"none"`` (descriptive: positions, frequencies, counts of samples).
+
+``anchor`` is the section of docs/METRICS.md (or docs/ASSESSMENT.md for ``ASSESSMENT.md#...``) that
+defines the metric; a test checks every anchor exists.
+
+Extra feature families register themselves from :mod:`station.core.registry_features` (one module per
+family keeps this file readable); the registry is complete once this module is imported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Declaration of one metric.
+
+    Attributes
+    ----------
+    key : str
+        snake_case key with the unit in its name (``mean_velocity_ml_mm_s``).
+    label : str
+        Short label a clinician reads ("ML velocity").
+    unit : str
+        Display unit ("mm/s"; "" for dimensionless).
+    decimals : int
+        Decimals shown in tables.
+    less_stable : {"higher", "lower", "none"}
+        Which direction means less stable.
+    anchor : str
+        ``"METRICS.md#3-time-domain-measures"`` style reference to the definition.
+    definition : str
+        One plain-language sentence (the report's definitions page).
+    """
+
+    key: str
+    label: str
+    unit: str
+    decimals: int
+    less_stable: str
+    anchor: str
+    definition: str = ""
+
+    def format(self, value, *, sign: bool = False, unit: bool = False) -> str:
+        """``value`` with this metric's decimals ("—" when missing or not finite; never "-0")."""
+        return format_value(value, self.decimals, sign=sign) + (f" {self.unit}" if unit and self.unit else "")
+
+
+def format_value(value, decimals: int, *, sign: bool = False) -> str:
+    """A number for a table: fixed decimals, "—" when missing or not finite, no negative zero."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—"
+    text = f"{v:+.{decimals}f}" if sign else f"{v:.{decimals}f}"
+    if float(text) == 0.0:  # "-0.0" / "+0.0" -> "0.0"
+        text = f"{0.0:.{decimals}f}"
+    return text
+
+
+_T = "METRICS.md#3-time-domain-measures"
+_E = "METRICS.md#4-ellipse-and-direction"
+_S = "METRICS.md#5-spectral-measures"
+_D = "METRICS.md#6-stabilogram-diffusion-analysis"
+_N = "METRICS.md#7-sample-entropy"
+_F = "METRICS.md#8-corner-force-measures"
+_V = "METRICS.md#9-events"
+_W = "METRICS.md#1-from-the-board-to-a-cop-trajectory"
+_A = "ASSESSMENT.md#4-scoring"
+
+_SPECS: list[MetricSpec] = [
+    # bookkeeping of the analysed window
+    MetricSpec("n_used", "Samples used", "", 0, "none", _W, "Samples with a defined COP in the analysed window."),
+    MetricSpec("n_input", "Samples in window", "", 0, "none", _W, "Samples in the analysed window before load gating."),
+    MetricSpec("fs_hz", "Sample rate", "Hz", 1, "none", _W, "Rate of the uniform grid the metrics use."),
+    MetricSpec("duration_s", "Analysed time", "s", 1, "none", _W, "Length of the analysed window."),
+    # positions
+    MetricSpec("mean_cop_ml_mm", "Mean ML COP", "mm", 1, "none", _T, "Mean side-to-side COP position (+ right)."),
+    MetricSpec("mean_cop_ap_mm", "Mean AP COP", "mm", 1, "none", _T, "Mean front-back COP position (+ forward)."),
+    # time domain
+    MetricSpec("path_length_mm", "Path length", "mm", 0, "higher", _T, "Length of the COP trajectory in the plane."),
+    MetricSpec("path_length_ml_mm", "ML path length", "mm", 0, "higher", _T, "Length of the side-to-side COP trajectory."),
+    MetricSpec("path_length_ap_mm", "AP path length", "mm", 0, "higher", _T, "Length of the front-back COP trajectory."),
+    MetricSpec("mean_velocity_mm_s", "Total velocity", "mm/s", 1, "higher", _T,
+               "COP path length in the plane divided by the analysed time."),
+    MetricSpec("mean_velocity_ml_mm_s", "ML velocity", "mm/s", 1, "higher", _T,
+               "Side-to-side COP path length divided by the analysed time."),
+    MetricSpec("mean_velocity_ap_mm_s", "AP velocity", "mm/s", 1, "higher", _T,
+               "Front-back COP path length divided by the analysed time."),
+    MetricSpec("rms_ml_mm", "ML RMS", "mm", 1, "higher", _T, "Root mean square of the centred ML COP."),
+    MetricSpec("rms_ap_mm", "AP RMS", "mm", 1, "higher", _T, "Root mean square of the centred AP COP."),
+    MetricSpec("range_ml_mm", "ML range", "mm", 1, "higher", _T, "Largest minus smallest ML COP position."),
+    MetricSpec("range_ap_mm", "AP range", "mm", 1, "higher", _T, "Largest minus smallest AP COP position."),
+    MetricSpec("mean_distance_mm", "Mean distance", "mm", 1, "higher", _T, "Mean distance of the COP from its mean."),
+    MetricSpec("mean_distance_ml_mm", "ML mean distance", "mm", 1, "higher", _T, "Mean |ML COP − its mean|."),
+    MetricSpec("mean_distance_ap_mm", "AP mean distance", "mm", 1, "higher", _T, "Mean |AP COP − its mean|."),
+    MetricSpec("rms_distance_mm", "RMS distance", "mm", 1, "higher", _T, "RMS distance of the COP from its mean."),
+    MetricSpec("max_distance_mm", "Max distance", "mm", 1, "higher", _T, "Largest distance of the COP from its mean."),
+    MetricSpec("sway_area_rate_mm2_s", "Sway area rate", "mm²/s", 1, "higher", _T,
+               "Area swept by the COP radius per second (Hufschmidt)."),
+    MetricSpec("mean_frequency_hz", "Mean frequency", "Hz", 2, "none", _T,
+               "Rotational frequency of the COP around its mean: velocity / (2π · mean distance)."),
+    MetricSpec("mean_frequency_ml_hz", "ML mean frequency", "Hz", 2, "none", _T, "ML velocity / (4√2 · ML mean distance)."),
+    MetricSpec("mean_frequency_ap_hz", "AP mean frequency", "Hz", 2, "none", _T, "AP velocity / (4√2 · AP mean distance)."),
+    # ellipse and direction
+    MetricSpec("ellipse95_area_mm2", "95 % ellipse area", "mm²", 0, "higher", _E,
+               "Area of the 95 % prediction ellipse of the COP."),
+    MetricSpec("ellipse95_area_rate_mm2_s", "Ellipse area rate", "mm²/s", 1, "higher", _E,
+               "95 % ellipse area divided by the analysed time."),
+    MetricSpec("ellipse95_major_mm", "Ellipse major semi-axis", "mm", 1, "higher", _E, "Major semi-axis of the 95 % ellipse."),
+    MetricSpec("ellipse95_minor_mm", "Ellipse minor semi-axis", "mm", 1, "higher", _E, "Minor semi-axis of the 95 % ellipse."),
+    MetricSpec("ellipse95_angle_deg", "Ellipse angle", "°", 0, "none", _E, "Angle of the major axis from the ML axis."),
+    MetricSpec("principal_sway_direction_deg", "Principal sway direction", "°", 0, "none", _E,
+               "Direction of the largest COP variance from the AP axis."),
+    MetricSpec("sway_anisotropy_ratio", "Anisotropy", "", 2, "none", _E, "Ratio of the ellipse's major to minor axis."),
+    # spectral
+    MetricSpec("total_power_ml_mm2", "ML total power", "mm²", 1, "higher", _S, "Integral of the ML COP power spectrum."),
+    MetricSpec("total_power_ap_mm2", "AP total power", "mm²", 1, "higher", _S, "Integral of the AP COP power spectrum."),
+    MetricSpec("mean_power_frequency_hz", "Mean power frequency", "Hz", 3, "none", _S,
+               "Power-weighted mean frequency of both axes together."),
+    MetricSpec("mean_power_frequency_ml_hz", "ML mean power frequency", "Hz", 3, "none", _S,
+               "Power-weighted mean frequency of the ML COP."),
+    MetricSpec("mean_power_frequency_ap_hz", "AP mean power frequency", "Hz", 3, "none", _S,
+               "Power-weighted mean frequency of the AP COP."),
+    MetricSpec("median_frequency_ml_hz", "ML median frequency", "Hz", 2, "none", _S, "Frequency below which half the ML power lies."),
+    MetricSpec("median_frequency_ap_hz", "AP median frequency", "Hz", 2, "none", _S, "Frequency below which half the AP power lies."),
+    MetricSpec("f95_ml_hz", "ML F95", "Hz", 2, "none", _S, "Frequency below which 95 % of the ML power lies."),
+    MetricSpec("f95_ap_hz", "AP F95", "Hz", 2, "none", _S, "Frequency below which 95 % of the AP power lies."),
+    # stabilogram diffusion
+    MetricSpec("diffusion_short_ml_mm2_s", "Short-term D (ML)", "mm²/s", 2, "higher", _D, "Short-term diffusion coefficient, ML."),
+    MetricSpec("diffusion_short_ap_mm2_s", "Short-term D (AP)", "mm²/s", 2, "higher", _D, "Short-term diffusion coefficient, AP."),
+    MetricSpec("diffusion_short_mm2_s", "Short-term D", "mm²/s", 2, "higher", _D, "Short-term planar diffusion coefficient."),
+    MetricSpec("diffusion_long_ml_mm2_s", "Long-term D (ML)", "mm²/s", 2, "none", _D, "Long-term diffusion coefficient, ML."),
+    MetricSpec("diffusion_long_ap_mm2_s", "Long-term D (AP)", "mm²/s", 2, "none", _D, "Long-term diffusion coefficient, AP."),
+    MetricSpec("diffusion_long_mm2_s", "Long-term D", "mm²/s", 2, "none", _D, "Long-term planar diffusion coefficient."),
+    MetricSpec("critical_time_s", "Critical time", "s", 2, "none", _D, "Time where the short- and long-term fits cross."),
+    MetricSpec("critical_msd_mm2", "Critical MSD", "mm²", 1, "none", _D, "Mean square displacement at the critical time."),
+    # entropy
+    MetricSpec("sample_entropy_ml", "Sample entropy (ML)", "", 3, "none", _N, "Sample entropy of the ML COP (m = 2, r = 0.2 SD)."),
+    MetricSpec("sample_entropy_ap", "Sample entropy (AP)", "", 3, "none", _N, "Sample entropy of the AP COP (m = 2, r = 0.2 SD)."),
+    MetricSpec("sample_entropy_rate_hz", "Entropy rate", "Hz", 1, "none", _N, "Rate the sample entropy was computed at."),
+    # corner forces
+    MetricSpec("right_share_pct", "Right share", "%", 1, "none", _F, "Share of the vertical force on the right cells."),
+    MetricSpec("mean_total_force_n", "Mean total force", "N", 0, "none", _F, "Mean vertical force in the analysed window."),
+    # events in single-leg stance
+    MetricSpec("touchdowns", "Touchdowns", "per trial", 0, "higher", _V,
+               "Times the free foot touched down (board unloaded for 0.1–3 s, or the COP jumped towards the free foot)."),
+    MetricSpec("touchdowns_per_30s", "Touchdowns per 30 s", "/30 s", 1, "higher", _V, "Touchdowns scaled to 30 s of stance."),
+    # RDL repetitions
+    MetricSpec("lateral_shift_mm", "Lateral weight shift", "mm", 1, "higher", _V,
+               "Per repetition: ML COP shift over the hinge, signed outwards over the stance leg."),
+    MetricSpec("ml_max_dev_mm", "Max ML deviation", "mm", 1, "higher", _V, "Largest ML COP excursion during a repetition."),
+    MetricSpec("depth_m", "Hinge depth", "m", 2, "none", _V, "Vertical travel of the centre of mass in a repetition."),
+    MetricSpec("duration_s_rep", "Repetition duration", "s", 1, "none", _V, "Descent + bottom + ascent of one repetition."),
+    # assessment scores
+    MetricSpec("sway_index", "Sway index", "×", 2, "higher", _A,
+               "Geometric mean of ML velocity, ML range and √ellipse area relative to a typical single-leg stance."),
+]
+
+#: key -> declaration
+REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(*specs: MetricSpec) -> None:
+    """Add declarations (a key may be declared once)."""
+    for s in specs:
+        if s.key in REGISTRY:
+            raise ValueError(f"metric {s.key!r} is declared twice")
+        if s.less_stable not in ("higher", "lower", "none"):
+            raise ValueError(f"metric {s.key!r}: less_stable must be 'higher', 'lower' or 'none'")
+        REGISTRY[s.key] = s
+
+
+register(*_SPECS)
+
+# extra feature families declare their metrics in their own module, which calls register()
+from station.core import registry_features as _features  # noqa: E402,F401
+
+
+def spec(key: str) -> MetricSpec:
+    """The declaration of ``key``; ``KeyError`` names the unknown key."""
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"metric {key!r} is not declared in station.core.registry") from None
+
+
+def label(key: str) -> str:
+    return spec(key).label
+
+
+def unit(key: str) -> str:
+    return spec(key).unit
