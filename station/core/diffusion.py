@@ -14,6 +14,11 @@ shorter than 30 s; the long-term fit is NaN when that leaves less than 1 s of la
 coefficients follow Collins & De Luca: ``D = slope / 2`` for ML, AP and planar alike (mm²/s). The
 critical point is the intersection of the planar short- and long-term lines: ``Δt_c`` (s) and
 ``MSD_c`` (mm²).
+
+Impossible results are not measures: a critical point at a negative time or MSD, or from
+near-parallel lines (slopes within ``PARALLEL_FRACTION`` of the short-term slope), is NaN; a negative
+long-term coefficient (an MSD that shrinks with lag, i.e. a trial too short or drifting back) is NaN.
+Each such case appends a ``{"code", "message"}`` note to the caller's ``notes`` list.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from station.core._numba import jit
 SHORT_MAX_S = 1.0
 LONG_MIN_S = 2.5
 LONG_MAX_S = 10.0
+#: short- and long-term slopes closer than this fraction of the short-term slope count as parallel
+PARALLEL_FRACTION = 0.05
 
 
 def msd_fft(x, max_lag: int) -> np.ndarray:
@@ -93,8 +100,13 @@ def line_fit_reference(t, y, lo: int, hi: int) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def diffusion_measures(ml, ap, *, fs_hz: float, msd=msd_fft, fit=line_fit) -> dict:
-    """Stabilogram-diffusion coefficients and critical point of centred ``ml``, ``ap`` (mm)."""
+def diffusion_measures(ml, ap, *, fs_hz: float, msd=msd_fft, fit=line_fit, notes: list | None = None) -> dict:
+    """Stabilogram-diffusion coefficients and critical point of centred ``ml``, ``ap`` (mm).
+
+    ``notes``, when given, receives a ``{"code", "message"}`` dict for every value set to NaN because it
+    would be impossible (see the module docstring).
+    """
+    notes = [] if notes is None else notes
     n = len(ml)
     duration_s = n / fs_hz
     long_max_s = min(LONG_MAX_S, duration_s / 3.0)
@@ -115,9 +127,25 @@ def diffusion_measures(ml, ap, *, fs_hz: float, msd=msd_fft, fit=line_fit) -> di
     short = [fit(dt, c, 1, s_hi) for c in curves]
     long = [fit(dt, c, l_lo, l_hi) if long_ok else (nan, nan) for c in curves]
     (ss, si), (ls, li) = short[2], long[2]
-    t_c = (li - si) / (ss - ls) if long_ok and ss != ls else nan
     out = dict(zip(keys[:3], [s[0] / 2.0 for s in short]))
     out.update(zip(keys[3:6], [lg[0] / 2.0 for lg in long]))
-    out["critical_time_s"] = t_c
-    out["critical_msd_mm2"] = ss * t_c + si if np.isfinite(t_c) else nan
+    for key in keys[3:6]:
+        if out[key] < 0.0:
+            notes.append({"code": "diffusion_long_negative",
+                          "message": f"{key} came out negative ({out[key]:.3g} mm²/s): the MSD shrinks at long lags; not a measure."})
+            out[key] = nan
+    t_c = c_msd = nan
+    if long_ok and np.isfinite(ss) and np.isfinite(ls):
+        if abs(ss - ls) <= PARALLEL_FRACTION * abs(ss):
+            notes.append({"code": "critical_point_parallel",
+                          "message": "The short- and long-term diffusion lines are nearly parallel: no critical point."})
+        else:
+            t_c = (li - si) / (ss - ls)
+            c_msd = ss * t_c + si
+            if t_c < 0.0 or c_msd < 0.0:
+                notes.append({"code": "critical_point_impossible",
+                              "message": f"The diffusion lines cross at Δt = {t_c:.3g} s, MSD = {c_msd:.3g} mm²: no critical point."})
+                t_c = c_msd = nan
+    out["critical_time_s"] = float(t_c)
+    out["critical_msd_mm2"] = float(c_msd)
     return out

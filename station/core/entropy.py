@@ -8,7 +8,9 @@ and ``A`` the pairs whose length-``m+1`` templates match. Self-matches are exclu
 Station convention: ``m = 2``, ``r = 0.2 · SD`` (SD with 1/N of the analysed series), each axis
 separately, on the centred COP decimated to at most 20 Hz (every q-th sample, ``q = floor(fs / 20)``;
 in the clinical preset the 10 Hz low-pass comes first). Decimation keeps the cost bounded (the
-measure is O(N²)) and makes the value independent of the board's rate.
+measure is O(N²)) and makes the value independent of the board's rate. Beyond ``MAX_SAMPLES``
+decimated samples (10 minutes at 20 Hz) the measure is NaN with a note instead of running for minutes:
+sample entropy describes a stationary stretch, and a recording that long is not one.
 
 The kernel sorts templates by their first value so it only visits pairs within ``r`` of each other.
 """
@@ -24,6 +26,8 @@ from station.core._numba import jit
 M = 2
 R_FRACTION = 0.2
 MAX_RATE_HZ = 20.0
+#: longest decimated series sample entropy is computed on (cost grows with N² in the worst case)
+MAX_SAMPLES = 12_000
 
 
 @jit
@@ -77,10 +81,20 @@ def sample_entropy_reference(x, *, m: int = M, r: float) -> float:
     return float(-np.log(a / b)) if a and b else float("nan")
 
 
-def entropy_measures(ml, ap, *, fs_hz: float, sampen=sample_entropy) -> dict:
-    """Sample entropy of each axis under the station convention (see the module docstring)."""
+def entropy_measures(ml, ap, *, fs_hz: float, sampen=sample_entropy, notes: list | None = None) -> dict:
+    """Sample entropy of each axis under the station convention (see the module docstring).
+
+    ``notes``, when given, receives a ``{"code", "message"}`` dict when the series is too long.
+    """
     q = max(1, int(math.floor(fs_hz / MAX_RATE_HZ)))
     out = {}
+    n_dec = (len(ml) + q - 1) // q
+    if n_dec > MAX_SAMPLES:
+        if notes is not None:
+            notes.append({"code": "entropy_too_long",
+                          "message": f"Sample entropy is not computed on {n_dec} samples (more than {MAX_SAMPLES}, "
+                                     f"{MAX_SAMPLES / (fs_hz / q) / 60:.0f} min): analyse a shorter stretch."})
+        return {"sample_entropy_ml": float("nan"), "sample_entropy_ap": float("nan"), "sample_entropy_rate_hz": fs_hz / q}
     for name, x in (("ml", ml), ("ap", ap)):
         xd = np.asarray(x, dtype=np.float64)[::q]
         sd = float(xd.std())

@@ -24,6 +24,7 @@ import numpy as np
 
 from station.core.diffusion import diffusion_measures, line_fit, line_fit_reference, msd_fft, msd_reference
 from station.core.ellipse import ellipse_measures
+from station.core.features import extended_features
 from station.core.entropy import entropy_measures, sample_entropy, sample_entropy_reference
 from station.core.errors import NoLoadError, SignalError
 from station.core.filters import detrend_linear, lowpass_zero_lag
@@ -185,11 +186,13 @@ def prepare(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=None, fo
     return PreparedSignal(t, np.ascontiguousarray(y[:, 0]), np.ascontiguousarray(y[:, 1]), forces, rate, n_input, n_defined)
 
 
-def suite(ml, ap, *, fs_hz: float, detrend: str = "constant", reference: bool = False) -> dict:
+def suite(ml, ap, *, fs_hz: float, detrend: str = "constant", reference: bool = False, notes: list | None = None) -> dict:
     """Every measure of a uniform, finite COP stretch (``ml``, ``ap`` in mm, not yet centred).
 
     ``reference=True`` runs the plain-numpy reference of every kernel instead (same results; for
-    tests and bench/metrics.py).
+    tests and bench/metrics.py). ``notes`` receives ``{"code", "message"}`` dicts for measures set to
+    NaN because they would be impossible (diffusion critical point, negative long-term D, a series too
+    long for sample entropy).
     """
     n = ml.size
     mean_ml, mean_ap = float(ml.mean()), float(ap.mean())
@@ -211,12 +214,14 @@ def suite(ml, ap, *, fs_hz: float, detrend: str = "constant", reference: bool = 
     out.update(sw)
     out.update(ellipse_measures(*cov, n=n, duration_s=duration_s))
     out.update(spectral_measures(ml, ap, fs_hz=fs_hz, stats=kernels["spectral"]))
-    out.update(diffusion_measures(ml, ap, fs_hz=fs_hz, msd=kernels["msd"], fit=kernels["fit"]))
-    out.update(entropy_measures(ml, ap, fs_hz=fs_hz, sampen=kernels["sampen"]))
+    out.update(diffusion_measures(ml, ap, fs_hz=fs_hz, msd=kernels["msd"], fit=kernels["fit"], notes=notes))
+    out.update(entropy_measures(ml, ap, fs_hz=fs_hz, sampen=kernels["sampen"], notes=notes))
+    out.update(extended_features(ml, ap, fs_hz=fs_hz))
     return out
 
 
-def compute_metrics(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=None, forces_n=None) -> dict:
+def compute_metrics(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=None, forces_n=None,
+                    notes: list | None = None) -> dict:
     """Sway metrics of a COP trajectory.
 
     Parameters
@@ -233,6 +238,9 @@ def compute_metrics(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=
     forces_n : array_like, shape (n, 4), optional, keyword-only
         Corner forces fl, fr, bl, br (N); adds ``right_share_pct`` (share of vertical force on fr + br)
         and ``mean_total_force_n``.
+    notes : list, optional, keyword-only
+        Receives ``{"code", "message"}`` dicts for measures that came out NaN because they would be
+        impossible (see :func:`suite`).
 
     Returns
     -------
@@ -248,7 +256,7 @@ def compute_metrics(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=
     """
     p = get_preset(preset)
     sig = prepare(cop_ml_mm, cop_ap_mm, fs_hz=fs_hz, preset=p, t_s=t_s, forces_n=forces_n)
-    out = suite(sig.ml, sig.ap, fs_hz=sig.fs_hz, detrend=p.detrend)
+    out = suite(sig.ml, sig.ap, fs_hz=sig.fs_hz, detrend=p.detrend, notes=notes)
     out["preset"] = p.name
     out["n_input"] = sig.n_input
     if sig.forces_n is not None:

@@ -9,8 +9,9 @@ rule over 0 .. fs/2. Per axis:
 * ``F50`` (median frequency) and ``F95``: the frequency below which 50 % / 95 % of ``P`` lies, found
   on the cumulative trapezoid integral with linear interpolation.
 
-The combined mean power frequency weights each axis by its total power:
-``(∫ f S_ml + ∫ f S_ap) / (P_ml + P_ap)``.
+The combined mean power frequency follows the published Santos & Duarte 2016 recipe exactly: each
+axis's MPF weighted by the plain sum of its PSD bins, the DC bin included (not the trapezoid
+integral): ``(MPF_ml · ΣS_ml + MPF_ap · ΣS_ap) / (ΣS_ml + ΣS_ap)``.
 """
 
 from __future__ import annotations
@@ -111,13 +112,15 @@ def spectral_measures(ml, ap, *, fs_hz: float, stats=spectral_stats) -> dict:
     sml = stats(f, psd[0])
     sap = stats(f, psd[1])
     nan = float("nan")
-    total = sml[0] + sap[0]
+    mpf_ml = float(sml[1] / sml[0]) if sml[0] > 0 else nan
+    mpf_ap = float(sap[1] / sap[0]) if sap[0] > 0 else nan
+    w_ml, w_ap = float(np.sum(psd[0])), float(np.sum(psd[1]))  # plain bin sums, DC included
     return {
         "total_power_ml_mm2": float(sml[0]),
         "total_power_ap_mm2": float(sap[0]),
-        "mean_power_frequency_hz": float((sml[1] + sap[1]) / total) if total > 0 else nan,
-        "mean_power_frequency_ml_hz": float(sml[1] / sml[0]) if sml[0] > 0 else nan,
-        "mean_power_frequency_ap_hz": float(sap[1] / sap[0]) if sap[0] > 0 else nan,
+        "mean_power_frequency_hz": (mpf_ml * w_ml + mpf_ap * w_ap) / (w_ml + w_ap) if w_ml > 0 and w_ap > 0 else nan,
+        "mean_power_frequency_ml_hz": mpf_ml,
+        "mean_power_frequency_ap_hz": mpf_ap,
         "median_frequency_ml_hz": float(sml[2]),
         "median_frequency_ap_hz": float(sap[2]),
         "f95_ml_hz": float(sml[3]),

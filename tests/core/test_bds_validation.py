@@ -25,4 +25,4 @@ def test_raw_preset_reproduces_published_values(row):
     assert m["n_used"] == 6000 and m["fs_hz"] == pytest.approx(100.0, rel=1e-12)
     assert m["ellipse95_area_mm2"] / 100.0 == pytest.approx(float(row["COParea"]), rel=1e-6)
     assert m["mean_velocity_mm_s"] / 10.0 == pytest.approx(float(row["COPvelo"]), rel=1e-6)
-    assert m["mean_power_frequency_hz"] == pytest.approx(float(row["COPmfreq"]), rel=0.01)
+    assert m["mean_power_frequency_hz"] == pytest.approx(float(row["COPmfreq"]), rel=1e-6)
