@@ -1,4 +1,5 @@
-"""Where the station keeps its data: one private directory per user (the bottom layer; imports nothing).
+"""Where the station keeps its data: one private directory per user (the bottom layer with
+:mod:`station.errors` and :mod:`station.privatefiles`).
 
 ``STATION_DATA_DIR`` (set by ``station --data-dir``) wins; otherwise the platform's user data directory
 (``platformdirs``). Layout::
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,19 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it readable by the user only (0700)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-        log.info("made %s private (was %o)", path, mode)
-    return path
+    """Create ``path`` if needed and make it readable by the user only (0700).
+
+    Every level the call creates is 0700 too (``<data dir>/calibrations`` on a fresh machine makes the
+    data dir 0700, not the umask's 0755), whichever command happens to create it first.
+    """
+    from station.privatefiles import make_private_dir
+
+    return make_private_dir(Path(path))
+
+
+def ensure_data_dir(override: str | os.PathLike | None = None) -> Path:
+    """The data directory (:func:`data_dir`), created if missing, 0700."""
+    return ensure_private_dir(data_dir(override))
 
 
 def ensure_private_file(path: Path) -> Path:

@@ -48,17 +48,11 @@ def journal_dir(data_dir=None, *, kind: str = "record") -> Path:
     ``station record`` journals live in ``journals/record/`` so that they never mix with the
     journals of database trials (``journals/*.journal``, recovered by ``station.store``).
     """
-    from station.paths import data_dir as default_data_dir
+    from station.paths import data_dir as default_data_dir, ensure_private_dir
 
-    path = default_data_dir(data_dir)
-    for part in (None, "journals", kind):
-        if part is not None:
-            path = path / part
-        if not path.exists():
-            path.mkdir(parents=True, mode=0o700)
-        if part is not None:
-            os.chmod(path, 0o700)
-    return path
+    base = default_data_dir(data_dir)
+    ensure_private_dir(base / "journals")
+    return ensure_private_dir(base / "journals" / kind)
 
 
 class JournalWriter:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +99,13 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_trial(path, trial: TrialFile) -> Path:
-    """Write ``trial`` to ``path`` atomically (temporary file + rename); return the path."""
+def write_trial(path, trial: TrialFile, *, force: bool = True) -> Path:
+    """Write ``trial`` to ``path`` privately (0600) and atomically (:mod:`station.privatefiles`); return the path.
+
+    With ``force=False`` an existing file at ``path`` is never replaced (``OutputExistsError``).
+    """
+    from station.privatefiles import private_temp_path
+
     path = Path(path)
     n = len(trial.frames)
     if len(trial.device_time_s) != n or len(trial.host_time_s) != n:
@@ -118,19 +122,12 @@ def write_trial(path, trial: TrialFile) -> Path:
         "meta": trial.meta,
         "events": trial.events,
     }
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with private_temp_path(path, force=force) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr("header.json", json.dumps(header, indent=1, default=json_default))
             zf.writestr("frames.npy", _npy_bytes(np.ascontiguousarray(trial.frames, dtype=FRAME_DTYPE)))
             zf.writestr("device_time_s.npy", _npy_bytes(np.asarray(trial.device_time_s, dtype=np.float64)))
             zf.writestr("host_time_s.npy", _npy_bytes(np.asarray(trial.host_time_s, dtype=np.float64)))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     log.info("wrote %s (%d frames)", path, n)
     return path
 

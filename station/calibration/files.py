@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,8 @@ import numpy as np
 
 from station.calibration.geometry import BoardGeometry, load_geometry
 from station.errors import CalibrationError, InputFileError
-from station.paths import data_dir
+from station.paths import data_dir, ensure_private_dir
+from station.privatefiles import write_private
 
 logger = logging.getLogger(__name__)
 
@@ -222,32 +222,38 @@ def active_calibration_path(board_id) -> Path:
     return calibrations_dir() / f"{normalize_board_id(board_id)}.json"
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically to ``path`` with mode 0600 (the folder made 0700 if created)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: the id an unprogrammed board reports (erased EEPROM reads 0xFF)
+UNSET_BOARD_ID = "FFFFFFFF"
 
 
-def save_calibration(calibration: Calibration, path: str | os.PathLike | None = None) -> Path:
+def _refuse_unset_board_id(board_id: str) -> None:
+    if normalize_board_id(board_id) == UNSET_BOARD_ID:
+        raise CalibrationError(
+            "this board has no id yet (it reports FFFFFFFF, an erased EEPROM), so a calibration stored for it "
+            "would fit every new board: give it one with `station board set-id HEX --port DEV` "
+            "(8 hex digits, unique per board), then calibrate again."
+        )
+
+
+def save_calibration(calibration: Calibration, path: str | os.PathLike | None = None, *, force: bool = True) -> Path:
     """Write a calibration as JSON. Without ``path`` it becomes the board's active calibration.
 
     Saving as active numbers it: ``version`` = previous active version + 1. The previous active file
-    is kept beside it as ``<board_id>.v<N>.json``.
+    is kept beside it as ``<board_id>.v<N>.json``. Files are written 0600 with an atomic, private write
+    (:mod:`station.privatefiles`); an explicit ``path`` that exists is replaced only with ``force``.
+
+    Raises
+    ------
+    CalibrationError
+        The board has no id (FFFFFFFF): the message says how to set one.
+    OutputExistsError
+        ``path`` exists and ``force`` is False.
     """
+    _refuse_unset_board_id(calibration.board_id)
     if path is None:
+        force = True  # the active file is replaced on purpose (the previous one is kept as .v<N>)
         target = active_calibration_path(calibration.board_id)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(target.parent, 0o700)
+        ensure_private_dir(target.parent)
         if target.exists():
             try:
                 previous = load_calibration(target, board_id=calibration.board_id, check_stale=False)
@@ -258,7 +264,7 @@ def save_calibration(calibration: Calibration, path: str | os.PathLike | None = 
                 os.replace(target, target.with_name(f"{calibration.board_id}.v{previous.version}.json"))
     else:
         target = Path(path)
-    _write_private(target, json.dumps(calibration.to_dict(), indent=2) + "\n")
+    write_private(target, json.dumps(calibration.to_dict(), indent=2) + "\n", force=force)
     logger.info("saved calibration v%d of board %s to %s", calibration.version, calibration.board_id, target)
     return target
 

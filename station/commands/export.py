@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write into (created if missing)")
     p.add_argument("--pseudonymise", action="store_true",
                    help="pseudonym instead of name and id, birth year only, no free-text notes")
+    p.add_argument("--force", action="store_true", help="overwrite files that already exist in DIR")
     p.set_defaults(func=run)
 
 
@@ -29,7 +30,8 @@ def run(args) -> int:
     from station.store import Store
 
     with Store.open() as store:
-        paths = export_session(store, args.session, args.out, fmt=args.format, pseudonymise=args.pseudonymise)
+        paths = export_session(store, args.session, args.out, fmt=args.format, pseudonymise=args.pseudonymise,
+                               force=args.force)
     for path in paths:
         print(path)
     return 0

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="PATH.pdf", help="PDF file to write")
     p.add_argument("--pseudonymise", action="store_true",
                    help="show the installation's pseudonym instead of the patient's name and id")
+    p.add_argument("--force", action="store_true", help="overwrite PATH.pdf if it exists")
     p.set_defaults(func=run)
 
 
@@ -31,6 +32,7 @@ def run(args) -> int:
     if not str(args.out).lower().endswith(".pdf"):
         raise StationError(f"The report is a PDF: give --out a name ending in .pdf, not {args.out!r}.")
     with Store.open() as store:
-        path = write_session_report(store, args.session, args.out, pseudonymise=args.pseudonymise)
+        path = write_session_report(store, args.session, args.out, pseudonymise=args.pseudonymise,
+                                     force=args.force)
     print(path)
     return 0

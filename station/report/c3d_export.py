@@ -142,8 +142,12 @@ def build_c3d(samples, *, events=(), subject: str = "", description: str = ""):
     return c
 
 
-def write_c3d(data, out_dir: str | Path) -> list[Path]:
-    """One ``session<id>_trial<seq>.c3d`` per trial with recorded data; return their paths."""
+def write_c3d(data, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+    """One ``session<id>_trial<seq>.c3d`` per trial with recorded data; return their paths.
+
+    Each file is private (0600) and written atomically; an existing file is replaced only with ``force``.
+    """
+    from station.privatefiles import private_temp_path
     from station.report.samples import uniform_samples
 
     out = Path(out_dir)
@@ -161,7 +165,8 @@ def write_c3d(data, out_dir: str | Path) -> list[Path]:
                       subject=data.patient.label, description=f"{t.step} ({t.status})")
         path = out / f"session{data.session.id}_trial{t.seq}.c3d"
         try:
-            c.write(str(path))
+            with private_temp_path(path, force=force) as tmp:
+                c.write(str(tmp))
         except (OSError, RuntimeError, ValueError) as exc:
             raise StationError(f"Cannot write {path}: {exc}.") from exc
         paths.append(path)

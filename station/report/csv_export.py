@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from station.errors import StationError
+from station.privatefiles import private_open
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ def escape_cell(value):
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
-def _write(path: Path, header_comment: str, columns, rows) -> Path:
+def _write(path: Path, header_comment: str, columns, rows, *, force: bool = False) -> Path:
     try:
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        with private_open(path, "w", force=force, newline="") as f:
             for line in header_comment.splitlines():
                 f.write(f"# {line}\n")
             w = csv.writer(f)
@@ -72,8 +73,12 @@ def _comment(data) -> str:
             "units: N; mm; s. Axes: x = ML (+ right); y = AP (+ forward)")
 
 
-def write_csv(data, out_dir: str | Path) -> list[Path]:
-    """Write the session's CSV files (see module docstring) into ``out_dir``; return their paths."""
+def write_csv(data, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the session's CSV files (see module docstring) into ``out_dir``; return their paths.
+
+    Each file is private (0600) and written atomically; an existing file is replaced only with ``force``
+    (:mod:`station.privatefiles`).
+    """
     out = Path(out_dir)
     stem = f"session{data.session.id}"
     comment = _comment(data)
@@ -83,14 +88,14 @@ def write_csv(data, out_dir: str | Path) -> list[Path]:
         rows.append([data.session.id, data.patient.label, t.id, t.seq, t.step, t.task, t.side, t.condition, t.phase,
                      t.status, t.reason, t.repeat_of, t.started, t.duration_s, t.fs_hz, t.window_start_s,
                      t.window_end_s] + [t.metrics.get(k) for k in names])
-    paths = [_write(out / f"{stem}_metrics.csv", comment, list(TRIAL_COLUMNS) + names, rows)]
+    paths = [_write(out / f"{stem}_metrics.csv", comment, list(TRIAL_COLUMNS) + names, rows, force=force)]
 
     rep_names = sorted({k for t in data.trials for r in t.rep_metrics for k in r})
     rep_rows = [[t.id, t.seq, t.task, t.side, t.phase, i] + [r.get(k) for k in rep_names]
                 for t in data.trials for i, r in enumerate(t.rep_metrics, start=1)]
     if rep_rows:
         paths.append(_write(out / f"{stem}_reps.csv", comment,
-                            ["trial_id", "seq", "task", "side", "phase", "rep"] + rep_names, rep_rows))
+                            ["trial_id", "seq", "task", "side", "phase", "rep"] + rep_names, rep_rows, force=force))
 
     from station.report.samples import trial_samples
 
@@ -104,7 +109,7 @@ def write_csv(data, out_dir: str | Path) -> list[Path]:
         trial_comment = comment + (f"\ntrial {t.seq} (id {t.id}); t_s = board time from the first frame;"
                                    f" COP undefined (empty) below {s.threshold_n:.0f} N")
         paths.append(_write(out / f"{stem}_trial{t.seq}_samples.csv", trial_comment, SAMPLE_COLUMNS,
-                            (_fmt_row(r) for r in table)))
+                            (_fmt_row(r) for r in table), force=force))
     log.info("wrote %d CSV files to %s", len(paths), out)
     return paths
 

@@ -6,13 +6,15 @@ import logging
 from pathlib import Path
 
 from station.errors import StationError
+from station.privatefiles import make_private_dirs
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "json", "c3d")
 
 
-def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool = False) -> list[Path]:
+def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool = False,
+                   force: bool = False) -> list[Path]:
     """Export a stored session into ``out_dir`` (created if missing).
 
     Parameters
@@ -24,7 +26,10 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
         See :mod:`station.report.csv_export`, :mod:`~station.report.json_export`,
         :mod:`~station.report.c3d_export` for what each writes.
     pseudonymise : bool, keyword-only
-        Pseudonym instead of name and id, birth year only, no free-text notes.
+        Pseudonym instead of name and id, birth year only, no free-text notes, no operator name,
+        dates to the day, body mass to 5 kg (:mod:`station.report.pseudonym`).
+    force : bool, keyword-only
+        Replace files that already exist (otherwise the export stops at the first one, with one line).
 
     Returns
     -------
@@ -42,14 +47,11 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
         raise StationError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
     data = load_session(store, session_id, pseudonymise=pseudonymise)
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StationError(f"Cannot create the output directory {out}: {exc.strerror}.") from exc
+    make_private_dirs(out)  # folders it creates are 0700; files 0600
     if fmt == "csv":
         from station.report.csv_export import write_csv as writer
     elif fmt == "json":
         from station.report.json_export import write_json as writer
     else:
         from station.report.c3d_export import write_c3d as writer
-    return writer(data, out)
+    return writer(data, out, force=force)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from station import __version__
 from station.errors import StationError
+from station.privatefiles import private_open, refuse_existing
 # The store's JSON-safe copy (NaN/inf -> None, numpy -> Python), the same rule its JSON columns follow.
 from station.store.database import json_safe as clean
 
@@ -44,7 +45,8 @@ def session_document(data) -> dict:
     return clean({
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported": (datetime.now(timezone.utc).date().isoformat() if data.patient.pseudonymised
+                     else datetime.now(timezone.utc).isoformat(timespec="seconds")),
         "station_version": __version__,
         "units": {"force": "N", "length": "mm", "time": "s", "mass": "kg",
                   "axes": "x = ML (+ subject's right), y = AP (+ forward), origin at the centre of the four cells",
@@ -59,12 +61,13 @@ def session_document(data) -> dict:
     })
 
 
-def write_json(data, out_dir: str | Path) -> list[Path]:
-    """Write ``session<id>.json`` into ``out_dir``; return ``[path]``."""
+def write_json(data, out_dir: str | Path, *, force: bool = False) -> list[Path]:
+    """Write ``session<id>.json`` into ``out_dir`` (0600, atomic; replaced only with ``force``); return ``[path]``."""
     path = Path(out_dir) / f"session{data.session.id}.json"
+    refuse_existing(path, force=force)
     doc = session_document(data)
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        with private_open(path, "w", force=force) as f:
             json.dump(doc, f, allow_nan=False, separators=(",", ":"))
     except OSError as exc:
         raise StationError(f"Cannot write {path}: {exc.strerror}.") from exc

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -596,7 +595,7 @@ def _numbered_canvas(footer_left: str):
     return NumberedCanvas
 
 
-def write_session_report(store, session_id, path, *, pseudonymise: bool = False) -> Path:
+def write_session_report(store, session_id, path, *, pseudonymise: bool = False, force: bool = False) -> Path:
     """Write the PDF report of a stored session.
 
     Parameters
@@ -608,6 +607,8 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False)
         The PDF to write (parent directories are created).
     pseudonymise : bool, keyword-only
         Show the installation's pseudonym instead of the patient's name and id (birth year only).
+    force : bool, keyword-only
+        Replace an existing file (otherwise refused before any work, with one line).
 
     Returns
     -------
@@ -625,6 +626,9 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False)
 
     from station.report.session import load_session
 
+    from station.privatefiles import private_temp_path, refuse_existing
+
+    refuse_existing(path, force=force)
     data = load_session(store, session_id, pseudonymise=pseudonymise)
     _register_fonts()
     st = _styles()
@@ -639,13 +643,12 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"Balance Station · session {data.session.id} · {data.patient.label} · generated {made}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        doc = SimpleDocTemplate(str(tmp), pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=14 * mm,
-                                bottomMargin=16 * mm, title=f"Balance assessment — session {data.session.id}",
-                                author="Balance Station", subject=data.protocol_title)
-        doc.build(story, canvasmaker=_numbered_canvas(footer))
-        os.replace(tmp, out)
+        # private (0600), unique temporary name beside it, never through a symlink (station.privatefiles)
+        with private_temp_path(out, force=force) as tmp:
+            doc = SimpleDocTemplate(str(tmp), pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=14 * mm,
+                                    bottomMargin=16 * mm, title=f"Balance assessment — session {data.session.id}",
+                                    author="Balance Station", subject=data.protocol_title)
+            doc.build(story, canvasmaker=_numbered_canvas(footer))
     except OSError as exc:
         raise StationError(f"Cannot write the report {out}: {exc.strerror or exc}.") from exc
     log.info("wrote the report of session %s to %s", data.session.id, out)

@@ -64,3 +64,60 @@ def pseudonym(patient_id: int, *, secret: bytes) -> str:
     """``"P-3F9A0C21B7"``: the patient's stable pseudonym under ``secret``."""
     digest = hmac.new(secret, f"patient:{int(patient_id)}".encode(), hashlib.sha256).hexdigest()
     return "P-" + digest[:PSEUDONYM_HEX].upper()
+
+
+#: body mass in pseudonymised exports is rounded to this step (kg)
+BODY_MASS_STEP_KG = 5.0
+#: keys dropped from a trial's metadata in pseudonymised exports (who ran it, who it was)
+IDENTIFYING_META_KEYS = ("patient_id", "patient", "patient_name", "operator", "operator_name", "port", "out_path")
+#: metadata keys holding a timestamp, cut to the day
+DATE_META_KEYS = ("started_utc", "finished_utc", "started", "finished", "created", "recorded_utc")
+
+
+def round_body_mass_kg(body_mass_kg: float | None, *, step_kg: float = BODY_MASS_STEP_KG) -> float | None:
+    """Body mass to the nearest ``step_kg`` (72.4 -> 70.0, 72.5 -> 75.0); None stays None."""
+    if body_mass_kg is None:
+        return None
+    return float(step_kg * int(float(body_mass_kg) / step_kg + 0.5))
+
+
+def day_only(timestamp) -> str | None:
+    """An ISO timestamp rounded down to its day: ``"2026-12-02T01:20:33+00:00"`` -> ``"2026-12-02T00:00:00+00:00"``.
+
+    The result stays a full ISO timestamp (same time zone) so code that parses it keeps working;
+    text that is not an ISO timestamp is cut to its first 10 characters.
+    """
+    import datetime as dt
+
+    if timestamp is None:
+        return None
+    text = str(timestamp)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text[:10]
+    return when.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+
+
+def pseudonymised_session(session):
+    """A copy of a store ``Session`` without operator and notes, its dates to the day."""
+    import dataclasses
+
+    return dataclasses.replace(session, notes="", operator="", started=day_only(session.started),
+                               finished=day_only(session.finished))
+
+
+def pseudonymised_meta(meta: dict | None) -> dict:
+    """A trial's metadata without identifying entries, timestamps to the day."""
+    out = {k: v for k, v in dict(meta or {}).items() if k not in IDENTIFYING_META_KEYS}
+    for k in DATE_META_KEYS:
+        if k in out and out[k] is not None:
+            out[k] = day_only(out[k])
+    return out
+
+
+def pseudonymised_trial(trial):
+    """A copy of a store ``TrialRecord`` with its start to the day and its metadata cleaned."""
+    import dataclasses
+
+    return dataclasses.replace(trial, started=day_only(trial.started), meta=pseudonymised_meta(trial.meta))

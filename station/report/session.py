@@ -111,20 +111,18 @@ def load_session(store, session_id, *, pseudonymise: bool = False) -> SessionDat
         cal_ids.add(session.calibration_id)
     calibrations = {cid: store.get_calibration(cid) for cid in sorted(cal_ids)}
     if pseudonymise:
-        from station.report.pseudonym import installation_secret, pseudonym
+        from station.report import pseudonym as ps
 
-        alias = pseudonym(patient.id, secret=installation_secret(store.data_dir))
-        view = PatientView(alias, alias, patient.birth_year, patient.sex, patient.body_mass_kg, patient.dominant_leg,
-                           "", True)
-        session = _without_notes(session)
+        alias = ps.pseudonym(patient.id, secret=ps.installation_secret(store.data_dir))
+        view = PatientView(alias, alias, patient.birth_year, patient.sex, ps.round_body_mass_kg(patient.body_mass_kg),
+                           patient.dominant_leg, "", True)
+        # no operator, dates to the day, body mass to 5 kg (station.report.pseudonym)
+        session = ps.pseudonymised_session(session)
+        trials = [ps.pseudonymised_trial(t) for t in trials]
+        calibrations = {cid: dict(c, operator="", created=ps.day_only(c.get("created"))) for cid, c in calibrations.items()}
     else:
         view = PatientView(patient.name, str(patient.id), patient.birth_year, patient.sex, patient.body_mass_kg,
                            patient.dominant_leg, patient.notes or "", False)
     return SessionData(store=store, patient=view, session=session, trials=trials, scores=scores or {},
                        calibrations=calibrations)
 
-
-def _without_notes(session):
-    import dataclasses
-
-    return dataclasses.replace(session, notes="")

@@ -131,3 +131,31 @@ def test_per_session_tare_keeps_gains():
     np.testing.assert_allclose(fresh.noise_counts, 5.0, rtol=0.15)
     np.testing.assert_array_equal(cal.offsets_counts, [10.0, -20.0, 30.0, -40.0])  # the original is untouched
     assert np.abs(fresh.forces_n(empty).mean(axis=0)).max() < 0.01
+
+
+def test_an_unset_board_id_is_refused_with_how_to_set_one(tmp_path, monkeypatch):
+    from station.calibration import save_calibration
+
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))
+    for path in (None, tmp_path / "x.json"):
+        with pytest.raises(CalibrationError) as err:
+            save_calibration(_cal(board_id="FFFFFFFF"), path)
+        assert "FFFFFFFF" in str(err.value) and "station board set-id HEX --port DEV" in str(err.value)
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "calibrations" / "FFFFFFFF.json").exists()
+
+
+def test_calibration_files_are_private_and_not_replaced_without_force(tmp_path, monkeypatch):
+    from station.calibration import save_calibration
+    from station.privatefiles import OutputExistsError
+
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    active = save_calibration(_cal())
+    assert oct(active.stat().st_mode & 0o777) == "0o600" and oct(active.parent.stat().st_mode & 0o777) == "0o700"
+    mine = save_calibration(_cal(), tmp_path / "mine.json", force=False)
+    with pytest.raises(OutputExistsError):
+        save_calibration(_cal(), mine, force=False)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched")
+    (tmp_path / "link.json").symlink_to(outside)
+    save_calibration(_cal(), tmp_path / "link.json")  # default force for an explicit path: replaces the link itself
+    assert outside.read_text() == "untouched" and not (tmp_path / "link.json").is_symlink()

@@ -168,3 +168,90 @@ def test_c3d_force_platform_gives_the_station_cop(primer_session, tmp_path):
     assert (c["data"]["meta_points"]["residuals"][0, 0] < 0).any()
     labels = c["parameters"]["EVENT"]["LABELS"]["value"]
     assert "Stance start" in labels and "Step off" in labels
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_exports_are_private_and_never_overwritten_without_force(primer_session, tmp_path):
+    from station.privatefiles import OutputExistsError
+
+    run = primer_session
+    old = os.umask(0o022)
+    try:
+        paths = export_session(run.store, run.session_id, tmp_path / "new" / "csv", fmt="csv")
+        [js] = export_session(run.store, run.session_id, tmp_path / "new" / "csv", fmt="json")
+    finally:
+        os.umask(old)
+    assert len(paths) > 3 and {_mode(p) for p in paths + [js]} == {0o600}
+    assert _mode(tmp_path / "new") == 0o700 and _mode(tmp_path / "new" / "csv") == 0o700
+    assert not [p for p in (tmp_path / "new" / "csv").iterdir() if p.name.startswith(".")]  # no temporaries left
+    before = js.read_bytes()
+    with pytest.raises(OutputExistsError, match="already exists; use --force to overwrite it"):
+        export_session(run.store, run.session_id, tmp_path / "new" / "csv", fmt="json")
+    assert js.read_bytes() == before
+    # a symlink planted at the final name: the file it points at, outside, is not touched
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep me")
+    js.unlink()
+    js.symlink_to(victim)
+    [again] = export_session(run.store, run.session_id, tmp_path / "new" / "csv", fmt="json", force=True)
+    assert victim.read_text() == "keep me" and not again.is_symlink() and _mode(again) == 0o600
+    assert json.loads(again.read_text())["session"]["id"] == run.session_id
+
+
+def test_report_and_export_commands_refuse_a_second_write_with_one_line(primer_session, tmp_path):
+    import subprocess
+    import sys
+
+    run = primer_session
+
+    def station(*args):
+        return subprocess.run([sys.executable, "-m", "station", "--data-dir", str(run.store.data_dir), *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    pdf = tmp_path / "r.pdf"
+    first = station("report", run.session_id, "--out", pdf)
+    assert first.returncode == 0, first.stderr
+    assert _mode(pdf) == 0o600 and pdf.read_bytes().startswith(b"%PDF")
+    size = pdf.stat().st_size
+    second = station("report", run.session_id, "--out", pdf)
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert second.returncode != 0 and "Traceback" not in second.stderr
+    assert lines == [f"station: error: {pdf} already exists; use --force to overwrite it."]
+    assert pdf.stat().st_size == size
+    forced = station("report", run.session_id, "--out", pdf, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]  # unique temporary removed, no fixed .part name
+    out = tmp_path / "exp"
+    assert station("export", run.session_id, "--format", "json", "--out", out).returncode == 0
+    again = station("export", run.session_id, "--format", "json", "--out", out)
+    assert again.returncode != 0 and again.stderr.strip().splitlines() == [
+        f"station: error: {out / f'session{run.session_id}.json'} already exists; use --force to overwrite it."]
+    assert station("export", run.session_id, "--format", "json", "--out", out, "--force").returncode == 0
+
+
+def test_pseudonymised_export_drops_the_operator_and_rounds_dates_and_body_mass(primer_session, tmp_path):
+    from station.report.pseudonym import day_only, round_body_mass_kg
+
+    assert [round_body_mass_kg(m) for m in (72.4, 72.5, 70.0, 67.6, 0.4)] == [70.0, 75.0, 70.0, 70.0, 0.0]
+    assert round_body_mass_kg(None) is None
+    assert day_only("2026-11-25T09:41:07+00:00") == "2026-11-25T00:00:00+00:00"
+    run = primer_session
+    session = run.store.get_session(run.session_id)
+    assert session.operator == "Dr Example" and session.started[11:19] != "00:00:00"  # what the store holds
+    [path] = export_session(run.store, run.session_id, tmp_path, fmt="json", pseudonymise=True)
+    text = path.read_text()
+    assert "Dr Example" not in text and "technician" not in text.lower().replace('"operator":""', "")
+    doc = json.loads(text)
+    assert doc["session"]["operator"] == "" and doc["session"]["started"].endswith("T00:00:00+00:00")
+    assert len(doc["exported"]) == 10  # the export date only
+    for t in doc["trials"]:
+        assert t["started"] is None or t["started"].endswith("T00:00:00+00:00")
+        assert "port" not in t["meta"] and "patient_id" not in t["meta"]
+    for cal in doc["calibrations"].values():
+        assert cal["operator"] == "" and cal["created"].endswith("T00:00:00+00:00")
+    rows = _rows(export_session(run.store, run.session_id, tmp_path / "c", fmt="csv", pseudonymise=True)[0])
+    started = {r[rows[0].index("started")] for r in rows[1:]} - {""}
+    assert started and all(s.endswith("T00:00:00+00:00") for s in started)
