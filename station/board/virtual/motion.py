@@ -11,6 +11,11 @@ touchdowns (Poisson; the floor takes 30-80 % of body weight for 0.2-1 s), a post
 envelope (x2 decaying with 1.5 s), the weak side's lateral drift, and RDL repetitions (minimum-jerk
 descent / bottom / ascent with the matching vertical force ``m (g - d'')``).
 
+Variability between trials and sessions (``trial_cv_pct``, ``session_cv_pct``, practice, fatigue; see
+:mod:`station.board.virtual.subject`) multiplies the sway gains of each new single-leg trial or RDL set
+by a factor drawn when the stance starts (reported as ``sway_factor`` in the ``scene`` event); the set's
+lateral shift gets the trial part of it.
+
 Random draws come from separate generators per process and are drawn in time order, so the output does
 not depend on how the caller chunks time.
 """
@@ -90,7 +95,13 @@ class _Pose:
     gains: tuple = (0.0, 0.0, 0.0, 0.0)  # bipedal ML, bipedal AP, single ML, single AP
 
 
-def _pose_of(subject: Subject | None, previous: _Pose) -> _Pose:
+def _lognormal(z: float, cv_pct: float) -> float:
+    """A mean-1 log-normal factor with coefficient of variation ``cv_pct`` from a standard normal ``z``."""
+    sigma = np.sqrt(np.log1p((cv_pct / 100.0) ** 2))
+    return float(np.exp(sigma * z - 0.5 * sigma * sigma))
+
+
+def _pose_of(subject: Subject | None, previous: _Pose, factor: float = 1.0) -> _Pose:
     if subject is None or not subject.present:
         return _Pose(0.0, previous.x_mm, previous.y_mm, previous.gains)
     half = subject.stance_width_mm / 2.0
@@ -102,7 +113,7 @@ def _pose_of(subject: Subject | None, previous: _Pose) -> _Pose:
         x = half if subject.stance == "right" else -half
         r, v = subject.ml_ap_ratio_single_leg, subject.single_leg_velocity_mm_s
         ml_scale = subject.side_value("sway_scale", subject.stance)
-    s_ap = v / (np.sqrt(np.pi / 2.0) * np.sqrt((1.0 + r * r) / 2.0))
+    s_ap = factor * v / (np.sqrt(np.pi / 2.0) * np.sqrt((1.0 + r * r) / 2.0))
     s_ml = r * s_ap * ml_scale
     gains = (s_ml, s_ap, 0.0, 0.0) if subject.stance == "both" else (0.0, 0.0, s_ml, s_ap)
     return _Pose(subject.weight_n, x, subject.cop_ap_mm, gains)
@@ -144,6 +155,36 @@ class SubjectMotion:
         self._reps = np.zeros((0, 5))  # start, descent, bottom, ascent, ml shift
         self._steps = np.zeros((0, 2))  # (step off starts, step on starts) of the steps task
         self._pending: list[dict] = []
+        # between-trial / between-session variability: its own generator, spawned from the RDL one's
+        # seed so that no existing stream of draws changes
+        self._rng_var = np.random.default_rng(rngs[3].bit_generator.seed_seq.spawn(1)[0])
+        self._z_session = float(self._rng_var.standard_normal())
+        self._trials_done = 0
+        self._practice: dict[tuple[str, str], int] = {}
+        self._factor = 1.0
+        self._trial_factor = 1.0
+
+    def _variability(self, old: Subject | None, subject: Subject | None) -> None:
+        """Draw the sway factor of a new single-leg trial or RDL set (kept while the stance lasts)."""
+        if subject is None:
+            return
+        session = _lognormal(self._z_session, subject.session_cv_pct)
+        if subject.stance == "both":
+            self._factor, self._trial_factor = session, 1.0
+            return
+        if old is not None and old.stance == subject.stance and old.task == subject.task:
+            return  # the same trial goes on (a field update)
+        z = float(self._rng_var.standard_normal())
+        self._trial_factor = _lognormal(z, subject.trial_cv_pct)
+        practice = 1.0
+        if subject.task == "single_leg":
+            key = (subject.task, subject.stance)
+            k = self._practice.get(key, 0) + 1
+            self._practice[key] = k
+            practice = 1.0 + 0.01 * subject.practice_pct * np.exp(-(k - 1) / subject.practice_tau_trials)
+        fatigue = 1.0 + 0.01 * subject.fatigue_pct_per_trial * self._trials_done
+        self._trials_done += 1
+        self._factor = session * self._trial_factor * float(practice) * fatigue
 
     # --- scene ------------------------------------------------------------------------------------
     def set_subject(self, subject: Subject | None, t_s: float, *, settled: bool = False) -> list[dict]:
@@ -165,7 +206,8 @@ class SubjectMotion:
         self.subject = subject
         self._t0 = t_s
         self._from = base
-        self._to = _pose_of(subject, base)
+        self._variability(old, subject)
+        self._to = _pose_of(subject, base, self._factor)
         self._ramp_s = (subject or old).ramp_s if (subject or old) else 0.6
         if settled:
             self._from = self._to
@@ -176,7 +218,8 @@ class SubjectMotion:
         elif old is not None and subject is None:
             events.append({"t_s": t_s, "kind": "step_off"})
         elif subject is not None:
-            events.append({"t_s": t_s, "kind": "scene", "stance": subject.stance, "task": subject.task, "subject": subject.name})
+            events.append({"t_s": t_s, "kind": "scene", "stance": subject.stance, "task": subject.task, "subject": subject.name,
+                           "sway_factor": self._factor})
         if subject is not None:
             if not settled:
                 self._perturbations.append(t_s + self._ramp_s)
@@ -211,13 +254,13 @@ class SubjectMotion:
         else:
             sign = 1.0 if s.stance == "right" else -1.0
             mag = s.side_value("rdl_ml_shift_mm", s.stance)
-        shifts = sign * mag * self._rng_rdl.uniform(0.5, 1.5, n)
+        shifts = sign * mag * self._trial_factor * self._rng_rdl.uniform(0.5, 1.5, n)
         # phases: descent 40 %, bottom 15 %, ascent 35 %, standing 10 % of the period
         self._reps = np.column_stack([starts, np.full(n, 0.4 * p), np.full(n, 0.15 * p), np.full(n, 0.35 * p), shifts])
-        for k, (t, td, tb, ta, _) in enumerate(self._reps):
+        for k, (t, td, tb, ta, ml) in enumerate(self._reps):
             rep = k + 1
             self._pending += [
-                {"t_s": float(t), "kind": "rep_start", "rep": rep, "side": s.stance},
+                {"t_s": float(t), "kind": "rep_start", "rep": rep, "side": s.stance, "ml_shift_mm": float(ml)},
                 {"t_s": float(t + td), "kind": "rep_bottom", "rep": rep, "side": s.stance},
                 {"t_s": float(t + td + tb + ta), "kind": "rep_end", "rep": rep, "side": s.stance},
             ]
