@@ -96,3 +96,22 @@ def cop_from_forces_reference(forces_n, positions_mm, *, threshold_n=THRESHOLD_U
         ml = np.where(ok, forces @ pos[:, 0] / total, np.nan)
         ap = np.where(ok, forces @ pos[:, 1] / total, np.nan)
     return ml, ap, total
+
+
+# -- COP correction (fitted on a placement grid by station.calibration.fit) ---------------------
+def cop_correction_terms(cop_ml_mm, cop_ap_mm, kind: str) -> np.ndarray:
+    """Design columns of a COP correction: ``[1, x, y]`` (affine) or ``[1, x, y, x·y]`` (bilinear)."""
+    ml = np.asarray(cop_ml_mm, dtype=np.float64)
+    ap = np.asarray(cop_ap_mm, dtype=np.float64)
+    cols = [np.ones_like(ml), ml, ap]
+    if kind == "bilinear":
+        cols.append(ml * ap)
+    elif kind != "affine":
+        raise ValueError(f"Unknown COP correction '{kind}' (use affine or bilinear).")
+    return np.stack(cols, axis=-1)
+
+
+def apply_cop_correction(correction: dict, cop_ml_mm, cop_ap_mm):
+    """Apply a fitted COP correction ``{"kind", "ml": coefs, "ap": coefs}`` (NaN stays NaN)."""
+    a = cop_correction_terms(cop_ml_mm, cop_ap_mm, correction["kind"])
+    return a @ np.asarray(correction["ml"], dtype=np.float64), a @ np.asarray(correction["ap"], dtype=np.float64)

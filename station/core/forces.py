@@ -86,3 +86,64 @@ def counts_to_forces_reference(counts, offsets_counts, gains_n_per_count):
     counts, offsets, gains = _check(counts, offsets_counts, gains_n_per_count)
     d = counts.astype(np.float64) - offsets
     return d * gains if gains.ndim == 1 else d @ gains.T
+
+
+CELLS = ("fl", "fr", "bl", "br")
+
+
+class CountsModel:
+    """A calibration as the core applies it: counts -> per-cell forces -> total force and COP.
+
+    Built from the calibration's plain dict (the form stored in trial files and the database:
+    ``offsets_counts``, ``gains_n_per_count``, ``geometry.sensors_mm`` with fl/fr/bl/br, optional
+    ``cop_correction``), or from any object with ``to_dict()`` giving that form
+    (:class:`station.calibration.Calibration`). The calibration layer validates files; this class only
+    applies what it is given, so counts -> COP is one function for every caller.
+    """
+
+    def __init__(self, offsets_counts, gains_n_per_count, positions_mm, cop_correction: dict | None = None,
+                 *, board_id: str = ""):
+        self.offsets_counts = np.asarray(offsets_counts, dtype=np.float64).reshape(N_CELLS)
+        self.gains_n_per_count = np.asarray(gains_n_per_count, dtype=np.float64)
+        self.positions_mm = np.asarray(positions_mm, dtype=np.float64).reshape(N_CELLS, 2)
+        self.cop_correction = cop_correction or None
+        self.board_id = board_id
+
+    @classmethod
+    def of(cls, calibration) -> "CountsModel":
+        """A model from a :class:`CountsModel`, a calibration object (``to_dict()``) or its dict.
+
+        Raises
+        ------
+        ValueError
+            The dict lacks offsets, gains or the four sensor positions.
+        """
+        if isinstance(calibration, cls):
+            return calibration
+        d = calibration.to_dict() if hasattr(calibration, "to_dict") else calibration
+        if not isinstance(d, dict):
+            raise ValueError("A calibration must be a calibration object or its dict.")
+        try:
+            sensors = d["geometry"]["sensors_mm"]
+            positions = [[float(v) for v in sensors[c]] for c in CELLS]
+            return cls(d["offsets_counts"], d["gains_n_per_count"], positions, d.get("cop_correction"),
+                       board_id=str(d.get("board_id", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"The calibration is missing or has a malformed field ({exc!s}).") from None
+
+    def forces_n(self, counts) -> np.ndarray:
+        """Per-cell vertical forces (N), shape (n, 4), from raw counts, shape (n, 4)."""
+        return counts_to_forces(np.atleast_2d(counts), self.offsets_counts, self.gains_n_per_count)
+
+    def cop_mm(self, counts=None, *, threshold_n: float, forces_n=None):
+        """``(cop_ml_mm, cop_ap_mm, total_n)`` with the load gate ``threshold_n`` and the COP correction.
+
+        Pass ``forces_n`` when they are already computed (then ``counts`` is ignored).
+        """
+        from station.core.cop import apply_cop_correction, cop_from_forces
+
+        f = self.forces_n(counts) if forces_n is None else forces_n
+        ml, ap, total = cop_from_forces(f, self.positions_mm, threshold_n=threshold_n)
+        if self.cop_correction:
+            ml, ap = apply_cop_correction(self.cop_correction, ml, ap)
+        return ml, ap, total

@@ -28,7 +28,7 @@ from station.core.features import extended_features
 from station.core.entropy import entropy_measures, sample_entropy, sample_entropy_reference
 from station.core.errors import NoLoadError, SignalError
 from station.core.filters import detrend_linear, lowpass_zero_lag
-from station.core.resample import check_time, resample_uniform
+from station.core.resample import check_time, effective_rate_hz, resample_uniform
 from station.core.runs import longest_run
 from station.core.spectral import spectral_measures, spectral_stats, spectral_stats_reference
 from station.core.sway import sway_measures, sway_stats, sway_stats_reference
@@ -100,12 +100,6 @@ def longest_finite_run(mask) -> tuple[int, int]:
     return longest_run(mask)
 
 
-def estimate_rate_hz(t_s) -> float:
-    """Sampling rate from timestamps: (n - 1) / (t_last - t_first)."""
-    t = np.asarray(t_s, dtype=np.float64)
-    return (t.size - 1) / (t[-1] - t[0])
-
-
 @dataclass
 class PreparedSignal:
     """A COP stretch ready for the metrics (see :func:`prepare`)."""
@@ -156,7 +150,7 @@ def prepare(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=None, fo
     if n_defined < MIN_SAMPLES:
         raise SignalError(f"Too few samples with a defined centre of pressure: {n_defined} (at least {MIN_SAMPLES} needed).")
 
-    rate = float(fs_hz) if fs_hz is not None else estimate_rate_hz(t)
+    rate = float(fs_hz) if fs_hz is not None else effective_rate_hz(t)
     if not (math.isfinite(rate) and rate > 0):
         raise SignalError(f"The sampling rate must be a positive number, got {rate!r}.")
     cols = [ml, ap] if f is None else [ml, ap, *f.T]

@@ -60,6 +60,18 @@ def _resample_kernel(t, y, t0, fs, out):  # pragma: no cover
                 out[i, c] = y[j, c] + (y[j + 1, c] - y[j, c]) * frac
 
 
+def effective_rate_hz(t_s) -> float:
+    """The one rate estimator: ``(n - 1) / (t_last - t_first)`` of sample times (s); NaN when undefined.
+
+    Every consumer (metrics, pipeline, store, quality) uses this, so a trial's rate is one number.
+    """
+    t = np.asarray(t_s, dtype=np.float64).ravel()
+    if t.size < 2:
+        return float("nan")
+    span = float(t[-1] - t[0])
+    return (t.size - 1) / span if span > 0 else float("nan")
+
+
 def uniform_grid(t_s, *, fs_hz: float) -> np.ndarray:
     """The uniform grid (s) from ``t_s[0]`` to at most ``t_s[-1]`` at ``fs_hz``."""
     t = np.asarray(t_s, dtype=np.float64)

@@ -8,7 +8,8 @@ import station.board.virtual as virtual
 from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command  # noqa: E402
 from station.board.trialfile import TrialFile  # noqa: E402
 from station.calibration import Calibration, load_geometry  # noqa: E402
-from station.core.pipeline import analyze_trial, segments_between_gaps  # noqa: E402
+from station.core.pipeline import Bound, analyze_trial, segments_between_gaps  # noqa: E402
+from station.core.timeline import Kind
 from station.errors import CalibrationError  # noqa: E402
 
 
@@ -38,8 +39,8 @@ def test_rdl_trial_counts_ten_reps():
     assert len(res.reps) == 10
     starts = np.array([e["t_s"] for e in truth.events if e["kind"] == "rep_start"]) - truth.t_s[0]
     np.testing.assert_allclose([r["t_start_s"] for r in res.reps], starts, atol=0.1)
-    assert sum(e["kind"] == "rep_bottom" for e in res.events) == 10
-    assert res.metrics["n_used"] > 0 and res.fs_hz == pytest.approx(80.0, rel=1e-6)
+    assert sum(e.kind is Kind.REP_BOTTOM for e in res.events) == 10
+    assert res.metrics["reps_counted"] == 10 and res.fs_hz == pytest.approx(80.0, rel=1e-6)
 
 
 def test_single_leg_trial_metrics_and_touchdowns():
@@ -48,11 +49,17 @@ def test_single_leg_trial_metrics_and_touchdowns():
     res = analyze_trial(trial)
     assert res.metrics["mean_cop_ml_mm"] == pytest.approx(100.0, abs=20.0)
     assert res.metrics["right_share_pct"] > 70.0
-    found = [e["t_s"] for e in res.events if e["kind"] == "touchdown"]
+    found = [e.t_s for e in res.events.of(Kind.TOUCHDOWN)]
+    w0, w1 = res.window_s
     expected = [e["t_s"] - truth.t_s[0] for e in truth.events if e["kind"] == "touchdown"]
+    expected = [t for t in expected if w0 <= t <= w1]  # touchdowns are counted inside the analysed window
     assert len(found) == len(expected) >= 1
+    assert res.metrics["touchdowns"] == len(expected)
     np.testing.assert_allclose(found, expected, atol=0.1)
-    assert np.isfinite(res.tts_s)
+    # the window: stance start + the clinical preset's 5 s, to the end of the recording
+    assert res.window_bounds == (Bound.STANCE_START, Bound.RECORDING_END)
+    assert res.window_s[0] == pytest.approx(res.stance_start_s + 5.0)
+    assert res.metrics["duration_s"] == pytest.approx(res.window_s[1] - res.window_s[0], abs=0.05)
 
 
 def test_calibration_argument_and_missing_calibration():
