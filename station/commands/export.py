@@ -6,18 +6,22 @@ import logging
 
 log = logging.getLogger(__name__)
 
+#: kept here (not imported from station.report) so `station export --help` stays fast
+FORMATS = ("csv", "json", "c3d", "trial")
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export a session as CSV, JSON or C3D",
+        help="export a session as CSV, JSON, C3D or trial files",
         description="Export a stored session. csv: a metrics table (one row per trial), an RDL repetitions table and "
         "one sample table per trial (time, four cell forces, total force, COP); json: the whole session with raw "
         "counts; c3d: one file per trial with the cell forces as analog channels, a type-3 force platform and the "
-        "COP as a point. Units: N, mm, s.",
+        "COP as a point; trial: each stored trial as trial-<seq>.trial with its raw counts and the inputs it was "
+        "analysed with (`station analyze` on it gives the stored metrics). Units: N, mm, s.",
     )
     p.add_argument("session", metavar="SESSION", help="session id (as shown by the dashboard or `station assess`)")
-    p.add_argument("--format", required=True, choices=("csv", "json", "c3d"), help="export format")
+    p.add_argument("--format", required=True, choices=FORMATS, help="export format")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write into (created if missing)")
     p.add_argument("--pseudonymise", action="store_true",
                    help="pseudonym instead of name and id, birth year only, no free-text notes")

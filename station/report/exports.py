@@ -10,7 +10,7 @@ from station.privatefiles import make_private_dirs
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("csv", "json", "c3d")
+FORMATS = ("csv", "json", "c3d", "trial")
 
 
 def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool = False,
@@ -22,9 +22,9 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
     store : station.store.Store
     session_id : int or str
     out_dir : path
-    fmt : {"csv", "json", "c3d"}, keyword-only
+    fmt : {"csv", "json", "c3d", "trial"}, keyword-only
         See :mod:`station.report.csv_export`, :mod:`~station.report.json_export`,
-        :mod:`~station.report.c3d_export` for what each writes.
+        :mod:`~station.report.c3d_export`, :mod:`~station.report.trial_export` for what each writes.
     pseudonymise : bool, keyword-only
         Pseudonym instead of name and id, birth year only, no free-text notes, no operator name,
         dates to the day, body mass to 5 kg (:mod:`station.report.pseudonym`).
@@ -52,6 +52,8 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
         from station.report.csv_export import write_csv as writer
     elif fmt == "json":
         from station.report.json_export import write_json as writer
+    elif fmt == "trial":
+        from station.report.trial_export import write_trials as writer
     else:
         from station.report.c3d_export import write_c3d as writer
     return writer(data, out, force=force)
