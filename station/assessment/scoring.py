@@ -26,10 +26,14 @@ Conventions
 - Event counts (``COUNT_METRICS``: touchdowns) are never compared by SI: the difference in events per
   trial, with each side's per-trial variance at least the pooled rate (Poisson), Welch t interval;
   with fewer than ``MIN_EVENTS`` events on both sides together: "too few touchdowns to compare".
-- Before/after: change = post mean - baseline mean; MDC95 = 1.96 * s_w * sqrt(1/n_pre + 1/n_post)
-  with s_w the pooled within-session trial SD (= SEM * 1.96 * sqrt 2 with SEM = s_w / sqrt(n) for
-  equal blocks of n trials); with fewer than two trials in both blocks, a default MDC of
-  ``DEFAULT_MDC_PCT`` % of the baseline mean is used and flagged.
+- Before/after (descriptive, per metric): change = post mean - baseline mean; MDC95 = t(0.975, df) *
+  s_w * sqrt(1/n_pre + 1/n_post) with s_w the pooled within-session trial SD and df = n_pre + n_post - 2
+  (a Student-t quantile: s_w is estimated on a handful of trials); with fewer than two trials in both
+  blocks, a default MDC of ``DEFAULT_MDC_PCT`` % of the baseline mean is used and flagged.
+- Headline verdicts (one per block, with their error rates and resolutions) come from
+  :mod:`station.assessment.verdicts`; the per-metric asymmetries and changes here are descriptive
+  differences with intervals. ``score_session(rows)["verdicts"]`` is the headline list.
+- ``familiarisation`` trials (practice, DESIGN §9) are stored but never scored.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from station.assessment import verdicts as vd
 
 #: metrics summarised per side for single-leg stance; larger = less stable for all of them
 STANCE_METRICS = (
@@ -134,9 +140,31 @@ def sway_index(metrics: dict) -> float:
     return float(math.exp(sum(logs) / len(logs)))
 
 
+#: a sway index up to this counts as healthy single-leg sway (healthy adults: about 0.6-1.3 x the reference)
+HEALTHY_INDEX_UPPER = 1.25
+
+#: what the balance score means, stored in every session's scores (report and dashboard show it)
+SCORE_MEANING = {
+    "key": "stability_score",
+    "name": "Balance score",
+    "range": [0, 100],
+    "healthy_range": [80, 100],
+    "formula": "100 x min(1, 1.25 / sway index)",
+    "text": ("Balance score 0-100, higher = steadier: 100 = sways no more than 1.25 x a typical healthy "
+             "single-leg stance (healthy adults score about 80-100); 80 = 1.56 x, 50 = 2.5 x, 25 = 5 x "
+             "that sway. It summarises the sway index; the left/right verdict is the headline test."),
+}
+
+
 def stability_score(index: float) -> float:
-    """Stability score 0-100 from a sway index: ``100 / (1 + index)`` (50 = reference, higher = steadier)."""
-    return float(100.0 / (1.0 + index)) if np.isfinite(index) else math.nan
+    """Balance score 0-100 from a sway index: ``100 * min(1, 1.25 / index)`` (see :data:`SCORE_MEANING`).
+
+    Healthy single-leg sway (index up to 1.25) scores 100 and healthy people about 80-100; twice the
+    healthy upper sway scores 50. Higher = steadier.
+    """
+    if not np.isfinite(index) or index <= 0:
+        return math.nan
+    return float(100.0 * min(1.0, HEALTHY_INDEX_UPPER / index))
 
 
 def asymmetry(
@@ -266,10 +294,14 @@ def _unit(name: str) -> str:
     return ""
 
 
+#: phases that are recorded but never scored
+UNSCORED_PHASES = ("familiarisation",)
+
+
 def _valid(rows: Sequence[dict], *, task: str, phase: str | None = None, condition: str | None = None) -> list[dict]:
     return [
         r for r in rows
-        if r.get("status") == "finished" and r.get("task") == task
+        if r.get("status") == "finished" and r.get("task") == task and r.get("phase") not in UNSCORED_PHASES
         and (phase is None or r.get("phase") == phase) and (condition is None or r.get("condition") == condition)
     ]
 
@@ -281,7 +313,8 @@ def _with_index(metrics: dict) -> dict:
     return m
 
 
-def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: str = "eyes_open") -> dict:
+def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: str = "eyes_open",
+                 alpha: float = vd.ALPHA) -> dict:
     """Left/right summary, stability scores, asymmetry indices and verdict for single-leg stance.
 
     Returns
@@ -309,23 +342,36 @@ def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: st
             for name in ASYMMETRY_METRICS
         },
     }
+    headline = vd.stance_asymmetry([m.get("sway_index") for m in per_side["left"]],
+                                   [m.get("sway_index") for m in per_side["right"]],
+                                   block=f"stance/{phase}/{condition}", alpha=alpha, family_alpha=vd.ALPHA)
     overall = metric_asymmetry("sway_index", summaries["left"]["sway_index"], summaries["right"]["sway_index"])
+    # the sway index row agrees with the headline test (its interval, verdict and side)
+    if np.isfinite(headline["estimate"]):
+        overall.update(method="si", si_pct=headline["estimate"], ci_low_pct=headline["ci_low"],
+                       ci_high_pct=headline["ci_high"], df=headline["df"])
+    overall.update(verdict=headline["verdict"], less_stable=headline["less_stable"])
     result["verdict"] = overall
-    result["less_stable"] = overall["less_stable"]
-    result["summary"] = verdict_sentence(overall, what="single-leg stance")
+    result["headline"] = headline
+    result["less_stable"] = headline["less_stable"]
+    result["summary"] = headline["text"]
     return result
 
 
 def score_rdl(rows: Sequence[dict], *, phase: str = "baseline", task: str = "rdl") -> dict:
     """Per-side RDL repetition statistics and the asymmetry of the per-rep lateral weight shift.
 
-    Each repetition is one sample (reps of all valid sets of a side pooled).
+    The per-metric rows pool the repetitions of all valid sets of a side (descriptive); the headline
+    verdict (:func:`verdicts.rdl_asymmetry`) keeps the sets apart (set means are the units when each
+    side has two or more sets).
     """
     valid = _valid(rows, task=task, phase=phase)
     reps: dict[str, list[dict]] = {"left": [], "right": []}
+    sets: dict[str, list[list]] = {"left": [], "right": []}
     for r in valid:
         if r.get("side") in reps:
             reps[r["side"]].extend(r.get("reps") or [])
+            sets[r["side"]].append([rep.get("lateral_shift_mm") for rep in r.get("reps") or []])
     summaries = {
         side: {name: summarise(rep.get(name) for rep in rr) for name in RDL_REP_METRICS} for side, rr in reps.items()
     }
@@ -338,10 +384,15 @@ def score_rdl(rows: Sequence[dict], *, phase: str = "baseline", task: str = "rdl
             for name in RDL_ASYMMETRY_METRICS
         },
     }
+    headline = vd.rdl_asymmetry(sets["left"], sets["right"], block="primer_rdl" if task == "rfe_rdl" else "rdl")
     overall = result["asymmetry"]["lateral_shift_mm"]
+    overall.update(verdict=headline["verdict"], less_stable=headline["less_stable"])
+    if np.isfinite(headline["estimate"]):
+        overall.update(diff=headline["estimate"], diff_ci_low=headline["ci_low"], diff_ci_high=headline["ci_high"])
     result["verdict"] = overall
-    result["less_stable"] = overall["less_stable"]
-    result["summary"] = verdict_sentence(overall, what="single-leg RDL lateral weight shift")
+    result["headline"] = headline
+    result["less_stable"] = headline["less_stable"]
+    result["summary"] = headline["text"]
     return result
 
 
@@ -376,7 +427,7 @@ def change(
         s_w = max(math.sqrt(pooled_var), resolution)
         factor = math.sqrt(1.0 / before.n + 1.0 / after.n)
         out["sem"] = s_w * factor / math.sqrt(2.0)  # SEM of a block mean (exact for equal blocks)
-        out["mdc95"] = 1.96 * s_w * factor
+        out["mdc95"] = _t(CONFIDENCE, dof) * s_w * factor  # s_w has only dof degrees of freedom
         out["mdc_source"] = "trials"
     else:
         out["mdc95"] = abs(before.mean) * default_mdc_pct / 100.0
@@ -410,6 +461,16 @@ def before_after(rows: Sequence[dict], *, condition: str = "eyes_open", metrics:
             }
             per_metric[name] = change(values["baseline"], values["post_primer"], resolution=RESOLUTION.get(name))
         result["sides"][side] = {"metrics": per_metric, "verdict": per_metric[metrics[0]]["verdict"]}
+    cells = {
+        (phase, side): [_with_index(r.get("metrics") or {}).get("sway_index") for r in trials if r.get("side") == side]
+        for phase, trials in blocks.items() for side in ("left", "right")
+    }
+    headline = vd.before_after(cells, block=f"before_after/{condition}")
+    result["headline"] = headline
+    for v in headline:
+        if v["side"] in result["sides"]:
+            result["sides"][v["side"]]["verdict"] = v["verdict"]  # the per-side headline decides the side's word
+    result["asymmetry_change"] = headline[-1]
     return result
 
 
@@ -440,14 +501,27 @@ def verdict_sentence(asym: dict, *, what: str) -> str:
     )
 
 
-def score_session(rows: Sequence[dict]) -> dict:
+def score_session(rows: Sequence[dict], *, design: dict | None = None) -> dict:
     """Everything a session's table supports: stance L/R per phase and condition, RDL L/R, before/after.
 
-    Sections are present only when the session has the trials for them.
+    Sections are present only when the session has the trials for them; ``"verdicts"`` is the list of
+    headline verdicts (:func:`verdicts.headline_verdicts`) and ``"score_meaning"`` says what the
+    balance score means.
+
+    Parameters
+    ----------
+    design : dict, optional
+        Per-block test level from the protocol, ``{"stance/baseline/eyes_open": {"alpha": 0.0182}}``
+        (an adaptive block tests at its per-look level; default 5 %).
     """
-    out: dict = {}
+    design = design or {}
+    out: dict = {"score_meaning": dict(SCORE_MEANING)}
     combos = sorted({(r.get("phase"), r.get("condition")) for r in _valid(rows, task="single_leg")})
-    stance = {f"{phase}/{condition}": score_stance(rows, phase=phase, condition=condition) for phase, condition in combos}
+    stance = {
+        f"{phase}/{condition}": score_stance(rows, phase=phase, condition=condition,
+                                             alpha=(design.get(f"stance/{phase}/{condition}") or {}).get("alpha", vd.ALPHA))
+        for phase, condition in combos
+    }
     if stance:
         out["stance"] = stance
     if _valid(rows, task="rdl"):
@@ -460,4 +534,5 @@ def score_session(rows: Sequence[dict]) -> dict:
             condition: before_after(rows, condition=condition)
             for condition in sorted({c for p, c in combos if p == "post_primer"})
         }
+    out["verdicts"] = vd.headline_verdicts(out)
     return out

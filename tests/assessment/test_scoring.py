@@ -32,7 +32,9 @@ def test_sway_index_and_score_follow_the_documented_formula():
     m = {"mean_velocity_ml_mm_s": 70.0, "range_ml_mm": 35.0, "ellipse95_area_mm2": 3200.0}
     # ratios 2, 1, sqrt(4) = 2 -> geometric mean (2 * 1 * 2) ** (1/3)
     assert scoring.sway_index(m) == pytest.approx(4 ** (1 / 3))
-    assert scoring.stability_score(1.0) == 50.0 and scoring.stability_score(0.5) == pytest.approx(200 / 3)
+    # balance score: 100 up to the healthy upper sway (1.25 x reference), then 100 x 1.25 / index
+    assert scoring.stability_score(1.0) == 100.0 and scoring.stability_score(0.5) == 100.0
+    assert scoring.stability_score(2.5) == pytest.approx(50.0) and scoring.stability_score(1.5625) == pytest.approx(80.0)
     assert math.isnan(scoring.sway_index({"range_ml_mm": 3.0}))
 
 
@@ -78,7 +80,7 @@ def test_score_stance_uses_only_finished_trials():
     rows.append(_row("left", status="failed", mean_velocity_ml_mm_s=500.0, range_ml_mm=500.0, ellipse95_area_mm2=1e6))
     out = scoring.score_stance(rows)
     assert out["sides"]["left"]["mean_velocity_ml_mm_s"] == {"mean": 40.0, "sd": 2.0, "n": 3}
-    assert out["less_stable"] == "right" and out["summary"].startswith("single-leg stance: right less stable")
+    assert out["less_stable"] == "right" and out["summary"].startswith("Single-leg stance, baseline (eyes open): RIGHT leg less stable — sway index SI +")
     touchdowns = out["asymmetry"]["touchdowns"]  # a count: compared per trial, never by SI
     assert touchdowns["method"] == "rate" and math.isnan(touchdowns["si_pct"])
     assert (touchdowns["events"], touchdowns["diff"]) == (6, 2.0)
@@ -166,22 +168,23 @@ def test_rdl_lateral_shift_near_zero_on_one_side():
     out = scoring.score_session(rows)["rdl"]
     assert out["verdict"]["method"] == "difference" and math.isnan(out["verdict"]["si_pct"])
     assert out["less_stable"] == "right"
-    assert out["summary"].startswith("single-leg RDL lateral weight shift: right less stable (R − L +7.0 mm, 95 % CI +")
-    assert out["summary"].endswith("; SI undefined: the left mean is near 0 or below)")
+    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral shift R − L +7.0 mm (95 % CI +")
+    assert out["verdict"]["note"] == "SI undefined: the left mean is near 0 or below"
 
 
 def test_change_and_mdc95():
     before, after = Summary(50.0, 5.0, 3), Summary(35.0, 5.0, 3)
     c = change(before, after)
-    mdc = 1.96 * 5.0 * math.sqrt(2 / 3)
+    t4 = stats.t.ppf(0.975, 4)  # the pooled SD has 3 + 3 - 2 = 4 degrees of freedom: t, not 1.96
+    mdc = t4 * 5.0 * math.sqrt(2 / 3)
     assert c["mdc95"] == pytest.approx(mdc) and c["sem"] == pytest.approx(5.0 / math.sqrt(3))
-    assert c["mdc95"] == pytest.approx(c["sem"] * 1.96 * math.sqrt(2))
+    assert c["mdc95"] == pytest.approx(c["sem"] * t4 * math.sqrt(2))
     assert c["change"] == -15.0 and c["change_pct"] == pytest.approx(-30.0) and c["verdict"] == "improved"
-    assert change(before, Summary(56.0, 5.0, 3))["verdict"] == "no detectable change"
+    assert change(before, Summary(58.0, 5.0, 3))["verdict"] == "no detectable change"
     assert change(before, Summary(65.0, 5.0, 3))["verdict"] == "worse"
     # identical trials in both blocks: the SD is floored at the resolution, not 0 (every change detectable)
     same = change(Summary(1.0, 0.0, 3), Summary(1.01, 0.0, 3), resolution=0.01)
-    assert same["mdc95"] == pytest.approx(1.96 * 0.01 * math.sqrt(2 / 3)) and same["verdict"] == "no detectable change"
+    assert same["mdc95"] == pytest.approx(t4 * 0.01 * math.sqrt(2 / 3)) and same["verdict"] == "no detectable change"
     d = change(Summary(50.0, math.nan, 1), Summary(30.0, math.nan, 1))
     assert d["mdc_source"] == "default" and d["mdc95"] == pytest.approx(0.30 * 50.0) and d["verdict"] == "improved"
 

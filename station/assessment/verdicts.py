@@ -1,0 +1,276 @@
+"""Headline verdicts: one test per question, each with its error rate and its resolution.
+
+A session answers at most these questions, one headline verdict each (docs/ASSESSMENT.md §4):
+
+=============================  =============================================================  =======
+block                          test                                                           unit
+=============================  =============================================================  =======
+``stance/<phase>/<cond>``      left vs right single-leg sway (sway index), pooled t on logs   SI %
+``rdl``, ``primer_rdl``        left vs right outward lateral shift per repetition, pooled t   mm R−L
+``before_after/<cond>``        per side: post vs baseline sway index (pooled t on logs), and  %
+                               the change of the L/R asymmetry (SI after − SI before)
+=============================  =============================================================  =======
+
+Statistics
+----------
+- **Stance L/R.** Each trial gives ``log(sway_index)``; the sway of a person varies multiplicatively
+  from trial to trial (CV 7–15 %), so logs have a constant variance. ``d = mean log R − mean log L``,
+  pooled within-side SD with ``n_L + n_R − 2`` degrees of freedom, Student-t interval. Reported as the
+  symmetry index of the two geometric means, ``SI = 200 (R − L)/(R + L) = 200 tanh(d / 2)`` %, with the
+  interval transformed the same way. A side is named only when the interval excludes 0. The false-
+  positive rate is ``alpha`` (5 % two-sided, or the per-look level of the adaptive protocol, whose
+  overall rate is 5 %: :data:`ADAPTIVE_ALPHA`).
+- **RDL L/R.** Per repetition, the outward lateral shift (``lateral_shift_mm``). Repetitions within one
+  set share that set's conditions, so when a side has two or more sets the unit is the *set mean*
+  (pooled t on set means, df = sets − 2); with one set per side the repetitions are the units (pooled t,
+  df = reps − 2) and the set-to-set component, which one set cannot estimate, is assumed small — the
+  bench measures the resulting false-positive rate on patients whose sets do vary (``trial_cv_pct``).
+- **Before/after.** Per side, ``Δ = mean log post − mean log baseline`` of the sway index; the noise
+  term is the within-session trial-to-trial SD of ``log(sway_index)`` pooled over both sides and both
+  blocks (df = N − 4), Student-t interval (not a normal quantile on an SD with 4 df), reported as a %
+  change ``100 (e^Δ − 1)``; "improved" / "worse" only when the interval excludes 0. Between-session
+  variability does not enter: both blocks are in one session. The asymmetry change is
+  ``Δd = d_post − d_baseline`` with the same pooled SD, reported as SI before → after (each with its
+  interval) and their difference in SI points.
+- **Resolution** of a verdict: the smallest effect this session could have called, the interval's
+  half-width (in the verdict's unit).
+
+Each verdict is the dict of the shared interface (common.md): ``block, kind, side, less_stable, verdict,
+estimate, ci_low, ci_high, unit, text, resolution`` plus ``measure``, ``alpha``, ``family_alpha``,
+``df``, ``n``, ``method`` and ``noise``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: two-sided false-positive rate of every headline verdict
+ALPHA = 0.05
+#: per-look level of the adaptive single-leg protocol (looks after 3, 4, 5 and 6 trials per side):
+#: Pocock's constant nominal level for four equally spaced looks at an overall 5 % (Pocock 1977,
+#: Biometrika 64:191). A Monte-Carlo of the pooled t at these looks gives an overall 4.6 %
+#: (tests/assessment/test_verdicts.py pins it), and bench/verdicts.py measures it on the runner.
+ADAPTIVE_ALPHA = 0.0182
+NOISE_STANCE = "trial-to-trial variability within the session (pooled SD of log sway index over both legs)"
+NOISE_BEFORE_AFTER = ("trial-to-trial variability within the session (pooled SD of log sway index over both "
+                      "legs and both blocks); between-session variability does not enter")
+NOISE_RDL_REPS = "repetition-to-repetition variability (pooled over both legs; one set per leg)"
+NOISE_RDL_SETS = "set-to-set variability (set means as units, pooled over both legs)"
+
+
+def _t(alpha: float, df: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(1.0 - alpha / 2.0, df))
+
+
+def _finite(values) -> np.ndarray:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    return v[np.isfinite(v)]
+
+
+def pooled_sd(groups: Sequence[np.ndarray]) -> tuple[float, int]:
+    """Pooled SD of several groups (each around its own mean) and its degrees of freedom."""
+    ss = sum(float(np.sum((g - g.mean()) ** 2)) for g in groups if g.size)
+    df = sum(g.size - 1 for g in groups if g.size)
+    return (math.sqrt(ss / df) if df > 0 else math.nan), int(df)
+
+
+def si_from_log_ratio(d: float) -> float:
+    """SI (%) of two values whose log ratio (R over L) is ``d``: ``200 tanh(d / 2)``."""
+    return 200.0 * math.tanh(d / 2.0)
+
+
+def _empty(block: str, kind: str, side, unit: str, measure: str, verdict: str = "not enough trials") -> dict:
+    nan = math.nan
+    return {"block": block, "kind": kind, "side": side, "less_stable": None, "verdict": verdict,
+            "estimate": nan, "ci_low": nan, "ci_high": nan, "unit": unit, "text": "", "resolution": nan,
+            "measure": measure, "alpha": ALPHA, "family_alpha": ALPHA, "df": 0, "n": {}, "method": "", "noise": ""}
+
+
+def _title(block: str) -> str:
+    if block.startswith("stance/"):
+        _, phase, condition = (block.split("/") + ["", ""])[:3]
+        return f"Single-leg stance, {phase.replace('_', '-')} ({condition.replace('_', ' ')})"
+    if block.startswith("before_after/"):
+        return f"Before/after the primer ({block.split('/', 1)[1].replace('_', ' ')})"
+    return {"rdl": "Single-leg RDL", "primer_rdl": "Primer RDL (rear foot elevated)"}.get(block, block)
+
+
+def _pct(x: float) -> str:
+    """``+31``, ``-4``, ``0`` (never ``-0``), ``—`` when undefined."""
+    if not np.isfinite(x):
+        return "—"
+    r = int(round(x))
+    return "0" if r == 0 else f"{r:+d}"
+
+
+def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: str, alpha: float = ALPHA,
+                     family_alpha: float = ALPHA) -> dict:
+    """Headline L/R verdict of single-leg stance from per-trial sway indices (see the module notes)."""
+    out = _empty(block, "asymmetry", None, "%", "SI")
+    out.update(alpha=alpha, family_alpha=family_alpha, method="pooled t on log sway index", noise=NOISE_STANCE)
+    lv, rv = _finite(left), _finite(right)
+    lv, rv = np.log(lv[lv > 0]), np.log(rv[rv > 0])
+    out["n"] = {"left": int(lv.size), "right": int(rv.size)}
+    if lv.size < 2 or rv.size < 2:
+        out["text"] = f"{_title(block)}: not enough valid trials on both legs for a left/right verdict."
+        return out
+    sd, df = pooled_sd([lv, rv])
+    d = float(rv.mean() - lv.mean())
+    se = max(sd, 1e-3) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)  # 0.1 % floor: identical trials decide nothing
+    half = _t(alpha, df) * se
+    low, high = d - half, d + half
+    out.update(estimate=si_from_log_ratio(d), ci_low=si_from_log_ratio(low), ci_high=si_from_log_ratio(high),
+               resolution=si_from_log_ratio(half), df=df, log_ratio=d, log_se=se)
+    if low > 0 or high < 0:
+        side = "right" if d > 0 else "left"
+        out.update(less_stable=side, verdict=f"{side} less stable")
+    else:
+        out["verdict"] = "no detectable asymmetry"
+    out["text"] = _asym_text(out, what="sway index SI")
+    return out
+
+
+def _asym_text(v: dict, *, what: str) -> str:
+    who = f"{v['less_stable'].upper()} leg less stable" if v["less_stable"] else "no detectable left/right difference"
+    level = 100 * (1 - v["alpha"])
+    if v["unit"] == "%":
+        est = (f"{what} {_pct(v['estimate'])} % ({level:.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); "
+               f"smallest detectable asymmetry ±{v['resolution']:.0f} %")
+    else:
+        est = (f"{what} {v['estimate']:+.1f} {v['unit']} ({level:.0f} % CI {v['ci_low']:+.1f} to "
+               f"{v['ci_high']:+.1f}); smallest detectable difference ±{v['resolution']:.1f} {v['unit']}")
+    return f"{_title(v['block'])}: {who} — {est}; false-positive rate {100 * v['family_alpha']:.0f} %."
+
+
+def rdl_asymmetry(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Sequence[float]], *, block: str,
+                  alpha: float = ALPHA) -> dict:
+    """Headline L/R verdict of the RDL from per-rep outward lateral shifts, grouped by set (see module notes)."""
+    out = _empty(block, "asymmetry", None, "mm", "R − L")
+    lsets = [s for s in (_finite(x) for x in left_sets) if s.size]
+    rsets = [s for s in (_finite(x) for x in right_sets) if s.size]
+    by_set = len(lsets) >= 2 and len(rsets) >= 2
+    if by_set:
+        lv, rv = np.array([s.mean() for s in lsets]), np.array([s.mean() for s in rsets])
+        out.update(method="pooled t on set means", noise=NOISE_RDL_SETS)
+    else:
+        lv = np.concatenate(lsets) if lsets else np.zeros(0)
+        rv = np.concatenate(rsets) if rsets else np.zeros(0)
+        out.update(method="pooled t on repetitions", noise=NOISE_RDL_REPS)
+    out["n"] = {"left": int(lv.size), "right": int(rv.size), "sets_left": len(lsets), "sets_right": len(rsets)}
+    if lv.size < 2 or rv.size < 2:
+        out["text"] = f"{_title(block)}: not enough repetitions on both legs for a left/right verdict."
+        return out
+    sd, df = pooled_sd([lv, rv])
+    d = float(rv.mean() - lv.mean())
+    se = max(sd, 0.1) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)
+    half = _t(alpha, df) * se
+    out.update(estimate=d, ci_low=d - half, ci_high=d + half, resolution=half, df=df, alpha=alpha, family_alpha=alpha)
+    if d - half > 0 or d + half < 0:
+        side = "right" if d > 0 else "left"
+        out.update(less_stable=side, verdict=f"{side} less stable")
+    else:
+        out["verdict"] = "no detectable asymmetry"
+    out["text"] = _asym_text(out, what="outward lateral shift R − L")
+    return out
+
+
+def before_after(cells: dict, *, block: str, alpha: float = ALPHA) -> list[dict]:
+    """Before/after verdicts: one per side plus the asymmetry change (see the module notes).
+
+    Parameters
+    ----------
+    cells : dict
+        ``{("baseline" | "post_primer", "left" | "right"): [sway index per trial, ...]}``.
+    """
+    logs = {k: np.log(v[v > 0]) for k, v in ((k, _finite(vals)) for k, vals in cells.items())}
+    for phase in ("baseline", "post_primer"):
+        for side in ("left", "right"):
+            logs.setdefault((phase, side), np.zeros(0))
+    sd, df = pooled_sd(list(logs.values()))
+    family = 1.0 - (1.0 - alpha) ** 3
+    n = {f"{p}_{s}": int(v.size) for (p, s), v in logs.items()}
+    out = []
+    enough = all(v.size >= 2 for v in logs.values()) and df >= 2
+    t = _t(alpha, df) if enough else math.nan
+    sd = max(sd, 1e-3) if enough else sd
+    for side in ("left", "right"):
+        v = _empty(block, "before_after", side, "%", "change")
+        v.update(alpha=alpha, family_alpha=family, method="pooled t on log sway index", noise=NOISE_BEFORE_AFTER, n=n)
+        pre, post = logs[("baseline", side)], logs[("post_primer", side)]
+        if not enough:
+            v["text"] = f"{_title(block)}, {side.upper()} leg: not enough trials in both blocks."
+            out.append(v)
+            continue
+        delta = float(post.mean() - pre.mean())
+        se = sd * math.sqrt(1.0 / pre.size + 1.0 / post.size)
+        half = t * se
+        v.update(estimate=100.0 * math.expm1(delta), ci_low=100.0 * math.expm1(delta - half),
+                 ci_high=100.0 * math.expm1(delta + half), resolution=100.0 * math.expm1(half), df=df,
+                 log_ratio=delta, log_se=se)
+        v["verdict"] = "improved" if delta + half < 0 else "worse" if delta - half > 0 else "no detectable change"
+        v["text"] = (f"{_title(block)}, {side.upper()} leg: {v['verdict']} — sway index {_pct(v['estimate'])} % "
+                     f"({100 * (1 - alpha):.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); smallest "
+                     f"detectable change ±{v['resolution']:.0f} %; false-positive rate {100 * alpha:.0f} % per leg.")
+        out.append(v)
+    a = _empty(block, "before_after", None, "%", "SI change")
+    a.update(alpha=alpha, family_alpha=family, method="pooled t on the change of the log L/R ratio",
+             noise=NOISE_BEFORE_AFTER, n=n)
+    if enough:
+        d_pre = float(logs[("baseline", "right")].mean() - logs[("baseline", "left")].mean())
+        d_post = float(logs[("post_primer", "right")].mean() - logs[("post_primer", "left")].mean())
+        se_pre = sd * math.sqrt(1 / logs[("baseline", "right")].size + 1 / logs[("baseline", "left")].size)
+        se_post = sd * math.sqrt(1 / logs[("post_primer", "right")].size + 1 / logs[("post_primer", "left")].size)
+        change = d_post - d_pre
+        se = math.hypot(se_pre, se_post)
+        half = t * se
+        si_pre, si_post = si_from_log_ratio(d_pre), si_from_log_ratio(d_post)
+        # the SI change's interval by the delta method (dSI/dd = 100 / cosh^2(d/2)), its verdict by the exact t
+        g_pre, g_post = 100.0 / math.cosh(d_pre / 2) ** 2, 100.0 / math.cosh(d_post / 2) ** 2
+        half_si = t * math.hypot(g_pre * se_pre, g_post * se_post)
+        est = si_post - si_pre
+        a.update(estimate=est, ci_low=est - half_si, ci_high=est + half_si, resolution=half_si, df=df,
+                 si_before=si_pre, si_before_ci=[si_from_log_ratio(d_pre - t * se_pre), si_from_log_ratio(d_pre + t * se_pre)],
+                 si_after=si_post, si_after_ci=[si_from_log_ratio(d_post - t * se_post), si_from_log_ratio(d_post + t * se_post)],
+                 log_ratio=change, log_se=se)
+        if change - half > 0 or change + half < 0:
+            shrinks = (change < 0) == (d_pre > 0)
+            a["verdict"] = "asymmetry reduced" if shrinks else "asymmetry increased"
+        else:
+            a["verdict"] = "no detectable change"
+        a["text"] = (f"{_title(block)}, left/right asymmetry: {a['verdict']} — SI {_pct(si_pre)} % "
+                     f"({_pct(a['si_before_ci'][0])} to {_pct(a['si_before_ci'][1])}) → {_pct(si_post)} % "
+                     f"({_pct(a['si_after_ci'][0])} to {_pct(a['si_after_ci'][1])}), change {_pct(est)} points "
+                     f"({100 * (1 - alpha):.0f} % CI {_pct(a['ci_low'])} to {_pct(a['ci_high'])}); smallest detectable "
+                     f"change ±{half_si:.0f} points.")
+    else:
+        a["text"] = f"{_title(block)}, left/right asymmetry: not enough trials in both blocks."
+    out.append(a)
+    return out
+
+
+def headline_verdicts(scores: dict | None) -> list[dict]:
+    """The session's headline verdicts in report order, from :func:`scoring.score_session`'s dict.
+
+    Stance blocks (baseline first), ``rdl``, ``primer_rdl``, then before/after per condition.
+    """
+    scores = scores or {}
+    out: list[dict] = []
+    stance = scores.get("stance") or {}
+    order = {"baseline": 0, "post_primer": 1}
+    for key in sorted(stance, key=lambda k: (order.get(k.split("/")[0], 2), k)):
+        if stance[key].get("headline"):
+            out.append(dict(stance[key]["headline"]))
+    for key in ("rdl", "primer_rdl"):
+        if (scores.get(key) or {}).get("headline"):
+            out.append(dict(scores[key]["headline"]))
+    for condition in sorted(scores.get("before_after") or {}):
+        out += [dict(v) for v in scores["before_after"][condition].get("headline") or []]
+    return out

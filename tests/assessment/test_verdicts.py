@@ -1,0 +1,95 @@
+"""Headline verdicts: the tests they claim (checked against scipy's own t tests), the interface shape,
+and the adaptive design's overall false-positive rate."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from station.assessment import scoring, verdicts as vd
+
+KEYS = {"block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit", "text", "resolution"}
+
+
+def test_stance_headline_is_a_pooled_t_on_log_sway_index():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        left, right = np.exp(rng.normal(0.0, 0.12, 4)), np.exp(rng.normal(0.15, 0.12, 3))
+        v = vd.stance_asymmetry(left, right, block="stance/baseline/eyes_open")
+        assert KEYS <= set(v)
+        ref = stats.ttest_ind(np.log(right), np.log(left), equal_var=True)
+        assert (v["less_stable"] is not None) == (ref.pvalue < 0.05)
+        assert v["df"] == 5
+        d = np.log(right).mean() - np.log(left).mean()
+        assert v["estimate"] == pytest.approx(200 * math.tanh(d / 2))
+        # SI of the geometric means
+        gl, gr = np.exp(np.log(left).mean()), np.exp(np.log(right).mean())
+        assert v["estimate"] == pytest.approx(200 * (gr - gl) / (gr + gl))
+        assert v["ci_low"] < v["estimate"] < v["ci_high"] and v["resolution"] > 0
+        assert v["unit"] == "%" and v["kind"] == "asymmetry" and v["side"] is None
+    assert vd.stance_asymmetry([1.0], [1.2, 1.3], block="x")["verdict"] == "not enough trials"
+
+
+def test_before_after_per_side_and_asymmetry_change():
+    rng = np.random.default_rng(1)
+    cells = {("baseline", "left"): np.exp(rng.normal(0, 0.1, 4)), ("baseline", "right"): np.exp(rng.normal(0.4, 0.1, 4)),
+             ("post_primer", "left"): np.exp(rng.normal(0, 0.1, 4)), ("post_primer", "right"): np.exp(rng.normal(0.05, 0.1, 4))}
+    left, right, asym = vd.before_after(cells, block="before_after/eyes_open")
+    assert (left["side"], right["side"], asym["side"]) == ("left", "right", None)
+    assert all(v["kind"] == "before_after" and KEYS <= set(v) for v in (left, right, asym))
+    logs = {k: np.log(v) for k, v in cells.items()}
+    sd = math.sqrt(sum(((x - x.mean()) ** 2).sum() for x in logs.values()) / 12)
+    t = stats.t.ppf(0.975, 12)  # pooled over four cells of 4: df = 16 - 4
+    delta = logs[("post_primer", "right")].mean() - logs[("baseline", "right")].mean()
+    half = t * sd * math.sqrt(0.5)
+    assert right["estimate"] == pytest.approx(100 * math.expm1(delta))
+    assert right["ci_high"] == pytest.approx(100 * math.expm1(delta + half))
+    assert right["verdict"] == "improved" and left["verdict"] == "no detectable change"
+    assert asym["verdict"] == "asymmetry reduced" and asym["si_before"] > 30 and abs(asym["si_after"]) < 15
+    assert asym["estimate"] == pytest.approx(asym["si_after"] - asym["si_before"])
+
+
+def test_rdl_uses_set_means_when_there_are_sets():
+    one = vd.rdl_asymmetry([[4, 5, 3, 6]], [[9, 12, 10, 11]], block="rdl")
+    assert one["method"] == "pooled t on repetitions" and one["df"] == 6 and one["less_stable"] == "right"
+    two = vd.rdl_asymmetry([[4, 5], [3, 6]], [[9, 12], [10, 11]], block="rdl")
+    assert two["method"] == "pooled t on set means" and two["df"] == 2
+    # identical set means (zero variance): the 0.1 mm SD floor keeps the interval finite, not zero-wide
+    assert two["resolution"] == pytest.approx(stats.t.ppf(0.975, 2) * 0.1)
+
+
+def test_adaptive_design_keeps_five_percent():
+    # looks after 3, 4, 5, 6 trials per side at the per-look level, pooled t on normal logs
+    rng = np.random.default_rng(2)
+    n_sim = 20000
+    left, right = rng.normal(0, 0.11, (n_sim, 6)), rng.normal(0, 0.11, (n_sim, 6))
+    called = np.zeros(n_sim, bool)
+    for n in (3, 4, 5, 6):
+        d = right[:, :n].mean(1) - left[:, :n].mean(1)
+        sp = np.sqrt((left[:, :n].var(1, ddof=1) + right[:, :n].var(1, ddof=1)) / 2)
+        called |= np.abs(d) > stats.t.ppf(1 - vd.ADAPTIVE_ALPHA / 2, 2 * n - 2) * sp * math.sqrt(2 / n)
+    rate = called.mean()
+    assert 0.040 < rate <= 0.050  # Monte-Carlo SE 0.0015
+
+
+def test_score_session_lists_the_headline_verdicts_in_report_order():
+    rows = []
+    rng = np.random.default_rng(3)
+    for phase in ("familiarisation", "baseline", "post_primer"):
+        for side in ("left", "right"):
+            for _ in range(1 if phase == "familiarisation" else 3):
+                f = float(np.exp(rng.normal(0.3 if side == "right" else 0.0, 0.1)))
+                rows.append({"trial_id": len(rows), "task": "single_leg", "side": side, "condition": "eyes_open",
+                             "phase": phase, "status": "finished", "reps": [],
+                             "metrics": {"mean_velocity_ml_mm_s": 35 * f, "range_ml_mm": 35 * f,
+                                         "ellipse95_area_mm2": 800 * f * f, "touchdowns": 0.0}})
+    scores = scoring.score_session(rows)
+    blocks = [(v["block"], v["side"]) for v in scores["verdicts"]]
+    assert blocks == [("stance/baseline/eyes_open", None), ("stance/post_primer/eyes_open", None),
+                      ("before_after/eyes_open", "left"), ("before_after/eyes_open", "right"),
+                      ("before_after/eyes_open", None)]
+    assert "familiarisation/eyes_open" not in scores["stance"]
+    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
+    assert vd.headline_verdicts(scores) == scores["verdicts"]
+    assert scores["score_meaning"]["healthy_range"] == [80, 100]
