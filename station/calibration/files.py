@@ -106,15 +106,12 @@ class Calibration:
     def cop_mm(self, counts, *, threshold_n: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """COP (ML, AP) in mm, corrected when the calibration carries a COP correction, and total force.
 
-        Returns ``(cop_ml_mm, cop_ap_mm, total_n)``; COP is NaN where ``total_n < threshold_n``.
+        Returns ``(cop_ml_mm, cop_ap_mm, total_n)``; COP is NaN where ``total_n < threshold_n``. The
+        core's :class:`~station.core.forces.CountsModel` does it: one counts -> COP path for every caller.
         """
-        from station.calibration.fit import apply_cop_correction
-        from station.core.cop import cop_from_forces
+        from station.core.forces import CountsModel
 
-        ml, ap, total = cop_from_forces(self.forces_n(counts), self.geometry.positions_mm, threshold_n=threshold_n)
-        if self.cop_correction:
-            ml, ap = apply_cop_correction(self.cop_correction, ml, ap)
-        return ml, ap, total
+        return CountsModel.of(self).cop_mm(counts, threshold_n=threshold_n)
 
     def retared(self, empty_counts) -> "Calibration":
         """A copy zeroed on a new empty-board window (the per-session tare); gains unchanged.

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from station.core.cop import G_N_PER_KG, cop_from_forces
+from station.core.cop import G_N_PER_KG, apply_cop_correction, cop_correction_terms, cop_from_forces  # noqa: F401 (re-exported)
 from station.core.forces import counts_to_forces
 from station.errors import CalibrationError, NoLoadError
 
@@ -159,14 +159,10 @@ def interpolate_offsets(before: TareResult, after: TareResult | None, t_s: float
 
 # -- COP correction ------------------------------------------------------------------------------
 def _cop_correction_terms(ml, ap, kind: str) -> np.ndarray:
-    ml = np.asarray(ml, dtype=np.float64)
-    ap = np.asarray(ap, dtype=np.float64)
-    cols = [np.ones_like(ml), ml, ap]
-    if kind == "bilinear":
-        cols.append(ml * ap)
-    elif kind != "affine":
-        raise CalibrationError(f"Unknown COP correction '{kind}' (use affine or bilinear).")
-    return np.stack(cols, axis=-1)
+    try:
+        return cop_correction_terms(ml, ap, kind)
+    except ValueError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def fit_cop_correction(measured_mm, true_mm, *, kind: str = "affine") -> dict:
@@ -183,12 +179,6 @@ def fit_cop_correction(measured_mm, true_mm, *, kind: str = "affine") -> dict:
     coef_ml, *_ = np.linalg.lstsq(a, t[:, 0], rcond=None)
     coef_ap, *_ = np.linalg.lstsq(a, t[:, 1], rcond=None)
     return {"kind": kind, "ml": coef_ml.tolist(), "ap": coef_ap.tolist()}
-
-
-def apply_cop_correction(correction: dict, cop_ml_mm, cop_ap_mm):
-    """Apply a correction from :func:`fit_cop_correction` (NaN stays NaN)."""
-    a = _cop_correction_terms(cop_ml_mm, cop_ap_mm, correction["kind"])
-    return a @ np.asarray(correction["ml"]), a @ np.asarray(correction["ap"])
 
 
 # -- gains ---------------------------------------------------------------------------------------

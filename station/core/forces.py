@@ -120,6 +120,10 @@ class CountsModel:
         """
         if isinstance(calibration, cls):
             return calibration
+        geometry = getattr(calibration, "geometry", None)
+        if hasattr(calibration, "gains_n_per_count") and hasattr(geometry, "positions_mm"):
+            return cls(calibration.offsets_counts, calibration.gains_n_per_count, geometry.positions_mm,
+                       getattr(calibration, "cop_correction", None), board_id=str(getattr(calibration, "board_id", "")))
         d = calibration.to_dict() if hasattr(calibration, "to_dict") else calibration
         if not isinstance(d, dict):
             raise ValueError("A calibration must be a calibration object or its dict.")

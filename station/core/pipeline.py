@@ -133,6 +133,17 @@ class TrialProtocol:
         return cls(task=task, side=side, duration_s=num("duration_s"), exclude_s=num("exclude_s"), reps=num("reps", int))
 
 
+@dataclass(frozen=True)
+class FrameSeries:
+    """Per recorded frame (device time, unequal steps across gaps): forces, total force and COP."""
+
+    t_s: np.ndarray
+    forces_n: np.ndarray
+    total_n: np.ndarray
+    cop_ml_mm: np.ndarray
+    cop_ap_mm: np.ndarray
+
+
 @dataclass
 class AnalysisResult:
     """Everything the analysis of one trial produced.
@@ -177,6 +188,8 @@ class AnalysisResult:
         ``{"code", "message"}`` about single measures left NaN (diffusion critical point, ...).
     tts_s : float
         Time to stabilisation after the first step on (NaN when none).
+    frames : FrameSeries or None
+        The same quantities for every recorded frame (for sample exports).
     """
 
     fs_hz: float
@@ -203,6 +216,7 @@ class AnalysisResult:
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     tts_s: float = math.nan
+    frames: FrameSeries | None = None
 
     def window_dict(self) -> dict:
         """``{"start_s", "end_s", "start_bound", "end_bound", "reason"}`` for JSON and storage."""
@@ -301,7 +315,8 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
 
     empty = np.zeros(0)
     result = AnalysisResult(fs_hz=math.nan, t_s=empty, forces_n=np.zeros((0, 4)), total_n=empty, cop_ml_mm=empty,
-                            cop_ap_mm=empty, preset=p.name, threshold_n=gate, body_mass_kg=body_mass_kg, protocol=protocol)
+                            cop_ap_mm=empty, preset=p.name, threshold_n=gate, body_mass_kg=body_mass_kg, protocol=protocol,
+                            frames=FrameSeries(t, forces, total, ml, ap))
     exclude_s = protocol.exclude_s if protocol.exclude_s is not None else p.exclude_s
     inputs_out = {"protocol": protocol.to_dict(), "body_mass_kg": body_mass_kg, "preset": p.name}
     if len(t) < 2:

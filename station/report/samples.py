@@ -3,8 +3,10 @@
 Two views of one recorded trial, both from the stored raw counts and the trial's calibration:
 
 - :func:`trial_samples`: every recorded frame on the board's own clock (``device_time_s``), for CSV;
-- :func:`uniform_samples`: the station's analysis path (:func:`station.core.pipeline.analyze_trial`),
-  i.e. the longest gap-free stretch on a uniform grid, for C3D (which needs a constant rate).
+- :func:`uniform_samples`: the gap-free stretch holding the analysed window on a uniform grid, for C3D.
+
+Both come from the one analysis path (:func:`station.core.pipeline.analyze_trial`): one load gate,
+one COP.
 
 COP is NaN where the total force is below the load threshold (20 % of body weight, 100 N when the
 body mass is unknown: DESIGN §3).
@@ -58,6 +60,18 @@ def _calibration(data, trial):
     return cal
 
 
+def _analysis(data, trial):
+    """The one analysis path on the stored trial, with the inputs it was analysed with."""
+    from station.core.pipeline import analyze_trial, stored_inputs
+
+    cal = _calibration(data, trial)
+    trial_file = data.store.trial_file(trial.id)
+    mass = None
+    if not stored_inputs(trial_file):  # a trial stored before analyses recorded their inputs
+        mass = data.store.get_patient(data.session.patient_id).body_mass_kg
+    return analyze_trial(trial_file, calibration=cal, body_mass_kg=mass), cal
+
+
 def trial_samples(data, trial) -> TrialSamples:
     """Every recorded frame of ``trial`` (a ``TrialRecord`` of ``data``, a :class:`SessionData`).
 
@@ -68,26 +82,19 @@ def trial_samples(data, trial) -> TrialSamples:
     InputFileError
         The trial has no recorded data.
     """
-    from station.core.cop import default_threshold_n
-    from station.store.database import effective_rate_hz
+    from station.core.resample import effective_rate_hz
 
-    cal = _calibration(data, trial)
-    trial_file = data.store.trial_file(trial.id)
-    counts = np.asarray(trial_file.frames["counts"])
-    threshold = default_threshold_n(data.patient.body_mass_kg)
-    forces = cal.forces_n(counts)
-    ml, ap, total = cal.cop_mm(counts, threshold_n=threshold)
-    t = np.asarray(trial_file.device_time_s, dtype=float)
-    return TrialSamples(t_s=t, forces_n=forces, total_n=total, cop_ml_mm=ml, cop_ap_mm=ap, threshold_n=threshold,
-                        fs_hz=float(effective_rate_hz(t) or trial.fs_hz or 0.0), positions_mm=cal.geometry.positions_mm)
+    result, cal = _analysis(data, trial)
+    f = result.frames
+    rate = effective_rate_hz(f.t_s)
+    return TrialSamples(t_s=f.t_s, forces_n=f.forces_n, total_n=f.total_n, cop_ml_mm=f.cop_ml_mm, cop_ap_mm=f.cop_ap_mm,
+                        threshold_n=float(result.threshold_n), fs_hz=float(rate if np.isfinite(rate) else trial.fs_hz or 0.0),
+                        positions_mm=cal.geometry.positions_mm)
 
 
 def uniform_samples(data, trial) -> TrialSamples:
-    """The trial as the analysis sees it: longest gap-free stretch, uniform grid (see module docstring)."""
-    from station.core.pipeline import analyze_trial
-
-    cal = _calibration(data, trial)
-    result = analyze_trial(data.store.trial_file(trial.id), calibration=cal, body_mass_kg=data.patient.body_mass_kg)
+    """The trial as the analysis sees it: the gap-free stretch holding the window, uniform grid."""
+    result, cal = _analysis(data, trial)
     return TrialSamples(t_s=np.asarray(result.t_s, dtype=float), forces_n=np.asarray(result.forces_n, dtype=float),
                         total_n=np.asarray(result.total_n, dtype=float), cop_ml_mm=np.asarray(result.cop_ml_mm, dtype=float),
                         cop_ap_mm=np.asarray(result.cop_ap_mm, dtype=float), threshold_n=float(result.threshold_n),
