@@ -5,8 +5,8 @@ declarations; nothing else writes a metric's label or unit. ``less_stable`` says
 value means *less stable*: ``"higher"`` (sway: more is worse), ``"lower"`` (e.g. a score where more is
 steadier) or ``"none"`` (descriptive: positions, frequencies, counts of samples).
 
-``anchor`` is the section of docs/METRICS.md (or docs/ASSESSMENT.md for ``ASSESSMENT.md#...``) that
-defines the metric; a test checks every anchor exists.
+``anchor`` is ``<doc>#<id>``: an ``<a id="...">`` in docs/METRICS.md (or docs/ASSESSMENT.md) where the
+metric is defined; a test checks every anchor exists.
 
 Extra feature families register themselves from :mod:`station.core.registry_features` (one module per
 family keeps this file readable); the registry is complete once this module is imported.
@@ -67,15 +67,15 @@ def format_value(value, decimals: int, *, sign: bool = False) -> str:
     return text
 
 
-_T = "METRICS.md#3-time-domain-measures"
-_E = "METRICS.md#4-ellipse-and-direction"
-_S = "METRICS.md#5-spectral-measures"
-_D = "METRICS.md#6-stabilogram-diffusion-analysis"
-_N = "METRICS.md#7-sample-entropy"
-_F = "METRICS.md#8-corner-force-measures"
-_V = "METRICS.md#9-events"
-_W = "METRICS.md#1-from-the-board-to-a-cop-trajectory"
-_A = "ASSESSMENT.md#4-scoring"
+_T = "METRICS.md#time-domain"
+_E = "METRICS.md#ellipse"
+_S = "METRICS.md#spectral"
+_D = "METRICS.md#diffusion"
+_N = "METRICS.md#entropy"
+_F = "METRICS.md#corner-forces"
+_V = "METRICS.md#events"
+_W = "METRICS.md#analysed-window"
+_A = "ASSESSMENT.md#scoring"
 
 _SPECS: list[MetricSpec] = [
     # bookkeeping of the analysed window
@@ -155,19 +155,47 @@ _SPECS: list[MetricSpec] = [
     MetricSpec("touchdowns", "Touchdowns", "per trial", 0, "higher", _V,
                "Times the free foot touched down (board unloaded for 0.1–3 s, or the COP jumped towards the free foot)."),
     MetricSpec("touchdowns_per_30s", "Touchdowns per 30 s", "/30 s", 1, "higher", _V, "Touchdowns scaled to 30 s of stance."),
-    # RDL repetitions
-    MetricSpec("lateral_shift_mm", "Lateral weight shift", "mm", 1, "higher", _V,
-               "Per repetition: ML COP shift over the hinge, signed outwards over the stance leg."),
-    MetricSpec("ml_max_dev_mm", "Max ML deviation", "mm", 1, "higher", _V, "Largest ML COP excursion during a repetition."),
-    MetricSpec("depth_m", "Hinge depth", "m", 2, "none", _V, "Vertical travel of the centre of mass in a repetition."),
-    MetricSpec("duration_s_rep", "Repetition duration", "s", 1, "none", _V, "Descent + bottom + ascent of one repetition."),
+    MetricSpec("stance_start_s", "Stance start", "s", 2, "none", _W, "When the stance began (trial time)."),
+    MetricSpec("weight_n", "Stance weight", "N", 0, "none", _W, "Load in the first 0.5 s of the stance."),
+    # RDL sets (trial level)
+    MetricSpec("reps_counted", "Repetitions", "", 0, "none", _V, "Repetitions recognised in the set (at most the target)."),
+    MetricSpec("reps_target", "Repetitions asked", "", 0, "none", _V, "Repetitions the protocol asked for."),
+    MetricSpec("rep_lateral_shift_mm_mean", "Lateral weight shift", "mm", 1, "higher", _V,
+               "Mean over the set's repetitions of the lateral weight shift, signed outwards over the stance leg."),
+    MetricSpec("rep_ml_max_dev_mm_mean", "Max ML deviation", "mm", 1, "higher", _V,
+               "Mean over the set of the largest ML COP excursion of each repetition."),
+    MetricSpec("rep_depth_m_mean", "Hinge depth", "m", 2, "none", _V, "Mean vertical travel of the centre of mass."),
+    MetricSpec("rep_duration_s_mean", "Repetition duration", "s", 1, "none", _V, "Mean descent + bottom + ascent time."),
     # assessment scores
     MetricSpec("sway_index", "Sway index", "×", 2, "higher", _A,
                "Geometric mean of ML velocity, ML range and √ellipse area relative to a typical single-leg stance."),
 ]
 
-#: key -> declaration
+#: per-repetition measures of an RDL set (their own namespace: ``duration_s`` there is one repetition's)
+_REP_SPECS: list[MetricSpec] = [
+    MetricSpec("t_start_s", "Start", "s", 2, "none", _V, "Repetition start (trial time)."),
+    MetricSpec("t_bottom_s", "Bottom", "s", 2, "none", _V, "Deepest point of the hinge (trial time)."),
+    MetricSpec("t_end_s", "End", "s", 2, "none", _V, "Back upright (trial time)."),
+    MetricSpec("descent_s", "Descent", "s", 2, "none", _V, "Time going down."),
+    MetricSpec("bottom_s", "Bottom hold", "s", 2, "none", _V, "Time held at the bottom."),
+    MetricSpec("ascent_s", "Ascent", "s", 2, "none", _V, "Time coming up."),
+    MetricSpec("duration_s", "Repetition duration", "s", 1, "none", _V, "Descent + bottom + ascent of one repetition."),
+    MetricSpec("interval_s", "Interval", "s", 1, "none", _V, "Start of this repetition to the start of the next (tempo)."),
+    MetricSpec("depth_m", "Hinge depth", "m", 2, "none", _V, "Vertical travel of the centre of mass in a repetition."),
+    MetricSpec("ap_shift_mm", "AP shift", "mm", 1, "none", _V, "AP COP shift at the bottom of the hinge (+ forward)."),
+    MetricSpec("ml_shift_mm", "ML shift", "mm", 1, "none", _V, "ML COP shift over the hinge (+ right)."),
+    MetricSpec("lateral_shift_mm", "Lateral weight shift", "mm", 1, "higher", _V,
+               "ML COP shift over the hinge, signed outwards over the stance leg."),
+    MetricSpec("ml_max_dev_mm", "Max ML deviation", "mm", 1, "higher", _V, "Largest ML COP excursion during a repetition."),
+    MetricSpec("force_range_pct", "Force range", "%", 0, "none", _V, "Range of the vertical force in % of body weight."),
+    MetricSpec("touchdown", "Touchdown", "", 0, "higher", _V, "1 when the free foot touched down during the repetition."),
+    MetricSpec("timing_ok", "Timing from the phase fit", "", 0, "none", _V, "0 when the times come from a fallback."),
+]
+
+#: key -> declaration (trial and window metrics)
 REGISTRY: dict[str, MetricSpec] = {}
+#: key -> declaration (per-repetition measures)
+REP_REGISTRY: dict[str, MetricSpec] = {s.key: s for s in _REP_SPECS}
 
 
 def register(*specs: MetricSpec) -> None:
@@ -192,6 +220,14 @@ def spec(key: str) -> MetricSpec:
         return REGISTRY[key]
     except KeyError:
         raise KeyError(f"metric {key!r} is not declared in station.core.registry") from None
+
+
+def rep_spec(key: str) -> MetricSpec:
+    """The declaration of a per-repetition measure."""
+    try:
+        return REP_REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"repetition measure {key!r} is not declared in station.core.registry") from None
 
 
 def label(key: str) -> str:
