@@ -1,9 +1,15 @@
-"""The station's SQLite database: patients, sessions, trials (with raw counts), calibrations, metrics.
+"""The station database behind one interface: patients, sessions, trials (with raw counts), calibrations.
 
-One file in the private data directory, WAL journaling (a reader never blocks the recorder), foreign
-keys on, schema versioned by :mod:`station.store.schema`. A :class:`Store` is safe to share between
-threads (one connection behind a lock). Raw data are kept as typed little-endian blobs, so any trial
-can be re-analysed later with another calibration or metric definition.
+:class:`Store` runs on SQLAlchemy 2 Core (the tables of :mod:`station.store.tables`) against the
+embedded SQLite file (the default: one private file, WAL, foreign keys, backups with SQLite's backup
+API) or a PostgreSQL server shared by several stations (``--database`` / ``STATION_DATABASE_URL``).
+Raw data are typed little-endian blobs, so any trial can be re-analysed later.
+
+With a server, the station also keeps a local outbox (``<data_dir>/outbox.sqlite3``, same schema):
+the rows of the session being recorded are mirrored there, and when the server goes away the store
+carries on in the outbox (new rows get negative ids there), warns once, and uploads everything by
+uuid when the server is back (:meth:`Store.sync`, ``station sync``): nothing lost, nothing twice.
+A :class:`Store` is safe to share between threads.
 """
 
 from __future__ import annotations
@@ -14,44 +20,67 @@ import json
 import logging
 import math
 import os
-import sqlite3
+import re
+import socket
 import threading
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from station.board.trialfile import json_default
 from station.errors import InputFileError, StationError
-from station.store import paths, schema
+from station.store import engine as dbengine
+from station.store import paths
 from station.store.blobs import from_blob, to_blob
+from station.store.tables import (
+    BIRTH_YEAR_RANGE,
+    BODY_MASS_RANGE_KG,
+    LEGS,
+    PHASES,
+    SESSION_STATES,
+    SEXES,
+    SIDES,
+    TRIAL_ARRAYS,
+    TRIAL_STATES,
+    calibrations,
+    metrics,
+    patients,
+    sessions,
+    trial_arrays,
+    trials,
+)
 
 log = logging.getLogger(__name__)
 
-SEXES = ("female", "male", "other", "unknown")
-LEGS = ("left", "right", "unknown")
-SIDES = ("left", "right")
-PHASES = ("baseline", "primer", "post_primer")
-TRIAL_STATES = ("queued", "running", "finished", "failed", "aborted", "interrupted")
-SESSION_STATES = ("running", "finished", "failed", "aborted", "interrupted")
+__all__ = [
+    "Patient", "Session", "Store", "TrialRecord", "effective_rate_hz", "json_safe", "now_iso",
+    "SEXES", "LEGS", "SIDES", "PHASES", "SESSION_STATES", "TRIAL_STATES", "TRIAL_ARRAYS",
+]
 
-#: arrays kept per trial: name -> numpy dtype (little-endian); "counts" is (n, 4), the others (n,)
-TRIAL_ARRAYS = {
-    "counts": "<i4",
-    "seq": "<u2",
-    "t_us": "<u4",
-    "status": "|u1",
-    "missed": "|u1",
-    "device_time_s": "<f8",
-    "host_time_s": "<f8",
-}
+OUTBOX_NAME = "outbox.sqlite3"
+NAME_MAX_CHARS = 120
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def now_iso() -> str:
     """Current UTC time as ISO 8601 with seconds."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _tombstone() -> str:
+    # microseconds: a patient deleted right after one of their sessions must not share its stamp
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def station_name() -> str:
+    """This station's name: ``$STATION_NAME``, else the host name."""
+    return os.environ.get("STATION_NAME") or socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,8 @@ class Patient:
     dominant_leg: str | None
     notes: str
     created: str
+    uuid: str | None = None
+    deleted_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +111,9 @@ class Session:
     notes: str
     settings: dict
     scores: dict | None
+    uuid: str | None = None
+    station: str = ""
+    deleted_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +144,7 @@ class TrialRecord:
     meta: dict
     metrics: dict[str, float] = field(default_factory=dict)  # whole-trial metrics (rep 0)
     rep_metrics: list[dict[str, float]] = field(default_factory=list)  # per repetition, rep 1..n
-
-
-def _json(value) -> str:
-    return json.dumps(value, default=json_default, allow_nan=False)
+    uuid: str | None = None
 
 
 def json_safe(value):
@@ -131,78 +162,150 @@ def json_safe(value):
     return value
 
 
+def _json(value) -> str:
+    return json.dumps(json_safe(value), default=json_default, allow_nan=False)
+
+
 def _loads(text, default=None):
     return default if text is None else json.loads(text)
+
+
+def new_uuid() -> str:
+    """A fresh globally unique id (text form)."""
+    return str(uuidlib.uuid4())
+
+
+def insert_id(conn: Connection, table: sa.Table, values: dict) -> int:
+    """Insert one row and return its integer id.
+
+    In the offline outbox (``conn.info["negative_ids"]``) new rows get negative ids, so they never
+    collide with the server's rows mirrored there.
+    """
+    if conn.info.get("negative_ids") and "id" not in values:
+        low = conn.execute(sa.select(sa.func.min(table.c.id))).scalar()
+        values = {**values, "id": min(int(low or 0), 0) - 1}
+    result = conn.execute(table.insert().values(**values))
+    return int(values["id"]) if "id" in values else int(result.inserted_primary_key[0])
+
+
+def upsert(conn: Connection, table: sa.Table, values: dict, *, keys: list[str], update: bool = True):
+    """INSERT … ON CONFLICT (keys) DO UPDATE (or DO NOTHING) with the backend's own insert construct."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(**values)
+    changed = {k: stmt.excluded[k] for k in values if k not in keys and k != "id"}
+    if update and changed:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    return conn.execute(stmt)
 
 
 class Store:
     """The station database. Open with :meth:`Store.open`; use as a context manager or ``close()``."""
 
-    def __init__(self, conn: sqlite3.Connection, db_path: Path, base_dir: Path):
-        self._conn = conn
+    def __init__(self, engine: Engine, url: sa.URL, base_dir: Path, *, read_only: bool = False,
+                 outbox: Engine | None = None, offline_reason: str | None = None):
+        self._engine: Engine | None = engine
         self._lock = threading.RLock()
-        self.path = db_path
+        self.url = url
+        self.backend = url.get_backend_name()
+        self.path = Path(url.database) if self.backend == "sqlite" else dbengine.describe(url)
         self.data_dir = base_dir
+        self.read_only = read_only
+        self.station = station_name()
+        self._outbox = outbox
+        self._mirrored: set[int] = set()  # sessions of this process mirrored in the outbox while online
+        self.offline_reason = offline_reason
+        self.on_offline: list[Callable[[str], None]] = []  # called once when the server goes away
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
-    def open(cls, data_dir: str | os.PathLike | None = None, *, recover: bool = True) -> "Store":
-        """Open (creating and migrating if needed) the database in the private data directory.
+    def open(cls, data_dir: str | os.PathLike | None = None, *, recover: bool | None = None,
+             url: str | None = None, read_only: bool = False) -> "Store":
+        """Open (creating and migrating if needed) the station database.
 
         Parameters
         ----------
         data_dir
             Directory to use; default ``$STATION_DATA_DIR`` or the platform's user data directory.
         recover
-            Recover journals of recordings interrupted by a crash or kill into the database
-            (marked ``interrupted``). Call ``open`` with ``recover=True`` once, at start-up.
+            Recover journals of recordings interrupted by a crash or kill (marked ``interrupted``).
+            Default: ``not read_only``. Only a process that owns the station (dashboard, ``assess``,
+            ``record``) should recover; recovery never touches a journal locked by a live recording.
+        url
+            Database URL (``sqlite:///…`` or ``postgresql://…``); default ``$STATION_DATABASE_URL``,
+            else the SQLite file in ``data_dir``.
+        read_only
+            Open for reading only (``report``, ``export``): no migration, no recovery, no writes.
 
         Raises
         ------
         StationError
-            The directory or database cannot be created or opened.
+            The database cannot be created, reached, logged into, or comes from a newer station.
         """
         base = paths.data_dir(data_dir)
+        if not read_only:
+            try:
+                paths.ensure_private_dir(base)
+            except OSError as exc:
+                raise StationError(f"Cannot create the data directory {base}: {exc.strerror or exc}.") from None
+        db_url = dbengine.database_url(url, data_dir=base)
+        engine = dbengine.make_engine(db_url, read_only=read_only)
+        outbox, offline = None, None
         try:
-            paths.ensure_private_dir(base)
-            db_path = paths.ensure_private_file(base / paths.DB_NAME)
-            conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        except (OSError, sqlite3.Error) as exc:
-            raise StationError(f"Cannot open the station database in {base}: {exc}.") from exc
-        try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            schema.migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StationError(f"{db_path} is not a usable station database: {exc}.") from exc
-        except BaseException:
-            conn.close()
+            (dbengine.check_current if read_only else dbengine.upgrade)(engine)
+        except sa.exc.DBAPIError as exc:
+            engine.dispose()
+            error = dbengine.connection_error(exc, db_url)
+            if db_url.get_backend_name() == "postgresql" and not read_only and dbengine.is_connection_lost(exc) \
+                    and "refused the login" not in str(error) and "has no database" not in str(error):
+                offline = str(error)  # record locally; upload later
+            else:
+                raise error from None
+        except StationError:
+            engine.dispose()
             raise
-        store = cls(conn, db_path, base)
-        store._protect_side_files()
-        if recover:
+        if db_url.get_backend_name() == "postgresql" and not read_only:
+            outbox = _open_outbox(base)
+        store = cls(engine, db_url, base, read_only=read_only, outbox=outbox, offline_reason=offline)
+        if store.backend == "sqlite" and not read_only:
+            store._protect_side_files()
+        if offline:
+            log.warning("%s — recording on this station; `station sync` uploads it when the server is back.", offline)
+        elif outbox is not None:
+            store._refresh_outbox()
+        if recover if recover is not None else not read_only:
             from station.store.recovery import recover_journals
 
             recover_journals(store)
         return store
 
     def close(self) -> None:
-        """Checkpoint and close. Safe to call twice."""
+        """Upload what the outbox holds if the server is reachable again, then close. Safe to call twice."""
         with self._lock:
-            if self._conn is None:
+            if self._engine is None:
                 return
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA optimize")
-            self._conn.close()
-            self._conn = None
+            if self._outbox is not None:
+                with contextlib.suppress(StationError):
+                    self.sync()
+                self._outbox.dispose()
+                self._outbox = None
+            self._engine.dispose()
+            self._engine = None
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def offline(self) -> bool:
+        """True while this station records into its local outbox because the server is unreachable."""
+        return self.offline_reason is not None
 
     @property
     def journals_dir(self) -> Path:
@@ -216,9 +319,10 @@ class Store:
         return journal_path(self, session_id=session_id, trial_id=trial_id)
 
     @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return schema.current_version(self._conn)
+    def schema_version(self) -> str:
+        """The Alembic revision of the database."""
+        with self._read() as conn:
+            return dbengine.current_revision(conn)
 
     def _protect_side_files(self) -> None:
         # SQLite creates -wal/-shm with the database file's mode; make sure of it anyway.
@@ -227,47 +331,150 @@ class Store:
             if side.exists():
                 os.chmod(side, paths.FILE_MODE)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``with store.transaction() as conn:`` — one atomic write (BEGIN IMMEDIATE … COMMIT)."""
-        with self._lock:
-            if self._conn is None:
-                raise StationError("The station database is closed.")
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    # ------------------------------------------------------------------ connections and routing
+    def _active(self) -> Engine:
+        if self._engine is None:
+            raise StationError("The station database is closed.")
+        return self._outbox if self.offline else self._engine
 
-    def _query(self, sql: str, params=()) -> list[sqlite3.Row]:
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        engine = self._active()
+        try:
+            with dbengine.begin(engine, write=False) as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise self._database_error(exc) from None
+
+    def _database_error(self, exc: sa.exc.DBAPIError) -> StationError:
+        if dbengine.is_connection_lost(exc):
+            return dbengine.connection_error(exc, self.url)
+        return StationError(f"The station database refused the operation: {str(exc.orig).splitlines()[0]}")
+
+    def _write(self, work: Callable[[Connection], Any], *, mirror: Callable[[Any], list] | None = None):
+        """Run ``work(conn)`` in one write transaction; offline (or when the server goes away) in the outbox.
+
+        ``mirror(result)`` names the rows ``(table, id)`` to copy into the outbox after a server write,
+        so the outbox can carry on with the same ids if the server goes away later.
+        """
+        if self.read_only:
+            raise StationError("The station database was opened read-only.")
         with self._lock:
-            if self._conn is None:
+            if self._engine is None:
                 raise StationError("The station database is closed.")
-            cur = self._conn.execute(sql, params)
-            cur.row_factory = sqlite3.Row
-            return cur.fetchall()
+            if not self.offline:
+                try:
+                    with dbengine.begin(self._engine, write=True) as conn:
+                        result = work(conn)
+                except sa.exc.DBAPIError as exc:
+                    if self._outbox is None or not dbengine.is_connection_lost(exc):
+                        raise self._database_error(exc) from None
+                    self._go_offline(exc)
+                else:
+                    if self._outbox is not None and mirror is not None:
+                        self._mirror(mirror(result))
+                    return result
+            with dbengine.begin(self._outbox, write=True) as conn:
+                conn.info["negative_ids"] = True
+                try:
+                    return work(conn)
+                finally:
+                    conn.info.pop("negative_ids", None)
+
+    def _go_offline(self, exc: BaseException) -> None:
+        self._mirrored.clear()  # what this process mirrored is now pending in the outbox
+        self.offline_reason = str(dbengine.connection_error(exc, self.url))
+        log.warning("Lost the database server (%s): recording continues on this station; `station sync` "
+                    "uploads it when the server is back.", self.offline_reason)
+        for callback in self.on_offline:
+            callback(self.offline_reason)
+
+    def _mirror(self, refs: list[tuple[sa.Table, int]]) -> None:
+        from station.store.copying import mirror_rows
+
+        try:
+            with dbengine.begin(self._engine, write=False) as src, dbengine.begin(self._outbox, write=True) as dst:
+                mirror_rows(src, dst, refs)
+        except sa.exc.DBAPIError as exc:  # the outbox is a safety net: never fail a stored write for it
+            if dbengine.is_connection_lost(exc):
+                self._go_offline(exc)
+            else:
+                log.warning("could not mirror %s into the outbox: %s", refs, exc)
+
+    def _refresh_outbox(self) -> None:
+        """Upload leftovers, then cache the server's patient list (so an offline station finds patients)."""
+        self.sync()
+        if self.offline:
+            return
+        with dbengine.begin(self._engine, write=False) as src:
+            ids = [(patients, i) for i in src.execute(sa.select(patients.c.id)).scalars()]
+        self._mirror(ids)
+
+    # ------------------------------------------------------------------ outbox upload
+    def pending(self) -> dict:
+        """What the outbox holds that the server has not confirmed: ``{"sessions", "trials", "patients"}``."""
+        from station.store.copying import pending_sessions
+
+        if self._outbox is None:
+            return {"sessions": 0, "trials": 0, "patients": 0}
+        with dbengine.begin(self._outbox, write=False) as conn:
+            return pending_sessions(conn, exclude=self._mirrored)
+
+    def sync(self) -> dict:
+        """Upload the outbox to the server (idempotent, by uuid); return counts uploaded and still pending.
+
+        Raises
+        ------
+        StationError
+            No server configured (a SQLite station has nothing to sync) or the server is unreachable.
+        """
+        from station.store.copying import upload_outbox
+
+        if self._outbox is None:
+            raise StationError("This station has no database server to sync with (it uses its own SQLite file).")
+        with self._lock:
+            try:
+                with dbengine.begin(self._engine, write=False) as probe:
+                    probe.execute(sa.select(1))
+            except sa.exc.DBAPIError as exc:
+                raise dbengine.connection_error(exc, self.url) from None
+            if self.offline:
+                log.warning("the database server is reachable again")
+            uploaded = upload_outbox(self._outbox, self._engine, exclude=self._mirrored)
+            left = self.pending()
+            if self.offline and not any(left.values()):
+                self.offline_reason = None  # everything is on the server again: back to it
+            return {"uploaded": uploaded, "pending": left}
 
     def backup(self, dest: str | os.PathLike | None = None) -> Path:
-        """Copy the whole database with the SQLite backup API (consistent even while recording).
+        """Copy the whole database into a SQLite file (consistent even while recording), created 0600.
+
+        SQLite: the SQLite backup API. PostgreSQL: every row copied by :func:`copying.copy_database`.
 
         Parameters
         ----------
         dest
-            Target file; default ``<data_dir>/backups/station-<UTC time>.sqlite3``. Created 0600.
+            Target file; default ``<data_dir>/backups/station-<UTC time>.sqlite3``.
         """
+        import sqlite3
+
         if dest is None:
             folder = paths.ensure_private_dir(self.data_dir / "backups")
             dest = folder / f"station-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.sqlite3"
         dest = Path(dest)
-        paths.ensure_private_file(dest)
-        target = sqlite3.connect(dest)
-        try:
-            with self._lock:
-                self._conn.backup(target)
-        finally:
-            target.close()
+        if self.backend != "sqlite" or self.offline:
+            from station.store.copying import copy_database
+
+            copy_database(self._active(), dbengine.make_engine(sa.URL.create("sqlite", database=str(dest))),
+                          target_url=sa.URL.create("sqlite", database=str(dest)))
+        else:
+            paths.ensure_private_file(dest)
+            target = sqlite3.connect(dest)
+            try:
+                with self._lock, self._engine.connect() as conn:
+                    conn.connection.driver_connection.backup(target)
+            finally:
+                target.close()
         log.info("database backed up to %s", dest)
         return dest
 
@@ -282,15 +489,17 @@ class Store:
         dominant_leg: str | None = None,
         notes: str = "",
     ) -> int:
-        """Add a patient (``name`` may be a pseudonym); return its id."""
-        _check_patient(name=name, sex=sex, dominant_leg=dominant_leg, body_mass_kg=body_mass_kg)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO patients (name, birth_year, sex, body_mass_kg, dominant_leg, notes, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name.strip(), birth_year, sex, body_mass_kg, dominant_leg, notes, now_iso()),
-            )
-            return int(cur.lastrowid)
+        """Add a patient (``name`` may be a pseudonym, even one that looks like a number); return its id.
+
+        Raises
+        ------
+        StationError
+            An empty or over-long name, a body mass outside 10–350 kg, an unknown sex or leg.
+        """
+        values = _check_patient(name=name, birth_year=birth_year, sex=sex, body_mass_kg=body_mass_kg,
+                                dominant_leg=dominant_leg, notes=notes)
+        values.update(created=now_iso(), uuid=new_uuid())
+        return self._write(lambda conn: insert_id(conn, patients, values), mirror=lambda pid: [(patients, pid)])
 
     def update_patient(self, patient_id: int, **fields) -> None:
         """Change some of a patient's fields (same names as :meth:`add_patient`)."""
@@ -300,34 +509,80 @@ class Store:
             raise ValueError(f"unknown patient fields: {sorted(unknown)}")
         current = self.get_patient(patient_id)
         merged = {k: getattr(current, k) for k in allowed} | fields
-        _check_patient(**{k: merged[k] for k in ("name", "sex", "dominant_leg", "body_mass_kg")})
+        checked = _check_patient(**merged)
         if not fields:
             return
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        with self.transaction() as conn:
-            conn.execute(f"UPDATE patients SET {cols} WHERE id = ?", (*fields.values(), patient_id))
+        values = {k: checked[k] for k in fields}
+        self._write(lambda conn: conn.execute(patients.update().where(patients.c.id == patient_id).values(**values)),
+                    mirror=lambda _: [(patients, patient_id)])
 
     def get_patient(self, patient_id: int) -> Patient:
-        rows = self._query("SELECT * FROM patients WHERE id = ?", (patient_id,))
-        if not rows:
+        with self._read() as conn:
+            row = conn.execute(sa.select(patients).where(patients.c.id == int(patient_id))).mappings().first()
+        if row is None:
             raise StationError(f"There is no patient with id {patient_id}.")
-        return Patient(**dict(rows[0]))
+        return Patient(**row)
 
     def find_patient(self, ref: str | int) -> Patient:
-        """A patient by id (``"12"``) or by exact name/pseudonym (case-insensitive, must be unique)."""
-        text = str(ref).strip()
-        if text.isdigit():
-            return self.get_patient(int(text))
-        rows = self._query("SELECT * FROM patients WHERE lower(name) = lower(?)", (text,))
-        if not rows:
-            raise StationError(f"There is no patient named {text!r}; add one first or give a patient id.")
-        if len(rows) > 1:
-            ids = ", ".join(str(r["id"]) for r in rows)
-            raise StationError(f"Several patients are named {text!r} (ids {ids}); give the patient id instead.")
-        return Patient(**dict(rows[0]))
+        """A patient by ``#12`` (id), else by exact name or pseudonym (case-insensitive, must be unique).
 
-    def list_patients(self) -> list[Patient]:
-        return [Patient(**dict(r)) for r in self._query("SELECT * FROM patients ORDER BY id")]
+        A bare number is a name first (a patient may be called ``007``) and an id only when no patient
+        has that name. Deleted patients are not found.
+        """
+        text = str(ref).strip()
+        if text.startswith("#") and text[1:].isdigit():
+            return self.get_patient(int(text[1:]))
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(patients).where(sa.func.lower(patients.c.name) == text.lower(),
+                                          patients.c.deleted_at.is_(None)).order_by(patients.c.id)
+            ).mappings().all()
+        if not rows and text.isdigit():
+            return self.get_patient(int(text))
+        if not rows:
+            raise StationError(f"There is no patient named {text!r}; add one first or give the id as #ID.")
+        if len(rows) > 1:
+            ids = ", ".join(f"#{r['id']}" for r in rows)
+            raise StationError(f"Several patients are named {text!r} ({ids}); give the id instead (e.g. {ids.split(',')[0]}).")
+        return Patient(**rows[0])
+
+    def list_patients(self, *, deleted: bool = False) -> list[Patient]:
+        """Patients by id; with ``deleted=True`` the ones in the trash instead."""
+        where = patients.c.deleted_at.isnot(None) if deleted else patients.c.deleted_at.is_(None)
+        with self._read() as conn:
+            rows = conn.execute(sa.select(patients).where(where).order_by(patients.c.id)).mappings().all()
+        return [Patient(**r) for r in rows]
+
+    def delete_patient(self, patient_id: int) -> int:
+        """Move a patient and their sessions (raw data included) to the trash; return sessions moved.
+
+        Nothing is erased: :meth:`restore_patient` brings them back.
+        """
+        self.get_patient(patient_id)
+        stamp = _tombstone()
+
+        def work(conn):
+            conn.execute(patients.update().where(patients.c.id == patient_id).values(deleted_at=stamp))
+            return conn.execute(sessions.update().where(sessions.c.patient_id == patient_id,
+                                                        sessions.c.deleted_at.is_(None)).values(deleted_at=stamp)).rowcount
+
+        moved = self._write(work, mirror=lambda _: [(patients, patient_id)])
+        log.info("patient %d and %d session(s) moved to the trash", patient_id, moved)
+        return moved
+
+    def restore_patient(self, patient_id: int) -> int:
+        """Bring a patient back from the trash with the sessions deleted together with them."""
+        patient = self.get_patient(patient_id)
+        if patient.deleted_at is None:
+            raise StationError(f"Patient #{patient_id} is not in the trash.")
+
+        def work(conn):
+            conn.execute(patients.update().where(patients.c.id == patient_id).values(deleted_at=None))
+            return conn.execute(sessions.update().where(sessions.c.patient_id == patient_id,
+                                                        sessions.c.deleted_at == patient.deleted_at)
+                                .values(deleted_at=None)).rowcount
+
+        return self._write(work, mirror=lambda _: [(patients, patient_id)])
 
     # ------------------------------------------------------------------ calibrations
     def add_calibration(self, calibration: dict | Any) -> int:
@@ -339,30 +594,30 @@ class Store:
             raise StationError("A calibration without a board id cannot be stored.")
         text = json.dumps(json_safe(data), sort_keys=True, default=json_default, allow_nan=False)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM calibrations WHERE digest = ?", (digest,)).fetchone()
-            if row:
-                return int(row[0])
-            cur = conn.execute(
-                "INSERT INTO calibrations (board_id, created, data_json, digest) VALUES (?, ?, ?, ?)",
-                (board_id, created, text, digest),
-            )
-            return int(cur.lastrowid)
+
+        values = {"board_id": board_id, "created": created, "data_json": text, "digest": digest}
+
+        def work(conn):
+            def find():
+                return conn.execute(sa.select(calibrations.c.id).where(calibrations.c.digest == digest)).scalar()
+
+            found = find()
+            if found is None and conn.info.get("negative_ids"):
+                found = insert_id(conn, calibrations, values)
+            elif found is None:  # two stations storing the same calibration at once: one row
+                upsert(conn, calibrations, values, keys=["digest"], update=False)
+                found = find()
+            return int(found)
+
+        return self._write(work, mirror=lambda cid: [(calibrations, cid)])
 
     def get_calibration(self, calibration_id: int) -> dict:
         """The stored ``Calibration.to_dict()`` (rebuild with ``Calibration.from_dict``)."""
-        rows = self._query("SELECT data_json FROM calibrations WHERE id = ?", (calibration_id,))
-        if not rows:
+        with self._read() as conn:
+            text = conn.execute(sa.select(calibrations.c.data_json).where(calibrations.c.id == calibration_id)).scalar()
+        if text is None:
             raise StationError(f"There is no calibration with id {calibration_id}.")
-        return json.loads(rows[0][0])
-
-    def latest_calibration(self, board_id: str) -> tuple[int, dict] | None:
-        """``(id, dict)`` of the newest stored calibration of ``board_id`` (hex), or None."""
-        rows = self._query(
-            "SELECT id, data_json FROM calibrations WHERE board_id = ? ORDER BY created DESC, id DESC LIMIT 1",
-            (str(board_id).upper(),),
-        )
-        return (int(rows[0][0]), json.loads(rows[0][1])) if rows else None
+        return json.loads(text)
 
     # ------------------------------------------------------------------ sessions
     def create_session(
@@ -376,57 +631,88 @@ class Store:
         operator: str = "",
         notes: str = "",
     ) -> int:
-        """Start a session (status ``running``); return its id."""
-        self.get_patient(patient_id)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO sessions (patient_id, protocol, status, started, board_json, calibration_id,"
-                " operator, notes, settings_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                (
-                    patient_id, protocol, now_iso(), None if board is None else _json(json_safe(board)),
-                    calibration_id, operator, notes, _json(json_safe(settings or {})),
-                ),
-            )
-            return int(cur.lastrowid)
+        """Start a session (status ``running``) recorded by this station; return its id."""
+        patient = self.get_patient(patient_id)
+        if patient.deleted_at is not None:
+            raise StationError(f"Patient #{patient_id} is in the trash; restore them first.")
+        values = {
+            "patient_id": patient_id, "protocol": protocol, "status": "running", "started": now_iso(),
+            "board_json": None if board is None else _json(board), "calibration_id": calibration_id,
+            "operator": _clean_text(operator, "operator"), "notes": notes, "settings_json": _json(settings or {}),
+            "uuid": new_uuid(), "station": self.station,
+        }
+
+        def refs(sid):
+            self._mirrored.add(sid)
+            return [(patients, patient_id)] + ([(calibrations, calibration_id)] if calibration_id else []) + [(sessions, sid)]
+
+        return self._write(lambda conn: insert_id(conn, sessions, values), mirror=refs)
 
     def finish_session(self, session_id: int, *, status: str = "finished", scores: dict | None = None) -> None:
         """Close a session with its final status and (optionally) its scores."""
         if status not in SESSION_STATES:
             raise ValueError(f"session status must be one of {SESSION_STATES}")
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE sessions SET status = ?, finished = ?, scores_json = COALESCE(?, scores_json) WHERE id = ?",
-                (status, now_iso(), None if scores is None else _json(json_safe(scores)), session_id),
-            )
+        values: dict = {"status": status, "finished": now_iso()}
+        if scores is not None:
+            values["scores_json"] = _json(scores)
+        was_offline = self.offline
+        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values)))
+        if self._outbox is not None and not self.offline and not was_offline:
+            from station.store.copying import forget_session
+
+            with dbengine.begin(self._outbox, write=True) as conn:  # stored on the server: the mirror has done its job
+                forget_session(conn, session_id)
+            self._mirrored.discard(session_id)
 
     def update_session(self, session_id: int, **fields) -> None:
-        """Change a running session's ``calibration_id``, ``operator`` or ``notes``."""
+        """Change a session's ``calibration_id``, ``operator`` or ``notes``."""
         allowed = {"calibration_id", "operator", "notes"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown session fields: {sorted(unknown)}")
         if not fields:
             return
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        with self.transaction() as conn:
-            conn.execute(f"UPDATE sessions SET {cols} WHERE id = ?", (*fields.values(), session_id))
-
-    def set_session_scores(self, session_id: int, scores: dict) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE sessions SET scores_json = ? WHERE id = ?", (_json(json_safe(scores)), session_id))
+        if "operator" in fields:
+            fields["operator"] = _clean_text(fields["operator"], "operator")
+        cid = fields.get("calibration_id")
+        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id).values(**fields)),
+                    mirror=lambda _: ([(calibrations, cid)] if cid else []) + [(sessions, session_id)])
 
     def get_session(self, session_id: int) -> Session:
-        rows = self._query("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        if not rows:
+        with self._read() as conn:
+            row = conn.execute(sa.select(sessions).where(sessions.c.id == int(session_id))).mappings().first()
+        if row is None:
             raise StationError(f"There is no session with id {session_id}.")
-        return _session(rows[0])
+        return _session(row)
 
-    def list_sessions(self, patient_id: int | None = None) -> list[Session]:
-        if patient_id is None:
-            rows = self._query("SELECT * FROM sessions ORDER BY id")
-        else:
-            rows = self._query("SELECT * FROM sessions WHERE patient_id = ? ORDER BY id", (patient_id,))
+    def list_sessions(self, patient_id: int | None = None, *, status: str | None = None,
+                      deleted: bool = False) -> list[Session]:
+        """Sessions by id (of one patient, in one status); with ``deleted=True`` those in the trash."""
+        query = sa.select(sessions).where(sessions.c.deleted_at.isnot(None) if deleted else sessions.c.deleted_at.is_(None))
+        if patient_id is not None:
+            query = query.where(sessions.c.patient_id == patient_id)
+        if status is not None:
+            query = query.where(sessions.c.status == status)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(sessions.c.id)).mappings().all()
         return [_session(r) for r in rows]
+
+    def delete_session(self, session_id: int) -> None:
+        """Move a session (raw data included) to the trash; :meth:`restore_session` brings it back."""
+        self.get_session(session_id)
+        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id)
+                                              .values(deleted_at=_tombstone())))
+
+    def restore_session(self, session_id: int) -> None:
+        """Bring a session back from the trash (its patient must not be in the trash)."""
+        session = self.get_session(session_id)
+        if session.deleted_at is None:
+            raise StationError(f"Session #{session_id} is not in the trash.")
+        if self.get_patient(session.patient_id).deleted_at is not None:
+            raise StationError(f"Session #{session_id} belongs to patient #{session.patient_id}, who is in the "
+                               "trash; restore the patient first.")
+        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id)
+                                              .values(deleted_at=None)))
 
     # ------------------------------------------------------------------ trials
     def add_trial(
@@ -449,15 +735,16 @@ class Store:
             raise ValueError(f"phase must be one of {PHASES}")
         if status not in TRIAL_STATES:
             raise ValueError(f"trial status must be one of {TRIAL_STATES}")
-        with self.transaction() as conn:
-            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE session_id = ?", (session_id,))
-            seq = int(seq.fetchone()[0])
-            cur = conn.execute(
-                "INSERT INTO trials (session_id, seq, step, task, side, condition, phase, status, repeat_of, meta_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, seq, step, task, side, condition, phase, status, repeat_of, _json(json_safe(meta or {}))),
-            )
-            return int(cur.lastrowid)
+        values = {"session_id": session_id, "step": step, "task": task, "side": side, "condition": condition,
+                  "phase": phase, "status": status, "repeat_of": repeat_of, "meta_json": _json(meta or {}),
+                  "uuid": new_uuid()}
+
+        def work(conn):
+            seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(trials.c.seq), 0) + 1)
+                               .where(trials.c.session_id == session_id)).scalar()
+            return insert_id(conn, trials, {**values, "seq": int(seq)})
+
+        return self._write(work, mirror=lambda tid: [(trials, tid)])
 
     _TRIAL_FIELDS = {
         "status": None, "reason": None, "started": None, "duration_s": None, "fs_hz": None,
@@ -474,22 +761,18 @@ class Store:
             raise ValueError(f"unknown trial fields: {sorted(unknown)}")
         if "status" in fields and fields["status"] not in TRIAL_STATES:
             raise ValueError(f"trial status must be one of {TRIAL_STATES}")
-        cols, values = [], []
+        values = {}
         for key, value in fields.items():
             column = self._TRIAL_FIELDS[key]
-            if column is None:
-                cols.append(key)
-                values.append(json_safe(value))
-            else:
-                cols.append(column)
-                values.append(_json(json_safe(value)))
-        if not cols:
+            values[column or key] = json_safe(value) if column is None else _json(value)
+        if not values:
             return
-        with self.transaction() as conn:
-            conn.execute(f"UPDATE trials SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?", (*values, trial_id))
+        cid = fields.get("calibration_id")
+        self._write(lambda conn: conn.execute(trials.update().where(trials.c.id == trial_id).values(**values)),
+                    mirror=lambda _: ([(calibrations, cid)] if cid else []) + [(trials, trial_id)])
 
     def save_trial_data(self, trial_id: int, trial, *, calibration_id: int | None = None) -> None:
-        """Store a recorded trial's raw data and bookkeeping.
+        """Store a recorded trial's raw data and bookkeeping in one transaction.
 
         Parameters
         ----------
@@ -502,34 +785,34 @@ class Store:
         arrays["device_time_s"] = np.asarray(trial.device_time_s, dtype="<f8")
         arrays["host_time_s"] = np.asarray(getattr(trial, "host_time_s", np.full(len(frames), np.nan)), dtype="<f8")
         rate = effective_rate_hz(arrays["device_time_s"])
-        fields = {
+        values = {
             "fs_hz": rate,
-            "board": getattr(trial, "board", None),
-            "quality": getattr(trial, "quality", None) or {},
-            "gaps": getattr(trial, "gaps", None) or [],
+            "board_json": _json(getattr(trial, "board", None)),
+            "quality_json": _json(getattr(trial, "quality", None) or {}),
+            "gaps_json": _json(getattr(trial, "gaps", None) or []),
             "duration_s": float(arrays["device_time_s"][-1] - arrays["device_time_s"][0]) if len(frames) > 1 else 0.0,
         }
         if calibration_id is not None:
-            fields["calibration_id"] = calibration_id
-        self.save_arrays(trial_id, arrays, rate_hz=rate)
-        self.update_trial(trial_id, **fields)
+            values["calibration_id"] = calibration_id
+        blobs = []
+        for name, array in arrays.items():
+            data, dtype, shape = to_blob(np.asarray(array, dtype=TRIAL_ARRAYS[name]))
+            blobs.append({"trial_id": trial_id, "name": name, "dtype": dtype, "shape": shape, "rate_hz": rate,
+                          "data": data})
 
-    def save_arrays(self, trial_id: int, arrays: dict[str, np.ndarray], *, rate_hz: float | None) -> None:
-        """Replace the named raw arrays of a trial (each stored as a typed little-endian blob)."""
-        with self.transaction() as conn:
-            for name, array in arrays.items():
-                expected = TRIAL_ARRAYS.get(name)
-                data, dtype, shape = to_blob(np.asarray(array, dtype=expected) if expected else array)
-                conn.execute(
-                    "INSERT OR REPLACE INTO trial_arrays (trial_id, name, dtype, shape, rate_hz, data)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (trial_id, name, dtype, shape, rate_hz, data),
-                )
+        def work(conn):
+            for blob in blobs:
+                upsert(conn, trial_arrays, blob, keys=["trial_id", "name"])
+            conn.execute(trials.update().where(trials.c.id == trial_id).values(**values))
+
+        self._write(work, mirror=lambda _: ([(calibrations, calibration_id)] if calibration_id else []) + [(trials, trial_id)])
 
     def trial_arrays(self, trial_id: int) -> dict[str, np.ndarray]:
         """The raw arrays of a trial: counts (n, 4) int32, seq, t_us, status, missed, device_time_s, host_time_s."""
-        rows = self._query("SELECT name, dtype, shape, data FROM trial_arrays WHERE trial_id = ?", (trial_id,))
-        return {r["name"]: from_blob(r["data"], r["dtype"], r["shape"]) for r in rows}
+        with self._read() as conn:
+            rows = conn.execute(sa.select(trial_arrays.c.name, trial_arrays.c.dtype, trial_arrays.c.shape,
+                                          trial_arrays.c.data).where(trial_arrays.c.trial_id == trial_id)).all()
+        return {name: from_blob(bytes(data), dtype, shape) for name, dtype, shape, data in rows}
 
     def trial_file(self, trial_id: int):
         """Rebuild a ``TrialFile`` from the stored raw data (for re-analysis with ``analyze_trial``)."""
@@ -556,66 +839,68 @@ class Store:
             events=record.events,
         )
 
-    def set_metrics(self, trial_id: int, metrics: dict[str, float], *, rep: int = 0) -> None:
+    def set_metrics(self, trial_id: int, metrics_: dict[str, float], *, rep: int = 0) -> None:
         """Store numeric metrics of a trial (``rep=0``) or of repetition ``rep`` (1-based); NaN → NULL."""
         rows = []
-        for name, value in metrics.items():
+        for name, value in metrics_.items():
             is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
             if value is not None and not is_number:
                 continue  # only numbers are metrics; strings, flags and dicts belong in events or meta
             v = None if value is None else float(value)
-            rows.append((trial_id, rep, name, v if v is None or math.isfinite(v) else None))
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM metrics WHERE trial_id = ? AND rep = ?", (trial_id, rep))
-            conn.executemany("INSERT INTO metrics (trial_id, rep, name, value) VALUES (?, ?, ?, ?)", rows)
+            rows.append({"trial_id": trial_id, "rep": rep, "name": name,
+                         "value": v if v is None or math.isfinite(v) else None})
+
+        def work(conn):
+            conn.execute(metrics.delete().where(metrics.c.trial_id == trial_id, metrics.c.rep == rep))
+            if rows:
+                conn.execute(metrics.insert(), rows)
+
+        self._write(work, mirror=lambda _: [(metrics, trial_id)])
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        rows = self._query("SELECT * FROM trials WHERE id = ?", (trial_id,))
-        if not rows:
+        found = self._trials(trials.c.id == int(trial_id))
+        if not found:
             raise StationError(f"There is no trial with id {trial_id}.")
-        return self._trial(rows[0])
+        return found[0]
 
     def trials(self, session_id: int, *, status: str | None = None) -> list[TrialRecord]:
         """The trials of a session in order, with their metrics (rep 0 and per-repetition)."""
-        sql = "SELECT * FROM trials WHERE session_id = ?"
-        params: tuple = (session_id,)
-        if status is not None:
-            sql += " AND status = ?"
-            params += (status,)
-        return [self._trial(r) for r in self._query(sql + " ORDER BY seq", params)]
+        where = [trials.c.session_id == session_id] + ([trials.c.status == status] if status is not None else [])
+        return self._trials(*where)
 
-    def _trial(self, row: sqlite3.Row) -> TrialRecord:
-        d = dict(row)
-        metric_rows = self._query("SELECT rep, name, value FROM metrics WHERE trial_id = ? ORDER BY rep", (d["id"],))
-        whole: dict[str, float] = {}
-        reps: dict[int, dict[str, float]] = {}
-        for m in metric_rows:
-            value = math.nan if m["value"] is None else float(m["value"])
-            (whole if m["rep"] == 0 else reps.setdefault(int(m["rep"]), {}))[m["name"]] = value
-        return TrialRecord(
-            id=d["id"], session_id=d["session_id"], seq=d["seq"], step=d["step"], task=d["task"], side=d["side"],
-            condition=d["condition"], phase=d["phase"], status=d["status"], reason=d["reason"],
-            repeat_of=d["repeat_of"], started=d["started"], duration_s=d["duration_s"], fs_hz=d["fs_hz"],
-            window_start_s=d["window_start_s"], window_end_s=d["window_end_s"], calibration_id=d["calibration_id"],
-            board=_loads(d["board_json"]), quality=_loads(d["quality_json"], {}), gaps=_loads(d["gaps_json"], []),
-            events=_loads(d["events_json"], []), meta=_loads(d["meta_json"], {}),
-            metrics=whole, rep_metrics=[reps[k] for k in sorted(reps)],
-        )
+    def trials_in_state(self, status: str) -> list[TrialRecord]:
+        """Every trial (of any session) in ``status``, e.g. ``running`` ones for recovery."""
+        return self._trials(trials.c.status == status)
+
+    def _trials(self, *where) -> list[TrialRecord]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(trials).where(*where).order_by(trials.c.session_id, trials.c.seq)).mappings().all()
+            ids = [r["id"] for r in rows]
+            metric_rows = conn.execute(sa.select(metrics).where(metrics.c.trial_id.in_(ids))
+                                       .order_by(metrics.c.trial_id, metrics.c.rep)).all() if ids else []
+        whole: dict[int, dict[str, float]] = {i: {} for i in ids}
+        reps: dict[int, dict[int, dict[str, float]]] = {i: {} for i in ids}
+        for trial_id, rep, name, value in metric_rows:
+            value = math.nan if value is None else float(value)
+            (whole[trial_id] if rep == 0 else reps[trial_id].setdefault(int(rep), {}))[name] = value
+        return [_trial(r, whole[r["id"]], [reps[r["id"]][k] for k in sorted(reps[r["id"]])]) for r in rows]
 
     def metrics_table(self, session_id: int) -> list[dict]:
         """One row per trial: the trial's identity (id, seq, task, side, condition, phase, status) and
         its whole-trial metrics, plus ``reps`` (list of per-repetition metric dicts). The input of
         :func:`station.assessment.scoring.score_session`."""
-        out = []
-        for t in self.trials(session_id):
-            row = {
-                "trial_id": t.id, "seq": t.seq, "task": t.task, "side": t.side, "condition": t.condition,
-                "phase": t.phase, "status": t.status, "reason": t.reason,
-            }
-            row["metrics"] = dict(t.metrics)
-            row["reps"] = [dict(r) for r in t.rep_metrics]
-            out.append(row)
-        return out
+        return [
+            {"trial_id": t.id, "seq": t.seq, "task": t.task, "side": t.side, "condition": t.condition,
+             "phase": t.phase, "status": t.status, "reason": t.reason, "metrics": dict(t.metrics),
+             "reps": [dict(r) for r in t.rep_metrics]}
+            for t in self.trials(session_id)
+        ]
+
+
+def _open_outbox(base: Path) -> Engine:
+    outbox = dbengine.make_engine(sa.URL.create("sqlite", database=str(base / OUTBOX_NAME)))
+    dbengine.upgrade(outbox)
+    return outbox
 
 
 def effective_rate_hz(device_time_s: np.ndarray) -> float | None:
@@ -628,22 +913,57 @@ def effective_rate_hz(device_time_s: np.ndarray) -> float | None:
     return float(1.0 / np.median(dt)) if dt.size else None
 
 
-def _check_patient(*, name, sex, dominant_leg, body_mass_kg) -> None:
-    if not name or not str(name).strip():
+def _clean_text(value, what: str) -> str:
+    text = "" if value is None else str(value).strip()
+    if _CONTROL.search(text) or len(text) > NAME_MAX_CHARS:
+        raise StationError(f"The {what} must be one line of at most {NAME_MAX_CHARS} characters.")
+    return text
+
+
+def _check_patient(*, name, birth_year=None, sex=None, body_mass_kg=None, dominant_leg=None, notes="") -> dict:
+    """Validated, normalised patient fields (raises StationError with one clear sentence)."""
+    if name is None or not str(name).strip():
         raise StationError("A patient needs a name or a pseudonym.")
+    name = _clean_text(name, "patient's name")
+    if name.startswith("#"):
+        raise StationError("A patient's name cannot start with '#' (that form looks a patient up by id).")
     if sex is not None and sex not in SEXES:
         raise StationError(f"Sex must be one of {', '.join(SEXES)}, not {sex!r}.")
     if dominant_leg is not None and dominant_leg not in LEGS:
         raise StationError(f"The dominant leg must be one of {', '.join(LEGS)}, not {dominant_leg!r}.")
-    if body_mass_kg is not None and not body_mass_kg > 0:
-        raise StationError(f"Body mass must be positive (kg), not {body_mass_kg!r}.")
+    if body_mass_kg is not None:
+        try:
+            body_mass_kg = float(body_mass_kg)
+        except (TypeError, ValueError):
+            raise StationError(f"Body mass must be a number of kilograms, not {body_mass_kg!r}.") from None
+        low, high = BODY_MASS_RANGE_KG
+        if not (math.isfinite(body_mass_kg) and low <= body_mass_kg <= high):
+            raise StationError(f"Body mass must be between {low:g} and {high:g} kg, not {body_mass_kg:g}.")
+    if birth_year is not None:
+        low, high = BIRTH_YEAR_RANGE
+        if isinstance(birth_year, bool) or not isinstance(birth_year, (int, np.integer)) or not low <= birth_year <= high:
+            raise StationError(f"The birth year must be a year between {low} and {high}, not {birth_year!r}.")
+        birth_year = int(birth_year)
+    return {"name": name, "birth_year": birth_year, "sex": sex, "body_mass_kg": body_mass_kg,
+            "dominant_leg": dominant_leg, "notes": "" if notes is None else str(notes)}
 
 
-def _session(row: sqlite3.Row) -> Session:
-    d = dict(row)
+def _session(d) -> Session:
     return Session(
         id=d["id"], patient_id=d["patient_id"], protocol=d["protocol"], status=d["status"], started=d["started"],
         finished=d["finished"], board=_loads(d["board_json"]), calibration_id=d["calibration_id"],
         operator=d["operator"], notes=d["notes"], settings=_loads(d["settings_json"], {}),
-        scores=_loads(d["scores_json"]),
+        scores=_loads(d["scores_json"]), uuid=d["uuid"], station=d["station"], deleted_at=d["deleted_at"],
+    )
+
+
+def _trial(d, whole: dict, reps: list) -> TrialRecord:
+    return TrialRecord(
+        id=d["id"], session_id=d["session_id"], seq=d["seq"], step=d["step"], task=d["task"], side=d["side"],
+        condition=d["condition"], phase=d["phase"], status=d["status"], reason=d["reason"],
+        repeat_of=d["repeat_of"], started=d["started"], duration_s=d["duration_s"], fs_hz=d["fs_hz"],
+        window_start_s=d["window_start_s"], window_end_s=d["window_end_s"], calibration_id=d["calibration_id"],
+        board=_loads(d["board_json"]), quality=_loads(d["quality_json"], {}), gaps=_loads(d["gaps_json"], []),
+        events=_loads(d["events_json"], []), meta=_loads(d["meta_json"], {}),
+        metrics=whole, rep_metrics=reps, uuid=d["uuid"],
     )

@@ -53,15 +53,15 @@ def recover_journals(store) -> list[int]:
     # Rows left "running" whose journal is gone (crash before the first block, or a foreign data dir),
     # unless a live recording (locked journal) still owns them.
     live = {p.name for p in folder.glob(f"*{JOURNAL_SUFFIX}")}
-    for row in store._query("SELECT id, session_id FROM trials WHERE status = 'running'"):
-        if journal_path(store, session_id=int(row["session_id"]), trial_id=int(row["id"])).name in live:
+    for trial in store.trials_in_state("running"):
+        if journal_path(store, session_id=trial.session_id, trial_id=trial.id).name in live:
             continue
-        store.update_trial(int(row["id"]), status="interrupted", reason="the station stopped during this trial")
-        recovered.append(int(row["id"]))
+        store.update_trial(trial.id, status="interrupted", reason="the station stopped during this trial")
+        recovered.append(trial.id)
     # A session still "running" with no live recording belongs to a station that stopped (during a
     # trial or between two). A runner that is in fact alive sets the final status when it ends anyway.
-    for row in store._query("SELECT id FROM sessions WHERE status = 'running'"):
-        sid = int(row["id"])
+    for session in store.list_sessions(status="running"):
+        sid = session.id
         prefix = f"session{sid:06d}-"
         if any(name.startswith(prefix) for name in live):
             continue
@@ -81,10 +81,9 @@ def _recover_one(store, path: Path) -> int | None:
         f"the station stopped during this trial; {len(trial.frames)} frames "
         f"({trial.duration_s:.1f} s) recovered from its journal"
     )
-    known = trial_id is not None and store._query("SELECT 1 FROM trials WHERE id = ?", (int(trial_id),))
-    if not known:
+    if trial_id is None or not _exists(store.get_trial, trial_id):
         session_id = meta.get("session_id")
-        if session_id is None or not store._query("SELECT 1 FROM sessions WHERE id = ?", (int(session_id),)):
+        if session_id is None or not _exists(store.get_session, session_id):
             log.warning("journal %s names no session in this database; kept aside", path)
             raise ValueError("journal belongs to no known session")
         trial_id = store.add_trial(
@@ -97,6 +96,16 @@ def _recover_one(store, path: Path) -> int | None:
     store.update_trial(trial_id, status="interrupted", reason=reason, events=trial.events or [])
     log.info("trial %d: %s", trial_id, reason)
     return trial_id
+
+
+def _exists(getter, row_id) -> bool:
+    from station.errors import StationError
+
+    try:
+        getter(int(row_id))
+    except StationError:
+        return False
+    return True
 
 
 def _move(path: Path, folder: Path) -> None:

@@ -1,4 +1,5 @@
-"""The SQLite store: schema and migrations, privacy, typed blobs, backups, journal recovery."""
+"""The store on both backends (SQLite file, real PostgreSQL server): schema and migrations, privacy,
+typed blobs, identity, validation, trash, read-only use, backups, journal recovery, copying."""
 
 import os
 import sqlite3
@@ -6,12 +7,18 @@ import stat
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from station.board.protocol import FRAME_DTYPE
 from station.board.trialfile import TrialFile
 from station.errors import StationError
-from station.store import Store, schema
+from station.store import Store
+from station.store import copying
+from station.store import engine as dbengine
 from station.store.blobs import from_blob, to_blob
+from station.store.tables import metadata
+
+LEGACY_DDL = os.path.join(os.path.dirname(__file__), "legacy_v1.sql")
 
 
 def _mode(path) -> int:
@@ -30,12 +37,20 @@ def _trial(n=400, rate_hz=80.0, seed=0) -> TrialFile:
                      quality={"frames": n, "lost": 0}, gaps=[], meta={"side": "left"}, events=[{"t_s": 1.0, "kind": "x"}])
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store.open(tmp_path / "data") as s:
-        yield s
+def _session_with_trials(s, n_trials=2, n=120):
+    pid = s.add_patient(name="Runner", body_mass_kg=64.0)
+    sid = s.create_session(patient_id=pid, protocol="single-leg", operator="Dr A")
+    tids = []
+    for k in range(n_trials):
+        tid = s.add_trial(sid, task="single_leg", side=("left", "right")[k % 2])
+        s.save_trial_data(tid, _trial(n=n, seed=k))
+        s.set_metrics(tid, {"mean_velocity_mm_s": 40.0 + k})
+        s.update_trial(tid, status="finished")
+        tids.append(tid)
+    return pid, sid, tids
 
 
+# ---------------------------------------------------------------------- SQLite specifics
 def test_private_directory_and_files(tmp_path):
     base = tmp_path / "data"
     with Store.open(base) as s:
@@ -50,44 +65,76 @@ def test_private_directory_and_files(tmp_path):
         assert _mode(backup) == 0o600 and _mode(backup.parent) == 0o700
 
 
-def test_environment_variable_chooses_the_directory(tmp_path, monkeypatch):
+def test_environment_variables_choose_the_directory_and_the_database(tmp_path, monkeypatch):
     monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "env"))
     with Store.open() as s:
-        assert s.path == tmp_path / "env" / "station.sqlite3"
+        assert s.path == tmp_path / "env" / "station.sqlite3" and s.backend == "sqlite"
+    monkeypatch.setenv("STATION_DATABASE_URL", f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    with Store.open() as s:
+        assert s.path == tmp_path / "other.sqlite3"
+        s.add_patient(name="B")
+    assert _mode(tmp_path / "other.sqlite3") == 0o600
 
 
-def test_wal_foreign_keys_and_schema_version(store):
-    conn = sqlite3.connect(store.path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_wal_and_foreign_keys_on_sqlite(tmp_path):
+    with Store.open(tmp_path / "data") as s:
+        conn = sqlite3.connect(s.path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+        with pytest.raises(sa.exc.IntegrityError):
+            with dbengine.begin(s._engine, write=True) as c:
+                c.execute(sa.text("INSERT INTO sessions (patient_id, protocol, started) VALUES (999, 'x', 'now')"))
+
+
+def test_legacy_database_migrates_in_place(tmp_path):
+    """A database made by the hand-written schema (schema_version 1) opens with every row kept."""
+    base = tmp_path / "data"
+    base.mkdir()
+    conn = sqlite3.connect(base / "station.sqlite3")
+    conn.executescript(open(LEGACY_DDL).read())
+    conn.executescript(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied TEXT NOT NULL);"
+        "INSERT INTO schema_version VALUES (1, 'first', '2026-11-01T00:00:00+00:00');"
+        "INSERT INTO patients (id, name, body_mass_kg, created) VALUES (1, 'Old Runner', 70.0, '2026-11-01');"
+        "INSERT INTO sessions (id, patient_id, protocol, status, started) VALUES (1, 1, 'rdl', 'finished', '2026-11-01');"
+        "INSERT INTO trials (id, session_id, seq, task, side) VALUES (1, 1, 1, 'rdl', 'left');"
+        "INSERT INTO metrics (trial_id, rep, name, value) VALUES (1, 0, 'rms_ml_mm', 3.5);"
+    )
+    data, dtype, shape = to_blob(np.arange(8, dtype="<i4").reshape(2, 4))
+    conn.execute("INSERT INTO trial_arrays VALUES (1, 'counts', ?, ?, 80.0, ?)", (dtype, shape, data))
+    conn.commit()
     conn.close()
-    assert store.schema_version == schema.LATEST_VERSION
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction() as c:
-            c.execute("INSERT INTO sessions (patient_id, protocol, started) VALUES (999, 'x', 'now')")
+    with Store.open(base) as s:
+        assert s.schema_version == dbengine.head_revision()
+        p = s.get_patient(1)
+        assert (p.name, p.body_mass_kg, p.deleted_at) == ("Old Runner", 70.0, None) and len(p.uuid) == 36
+        assert s.get_session(1).uuid and s.get_session(1).station == ""
+        assert s.get_trial(1).metrics == {"rms_ml_mm": 3.5} and s.get_trial(1).uuid
+        assert np.array_equal(s.trial_arrays(1)["counts"], np.arange(8).reshape(2, 4))
+        assert "schema_version" not in sa.inspect(s._engine).get_table_names()
+        new = s.add_patient(name="New")
+        assert new == 2
 
 
-def test_migrations_apply_in_order_and_newer_databases_are_refused(tmp_path):
-    conn = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
-    extra = schema.MIGRATIONS + [(schema.LATEST_VERSION + 1, "add a column", "ALTER TABLE patients ADD COLUMN height_cm REAL;")]
-    assert schema.migrate(conn, extra) == schema.LATEST_VERSION + 1
-    cols = [r[1] for r in conn.execute("PRAGMA table_info(patients)")]
-    assert "height_cm" in cols
-    versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == list(range(1, schema.LATEST_VERSION + 2))
-    assert schema.migrate(conn, extra) == schema.LATEST_VERSION + 1  # idempotent
-    with pytest.raises(StationError, match="newer"):
-        schema.migrate(conn)  # this station knows fewer migrations than the file has
+def test_newer_databases_are_refused_with_one_line(tmp_path):
+    base = tmp_path / "data"
+    with Store.open(base) as s:
+        s.add_patient(name="A")
+    conn = sqlite3.connect(base / "station.sqlite3")
+    conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    conn.commit()
     conn.close()
-
-
-def test_failed_migration_rolls_back(tmp_path):
-    conn = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
-    schema.migrate(conn)
-    bad = schema.MIGRATIONS + [(99, "broken", "CREATE TABLE ok_table (x INTEGER); INSERT INTO nowhere VALUES (1);")]
-    with pytest.raises(sqlite3.OperationalError):
-        schema.migrate(conn, bad)
-    assert schema.current_version(conn) == schema.LATEST_VERSION
-    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ok_table'").fetchone() is None
+    for read_only in (False, True):
+        with pytest.raises(StationError, match="newer station"):
+            Store.open(base, read_only=read_only)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    conn = sqlite3.connect(legacy / "station.sqlite3")
+    conn.executescript("CREATE TABLE schema_version (version INTEGER, description TEXT, applied TEXT);"
+                       "INSERT INTO schema_version VALUES (2, 'x', 'y');")
+    conn.close()
+    with pytest.raises(StationError, match="newer station"):
+        Store.open(legacy)
 
 
 @pytest.mark.parametrize("array", [
@@ -105,17 +152,50 @@ def test_blobs_are_typed_little_endian(array):
         assert data[: array.dtype.itemsize] == np.asarray(array).ravel()[:1].astype(array.dtype.newbyteorder("<")).tobytes()
 
 
+def test_url_checks(tmp_path):
+    with pytest.raises(StationError, match="password in the URL"):
+        Store.open(tmp_path, url="postgresql://station:hunter2@db.example/clinic")
+    with pytest.raises(StationError, match="Unsupported database"):
+        Store.open(tmp_path, url="mysql://db.example/clinic")
+    with pytest.raises(StationError, match="must look like"):
+        Store.open(tmp_path, url="not a url")
+    url = dbengine.database_url("postgres://station@db.example/clinic?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+                                data_dir=tmp_path)
+    assert url.drivername == "postgresql+psycopg"
+    assert url.query == {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}  # TLS settings passed through
+
+
+# ---------------------------------------------------------------------- both backends
+def test_schema_matches_the_table_metadata(store):
+    """The migrations build exactly the tables of station/store/tables.py."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store._engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert store.schema_version == dbengine.head_revision()
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(sa.exc.IntegrityError):
+        with dbengine.begin(store._engine, write=True) as c:
+            c.execute(sa.text("INSERT INTO sessions (patient_id, protocol, started) VALUES (999, 'x', 'now')"))
+    with pytest.raises(StationError, match="no patient with id 999"):
+        store.create_session(patient_id=999, protocol="rdl")
+
+
 def test_patients_sessions_trials_metrics_round_trip(store):
     pid = store.add_patient(name="Runner 7", birth_year=1990, sex="female", body_mass_kg=61.5, dominant_leg="right")
-    assert store.find_patient("runner 7").id == pid and store.find_patient(str(pid)).body_mass_kg == 61.5
+    assert store.find_patient("runner 7").id == pid and store.find_patient(f"#{pid}").body_mass_kg == 61.5
     with pytest.raises(StationError, match="dominant leg"):
         store.add_patient(name="B", dominant_leg="dominant")
     cal = {"board_id": "5b000001", "created": "2026-11-25T10:00:00+00:00", "gains_n_per_count": [0.018] * 4}
     cid = store.add_calibration(cal)
     assert store.add_calibration(dict(cal)) == cid  # identical calibration stored once
-    sid = store.create_session(patient_id=pid, protocol="single-leg", settings={"duration_s": 30.0})
+    sid = store.create_session(patient_id=pid, protocol="single-leg", settings={"duration_s": 30.0}, operator="Dr Q")
     tid = store.add_trial(sid, task="single_leg", side="left", phase="baseline")
-    tid2 = store.add_trial(sid, task="single_leg", side="right", phase="baseline", repeat_of=None)
+    tid2 = store.add_trial(sid, task="single_leg", side="right", phase="baseline", repeat_of=tid)
     trial = _trial()
     store.save_trial_data(tid, trial, calibration_id=cid)
     store.set_metrics(tid, {"mean_velocity_ml_mm_s": 41.5, "undefined": float("nan"), "label": "text"})
@@ -123,38 +203,139 @@ def test_patients_sessions_trials_metrics_round_trip(store):
     store.set_metrics(tid, {"lateral_shift_mm": 9.0}, rep=2)
     store.update_trial(tid, status="finished", window_start_s=2.0, window_end_s=5.0, events=[{"t_s": 0.5, "kind": "cue"}])
     arrays = store.trial_arrays(tid)
+    assert sorted(arrays) == ["counts", "device_time_s", "host_time_s", "missed", "seq", "status", "t_us"]
     assert np.array_equal(arrays["counts"], trial.frames["counts"]) and arrays["counts"].dtype == np.dtype("<i4")
-    assert np.array_equal(arrays["t_us"], trial.frames["t_us"])
+    assert np.array_equal(arrays["t_us"], trial.frames["t_us"]) and arrays["t_us"].dtype == np.dtype("<u4")
     assert np.array_equal(arrays["device_time_s"], trial.device_time_s)
+    assert np.array_equal(arrays["host_time_s"], trial.host_time_s)
     rec = store.get_trial(tid)
     assert rec.fs_hz == pytest.approx(80.0) and rec.duration_s == pytest.approx(399 / 80)
     assert rec.calibration_id == cid and rec.quality == {"frames": 400, "lost": 0}
     assert rec.metrics["mean_velocity_ml_mm_s"] == 41.5 and np.isnan(rec.metrics["undefined"]) and "label" not in rec.metrics
     assert rec.rep_metrics == [{"lateral_shift_mm": 12.0}, {"lateral_shift_mm": 9.0}]
+    assert rec.events == [{"t_s": 0.5, "kind": "cue"}] and (rec.window_start_s, rec.window_end_s) == (2.0, 5.0)
+    assert store.get_trial(tid2).repeat_of == tid and store.get_trial(tid2).seq == 2
     rebuilt = store.trial_file(tid)
     assert np.array_equal(rebuilt.frames, trial.frames) and rebuilt.calibration["board_id"] == "5b000001"
     table = store.metrics_table(sid)
     assert [r["trial_id"] for r in table] == [tid, tid2] and [r["status"] for r in table] == ["finished", "queued"]
+    assert table[0]["reps"] == [{"lateral_shift_mm": 12.0}, {"lateral_shift_mm": 9.0}]
     store.finish_session(sid, status="finished", scores={"x": float("inf")})
-    assert store.get_session(sid).scores == {"x": None} and store.get_session(sid).status == "finished"
+    session = store.get_session(sid)
+    assert session.scores == {"x": None} and session.status == "finished" and session.operator == "Dr Q"
+    assert session.station and len(session.uuid) == 36
+    uuids = {store.get_patient(pid).uuid, session.uuid, rec.uuid, store.get_trial(tid2).uuid}
+    assert len(uuids) == 4
+
+
+def test_station_name_is_recorded(store, monkeypatch):
+    monkeypatch.setenv("STATION_NAME", "room-3")
+    pid = store.add_patient(name="A")
+    store.station = "room-3"  # the name is read once when the store opens
+    assert store.get_session(store.create_session(patient_id=pid, protocol="rdl")).station == "room-3"
+
+
+def test_patient_names_and_ids(store):
+    bond = store.add_patient(name="007")
+    other = store.add_patient(name="Ann")
+    assert store.find_patient("007").id == bond  # a name that looks like a number is a name
+    assert store.find_patient(f"#{other}").name == "Ann"  # ids in the explicit form
+    assert store.find_patient(str(other)).name == "Ann"  # a bare number no patient is called: an id
+    with pytest.raises(StationError, match="There is no patient with id 42."):
+        store.find_patient("42")
+    with pytest.raises(StationError, match="no patient named 'Bob'"):
+        store.find_patient("Bob")
+    store.add_patient(name="ann")
+    with pytest.raises(StationError, match="Several patients are named 'Ann'"):
+        store.find_patient("Ann")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"name": "  "}, "needs a name"),
+    ({"name": "A\nB"}, "one line"),
+    ({"name": "x" * 200}, "at most 120"),
+    ({"name": "#12"}, "cannot start with '#'"),
+    ({"name": "A", "body_mass_kg": 0.0}, "between 10 and 350 kg"),
+    ({"name": "A", "body_mass_kg": 7000}, "between 10 and 350 kg"),
+    ({"name": "A", "body_mass_kg": float("nan")}, "between 10 and 350 kg"),
+    ({"name": "A", "body_mass_kg": "heavy"}, "a number of kilograms"),
+    ({"name": "A", "birth_year": 1850}, "birth year"),
+    ({"name": "A", "sex": "x"}, "Sex must be"),
+])
+def test_patient_input_is_validated_before_storing(store, fields, message):
+    with pytest.raises(StationError, match=message):
+        store.add_patient(**fields)
+    assert store.list_patients() == []
+
+
+def test_patient_edit(store):
+    pid = store.add_patient(name="A", body_mass_kg=60)
+    store.update_patient(pid, birth_year=1988, sex="male", dominant_leg="left", notes="ACL 2025", body_mass_kg=61)
+    p = store.get_patient(pid)
+    assert (p.birth_year, p.sex, p.dominant_leg, p.notes, p.body_mass_kg) == (1988, "male", "left", "ACL 2025", 61.0)
+    with pytest.raises(StationError, match="between 10"):
+        store.update_patient(pid, body_mass_kg=3)
+    assert store.get_patient(pid).body_mass_kg == 61.0
+
+
+def test_delete_and_restore_keep_the_raw_data(store):
+    pid, sid, tids = _session_with_trials(store)
+    keep = store.create_session(patient_id=pid, protocol="rdl")
+    before = {t: store.trial_arrays(t)["counts"].copy() for t in tids}
+    store.delete_session(keep)
+    assert [s.id for s in store.list_sessions(pid)] == [sid]
+    assert [s.id for s in store.list_sessions(pid, deleted=True)] == [keep]
+    assert store.delete_patient(pid) == 1  # the other session goes with the patient
+    assert store.list_patients() == [] and store.list_sessions() == []
+    assert [p.id for p in store.list_patients(deleted=True)] == [pid]
+    with pytest.raises(StationError, match="no patient named"):
+        store.find_patient("Runner")
+    with pytest.raises(StationError, match="restore the patient first"):
+        store.restore_session(sid)
+    assert store.restore_patient(pid) == 1
+    assert [s.id for s in store.list_sessions(pid)] == [sid]  # the one deleted before stays in the trash
+    store.restore_session(keep)
+    assert [s.id for s in store.list_sessions(pid)] == [sid, keep]
+    for t in tids:
+        assert np.array_equal(store.trial_arrays(t)["counts"], before[t])
+
+
+def test_read_only_open_neither_writes_nor_recovers(tmp_path, db_url):
+    base = tmp_path / "data"
+    with Store.open(base, url=db_url) as s:
+        pid = s.add_patient(name="A")
+        sid = s.create_session(patient_id=pid, protocol="rdl")
+        tid = s.add_trial(sid, task="rdl", side="left", status="running")
+    with Store.open(base, url=db_url, read_only=True) as s:
+        assert s.get_session(sid).status == "running" and s.get_trial(tid).status == "running"
+        with pytest.raises(StationError, match="read-only"):
+            s.add_patient(name="B")
+    with Store.open(base, url=db_url, read_only=True, recover=False) as s:
+        assert s.get_session(sid).status == "running"
+    with Store.open(base, url=db_url) as s:  # an owning process recovers
+        assert s.get_session(sid).status == "interrupted" and s.get_trial(tid).status == "interrupted"
 
 
 def test_backup_is_a_consistent_copy(store, tmp_path):
-    pid = store.add_patient(name="A")
-    sid = store.create_session(patient_id=pid, protocol="rdl")
-    store.save_trial_data(store.add_trial(sid, task="rdl", side="right"), _trial(n=50))
+    pid, sid, tids = _session_with_trials(store, n_trials=1, n=50)
     dest = store.backup(tmp_path / "copy.sqlite3")
+    assert _mode(dest) == 0o600
     copy = sqlite3.connect(dest)
     assert copy.execute("SELECT COUNT(*) FROM trial_arrays").fetchone()[0] == 7
-    assert copy.execute("SELECT name FROM patients").fetchone()[0] == "A"
+    assert copy.execute("SELECT name FROM patients").fetchone()[0] == "Runner"
     copy.close()
+    with Store.open(tmp_path / "restored", url=f"sqlite:///{dest}", read_only=True) as back:
+        (session,) = back.list_sessions()
+        (trial,) = back.trials(session.id)
+        assert session.uuid == store.get_session(sid).uuid
+        assert np.array_equal(back.trial_arrays(trial.id)["counts"], store.trial_arrays(tids[0])["counts"])
 
 
-def test_leftover_journal_is_recovered_as_interrupted(tmp_path):
+def test_leftover_journal_is_recovered_as_interrupted(tmp_path, db_url):
     from station.board.journal import JournalWriter
 
     base = tmp_path / "data"
-    with Store.open(base) as s:
+    with Store.open(base, url=db_url) as s:
         pid = s.add_patient(name="A")
         sid = s.create_session(patient_id=pid, protocol="single-leg")
         tid = s.add_trial(sid, task="single_leg", side="left", status="running")
@@ -164,7 +345,9 @@ def test_leftover_journal_is_recovered_as_interrupted(tmp_path):
     writer = JournalWriter(path, {"board": {}, "meta": {"session_id": sid, "trial_id": tid}, "calibration": None})
     writer.append_frames(trial.frames, trial.device_time_s, trial.host_time_s, np.zeros(160, np.uint8))
     writer.close()  # the process died before end_recording: the journal is left behind
-    with Store.open(base) as s:
+    with Store.open(base, url=db_url, read_only=True) as s:  # a reader leaves it alone
+        assert s.get_trial(tid).status == "running" and path.exists()
+    with Store.open(base, url=db_url) as s:
         rec = s.get_trial(tid)
         assert rec.status == "interrupted" and "160 frames" in rec.reason
         assert np.array_equal(s.trial_arrays(tid)["counts"], trial.frames["counts"])
@@ -173,9 +356,9 @@ def test_leftover_journal_is_recovered_as_interrupted(tmp_path):
         assert not path.exists() and (s.journals_dir / "recovered" / path.name).exists()
 
 
-def test_session_left_running_between_trials_is_marked_interrupted(tmp_path):
+def test_session_left_running_between_trials_is_marked_interrupted(tmp_path, db_url):
     base = tmp_path / "data"
-    with Store.open(base) as s:
+    with Store.open(base, url=db_url) as s:
         pid = s.add_patient(name="A")
         sid = s.create_session(patient_id=pid, protocol="single-leg")
         tid = s.add_trial(sid, task="single_leg", side="left", status="finished")
@@ -186,9 +369,79 @@ def test_session_left_running_between_trials_is_marked_interrupted(tmp_path):
 
     writer = JournalWriter(live_path, {"board": {}, "meta": {"session_id": live_sid, "trial_id": live_tid}})
     try:  # a recording in progress (locked journal) is left alone
-        with Store.open(base) as s:
+        with Store.open(base, url=db_url) as s:
             assert s.get_session(sid).status == "interrupted" and s.get_trial(tid).status == "finished"
             assert s.get_session(live_sid).status == "running" and s.get_trial(live_tid).status == "running"
             assert live_path.exists()
     finally:
         writer.close()
+
+
+def test_threads_share_one_store(store):
+    import threading
+
+    pid = store.add_patient(name="A")
+    sids = []
+
+    def work(k):
+        sid = store.create_session(patient_id=pid, protocol="rdl")
+        for j in range(3):
+            tid = store.add_trial(sid, task="rdl", side="left")
+            store.save_trial_data(tid, _trial(n=40, seed=10 * k + j))
+        sids.append(sid)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s.id for s in store.list_sessions()) == sorted(sids)
+    assert [len(store.trials(s)) for s in sids] == [3] * 4
+    assert [t.seq for t in store.trials(sids[0])] == [1, 2, 3]
+
+
+# ---------------------------------------------------------------------- copying between databases
+def test_copy_database_is_verified_idempotent_and_resumable(tmp_path, db_url):
+    src_base = tmp_path / "station"
+    with Store.open(src_base) as src:
+        for k in range(3):
+            pid = src.add_patient(name=f"P{k}", body_mass_kg=60 + k)
+            sid = src.create_session(patient_id=pid, protocol="rdl", operator="op")
+            for j in range(2):
+                tid = src.add_trial(sid, task="rdl", side=("left", "right")[j])
+                src.save_trial_data(tid, _trial(n=60, seed=10 * k + j), calibration_id=src.add_calibration(
+                    {"board_id": "5B000001", "created": "2026-11-01", "gains": [k]}))
+                src.set_metrics(tid, {"m": float(k + j)})
+            src.finish_session(sid)
+        src.add_patient(name="No sessions yet")
+    source = dbengine.make_engine(dbengine.database_url(None, data_dir=src_base))
+    target_url = dbengine.database_url(db_url or f"sqlite:///{tmp_path / 'server.sqlite3'}", data_dir=tmp_path)
+    target = dbengine.make_engine(target_url)
+
+    calls = []
+
+    def stop_after_first(done, total):
+        calls.append(done)
+        if done == 1:
+            raise KeyboardInterrupt  # the copy is interrupted after one session
+
+    with pytest.raises(KeyboardInterrupt):
+        copying.copy_database(source, target, progress=stop_after_first)
+    assert not copying.verify(source, target)["ok"]
+    resumed = copying.copy_database(source, target)
+    assert (resumed["skipped"], resumed["sessions"]) == (1, 2)  # continues where it stopped
+    again = copying.copy_database(source, target)
+    assert (again["skipped"], again["sessions"]) == (3, 0)
+    report = copying.verify(source, target)
+    assert report["ok"] and report["blobs"] == 3 * 2 * 7 and not report["missing"] and not report["different"]
+    assert report["counts_target"] == report["counts_source"] == {
+        "patients": 4, "calibrations": 3, "sessions": 3, "trials": 6, "trial_arrays": 42, "metrics": 6}
+    with Store.open(tmp_path / "x", url=str(target_url), read_only=True) as dst, Store.open(src_base, read_only=True) as src:
+        for a, b in zip(src.list_sessions(), dst.list_sessions()):
+            assert (a.uuid, a.operator, a.status) == (b.uuid, b.operator, b.status)
+            for ta, tb in zip(src.trials(a.id), dst.trials(b.id)):
+                assert (ta.uuid, ta.metrics) == (tb.uuid, tb.metrics)
+                assert dst.get_calibration(tb.calibration_id) == src.get_calibration(ta.calibration_id)
+                assert np.array_equal(src.trial_arrays(ta.id)["counts"], dst.trial_arrays(tb.id)["counts"])
+    source.dispose()
+    target.dispose()

@@ -1,0 +1,248 @@
+"""Moving rows between two station databases by global identity (uuid; digest for calibrations).
+
+One copy routine serves three jobs: the outbox upload (``station sync``), ``station db migrate``
+(a station's SQLite history into the server) and a backup of a server database into a SQLite file.
+Integer ids are per database, so every foreign key is re-mapped through the uuid of the row it
+points to. Every write is an upsert, and each session is copied in one transaction on the target:
+running a copy twice, or again after it was interrupted, stores nothing twice and loses nothing.
+:func:`verify` compares the two sides by row counts and by SHA-256 checksums of every raw blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from station.store import engine as dbengine
+from station.store.tables import calibrations, metrics, patients, sessions, trial_arrays, trials
+
+log = logging.getLogger(__name__)
+
+
+def _upsert(conn: Connection, table: sa.Table, values: dict, *, keys: list[str], update: bool = True) -> None:
+    from station.store.database import upsert
+
+    upsert(conn, table, values, keys=keys, update=update)
+
+
+def _row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:
+    row = conn.execute(sa.select(table).where(table.c.id == row_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def mirror_rows(src: Connection, dst: Connection, refs: Iterable[tuple[sa.Table, int]]) -> None:
+    """Copy rows ``(table, id)`` from ``src`` to ``dst`` keeping their ids (``metrics``: all of a trial's)."""
+    for table, row_id in refs:
+        if table is metrics:
+            rows = [dict(r) for r in src.execute(sa.select(metrics).where(metrics.c.trial_id == row_id)).mappings()]
+            dst.execute(metrics.delete().where(metrics.c.trial_id == row_id))
+            if rows:
+                dst.execute(metrics.insert(), rows)
+            continue
+        row = _row(src, table, row_id)
+        if row is not None:
+            _upsert(dst, table, row, keys=["id"])
+
+
+def _id_by(conn: Connection, table: sa.Table, column: str, value) -> int | None:
+    return conn.execute(sa.select(table.c.id).where(table.c[column] == value)).scalar()
+
+
+def _ensure(dst: Connection, table: sa.Table, row: dict, *, key: str, update: bool) -> int:
+    values = {k: v for k, v in row.items() if k != "id"}
+    _upsert(dst, table, values, keys=[key], update=update)
+    return int(_id_by(dst, table, key, row[key]))
+
+
+def _calibration_map(src: Connection, dst: Connection, ids: set) -> dict:
+    out = {None: None}
+    for cid in ids - {None}:
+        row = _row(src, calibrations, cid)
+        out[cid] = _ensure(dst, calibrations, row, key="digest", update=False)
+    return out
+
+
+def copy_session(src: Connection, dst: Connection, session_id: int) -> dict:
+    """Copy one session (its patient, calibrations, trials, raw arrays, metrics) into ``dst``.
+
+    The patient is created on the target if missing but never overwritten (the target's edits win);
+    the session and its trials are the source's (the station that recorded them is authoritative).
+
+    Returns
+    -------
+    dict
+        ``{"session_id": id on the target, "trials": n, "arrays": n}``.
+    """
+    session = _row(src, sessions, session_id)
+    patient = _row(src, patients, session["patient_id"])
+    trial_rows = [dict(r) for r in src.execute(sa.select(trials).where(trials.c.session_id == session_id)
+                                               .order_by(trials.c.seq)).mappings()]
+    cal = _calibration_map(src, dst, {session["calibration_id"]} | {t["calibration_id"] for t in trial_rows})
+    new_pid = _ensure(dst, patients, patient, key="uuid", update=False)
+    new_sid = _ensure(dst, sessions, {**session, "patient_id": new_pid, "calibration_id": cal[session["calibration_id"]]},
+                      key="uuid", update=True)
+    uuid_of = {t["id"]: t["uuid"] for t in trial_rows}
+    new_tid: dict[int, int] = {}
+    for t in trial_rows:  # repeat_of is set in a second pass (it may point at any trial of the session)
+        new_tid[t["id"]] = _ensure(dst, trials, {**t, "session_id": new_sid, "repeat_of": None,
+                                                  "calibration_id": cal[t["calibration_id"]]}, key="uuid", update=True)
+    for t in trial_rows:
+        if t["repeat_of"] is not None:
+            target = new_tid.get(t["repeat_of"]) or _id_by(dst, trials, "uuid", uuid_of.get(t["repeat_of"]))
+            dst.execute(trials.update().where(trials.c.id == new_tid[t["id"]]).values(repeat_of=target))
+    n_arrays = 0
+    for old, new in new_tid.items():
+        for blob in src.execute(sa.select(trial_arrays).where(trial_arrays.c.trial_id == old)).mappings():
+            _upsert(dst, trial_arrays, {**blob, "trial_id": new}, keys=["trial_id", "name"])
+            n_arrays += 1
+        rows = [{**r, "trial_id": new} for r in src.execute(sa.select(metrics).where(metrics.c.trial_id == old)).mappings()]
+        if rows:  # the source's metrics replace the target's (a trial without metrics leaves them alone)
+            dst.execute(metrics.delete().where(metrics.c.trial_id == new))
+            dst.execute(metrics.insert(), rows)
+    return {"session_id": new_sid, "trials": len(trial_rows), "arrays": n_arrays}
+
+
+def forget_session(conn: Connection, session_id: int) -> None:
+    """Delete a session and everything under it from the outbox (it is safely on the server)."""
+    ids = list(conn.execute(sa.select(trials.c.id).where(trials.c.session_id == session_id)).scalars())
+    if ids:
+        conn.execute(trials.update().where(trials.c.id.in_(ids)).values(repeat_of=None))
+        conn.execute(metrics.delete().where(metrics.c.trial_id.in_(ids)))
+        conn.execute(trial_arrays.delete().where(trial_arrays.c.trial_id.in_(ids)))
+        conn.execute(trials.delete().where(trials.c.id.in_(ids)))
+    conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+
+def pending_sessions(conn: Connection, *, exclude: set[int] = frozenset()) -> dict:
+    """Counts of what the outbox holds for upload: sessions (and their trials), patients made offline."""
+    sids = [s for s in conn.execute(sa.select(sessions.c.id)).scalars() if s not in exclude]
+    n_trials = conn.execute(sa.select(sa.func.count()).select_from(trials).where(trials.c.session_id.in_(sids))).scalar() if sids else 0
+    n_patients = conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.id < 0)).scalar()
+    return {"sessions": len(sids), "trials": int(n_trials), "patients": int(n_patients)}
+
+
+def upload_outbox(outbox: Engine, server: Engine, *, exclude: set[int] = frozenset()) -> dict:
+    """Upload every outbox session (except ``exclude``: live mirrors) and every patient made offline.
+
+    Each session goes in its own server transaction; a finished one is then removed from the outbox.
+    Returns counts ``{"sessions", "trials", "arrays", "patients"}`` uploaded.
+    """
+    done = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}
+    with dbengine.begin(outbox, write=False) as conn:
+        sids = [s for s in conn.execute(sa.select(sessions.c.id).order_by(sessions.c.id)).scalars() if s not in exclude]
+    for sid in sids:
+        with dbengine.begin(outbox, write=False) as src, dbengine.begin(server, write=True) as dst:
+            copied = copy_session(src, dst, sid)
+            status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
+        done["sessions"] += 1
+        done["trials"] += copied["trials"]
+        done["arrays"] += copied["arrays"]
+        log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
+        if status != "running":
+            with dbengine.begin(outbox, write=True) as conn:
+                forget_session(conn, sid)
+    with dbengine.begin(outbox, write=True) as src:
+        offline_made = [dict(r) for r in src.execute(sa.select(patients).where(patients.c.id < 0)).mappings()]
+        for patient in offline_made:
+            with dbengine.begin(server, write=True) as dst:
+                new_pid = _ensure(dst, patients, patient, key="uuid", update=False)
+            if src.execute(sa.select(sa.func.count()).select_from(sessions)
+                           .where(sessions.c.patient_id == patient["id"])).scalar() == 0:
+                src.execute(patients.delete().where(patients.c.id == patient["id"]))
+            done["patients"] += 1
+            log.info("uploaded patient %d as #%d", patient["id"], new_pid)
+    return done
+
+
+def _session_fingerprint(conn: Connection, session_uuid: str):
+    sid = _id_by(conn, sessions, "uuid", session_uuid)
+    if sid is None:
+        return None
+    tids = sa.select(trials.c.id).where(trials.c.session_id == sid).scalar_subquery()
+    n_trials = conn.execute(sa.select(sa.func.count()).select_from(trials).where(trials.c.session_id == sid)).scalar()
+    n_arrays = conn.execute(sa.select(sa.func.count()).select_from(trial_arrays).where(trial_arrays.c.trial_id.in_(tids))).scalar()
+    n_metrics = conn.execute(sa.select(sa.func.count()).select_from(metrics).where(metrics.c.trial_id.in_(tids))).scalar()
+    status = conn.execute(sa.select(sessions.c.status, sessions.c.finished).where(sessions.c.id == sid)).one()
+    return (int(n_trials), int(n_arrays), int(n_metrics), tuple(status))
+
+
+def copy_database(source: Engine, target: Engine, *, target_url: sa.URL | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict:
+    """Copy a whole station database into ``target`` (migrated first), resumably.
+
+    Sessions already complete on the target (same trial, array and metric counts, same status) are
+    skipped, so an interrupted copy continues where it stopped.
+
+    Returns
+    -------
+    dict
+        ``{"patients", "calibrations", "sessions", "skipped", "trials", "arrays"}`` copied.
+    """
+    dbengine.upgrade(target)
+    done = {"patients": 0, "calibrations": 0, "sessions": 0, "skipped": 0, "trials": 0, "arrays": 0}
+    with dbengine.begin(source, write=False) as src, dbengine.begin(target, write=True) as dst:
+        for row in src.execute(sa.select(calibrations)).mappings():
+            _ensure(dst, calibrations, dict(row), key="digest", update=False)
+            done["calibrations"] += 1
+        for row in src.execute(sa.select(patients)).mappings():
+            _ensure(dst, patients, dict(row), key="uuid", update=False)
+            done["patients"] += 1
+    with dbengine.begin(source, write=False) as src:
+        listed = [tuple(r) for r in src.execute(sa.select(sessions.c.id, sessions.c.uuid).order_by(sessions.c.id))]
+    for k, (sid, suuid) in enumerate(listed):
+        with dbengine.begin(source, write=False) as src, dbengine.begin(target, write=True) as dst:
+            if _session_fingerprint(src, suuid) == _session_fingerprint(dst, suuid):
+                done["skipped"] += 1
+            else:
+                copied = copy_session(src, dst, sid)
+                done["sessions"] += 1
+                done["trials"] += copied["trials"]
+                done["arrays"] += copied["arrays"]
+        if progress is not None:
+            progress(k + 1, len(listed))
+    where = dbengine.describe(target_url) if target_url is not None else "the target"
+    log.info("copied %s into %s", done, where)
+    return done
+
+
+def checksums(conn: Connection) -> dict[tuple[str, str], str]:
+    """SHA-256 of every raw blob, keyed by (trial uuid, array name)."""
+    query = sa.select(trials.c.uuid, trial_arrays.c.name, trial_arrays.c.dtype, trial_arrays.c.shape,
+                      trial_arrays.c.data).join(trials, trials.c.id == trial_arrays.c.trial_id)
+    out = {}
+    for trial_uuid, name, dtype, shape, data in conn.execute(query):
+        digest = hashlib.sha256(f"{dtype}|{shape}|".encode() + bytes(data)).hexdigest()
+        out[(trial_uuid, name)] = digest
+    return out
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Rows per table."""
+    return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+            for t in (patients, calibrations, sessions, trials, trial_arrays, metrics)}
+
+
+def verify(source: Engine, target: Engine) -> dict:
+    """Compare ``source`` with ``target``: every source row and blob must be on the target, unchanged.
+
+    Returns
+    -------
+    dict
+        ``{"counts_source", "counts_target", "blobs", "missing", "different", "ok"}``; the target may
+        hold more (other stations' data), never less.
+    """
+    with dbengine.begin(source, write=False) as src, dbengine.begin(target, write=False) as dst:
+        a, b = checksums(src), checksums(dst)
+        ca, cb = counts(src), counts(dst)
+        uuids = {t.name: set(src.execute(sa.select(t.c.uuid)).scalars()) - set(dst.execute(sa.select(t.c.uuid)).scalars())
+                 for t in (patients, sessions, trials)}
+    missing = sorted(k for k in a if k not in b)
+    different = sorted(k for k in a if k in b and a[k] != b[k])
+    missing_rows = {k: len(v) for k, v in uuids.items() if v}
+    ok = not missing and not different and not missing_rows and all(cb[k] >= ca[k] for k in ca)
+    return {"counts_source": ca, "counts_target": cb, "blobs": len(a), "missing": missing, "different": different,
+            "missing_rows": missing_rows, "ok": ok}
