@@ -1,1 +1,1 @@
-"""Board link: wire protocol, transports (serial, virtual board, replay), acquisition."""
+"""Board link: wire protocol, frame decoder, transports (serial, virtual board), acquisition and recording."""

@@ -1,4 +1,4 @@
-"""One interface for every way bytes come from a board: serial port, in-process virtual board, replay.
+"""One interface for every way bytes come from a board: serial port or in-process virtual board.
 
 A transport moves bytes only; decoding, clock fitting and accounting live in ``acquisition``. The
 same acquisition code therefore runs against hardware, the virtual board and recorded files.
@@ -25,7 +25,7 @@ class Transport(abc.ABC):
     returns its info again, so a caller can resume streaming.
     """
 
-    #: human-readable name of the endpoint ("/dev/ttyACM0", "virtual:seed=3", "replay:t.trial")
+    #: human-readable name of the endpoint ("/dev/ttyACM0", "virtual:seed=3")
     name: str = "?"
 
     @abc.abstractmethod

@@ -9,9 +9,7 @@ import pytest
 
 from station.board.acquisition import Acquisition
 from station.board.protocol import FRAME_DTYPE
-from station.board.replay import ReplayTransport
 from station.board.serial_transport import SerialTransport
-from station.board.trialfile import write_trial
 
 from .fakeboard import FakeBoard, frames_of
 
@@ -109,33 +107,6 @@ def test_board_reboot_restarts_sequence_without_loss(tmp_path):
     restart = int(np.flatnonzero(np.diff(seq) < 0)[0]) + 1
     assert seq[restart] == 0 and np.all(np.diff(seq[:restart]) == 1) and np.all(np.diff(seq[restart:]) == 1)
     assert np.all(np.diff(trial.device_time_s) > 0)  # the unwrapped clock never runs backwards
-
-
-def test_replay_transport_reproduces_a_trial(tmp_path):
-    f = np.zeros(500, dtype=FRAME_DTYPE)
-    f["seq"] = np.arange(500)
-    f["t_us"] = np.arange(500) * 12500
-    f["counts"] = np.arange(2000).reshape(500, 4)
-    from station.board.trialfile import TrialFile
-
-    t = np.arange(500) / 80
-    write_trial(tmp_path / "a.trial", TrialFile(f, t, t + 1e9, board={"protocol": "1.0", "firmware": "1.0.0",
-                                                                       "board_id": "5B000001", "adc_kind": "virtual",
-                                                                       "nominal_rate_hz": 80, "channels": 4}))
-    transport = ReplayTransport(tmp_path / "a.trial")
-    acq = Acquisition(transport)
-    info = acq.start()
-    assert info.board_id == 0x5B000001
-    deadline = time.monotonic() + 10
-    while acq.quality["frames"] < 500 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    window = acq.snapshot(100.0)
-    q = acq.quality
-    acq.stop()
-    assert transport.finished
-    assert np.array_equal(window.counts, f["counts"])
-    assert np.allclose(np.diff(window.t_s), 0.0125)
-    assert (q["frames"], q["lost"], q["crc_errors"]) == (500, 0, 0)
 
 
 @pytest.mark.slow
