@@ -1,222 +1,135 @@
-"""``station analyze``: sway metrics and recording quality of a trial file or a CSV table.
+"""``station analyze``: sway metrics and recording quality of trial files, CSV tables and C3D files.
 
-Inputs (DESIGN §14): the station's trial files (``.trial``), a COP table ``t_s,cop_ml_mm,cop_ap_mm``
-or a corner-force table ``t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n`` (needs ``--board-size WxL``). CSV: comma
-separated, one header row, ``#`` comment lines and blank lines allowed; an empty cell or ``nan`` is an
-undefined sample.
+One input prints a report (``--json``: one JSON object). Many inputs (files, folders, globs) are
+analysed in parallel worker processes and written one row per input (``--table OUT.csv``) or one JSON
+object per line (``--jsonl OUT``); a bad input gives a row whose ``status`` is the one-line error and
+never stops the batch. Input formats: :mod:`station.readers`. Limits for hostile input (size, absurd
+values): :mod:`station.readers` and docs/METRICS.md §11.7.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import math
-import zipfile
+import os
+import sys
 from pathlib import Path
 
 from station.errors import InputFileError, StationError
 
 log = logging.getLogger(__name__)
 
-COP_COLUMNS = ("t_s", "cop_ml_mm", "cop_ap_mm")
-FORCE_COLUMNS = ("t_s", "f_fl_n", "f_fr_n", "f_bl_n", "f_br_n")
+#: input suffixes a folder is searched for
+SUFFIXES = (".csv", ".trial", ".c3d")
+#: the first columns of a batch table, then the metric keys
+TABLE_HEAD = ("input", "status", "kind", "fs_hz", "n_samples", "duration_s", "problems")
+#: columns a spreadsheet would run as a formula when a cell starts with them
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze",
-        help="sway metrics and recording quality of a trial or CSV file",
-        description="Compute the sway metrics (docs/METRICS.md) of a trial file, a COP table "
-        "(t_s,cop_ml_mm,cop_ap_mm) or a corner-force table (t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n; needs --board-size). "
-        "Presets: 'clinical' = uniform 100 Hz grid, 10 Hz zero-lag low-pass, first 5 s excluded; "
-        "'raw' = the samples as they are (no resampling, filtering or trimming).",
+        help="sway metrics and recording quality of trial, CSV or C3D files (one or many)",
+        description="Compute the sway metrics (docs/METRICS.md) of trial files, CSV tables (COP t_s,cop_ml_mm,cop_ap_mm; "
+        "corner forces t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n with --board-size; two plates "
+        "t_s,fz_left_n,cop_ml_left_mm,cop_ap_left_mm,fz_right_n,cop_ml_right_mm,cop_ap_right_mm) and C3D files with "
+        "force platforms. Presets: 'clinical' = uniform 100 Hz grid, 10 Hz zero-lag low-pass, first 5 s excluded; "
+        "'raw' = the samples as they are. Many inputs (files, folders, globs) -> --table OUT.csv or --jsonl OUT.",
     )
-    p.add_argument("file", metavar="FILE", help="trial file (.trial) or CSV table")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="trial file, CSV table, C3D file, folder or glob")
     p.add_argument("--preset", choices=("clinical", "raw"), default="clinical", help="analysis preset (default: clinical)")
-    p.add_argument("--board-size", metavar="WxL", help="sensor spacing in mm, ML x AP (e.g. 400x300), for a corner-force table")
+    p.add_argument("--board-size", metavar="WxL", help="sensor spacing in mm, ML x AP (e.g. 400x300), for corner-force tables")
     p.add_argument("--body-mass", type=float, metavar="KG", help="body mass (kg): sets the load threshold to 20 %% of body weight (default 100 N)")
     p.add_argument("--calibration", metavar="FILE", help="calibration file for a trial recorded without one (or to override it)")
+    p.add_argument("--plates", metavar="L,R", help="C3D: analyse platforms L and R (1-based) as left and right foot (net COP)")
+    p.add_argument("--lab-axes", choices=("xy", "yx"), default="xy", help="C3D: which lab axes are ML,AP (default xy)")
+    p.add_argument("--resample", choices=("linear", "swarii"), default="linear",
+                   help="how irregular time stamps are put on a uniform grid (swarii: Audiffren & Contal 2016)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--table", metavar="OUT.csv", help="write one CSV row per input ('-' = standard output)")
+    out.add_argument("--jsonl", metavar="OUT", help="write one JSON object per input and line ('-' = standard output)")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes for many inputs (default: the number of cores)")
     p.set_defaults(func=run)
 
 
-# -- reading CSV tables -------------------------------------------------------------------------
+# -- options shared with the workers ----------------------------------------------------------
 
 
-def parse_board_size(text: str | None) -> tuple[float, float]:
-    """``"400x300"`` -> (400.0, 300.0) mm (ML spacing, AP spacing)."""
-    try:
-        w, l_ = (float(v) for v in str(text).lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise InputFileError(f"--board-size must look like WxL in millimetres (e.g. 400x300), got {text!r}.") from None
-    if not (w > 0 and l_ > 0 and math.isfinite(w) and math.isfinite(l_)):
-        raise InputFileError(f"--board-size needs two positive lengths in millimetres, got {text!r}.")
-    return w, l_
+def options_of(args) -> dict:
+    """The picklable analysis options of a parsed command line (validated)."""
+    if args.body_mass is not None and not (0 < args.body_mass < 1000):
+        raise InputFileError(f"--body-mass must be a number of kilograms between 0 and 1000, got {args.body_mass}.")
+    plates = None
+    if args.plates:
+        try:
+            plates = tuple(int(v) for v in args.plates.split(","))
+        except ValueError:
+            plates = ()
+        if len(plates) != 2 or plates[0] == plates[1]:
+            raise InputFileError(f"--plates must name two different platforms as L,R (e.g. 1,2), got {args.plates!r}.")
+    if args.board_size is not None:
+        from station.readers.tables import parse_board_size
+
+        parse_board_size(args.board_size)
+    if args.calibration is not None:
+        cal = Path(args.calibration)
+        if not cal.is_file():
+            raise InputFileError(f"--calibration {cal}: {'is a directory, not a calibration file' if cal.is_dir() else 'does not exist'}.")
+    return {"preset": args.preset, "board_size": args.board_size, "body_mass_kg": args.body_mass,
+            "calibration": args.calibration, "plates": plates, "lab_axes": args.lab_axes, "resample": args.resample}
 
 
-def read_table(path: Path):
-    """Read a COP or corner-force CSV table.
+# -- one input --------------------------------------------------------------------------------
 
-    Returns
-    -------
-    kind : str
-        "cop" or "forces".
-    columns : dict of str -> ndarray
-        Each column as float64 (NaN for empty / ``nan`` cells).
+
+def analyze_path(path_text: str, opts: dict) -> list[dict]:
+    """Reports of one input (a C3D file gives one per platform).
 
     Raises
     ------
-    InputFileError
-        With the file name and the line number of the first problem.
+    StationError
+        The input cannot be analysed (the message is one line for the user).
     """
-    import numpy as np
+    from station.readers import is_c3d_file, is_trial_file
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path} is neither a trial file nor a text (CSV) table.") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
-    header, header_line, rows, lines = None, 0, [], []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        if header is None:
-            header, header_line = cells, number
-            continue
-        if len(cells) != len(header):
-            raise InputFileError(f"{path} line {number}: {len(cells)} values, but the header (line {header_line}) has {len(header)} columns.")
-        values = []
-        for name, cell in zip(header, cells):
-            if cell == "" or cell.lower() == "nan":
-                values.append(float("nan"))
-                continue
-            try:
-                values.append(float(cell))
-            except ValueError:
-                raise InputFileError(f"{path} line {number}: {cell!r} in column {name} is not a number.") from None
-        rows.append(values)
-        lines.append(number)
-    if header is None:
-        raise InputFileError(f"{path} is empty: no header row and no samples.")
-    names = set(header)
-    if names >= set(FORCE_COLUMNS):
-        kind, wanted = "forces", FORCE_COLUMNS
-    elif names >= set(COP_COLUMNS):
-        kind, wanted = "cop", COP_COLUMNS
+    path = Path(path_text)
+    if not path.exists():
+        raise InputFileError(f"{path} does not exist.")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory, not a trial file, CSV table or C3D file.")
+    if not path.is_file():
+        raise InputFileError(f"{path} is not a regular file.")
+    if is_trial_file(path):
+        return [analyze_trial_file(path, opts)]
+    if is_c3d_file(path):
+        from station.core.cop import default_threshold_n
+        from station.readers.c3d import read_c3d
+
+        recs = read_c3d(path, plates=opts["plates"], threshold_n=default_threshold_n(opts["body_mass_kg"]), lab_axes=opts["lab_axes"])
     else:
-        raise InputFileError(
-            f"{path} line {header_line}: unknown columns {','.join(header)}; expected {','.join(COP_COLUMNS)} "
-            f"(COP table) or {','.join(FORCE_COLUMNS)} (corner-force table)."
-        )
-    data = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
-    cols = {name: data[:, header.index(name)] for name in wanted}
-    t = cols["t_s"]
-    bad = np.flatnonzero(~np.isfinite(t))
-    if bad.size:
-        raise InputFileError(f"{path} line {lines[bad[0]]}: the time t_s is missing or not a number.")
-    back = np.flatnonzero(np.diff(t) <= 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise InputFileError(
-            f"{path} line {lines[i]}: time goes backwards (or repeats): t_s = {t[i]:g} s after {t[i - 1]:g} s on line {lines[i - 1]}."
-        )
-    if kind == "forces":
-        for name in FORCE_COLUMNS[1:]:
-            bad = np.flatnonzero(~np.isfinite(cols[name]))
-            if bad.size:
-                raise InputFileError(f"{path} line {lines[bad[0]]}: the force {name} is missing or not a number.")
-    return kind, cols
+        from station.readers.tables import read_table
+
+        recs = [read_table(path, board_size=opts["board_size"])]
+    return [analyze_recording(r, opts) for r in recs]
 
 
-def timing_quality(t_s) -> dict:
-    """Sample count, estimated rate and interval jitter of a time column."""
-    import numpy as np
-
-    t = np.asarray(t_s, dtype=np.float64)
-    dt = np.diff(t)
-    return {
-        "n_samples": int(t.size),
-        "duration_s": float(t[-1] - t[0]) if t.size > 1 else 0.0,
-        "effective_rate_hz": float((t.size - 1) / (t[-1] - t[0])) if t.size > 1 else float("nan"),
-        "interval_min_ms": float(dt.min() * 1e3) if dt.size else float("nan"),
-        "interval_max_ms": float(dt.max() * 1e3) if dt.size else float("nan"),
-        "jitter_ms": float(dt.std() * 1e3) if dt.size else float("nan"),
-    }
-
-
-# -- analysis ---------------------------------------------------------------------------------
-
-
-def _is_trial(path: Path) -> bool:
-    return zipfile.is_zipfile(path)
-
-
-def analyze_table(path: Path, *, preset: str, board_size: str | None, body_mass_kg: float | None) -> dict:
-    """Report dict for a CSV table (see :func:`run` for its keys)."""
-    import numpy as np
-
-    from station.core.cop import cop_from_forces, default_threshold_n
-    from station.core.metrics import compute_metrics
-
-    kind, cols = read_table(path)
-    t = cols["t_s"]
-    quality = timing_quality(t)
-    forces = None
-    threshold = default_threshold_n(body_mass_kg)
-    if kind == "forces":
-        if board_size is None:
-            raise InputFileError(f"{path} is a corner-force table: give the sensor spacing with --board-size WxL (mm, ML x AP, e.g. 400x300).")
-        w, l_ = parse_board_size(board_size)
-        positions = np.array([[-w / 2, l_ / 2], [w / 2, l_ / 2], [-w / 2, -l_ / 2], [w / 2, -l_ / 2]])
-        forces = np.column_stack([cols[c] for c in FORCE_COLUMNS[1:]])
-        ml, ap, total = cop_from_forces(forces, positions, threshold_n=threshold)
-        quality["load_threshold_n"] = threshold
-        quality["n_below_threshold"] = int(np.sum(total < threshold))
-    else:
-        ml, ap = cols["cop_ml_mm"], cols["cop_ap_mm"]
-    quality["n_undefined_cop"] = int(np.sum(~(np.isfinite(ml) & np.isfinite(ap))))
-    if preset == "raw" and t.size > 2 and quality["jitter_ms"] > 0.05 * 1e3 * quality["duration_s"] / (t.size - 1):
-        quality["note"] = ("the time stamps are irregular; the raw preset treats the samples as uniformly spaced "
-                           "(the clinical preset resamples them first)")
-    try:
-        metrics = compute_metrics(ml, ap, t_s=t, preset=preset, forces_n=forces)
-    except StationError as exc:
-        raise InputFileError(f"{path}: {exc}") from None
-    return {
-        "input": str(path),
-        "kind": "corner-force table" if kind == "forces" else "COP table",
-        "preset": preset,
-        "fs_hz": metrics["fs_hz"],
-        "n_samples": int(t.size),
-        "duration_s": quality["duration_s"],
-        "metrics": metrics,
-        "quality": quality,
-    }
-
-
-def analyze_trial_file(path: Path, *, preset: str, calibration_path: str | None, body_mass_kg: float | None) -> dict:
-    """Report dict for a trial file; without a calibration, metrics are empty and ``note`` says why."""
+def analyze_trial_file(path: Path, opts: dict) -> dict:
+    """Report of a trial file through the one analysis path (:func:`station.core.pipeline.analyze_trial`)."""
     from station.board.trialfile import read_trial
 
     trial = read_trial(path)
     calibration = None
-    if calibration_path:
+    if opts["calibration"]:
         from station.calibration import load_calibration
 
-        calibration = load_calibration(calibration_path, board_id=trial.board.get("board_id"))
-    report = {
-        "input": str(path),
-        "kind": "trial file",
-        "preset": preset,
-        "fs_hz": trial.quality.get("effective_rate_hz") or trial.nominal_rate_hz,
-        "n_samples": int(trial.n_frames),
-        "duration_s": trial.duration_s,
-        "metrics": {},
-        "quality": dict(trial.quality),
-    }
+        calibration = load_calibration(opts["calibration"], board_id=trial.board.get("board_id"))
+    report = {"input": str(path), "kind": "trial file", "preset": opts["preset"],
+              "fs_hz": trial.quality.get("effective_rate_hz") or trial.nominal_rate_hz, "n_samples": int(trial.n_frames),
+              "duration_s": trial.duration_s, "metrics": {}, "quality": dict(trial.quality), "problems": []}
     if calibration is None and trial.calibration is None:
         report["note"] = "This trial was recorded without a calibration: metrics need one (give --calibration FILE)."
         return report
@@ -224,28 +137,265 @@ def analyze_trial_file(path: Path, *, preset: str, calibration_path: str | None,
         raise InputFileError(f"{path}: too few samples ({trial.n_frames}) to analyse.")
     from station.core.pipeline import analyze_trial
 
-    result = analyze_trial(trial, calibration=calibration, preset=preset, body_mass_kg=body_mass_kg)
+    result = analyze_trial(trial, calibration=calibration, preset=opts["preset"], body_mass_kg=opts["body_mass_kg"])
+    report["problems"] = list(getattr(result, "problems", None) or [])
     if result.error:
         raise InputFileError(f"{path}: {result.error}")
     report["fs_hz"] = result.metrics.get("fs_hz", result.fs_hz)
     report["metrics"] = result.metrics
-    report["events"] = result.events
+    report["window_s"] = list(result.window_s)
+    events = result.events
+    report["events"] = events.as_dicts() if hasattr(events, "as_dicts") else list(events)
     if result.reps:
         report["reps"] = result.reps
     return report
 
 
-def _clean(obj):
-    """JSON-safe copy: non-finite floats -> None, numpy scalars -> Python."""
+def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
+    from station.core.metrics import compute_metrics
+
+    if opts["resample"] == "swarii" and opts["preset"] != "raw":
+        from station.core.metrics import get_preset
+        from station.core.runs import longest_run
+        from station.core.swarii import swarii_resample
+
+        import numpy as np
+
+        lo, hi = longest_run(np.isfinite(ml) & np.isfinite(ap))
+        if hi - lo < 2:
+            raise InputFileError(f"{where}: no centre of pressure to analyse.")
+        cols = [ml[lo:hi], ap[lo:hi]] + ([] if forces_n is None else list(np.asarray(forces_n)[lo:hi].T))
+        rate = get_preset(opts["preset"]).grid_hz or (hi - lo - 1) / (t[hi - 1] - t[lo])
+        t, y = swarii_resample(t[lo:hi], np.column_stack(cols), fs_hz=rate)
+        ml, ap = y[:, 0], y[:, 1]
+        forces_n = None if forces_n is None else y[:, 2:]
+    try:
+        m = compute_metrics(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces_n)
+    except StationError as exc:
+        raise InputFileError(f"{where}: {exc}") from None
+    return m
+
+
+def analyze_recording(rec, opts: dict) -> dict:
+    """Report of a :class:`~station.readers.Recording` (COP, corner forces, two plates)."""
+    import numpy as np
+
+    from station.core.cop import cop_from_forces, default_threshold_n
+
+    t = rec.t_s
+    quality = dict(rec.quality)
+    threshold = default_threshold_n(opts["body_mass_kg"])
+    forces = feet_report = None
+    if rec.feet is not None:
+        from station.core.twoplate import load_share_measures, net_cop
+
+        left, right = rec.feet["left"], rec.feet["right"]
+        ml, ap, total = net_cop(left.fz_n, left.cop_ml_mm, left.cop_ap_mm, right.fz_n, right.cop_ml_mm, right.cop_ap_mm, threshold_n=threshold)
+        # the two plates enter force_measures as a board whose left / right cells are the plates
+        forces = np.column_stack([left.fz_n, right.fz_n, np.zeros_like(t), np.zeros_like(t)])
+        quality["load_threshold_n"] = threshold
+        quality["n_below_threshold"] = int(np.sum(total < threshold))
+        feet_report = {}
+        for side, plate in rec.feet.items():
+            try:
+                feet_report[side] = _metrics(t, plate.cop_ml_mm, plate.cop_ap_mm, opts=opts, where=f"{rec.input} ({side} foot)")
+            except StationError as exc:
+                feet_report[side] = {"error": str(exc)}
+    elif rec.forces_n is not None:
+        positions = np.asarray(quality.pop("positions_mm"))
+        forces = rec.forces_n
+        ml, ap, total = cop_from_forces(forces, positions, threshold_n=threshold)
+        quality["load_threshold_n"] = threshold
+        quality["n_below_threshold"] = int(np.sum(total < threshold))
+    else:
+        ml, ap = rec.cop_ml_mm, rec.cop_ap_mm
+    quality["n_undefined_cop"] = int(np.sum(~(np.isfinite(ml) & np.isfinite(ap))))
+    if opts["preset"] == "raw" and t.size > 2 and quality["jitter_ms"] > 0.05 * 1e3 * quality["duration_s"] / (t.size - 1):
+        quality["note"] = ("the time stamps are irregular; the raw preset treats the samples as uniformly spaced "
+                           "(the clinical preset resamples them first)")
+    metrics = _metrics(t, ml, ap, opts=opts, forces_n=forces, where=rec.input)
+    report = {"input": rec.input, "kind": rec.kind, "preset": opts["preset"], "fs_hz": metrics["fs_hz"], "n_samples": int(t.size),
+              "duration_s": quality["duration_s"], "metrics": metrics, "quality": quality, "problems": []}
+    if rec.feet is not None:
+        from station.core.metrics import prepare
+
+        sig = prepare(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces[:, :2])
+        share = load_share_measures(sig.forces_n[:, 0], sig.forces_n[:, 1], fs_hz=sig.fs_hz)
+        report["right_share_per_s_pct"] = share.pop("right_share_per_s_pct")
+        metrics.update(share)
+        report["right_share_pct"] = metrics["right_share_pct"]
+        report["feet"] = feet_report
+    return report
+
+
+def analyze_one(path_text: str, opts: dict) -> list[dict]:
+    """Batch worker: reports, or one ``{"input", "status": error}`` row; never raises for an input."""
+    try:
+        reports = analyze_path(path_text, opts)
+    except StationError as exc:
+        return [{"input": path_text, "status": str(exc)}]
+    except (MemoryError, RecursionError) as exc:
+        return [{"input": path_text, "status": f"{path_text}: too large or too deeply nested to analyse ({type(exc).__name__})."}]
+    except Exception as exc:  # a reader bug must not stop a batch of 200 files
+        log.exception("internal error on %s", path_text)
+        return [{"input": path_text, "status": f"internal error ({type(exc).__name__}: {exc})"}]
+    for r in reports:
+        r["status"] = "ok"
+    return reports
+
+
+# -- many inputs ------------------------------------------------------------------------------
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Files of ``paths``: a folder gives its ``.csv``/``.trial``/``.c3d`` files (recursively, sorted),
+    a glob its matches, anything else itself (a missing file becomes an error row)."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(str(f) for f in Path(p).rglob("*") if f.suffix.lower() in SUFFIXES and f.is_file())
+            if not found:
+                raise InputFileError(f"{p} is a folder without .csv, .trial or .c3d files.")
+            out += found
+        elif not os.path.exists(p) and glob.has_magic(p):
+            found = sorted(glob.glob(p, recursive=True))
+            if not found:
+                raise InputFileError(f"no file matches {p}.")
+            out += [f for f in found if not os.path.isdir(f)]
+        else:
+            out.append(p)
+    return out
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else repr(value)
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text  # a spreadsheet must not run it as a formula
+    return text
+
+
+def flat_row(report: dict) -> dict:
+    """One table row: the head columns, the metrics, per-foot metrics as ``foot_<side>_<key>``."""
+    row = {"input": report["input"], "status": report.get("status", "ok"), "kind": report.get("kind"),
+           "fs_hz": report.get("fs_hz"), "n_samples": report.get("n_samples"), "duration_s": report.get("duration_s"),
+           "problems": ";".join(str(p.get("code", "")) for p in report.get("problems") or [] if isinstance(p, dict))}
+    for k, v in (report.get("metrics") or {}).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            row[k] = v
+    for side, m in (report.get("feet") or {}).items():
+        for k, v in m.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                row[f"foot_{side}_{k}"] = v
+    return row
+
+
+def write_table(rows: list[dict], fh) -> None:
+    """CSV with the union of the rows' columns (head columns first, then first-seen order)."""
+    import csv
+
+    columns = list(TABLE_HEAD)
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in columns])
+
+
+def _worker_init() -> None:  # pragma: no cover - runs in the worker processes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_batch(inputs: list[str], opts: dict, *, jobs: int | None, table: str | None, jsonl: str | None) -> int:
+    """Analyse many inputs in worker processes; exit 0 when every input gave a row (even error rows)."""
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(inputs)))
+    progress = None
+    if sys.stderr.isatty() and len(inputs) > 1:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(inputs), unit="file", file=sys.stderr, desc="analyze")
+    out_fh = None
+    target = jsonl or table or "-"
+    if target == "-":
+        out_fh = sys.stdout
+    else:
+        out_fh = open(target, "w", encoding="utf-8", newline="")
+    rows: list[dict] = []
+    n_ok = n_bad = 0
+    try:
+        if jobs == 1:
+            results = (analyze_one(p, opts) for p in inputs)
+            pool = None
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # warm the kernels once here: forked workers inherit them (no numba cache load per worker)
+            from station.core import features, metrics  # noqa: F401
+
+            ctx = mp.get_context("fork") if sys.platform.startswith("linux") else None
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init)
+            chunk = max(1, min(8, len(inputs) // (4 * jobs)))
+            results = pool.map(analyze_one, inputs, [opts] * len(inputs), chunksize=chunk)
+        try:
+            for reports in results:
+                for r in reports:
+                    if r.get("status") == "ok":
+                        n_ok += 1
+                    else:
+                        n_bad += 1
+                    if table is not None:
+                        rows.append(flat_row(r))
+                    else:
+                        out_fh.write(json.dumps(clean(_ordered(r))) + "\n")
+                if progress is not None:
+                    progress.update(1)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        if table is not None:
+            write_table(rows, out_fh)
+        out_fh.flush()
+    finally:
+        if progress is not None:
+            progress.close()
+        if out_fh is not sys.stdout:
+            out_fh.close()
+    log.info("%d inputs: %d rows ok, %d with errors", len(inputs), n_ok, n_bad)
+    if target != "-":
+        print(f"{len(inputs)} input(s): {n_ok} row(s) analysed, {n_bad} with an error -> {target}", file=sys.stderr)
+    return 0
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def clean(obj):
+    """JSON-safe copy: non-finite floats -> None, numpy scalars and arrays -> Python."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
+        return [clean(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        obj = obj.tolist()
+        if isinstance(obj, list):
+            return clean(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def _ordered(report: dict) -> dict:
+    keys = ("input", "status", "preset", "fs_hz", "n_samples", "duration_s", "metrics", "quality", "problems")
+    out = {k: report[k] for k in keys if k in report}
+    out.update({k: v for k, v in report.items() if k not in keys})
+    return out
 
 
 def _fmt(value) -> str:
@@ -286,34 +436,37 @@ def format_report(report: dict) -> str:
         lines.append("")
         lines.append("more measures (docs/METRICS.md)")
         lines += [f"{k.ljust(width)}  {_fmt(m[k])}" for k in rest]
+    for side, fm in (report.get("feet") or {}).items():
+        lines += ["", f"{side} foot"]
+        if "error" in fm:
+            lines.append(f"  {fm['error']}")
+        else:
+            lines += [f"  {k.ljust(28)}  {_fmt(fm[k])}" for k in REQUIRED_KEYS if k in fm]
+    if report.get("problems"):
+        lines += ["", "problems"] + [f"  {pr.get('code')}: {pr.get('message')}" for pr in report["problems"]]
     if report.get("note"):
         lines += ["", report["note"]]
     if report.get("quality"):
         q = report["quality"]
         width = max(len(k) for k in q)
-        lines += ["", "recording quality"] + [f"  {k.ljust(width)}  {_fmt(v) if not isinstance(v, (list, dict)) else json.dumps(_clean(v))}" for k, v in q.items()]
+        lines += ["", "recording quality"] + [f"  {k.ljust(width)}  {_fmt(v) if not isinstance(v, (list, dict)) else json.dumps(clean(v))}" for k, v in q.items()]
     if report.get("events"):
         lines += ["", "events"] + [f"  {e['t_s']:8.3f} s  {e['kind']}" for e in report["events"]]
     return "\n".join(lines)
 
 
 def run(args) -> int:
-    path = Path(args.file)
-    if not path.exists():
-        raise InputFileError(f"{path} does not exist.")
-    if path.is_dir():
-        raise InputFileError(f"{path} is a directory, not a trial file or CSV table.")
-    if args.body_mass is not None and not (args.body_mass > 0):
-        raise InputFileError(f"--body-mass must be a positive number of kilograms, got {args.body_mass}.")
-    if _is_trial(path):
-        report = analyze_trial_file(path, preset=args.preset, calibration_path=args.calibration, body_mass_kg=args.body_mass)
-    else:
-        report = analyze_table(path, preset=args.preset, board_size=args.board_size, body_mass_kg=args.body_mass)
-    if args.json:
-        keys = ("input", "preset", "fs_hz", "n_samples", "duration_s", "metrics", "quality")
-        out = {k: report[k] for k in keys}
-        out.update({k: v for k, v in report.items() if k not in keys})
-        print(json.dumps(_clean(out), indent=1))
-    else:
-        print(format_report(report))
+    opts = options_of(args)
+    inputs = expand_inputs(args.paths)
+    if args.jobs is not None and not (1 <= args.jobs <= 256):
+        raise InputFileError(f"--jobs must be between 1 and 256, got {args.jobs}.")
+    many = len(inputs) > 1 or args.table is not None or args.jsonl is not None
+    if many:
+        return run_batch(inputs, opts, jobs=args.jobs, table=args.table, jsonl=args.jsonl)
+    reports = analyze_path(inputs[0], opts)
+    for report in reports:
+        if args.json:
+            print(json.dumps(clean(_ordered(report)), indent=1))
+        else:
+            print(format_report(report))
     return 0

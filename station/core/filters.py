@@ -1,7 +1,7 @@
 """Zero-lag Butterworth low-pass, centring and detrending.
 
 Order convention (biomechanics, Winter 2009 §3.4): ``order`` is the **effective** order of the
-zero-lag filter. A Butterworth of order ``order // 2`` is designed with scipy.signal and run forwards
+zero-lag filter. A Butterworth of order ``order // 2`` is designed (station.core.zerolag, same as scipy.signal) and run forwards
 and backwards (``sosfiltfilt``), which squares its magnitude response and so doubles its roll-off to
 ``order``. The design cut-off is corrected so that the *two-pass* response is -3 dB at ``cutoff_hz``
 (an uncorrected design would put -3 dB of each pass, i.e. -6 dB overall, there)::
@@ -33,7 +33,7 @@ def butter_lowpass_sos(*, fs_hz: float, cutoff_hz: float, order: int = 4) -> np.
     order : int
         Effective (two-pass) order; must be even. The designed order is ``order // 2``.
     """
-    from scipy import signal
+    from station.core.zerolag import butter_lowpass_sos as design  # no scipy.signal import (start-up time)
 
     if order < 2 or order % 2:
         raise ValueError(f"The effective order must be an even number >= 2, got {order}.")
@@ -45,8 +45,7 @@ def butter_lowpass_sos(*, fs_hz: float, cutoff_hz: float, order: int = 4) -> np.
     f_design = np.arctan(warped) * fs_hz / np.pi
     if f_design >= fs_hz / 2 * 0.999:
         raise SignalError(f"The low-pass cut-off ({cutoff_hz:g} Hz) is too close to half the sampling rate ({fs_hz:g} Hz).")
-    sos = signal.butter(n_design, f_design, btype="low", fs=fs_hz, output="sos")
-    return sos
+    return design(n_design, float(f_design), float(fs_hz))
 
 
 def lowpass_zero_lag(x, *, fs_hz: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
@@ -65,14 +64,14 @@ def lowpass_zero_lag(x, *, fs_hz: float, cutoff_hz: float, order: int = 4) -> np
     -------
     ndarray, same shape as ``x``
     """
-    from scipy import signal
+    from station.core.zerolag import sosfiltfilt
 
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise SignalError("Cannot low-pass filter a signal with missing (NaN) samples.")
     sos = butter_lowpass_sos(fs_hz=float(fs_hz), cutoff_hz=float(cutoff_hz), order=int(order))
     padlen = min(3 * (2 * sos.shape[0] + 1), x.shape[0] - 1)
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=padlen)
+    return sosfiltfilt(sos, x, padlen=padlen)
 
 
 def centre(x) -> np.ndarray:

@@ -1,0 +1,103 @@
+"""Input formats of ``station analyze``: each reader turns a file into :class:`Recording` objects.
+
+Formats (docs/METRICS.md §11.6 and DESIGN §14):
+
+- COP table ``t_s,cop_ml_mm,cop_ap_mm``;
+- corner-force table ``t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n`` (needs a board size);
+- two-plate table ``t_s,fz_left_n,cop_ml_left_mm,cop_ap_left_mm,fz_right_n,cop_ml_right_mm,cop_ap_right_mm``;
+- two-board corner table ``t_s,f_fl_left_n,...,f_br_left_n,f_fl_right_n,...,f_br_right_n``;
+- C3D with FORCE_PLATFORM types 1-4 (one recording per plate, or one two-plate recording).
+
+The project's own trial files are read by :func:`station.board.trialfile.read_trial` and analysed by
+:func:`station.core.pipeline.analyze_trial`; :func:`is_trial_file` tells them apart.
+
+Limits (hostile input): a file over :data:`MAX_INPUT_BYTES` or :data:`MAX_SAMPLES` rows is refused
+before it is parsed; a COP beyond ±:data:`MAX_ABS_COP_MM` or a force beyond ±:data:`MAX_ABS_FORCE_N`
+is refused with its line number.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: largest input file accepted (bytes): ~2.8 h of a 1 kHz COP table
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+#: most samples accepted in one recording (10 h at 100 Hz, 1 h at ~1.4 kHz)
+MAX_SAMPLES = 5_000_000
+#: a COP farther than this from the origin is not a human standing on a plate (10 m)
+MAX_ABS_COP_MM = 10_000.0
+#: a force beyond this is not a human standing on a plate (1 MN)
+MAX_ABS_FORCE_N = 1.0e6
+#: file suffixes of the C3D format
+C3D_SUFFIXES = (".c3d",)
+
+
+@dataclass
+class Plate:
+    """One plate (or one board) under one foot: vertical force and COP in the common frame.
+
+    Attributes
+    ----------
+    fz_n : ndarray (n,)
+        Vertical force on the plate (N).
+    cop_ml_mm, cop_ap_mm : ndarray (n,)
+        The plate's COP (mm), NaN where undefined (below its load gate).
+    """
+
+    fz_n: object
+    cop_ml_mm: object
+    cop_ap_mm: object
+
+
+@dataclass
+class Recording:
+    """A COP recording read from a file, ready for :func:`station.core.metrics.compute_metrics`.
+
+    Attributes
+    ----------
+    input : str
+        The input as the user gave it (plus ``#plate<k>`` for one plate of a C3D file).
+    kind : str
+        "COP table", "corner-force table", "two-plate table", "C3D plate", ...
+    t_s : ndarray (n,)
+        Sample times (s), strictly increasing.
+    cop_ml_mm, cop_ap_mm : ndarray (n,) or None
+        COP (mm); None for corner forces (computed later with the board size) and two plates.
+    forces_n : ndarray (n, 4) or None
+        Corner forces fl, fr, bl, br (N), when the input has them.
+    feet : dict or None
+        ``{"left": Plate, "right": Plate}`` for two plates, one under each foot.
+    quality : dict
+        Timing figures and reader notes.
+    """
+
+    input: str
+    kind: str
+    t_s: object
+    cop_ml_mm: object = None
+    cop_ap_mm: object = None
+    forces_n: object = None
+    feet: dict | None = None
+    quality: dict = field(default_factory=dict)
+
+
+def is_trial_file(path: Path) -> bool:
+    """True for a ZIP archive (the trial-file container); the trial reader validates the rest."""
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def is_c3d_file(path: Path) -> bool:
+    """True for a ``.c3d`` suffix or a C3D header (parameter-block pointer, 0x50 key byte)."""
+    if path.suffix.lower() in C3D_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[1] == 0x50 and head[0] >= 2 and head[0] < 0x20

@@ -1,0 +1,226 @@
+"""CSV tables: COP, corner forces, two plates (per-plate force and COP) and two boards (per-cell forces).
+
+Comma separated, one header row, ``#`` comment lines and blank lines allowed; an empty cell or ``nan``
+is an undefined sample (allowed in COP columns only: forces and time must be numbers). Every problem is
+reported with the file name and the line number.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from station.errors import InputFileError
+from station.readers import MAX_ABS_COP_MM, MAX_ABS_FORCE_N, MAX_INPUT_BYTES, MAX_SAMPLES, Plate, Recording
+
+log = logging.getLogger(__name__)
+
+COP_COLUMNS = ("t_s", "cop_ml_mm", "cop_ap_mm")
+FORCE_COLUMNS = ("t_s", "f_fl_n", "f_fr_n", "f_bl_n", "f_br_n")
+TWO_PLATE_COLUMNS = ("t_s", "fz_left_n", "cop_ml_left_mm", "cop_ap_left_mm", "fz_right_n", "cop_ml_right_mm", "cop_ap_right_mm")
+TWO_BOARD_COLUMNS = ("t_s",) + tuple(f"f_{c}_{side}_n" for side in ("left", "right") for c in ("fl", "fr", "bl", "br"))
+#: layouts, most specific first: (kind, columns)
+LAYOUTS = (
+    ("two-board corner table", TWO_BOARD_COLUMNS),
+    ("two-plate table", TWO_PLATE_COLUMNS),
+    ("corner-force table", FORCE_COLUMNS),
+    ("COP table", COP_COLUMNS),
+)
+#: shortest and longest plausible sample interval / recording
+MIN_INTERVAL_S = 1e-5
+MAX_DURATION_S = 24 * 3600.0
+
+
+def _limit_of(name: str) -> tuple[float, str] | None:
+    if name.startswith("cop_"):
+        return MAX_ABS_COP_MM, "mm (10 m)"
+    if name.startswith(("f_", "fz_")):
+        return MAX_ABS_FORCE_N, "N (1 MN)"
+    return None
+
+
+def check_size(path: Path) -> None:
+    """Refuse a file over :data:`~station.readers.MAX_INPUT_BYTES` before reading it."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if size > MAX_INPUT_BYTES:
+        raise InputFileError(
+            f"{path} is {size / 2**20:.0f} MiB; the largest input analysed is {MAX_INPUT_BYTES / 2**20:.0f} MiB "
+            f"(split the recording, or analyse a stretch of it)."
+        )
+
+
+def read_columns(path: Path):
+    """Parse a table into ``(kind, {column: float64 array}, line_numbers)``.
+
+    Raises
+    ------
+    InputFileError
+        With the file name and the line of the first problem.
+    """
+    check_size(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if b"\x00" in raw[:65536]:
+        raise InputFileError(f"{path} is neither a trial file, a C3D file nor a text (CSV) table.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputFileError(f"{path} line {line}: not UTF-8 text (a CSV table must be plain text).") from None
+    header, header_line, rows, lines = None, 0, [], []
+    width = 0
+    for number, rawline in enumerate(text.splitlines(), start=1):
+        line = rawline.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = line.split(",")
+        if header is None:
+            header, header_line = [c.strip() for c in cells], number
+            width = len(header)
+            dup = sorted({h for h in header if header.count(h) > 1})
+            if dup:
+                raise InputFileError(f"{path} line {number}: column {dup[0]} appears twice in the header.")
+            continue
+        if len(cells) != width:
+            raise InputFileError(f"{path} line {number}: {len(cells)} values, but the header (line {header_line}) has {width} columns.")
+        if len(rows) >= MAX_SAMPLES:
+            raise InputFileError(f"{path} has more than {MAX_SAMPLES} samples; split the recording (the limit keeps an analysis to seconds).")
+        try:
+            values = [float(c) if c.strip() else math.nan for c in cells]
+        except ValueError:
+            for name, cell in zip(header, cells):
+                try:
+                    float(cell) if cell.strip() else None
+                except ValueError:
+                    raise InputFileError(f"{path} line {number}: {cell.strip()!r} in column {name} is not a number.") from None
+            raise  # pragma: no cover - one of the cells failed above
+        rows.append(values)
+        lines.append(number)
+    if header is None:
+        raise InputFileError(f"{path} is empty: no header row and no samples.")
+    names = set(header)
+    for kind, wanted in LAYOUTS:
+        if names >= set(wanted):
+            break
+    else:
+        raise InputFileError(
+            f"{path} line {header_line}: unknown columns {','.join(header)[:200]}; expected {','.join(COP_COLUMNS)} "
+            f"(COP table), {','.join(FORCE_COLUMNS)} (corner-force table) or {','.join(TWO_PLATE_COLUMNS)} (two plates)."
+        )
+    if not rows:
+        raise InputFileError(f"{path} has a header but no samples.")
+    data = np.array(rows, dtype=np.float64)
+    lines_a = np.asarray(lines)
+    cols = {name: np.ascontiguousarray(data[:, header.index(name)]) for name in wanted}
+    _check_values(path, cols, lines_a)
+    return kind, cols, lines_a
+
+
+def _check_values(path: Path, cols: dict, lines) -> None:
+    t = cols["t_s"]
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise InputFileError(f"{path} line {lines[bad[0]]}: the time t_s is missing or not a number.")
+    if t.size > 1:
+        dt = np.diff(t)
+        back = np.flatnonzero(dt <= 0)
+        if back.size:
+            i = int(back[0]) + 1
+            raise InputFileError(
+                f"{path} line {lines[i]}: time goes backwards (or repeats): t_s = {t[i]:g} s after {t[i - 1]:g} s on line {lines[i - 1]}."
+            )
+        short = np.flatnonzero(dt < MIN_INTERVAL_S)
+        if short.size:
+            i = int(short[0]) + 1
+            raise InputFileError(f"{path} line {lines[i]}: a sample interval of {dt[i - 1]:.3g} s is shorter than "
+                                 f"{MIN_INTERVAL_S * 1e6:g} µs (time must be in seconds).")
+        if t[-1] - t[0] > MAX_DURATION_S:
+            raise InputFileError(f"{path}: the recording spans {t[-1] - t[0]:.3g} s, more than 24 h (time must be in seconds).")
+    for name, values in cols.items():
+        limit = _limit_of(name)
+        if limit is None:
+            continue
+        bound, text = limit
+        if name.startswith("cop_"):
+            bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > bound))
+        else:
+            bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > bound))
+        if bad.size:
+            i = int(bad[0])
+            what = "missing or not a number" if not np.isfinite(values[i]) and not np.isinf(values[i]) else f"{values[i]:g}, beyond ±{bound:g} {text}"
+            raise InputFileError(f"{path} line {lines[i]}: {name} is {what}.")
+
+
+def timing_quality(t_s) -> dict:
+    """Sample count, estimated rate and interval jitter of a time column."""
+    t = np.asarray(t_s, dtype=np.float64)
+    dt = np.diff(t)
+    return {
+        "n_samples": int(t.size),
+        "duration_s": float(t[-1] - t[0]) if t.size > 1 else 0.0,
+        "effective_rate_hz": float((t.size - 1) / (t[-1] - t[0])) if t.size > 1 else float("nan"),
+        "interval_min_ms": float(dt.min() * 1e3) if dt.size else float("nan"),
+        "interval_max_ms": float(dt.max() * 1e3) if dt.size else float("nan"),
+        "jitter_ms": float(dt.std() * 1e3) if dt.size else float("nan"),
+    }
+
+
+def parse_board_size(text: str | None) -> tuple[float, float]:
+    """``"400x300"`` -> (400.0, 300.0) mm (ML spacing, AP spacing)."""
+    try:
+        w, l_ = (float(v) for v in str(text).lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise InputFileError(f"--board-size must look like WxL in millimetres (e.g. 400x300), got {text!r}.") from None
+    if not (0 < w < 1e4 and 0 < l_ < 1e4):
+        raise InputFileError(f"--board-size needs two positive lengths in millimetres below 10 m, got {text!r}.")
+    return w, l_
+
+
+def rectangle_positions(board_size: str | None, path: Path) -> np.ndarray:
+    """Cell positions fl, fr, bl, br (mm) of a rectangular board of ``--board-size``."""
+    if board_size is None:
+        raise InputFileError(f"{path} has corner forces: give the sensor spacing with --board-size WxL (mm, ML x AP, e.g. 400x300).")
+    w, l_ = parse_board_size(board_size)
+    return np.array([[-w / 2, l_ / 2], [w / 2, l_ / 2], [-w / 2, -l_ / 2], [w / 2, -l_ / 2]])
+
+
+def read_table(path: Path, *, board_size: str | None = None, gap_mm: float = 0.0) -> Recording:
+    """Read a CSV table into a :class:`~station.readers.Recording`.
+
+    Two boards (per-cell forces of a left and a right board): ``--board-size`` describes each board;
+    the boards sit side by side, centres ``±(W/2 + gap_mm/2)`` mm from the common origin; each gives a
+    plate force and COP (COP undefined below 20 N on that board) in the common frame.
+    """
+    from station.core.cop import cop_from_forces
+
+    kind, cols, _lines = read_columns(path)
+    t = cols["t_s"]
+    rec = Recording(input=str(path), kind=kind, t_s=t, quality=timing_quality(t))
+    if kind == "COP table":
+        rec.cop_ml_mm, rec.cop_ap_mm = cols["cop_ml_mm"], cols["cop_ap_mm"]
+    elif kind == "corner-force table":
+        rec.forces_n = np.column_stack([cols[c] for c in FORCE_COLUMNS[1:]])
+        rec.quality["positions_mm"] = rectangle_positions(board_size, path).tolist()
+    elif kind == "two-plate table":
+        rec.feet = {side: Plate(cols[f"fz_{side}_n"], cols[f"cop_ml_{side}_mm"], cols[f"cop_ap_{side}_mm"]) for side in ("left", "right")}
+    else:
+        pos = rectangle_positions(board_size, path)
+        half = pos[:, 0].max() + gap_mm / 2
+        rec.feet = {}
+        for side, shift in (("left", -half), ("right", +half)):
+            f = np.column_stack([cols[f"f_{c}_{side}_n"] for c in ("fl", "fr", "bl", "br")])
+            ml, ap, total = cop_from_forces(f, pos + np.array([shift, 0.0]), threshold_n=PLATE_THRESHOLD_N)
+            rec.feet[side] = Plate(total, ml, ap)
+    return rec
+
+
+#: a plate's own COP is undefined below this load (N): a foot barely touching gives no COP
+PLATE_THRESHOLD_N = 20.0
