@@ -220,27 +220,41 @@ def upgrade(engine: Engine) -> str:
     StationError
         The database comes from a newer station.
     """
+    head = head_revision()
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # SQLite's procedure for rebuilding a table: foreign keys off outside the transaction
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.execution_options(station_write=True).begin():
+                _upgrade(conn, head)
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise StationError("The database migration left broken references; nothing was changed.")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+    return head
+
+
+def _upgrade(conn: Connection, head: str) -> None:
     from alembic import command
 
-    head = head_revision()
-    with begin(engine, write=True) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-        rev = current_revision(conn)
-        cfg = _alembic_config(conn)
-        if rev is not None and rev.startswith("legacy-"):
-            if rev != "legacy-1":
-                raise _newer(rev)
-            log.info("database of the hand-written era (schema_version 1): stamping 0001 and upgrading in place")
-            command.stamp(cfg, "0001")
-            conn.execute(sa.text("DROP TABLE schema_version"))
-            rev = "0001"
-        if rev is not None and rev not in _known_revisions():
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+    rev = current_revision(conn)
+    cfg = _alembic_config(conn)
+    if rev is not None and rev.startswith("legacy-"):
+        if rev != "legacy-1":
             raise _newer(rev)
-        if rev != head:
-            log.info("migrating the database from %s to %s", rev or "empty", head)
-            command.upgrade(cfg, "head")
-    return head
+        log.info("database of the hand-written era (schema_version 1): stamping 0001 and upgrading in place")
+        command.stamp(cfg, "0001")
+        conn.execute(sa.text("DROP TABLE schema_version"))
+        rev = "0001"
+    if rev is not None and rev not in _known_revisions():
+        raise _newer(rev)
+    if rev != head:
+        log.info("migrating the database from %s to %s", rev or "empty", head)
+        command.upgrade(cfg, "head")
 
 
 def check_current(engine: Engine) -> str:

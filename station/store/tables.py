@@ -31,7 +31,7 @@ from sqlalchemy import (
 SEXES = ("female", "male", "other", "unknown")
 LEGS = ("left", "right", "unknown")
 SIDES = ("left", "right")
-PHASES = ("baseline", "primer", "post_primer")
+PHASES = ("familiarisation", "baseline", "primer", "post_primer")
 TRIAL_STATES = ("queued", "running", "finished", "failed", "aborted", "interrupted")
 SESSION_STATES = ("running", "finished", "failed", "aborted", "interrupted")
 

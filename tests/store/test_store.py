@@ -114,6 +114,14 @@ def test_legacy_database_migrates_in_place(tmp_path):
         assert "schema_version" not in sa.inspect(s._engine).get_table_names()
         new = s.add_patient(name="New")
         assert new == 2
+        practice = s.add_trial(1, task="rdl", side="right", phase="familiarisation")  # a phase added since
+        assert s.get_trial(practice).seq == 2 and s.get_trial(practice).phase == "familiarisation"
+        with pytest.raises(sa.exc.IntegrityError):  # the rebuilt table still checks the phase and the keys
+            with dbengine.begin(s._engine, write=True) as c:
+                c.execute(sa.text("UPDATE trials SET phase = 'warmup' WHERE id = 1"))
+        with pytest.raises(sa.exc.IntegrityError):
+            with dbengine.begin(s._engine, write=True) as c:
+                c.execute(sa.text("INSERT INTO metrics (trial_id, rep, name) VALUES (999, 0, 'x')"))
 
 
 def test_newer_databases_are_refused_with_one_line(tmp_path):
