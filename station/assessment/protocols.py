@@ -7,7 +7,17 @@ A protocol is a tuple of steps, each a frozen dataclass:
 - :class:`RdlSet` — one recorded set of single-leg Romanian dead-lifts (side, repetitions counted
   from the board);
 - :class:`Exercise` — a guided, unrecorded primer exercise with a timer (a hold of ``duration_s``
-  or ``reps`` paced at ``seconds_per_rep``).
+  or ``reps`` paced at ``seconds_per_rep``);
+- :class:`AdaptiveStance` — single-leg stance trials alternating sides, as many per side as the
+  headline verdict needs: at least ``min_trials``, then one more per side while the verdict is undecided
+  and its interval wider than ``target_resolution_pct``, up to ``max_trials`` (docs/ASSESSMENT.md §5).
+
+Familiarisation trials (task ``single_leg_practice``, before the scored trials) are recorded and
+stored but never scored: the first trials on a leg sway more (learning), and must not read as "worse before the
+primer" or as an asymmetry.
+
+Invalid settings (no trials, no repetitions, negative durations...) raise ``ValueError`` before
+anything is recorded.
 
 The builders below give the clinic's defaults (DESIGN §1, §9); every number is a keyword argument,
 so a clinic (or a test) changes a protocol without changing code::
@@ -18,6 +28,7 @@ so a clinic (or a test) changes a protocol without changing code::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Union
 
@@ -85,7 +96,42 @@ class Exercise:
         return float(self.duration_s if self.duration_s is not None else (self.reps or 0) * self.seconds_per_rep)
 
 
-Step = Union[StanceTrial, RdlSet, Exercise]
+@dataclass(frozen=True)
+class AdaptiveStance:
+    """Single-leg stance L/R until decided: ``min_trials``..``max_trials`` per side (see the module notes).
+
+    Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha``, the per-look level
+    that keeps the overall false-positive rate at 5 % (``verdicts.ADAPTIVE_ALPHA``).
+    """
+
+    min_trials: int = 3
+    max_trials: int = 6
+    duration_s: float = 30.0
+    exclude_s: float = 5.0
+    condition: str = "eyes_open"
+    phase: str = "baseline"
+    first_side: str = "left"
+    alpha: float = 0.0182
+    target_resolution_pct: float = 10.0
+    task: str = "single_leg"
+    label: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "adaptive_stance"
+
+    @property
+    def block(self) -> str:
+        return f"stance/{self.phase}/{self.condition}"
+
+    def trial(self, side: str, number: int) -> StanceTrial:
+        """The ``number``-th (1-based) trial on ``side`` of this block."""
+        label = f"{self.phase.replace('_', '-')} single-leg {side} {self.condition.replace('_', ' ')} #{number}"
+        return StanceTrial(side=side, duration_s=self.duration_s, exclude_s=self.exclude_s, condition=self.condition,
+                           phase=self.phase, label=label)
+
+
+Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance]
 
 
 @dataclass(frozen=True)
@@ -105,7 +151,33 @@ class Protocol:
             "settings": dict(self.settings),
             "max_repeats": self.max_repeats,
             "steps": [{"kind": s.kind, **asdict(s)} for s in self.steps],
+            "design": self.design(),
         }
+
+    def design(self) -> dict:
+        """Per-block test levels for scoring: ``{"stance/baseline/eyes_open": {"alpha": ..., "adaptive": True}}``."""
+        return {s.block: {"alpha": s.alpha, "adaptive": True, "min_trials": s.min_trials, "max_trials": s.max_trials}
+                for s in self.steps if isinstance(s, AdaptiveStance)}
+
+
+def _check(**values) -> None:
+    """Refuse settings no protocol can run: counts below their minimum, negative or zero durations."""
+    minimum = {"trials_per_side": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
+               "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in minimum:
+            if int(value) != value or value < minimum[key]:
+                raise ValueError(f"{key} must be a whole number of at least {minimum[key]}, not {value!r}")
+        elif key in ("exclude_s", "pigeon_s"):
+            if not value >= 0:
+                raise ValueError(f"{key} must not be negative, not {value!r}")
+        elif not value > 0:
+            raise ValueError(f"{key} must be positive, not {value!r}")
+    if values.get("min_trials") is not None and values.get("max_trials") is not None \
+            and values["max_trials"] < values["min_trials"]:
+        raise ValueError("max_trials must be at least min_trials")
 
 
 def _sides(first_side: str) -> tuple[str, str]:
@@ -124,6 +196,7 @@ def stance_block(
     first_side: str = "left",
 ) -> tuple[StanceTrial, ...]:
     """Single-leg stance trials alternating sides (L, R, L, R, ...), eyes open, then eyes closed if asked."""
+    _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s)
     if duration_s <= exclude_s:
         raise ValueError("duration_s must be longer than the excluded start exclude_s")
     steps = []
@@ -139,24 +212,68 @@ def stance_block(
     return tuple(steps)
 
 
+#: task of the practice trials: recorded and stored like single-leg stance, never scored
+PRACTICE_TASK = "single_leg_practice"
+
+
+def familiarisation_block(*, trials_per_side: int = 1, duration_s: float = 30.0, exclude_s: float = 5.0,
+                          first_side: str = "left", phase: str = "baseline") -> tuple[StanceTrial, ...]:
+    """Practice trials (task :data:`PRACTICE_TASK`, never scored), alternating sides."""
+    if trials_per_side == 0:
+        return ()
+    return tuple(
+        dataclasses.replace(t, task=PRACTICE_TASK, label=t.label.replace(" single-leg ", " practice single-leg "))
+        for t in stance_block(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
+                              phase=phase, first_side=first_side)
+    )
+
+
 def single_leg(
     *,
-    trials_per_side: int = 3,
+    trials_per_side: int | None = None,
     duration_s: float = 30.0,
     exclude_s: float = 5.0,
     eyes_closed: bool = False,
     first_side: str = "left",
+    min_trials: int = 3,
+    max_trials: int = 6,
+    familiarisation: int = 1,
+    target_resolution_pct: float = 10.0,
 ) -> Protocol:
-    """Single-leg stance per side (default 3 trials x 30 s, first 5 s excluded, eyes open)."""
+    """Single-leg stance per side, eyes open: one practice trial per side, then adaptive 3-6 trials x 30 s.
+
+    ``trials_per_side`` fixes the number of scored trials (no adaptive stopping); by default the block
+    is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side. The first ``exclude_s``
+    seconds of each trial are not analysed.
+    """
+    from station.assessment.verdicts import ADAPTIVE_ALPHA
+
+    _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, min_trials=min_trials,
+           max_trials=max_trials, familiarisation=familiarisation, target_resolution_pct=target_resolution_pct)
     settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
-                    eyes_closed=eyes_closed, first_side=first_side)
-    steps = stance_block(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
-                         eyes_closed=eyes_closed, first_side=first_side)
-    return Protocol("single-leg", "Single-leg stance, left vs right", steps, settings)
+                    eyes_closed=eyes_closed, first_side=first_side, min_trials=min_trials, max_trials=max_trials,
+                    familiarisation=familiarisation, target_resolution_pct=target_resolution_pct)
+    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
+                                                   exclude_s=exclude_s, first_side=first_side))
+    if trials_per_side is not None:
+        steps += stance_block(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
+                              eyes_closed=eyes_closed, first_side=first_side)
+    else:
+        if duration_s <= exclude_s:
+            raise ValueError("duration_s must be longer than the excluded start exclude_s")
+        conditions = ("eyes_open", "eyes_closed") if eyes_closed else ("eyes_open",)
+        steps += [AdaptiveStance(min_trials=min_trials, max_trials=max_trials, duration_s=duration_s, exclude_s=exclude_s,
+                                 condition=c, first_side=first_side, alpha=ADAPTIVE_ALPHA,
+                                 target_resolution_pct=target_resolution_pct,
+                                 label=f"single-leg stance L/R, {c.replace('_', ' ')} ({min_trials}-{max_trials} trials per leg)")
+                  for c in conditions]
+    return Protocol("single-leg", "Single-leg stance, left vs right", tuple(steps), settings)
 
 
 def rdl(*, reps: int = 10, sets_per_side: int = 1, max_duration_s: float = 90.0, first_side: str = "left") -> Protocol:
     """Single-leg Romanian dead-lift per side (default one set of 10 repetitions per side)."""
+    _check(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s)
+    _sides(first_side)
     settings = dict(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, first_side=first_side)
     steps = tuple(
         RdlSet(side=side, reps=reps, max_duration_s=max_duration_s, label=f"single-leg RDL {side} set {i + 1}")
@@ -168,7 +285,7 @@ def rdl(*, reps: int = 10, sets_per_side: int = 1, max_duration_s: float = 90.0,
 
 def primer(
     *,
-    trials_per_side: int = 3,
+    trials_per_side: int = 4,
     duration_s: float = 30.0,
     exclude_s: float = 5.0,
     rounds: int = 3,
@@ -178,18 +295,29 @@ def primer(
     rfe_rdl_reps: int = 10,
     rfe_rdl_max_s: float = 90.0,
     first_side: str = "left",
+    familiarisation: int = 1,
 ) -> Protocol:
-    """Baseline single-leg block -> guided primer (``rounds`` circuits) -> post-primer single-leg block.
+    """Practice -> baseline single-leg block -> guided primer (``rounds`` circuits) -> post-primer block.
+
+    ``familiarisation`` practice trials per side come first and are not scored, so the learning over
+    the first trials does not read as an improvement after the primer; both blocks then have
+    ``trials_per_side`` (default 4) trials per side.
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and
     stored as a ``primer`` phase trial, not scored).
     """
+    _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds, pigeon_s=pigeon_s,
+           hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep, rfe_rdl_reps=rfe_rdl_reps,
+           rfe_rdl_max_s=rfe_rdl_max_s, familiarisation=familiarisation)
     settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds,
                     pigeon_s=pigeon_s, hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep,
-                    rfe_rdl_reps=rfe_rdl_reps, rfe_rdl_max_s=rfe_rdl_max_s, first_side=first_side)
+                    rfe_rdl_reps=rfe_rdl_reps, rfe_rdl_max_s=rfe_rdl_max_s, first_side=first_side,
+                    familiarisation=familiarisation)
     block = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, first_side=first_side)
-    steps: list[Step] = list(stance_block(phase="baseline", **block))
+    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
+                                                   exclude_s=exclude_s, first_side=first_side))
+    steps += stance_block(phase="baseline", **block)
     for r in range(1, rounds + 1):
         for side in _sides(first_side):
             steps.append(Exercise("pigeon", side, duration_s=pigeon_s,
@@ -216,4 +344,7 @@ def get(name: str, **overrides) -> Protocol:
         builder = PROTOCOLS[name]
     except KeyError:
         raise StationError(f"Unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}.") from None
-    return builder(**overrides)
+    try:
+        return builder(**overrides)
+    except TypeError as exc:  # an unknown setting
+        raise StationError(f"Invalid protocol settings for {name!r}: {exc}.") from None

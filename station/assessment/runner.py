@@ -22,6 +22,7 @@ by sending ``CMD_SIM_SCENE`` commands; with real hardware it never sends them.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import logging
 import threading
@@ -33,13 +34,31 @@ from typing import Callable
 import numpy as np
 
 from station.assessment import analysis, scoring
-from station.assessment.protocols import Exercise, Protocol, RdlSet, StanceTrial
+from station.assessment.protocols import AdaptiveStance, Exercise, Protocol, RdlSet, StanceTrial
 from station.board.protocol import CMD_SIM_SCENE, encode_command
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
 
-RUNNER_STATES = ("idle", "running", "finished", "failed", "aborted")
+class RunState(str, enum.Enum):
+    """State of a runner (a ``str``, so ``runner.state == "finished"`` reads as before)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+RUNNER_STATES = tuple(s.value for s in RunState)
+
+
+class LiveOutcome(enum.Enum):
+    """How the live watch of a trial ended (decides whether the recording is analysed)."""
+
+    DONE = "done"
+    NO_STANCE = "no_stance"
+    STEPPED_OFF = "stepped_off"
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,8 @@ class Runner:
         "virtual"``. Forced off for any other board.
     sim_subject : dict, optional
         Subject fields (``station.board.virtual.Subject``; ``"preset"`` allowed) of the virtual patient,
-        sent once at the session start. Default: a healthy subject with the patient's body mass.
+        sent once at the session start. None (default): the virtual patient stays who it is (e.g. the
+        subject chosen with ``station simulate --subject``); the runner only sends cues (stance, task).
     sim_adjust : callable(step) -> dict, optional
         Extra subject fields sent with each cue (e.g. smaller sway after the primer).
     tare : bool
@@ -155,14 +175,14 @@ class Runner:
         info = acquisition.info
         is_virtual = info is not None and info.adc_kind == "virtual"
         self.simulate = is_virtual if simulate is None else (bool(simulate) and is_virtual)
-        self.sim_subject = dict(sim_subject or {})
+        self.sim_subject = dict(sim_subject) if sim_subject is not None else None
         self.sim_adjust = sim_adjust
         self.tare = tare
         self.rest_s = float(rest_s)
         self.stance_timeout_s = float(stance_timeout_s)
         self.poll_s = float(poll_s)
         self.operator = operator
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.session_id: int | None = None
         self.calibration_id: int | None = None
         self.trial_states: dict[int, str] = {}
@@ -178,10 +198,11 @@ class Runner:
 
     def run(self) -> int:
         """Run the whole protocol; return the session id. The stop step always runs."""
-        if self.state != "idle":
+        if self.state != RunState.IDLE:
             raise RuntimeError("a runner runs once")
-        self.state = "running"
+        self.state = RunState.RUNNING
         self._t0 = self.clock.now()
+        self._frames0 = self.acq.frames_total
         info = self.acq.info
         self.session_id = self.store.create_session(
             patient_id=self.patient.id, protocol=self.protocol.name, settings=self.protocol.to_dict(),
@@ -191,7 +212,7 @@ class Runner:
                    session_id=self.session_id, steps=len(self.protocol.steps))
         final = "failed"
         try:
-            if self.simulate:
+            if self.simulate and self.sim_subject is not None:
                 self._send_subject(self._initial_subject())
             if self.tare:
                 self._tare()
@@ -203,6 +224,8 @@ class Runner:
                            step={"kind": step.kind, **dataclasses.asdict(step)})
                 if isinstance(step, Exercise):
                     self._exercise(step)
+                elif isinstance(step, AdaptiveStance):
+                    self._adaptive_block(step)
                 else:
                     self._recorded_step(step)
             final = "finished"
@@ -213,6 +236,51 @@ class Runner:
         return self.session_id
 
     # ------------------------------------------------------------------ steps
+    def _adaptive_block(self, block: AdaptiveStance) -> None:
+        """Pairs of trials (one per side) until the block's headline verdict is decided (docs/ASSESSMENT.md §5).
+
+        After ``min_trials`` pairs, a look: stop when the verdict names a side, or when its resolution is
+        within ``target_resolution_pct``, or at ``max_trials``; otherwise say why another pair is needed.
+        """
+        from station.assessment.protocols import _sides
+
+        pairs = 0
+        while True:
+            pairs += 1
+            for side in _sides(block.first_side):
+                self._check_abort()
+                self._recorded_step(block.trial(side, pairs))
+            if pairs < block.min_trials:
+                continue
+            stop, text, headline = self._adaptive_look(block, pairs)
+            self._emit("adaptive", text, block=block.block, pairs=pairs, stop=stop,
+                       verdict=headline.get("verdict"), estimate=headline.get("estimate"),
+                       ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
+                       resolution=headline.get("resolution"))
+            if stop:
+                return
+
+    def _adaptive_look(self, block: AdaptiveStance, pairs: int) -> tuple[bool, str, dict]:
+        rows = self.store.metrics_table(self.session_id)
+        headline = scoring.score_stance(rows, phase=block.phase, condition=block.condition, alpha=block.alpha)["headline"]
+        level = f"{100 * (1 - block.alpha):.1f} % CI"
+        est = headline.get("estimate")
+        if not np.isfinite(est if est is not None else np.nan):
+            detail = "not enough valid trials yet"
+        else:
+            detail = (f"SI {est:+.0f} %, {level} {headline['ci_low']:+.0f} to {headline['ci_high']:+.0f} %, "
+                      f"resolution ±{headline['resolution']:.0f} %")
+        if headline.get("less_stable"):
+            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline
+        if np.isfinite(headline.get("resolution", np.nan)) and headline["resolution"] <= block.target_resolution_pct:
+            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, within "
+                          f"±{block.target_resolution_pct:g} % ({detail})."), headline
+        if pairs >= block.max_trials:
+            return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
+                          f"({detail})."), headline
+        return False, (f"Another trial per leg ({pairs + 1} of up to {block.max_trials}): the left/right verdict is "
+                       f"undecided and its interval is wider than ±{block.target_resolution_pct:g} % ({detail})."), headline
+
     def _recorded_step(self, step) -> None:
         repeat_of = None
         for attempt in range(self.protocol.max_repeats + 1):
@@ -254,13 +322,14 @@ class Runner:
         self.acq.begin_recording(path, meta, calibration=self.calibration.to_dict())
         self._recording = True
         live_status, live_reason = "failed", "the trial did not complete"
+        outcome = LiveOutcome.DONE
         error: BaseException | None = None
         cue_at = 0.0
         try:
             reference = self._rest_position()
             cue_at = float(self.acq.recording_duration_s)
             self._cue(step)
-            live_status, live_reason = self._watch(step, reference_ml_mm=reference, cue_at_s=cue_at)
+            outcome, live_status, live_reason = self._watch(step, reference_ml_mm=reference, cue_at_s=cue_at)
         except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
             self._abort.set()
             live_status, live_reason = "aborted", "stopped by the operator"
@@ -276,7 +345,7 @@ class Runner:
                 log.debug("rest scene: %s", exc)
         if live_status == "aborted" or error is not None:
             result = analysis.TrialAnalysis(live_status, live_reason)
-        elif live_status == "failed" and live_reason.startswith("no single-leg stance"):
+        elif outcome is LiveOutcome.NO_STANCE:
             result = analysis.TrialAnalysis("failed", live_reason)
         else:
             result = self._analyse(step, trial)
@@ -331,7 +400,7 @@ class Runner:
         info = self.acq.info
         return float(info.nominal_rate_hz or 80) if info is not None else 80.0
 
-    def _watch(self, step, *, reference_ml_mm: float, cue_at_s: float) -> tuple[str, str]:
+    def _watch(self, step, *, reference_ml_mm: float, cue_at_s: float) -> tuple[LiveOutcome, str, str]:
         """Live loop: wait for the stance, then for the trial's end, a step-off, or enough reps."""
         rate = self._rate()
         min_load = analysis.min_load_n(self._body_mass())
@@ -357,7 +426,8 @@ class Runner:
                     what = f"{step.reps} repetitions" if is_rdl else f"{step.duration_s:g} s"
                     self._emit("recording", f"Recording: {what}.", side=step.side)
                 elif elapsed - cue_at_s > self.stance_timeout_s:
-                    return "failed", f"no single-leg stance on the {step.side} leg within {self.stance_timeout_s:g} s"
+                    return (LiveOutcome.NO_STANCE, "failed",
+                            f"no single-leg stance on the {step.side} leg within {self.stance_timeout_s:g} s")
             else:
                 total, _, elapsed = self._latest(int(analysis.STEP_OFF_S * rate))
                 remaining = stance_at + target - elapsed
@@ -367,7 +437,7 @@ class Runner:
                     self._emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
                 if len(total) and (total < analysis.STEP_OFF_FRACTION * weight).all() and \
                         elapsed - stance_at > analysis.STEP_OFF_S:
-                    return "failed", "stepped off the board"
+                    return LiveOutcome.STEPPED_OFF, "failed", "stepped off the board"
                 if is_rdl:
                     count = self._live_reps(elapsed - stance_at, rate, weight)
                     if count > reps_seen:
@@ -376,9 +446,9 @@ class Runner:
                     if count >= step.reps:
                         # let the last repetition end and the patient stand still briefly
                         self._wait_board(1.0)
-                        return "finished", ""
+                        return LiveOutcome.DONE, "finished", ""
                 if remaining < -0.3:  # a little beyond the window so it lies wholly inside the recording
-                    return ("finished", "") if not is_rdl else ("finished", "time limit reached")
+                    return LiveOutcome.DONE, "finished", "" if not is_rdl else "time limit reached"
             self.clock.sleep(self.poll_s)
 
     def _live_reps(self, seconds: float, rate: float, weight: float) -> int:
@@ -511,14 +581,23 @@ class Runner:
         finally:
             scores = None
             try:
-                scores = scoring.score_session(self.store.metrics_table(self.session_id))
+                scores = scoring.score_session(self.store.metrics_table(self.session_id), design=self.protocol.design())
             except Exception:  # scoring must never hide the real outcome
                 log.exception("scoring the session failed")
+            minutes = self.patient_minutes
+            if scores is not None:
+                scores["minutes"] = minutes
             self.scores = scores
             self.store.finish_session(self.session_id, status=final, scores=scores)
-            self.state = final
-            self._emit("session_end", f"Session {final}.", status=final, session_id=self.session_id,
-                       scores=scores or {})
+            self.state = RunState(final)
+            self._emit("session_end", f"Session {final} ({minutes:.1f} min of patient time).", status=final,
+                       session_id=self.session_id, scores=scores or {}, minutes=minutes)
+
+    @property
+    def patient_minutes(self) -> float:
+        """Board time from the session's start to now (min): the patient's time on the protocol."""
+        frames = self.acq.frames_total - getattr(self, "_frames0", self.acq.frames_total)
+        return float(frames / self._rate() / 60.0)
 
     # ------------------------------------------------------------------ helpers
     def _cue(self, step) -> None:
@@ -541,7 +620,7 @@ class Runner:
             self._scene({"subject": {"stance": "both", "task": "quiet"}})
 
     def _initial_subject(self) -> dict:
-        subject = {"preset": "healthy"} | self.sim_subject
+        subject = {"preset": "healthy"} | (self.sim_subject or {})
         if "body_mass_kg" not in subject and self.patient.body_mass_kg:
             subject["body_mass_kg"] = float(self.patient.body_mass_kg)
         return subject | {"stance": "both", "task": "quiet"}
@@ -572,7 +651,7 @@ class Runner:
     def _body_mass(self) -> float | None:
         if self.patient.body_mass_kg:
             return float(self.patient.body_mass_kg)
-        if self.simulate and "body_mass_kg" in self.sim_subject:
+        if self.simulate and self.sim_subject and "body_mass_kg" in self.sim_subject:
             return float(self.sim_subject["body_mass_kg"])
         return None
 

@@ -26,7 +26,7 @@ def _si(left, right):
 
 def test_weak_right_subject_is_named_with_the_true_asymmetry(tmp_path):
     # weak-right: 1.5x ML sway, hip drop and more touchdowns on the right leg
-    run = run_protocol(protocols.get("single-leg", duration_s=15.0, exclude_s=2.0), data_dir=tmp_path, seed=1,
+    run = run_protocol(protocols.get("single-leg", trials_per_side=3, duration_s=15.0, exclude_s=2.0, familiarisation=0), data_dir=tmp_path, seed=1,
                        sim_subject={"preset": "weak-right"})
     trials = run.store.trials(run.session_id)
     assert [t.status for t in trials] == ["finished"] * 6
@@ -34,7 +34,7 @@ def test_weak_right_subject_is_named_with_the_true_asymmetry(tmp_path):
     scores = run.store.get_session(run.session_id).scores
     stance = scores["stance"]["baseline/eyes_open"]
     assert stance["less_stable"] == "right"
-    assert stance["summary"].startswith("single-leg stance: right less stable")
+    assert stance["summary"].startswith("Single-leg stance, baseline (eyes open): RIGHT leg less stable — sway index SI +")
     truth = run.board.truth
     gt = {"left": [], "right": []}
     for t in trials:
@@ -56,7 +56,7 @@ def test_weak_right_subject_is_named_with_the_true_asymmetry(tmp_path):
 def test_symmetric_subject_shows_no_detectable_asymmetry(tmp_path):
     verdicts = []
     for seed in range(10):
-        run = run_protocol(protocols.get("single-leg", duration_s=10.0, exclude_s=2.0), data_dir=tmp_path / str(seed),
+        run = run_protocol(protocols.get("single-leg", trials_per_side=3, duration_s=10.0, exclude_s=2.0, familiarisation=0), data_dir=tmp_path / str(seed),
                            seed=100 + seed, sim_subject={"preset": "healthy"})
         stance = run.store.get_session(run.session_id).scores["stance"]["baseline/eyes_open"]
         verdicts.append(stance["verdict"]["verdict"])
@@ -68,8 +68,10 @@ def test_primer_session_improves_the_weak_side_only(tmp_path):
     def adjust(step):
         return {"sway_scale_right": 1.05} if step.phase == "post_primer" else {}
 
-    protocol = protocols.get("primer", duration_s=20.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3)
-    subject = {"preset": "healthy", "sway_scale_right": 1.5, "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0}
+    protocol = protocols.get("primer", trials_per_side=3, duration_s=20.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3, familiarisation=0)
+    # a steady patient (no trial-to-trial variability): this pins the flow; power is bench/verdicts.py's job
+    subject = {"preset": "healthy", "sway_scale_right": 1.5, "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0,
+               "trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fatigue_pct_per_trial": 0.0}
     run = run_protocol(protocol, data_dir=tmp_path, seed=7, sim_subject=subject, sim_adjust=adjust)
     scores = run.store.get_session(run.session_id).scores
     ba = scores["before_after"]["eyes_open"]["sides"]
@@ -117,7 +119,7 @@ def test_step_off_fails_the_trial_and_it_is_repeated(tmp_path):
             state["done"] = True
             acq.send_command(encode_command(CMD_SIM_SCENE, json.dumps({"subject": None}).encode()))
 
-    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0)
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0, familiarisation=0)
     run = run_protocol(protocol, data_dir=tmp_path, seed=5, sim_subject={"preset": "healthy"}, on_event=step_off_once)
     trials = run.store.trials(run.session_id)
     assert [(t.side, t.status) for t in trials] == [("left", "failed"), ("left", "finished"), ("right", "finished")]
@@ -148,7 +150,7 @@ def test_abort_ends_trial_and_session_and_runs_the_stop_step(tmp_path):
 
     runner_mod.Runner.__init__ = capture
     try:
-        run = run_protocol(protocols.get("single-leg", duration_s=10.0, exclude_s=2.0), data_dir=tmp_path, seed=2,
+        run = run_protocol(protocols.get("single-leg", trials_per_side=3, duration_s=10.0, exclude_s=2.0, familiarisation=0), data_dir=tmp_path, seed=2,
                            sim_subject={"preset": "healthy"}, on_event=abort_while_recording)
     finally:
         runner_mod.Runner.__init__ = original
@@ -179,7 +181,7 @@ def test_no_scene_commands_to_a_board_that_is_not_virtual(tmp_path):
     try:
         with Store.open(tmp_path) as store:
             pid = store.add_patient(name="hw", body_mass_kg=70.0)
-            runner = Runner(protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0),
+            runner = Runner(protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0, familiarisation=0),
                             acquisition=acq, store=store, patient_id=pid, calibration=calibration_for(board),
                             clock=LockstepClock(transport), simulate=True, tare=False, stance_timeout_s=2.0,
                             poll_s=0.5, rest_s=0.5)
@@ -198,7 +200,7 @@ def test_no_scene_commands_to_a_board_that_is_not_virtual(tmp_path):
 def test_a_link_gap_inside_a_trial_fails_it_and_it_is_repeated(tmp_path):
     from station.board.virtual import FaultSpec
 
-    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0)
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0, familiarisation=0)
     run = run_protocol(protocol, data_dir=tmp_path, seed=4, sim_subject={"preset": "healthy"},
                        faults=FaultSpec.parse("disconnect=10.0:2.0"))
     trials = run.store.trials(run.session_id)

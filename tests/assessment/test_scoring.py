@@ -218,15 +218,22 @@ def test_rdl_scoring_uses_each_repetition():
 
 def test_protocol_defaults_are_the_clinic_routine():
     p = protocols.get("single-leg")
-    assert [s.side for s in p.steps] == ["left", "right"] * 3
-    assert {(s.duration_s, s.exclude_s, s.condition) for s in p.steps} == {(30.0, 5.0, "eyes_open")}
-    assert len(protocols.get("single-leg", eyes_closed=True).steps) == 12
+    practice, block = p.steps[:2], p.steps[2]
+    assert [(s.side, s.task) for s in practice] == [("left", "single_leg_practice"), ("right", "single_leg_practice")]
+    assert (block.kind, block.min_trials, block.max_trials, block.duration_s, block.exclude_s) == (
+        "adaptive_stance", 3, 6, 30.0, 5.0)
+    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.0182, "adaptive": True, "min_trials": 3, "max_trials": 6}}
+    fixed = protocols.get("single-leg", trials_per_side=3, familiarisation=0)
+    assert [s.side for s in fixed.steps] == ["left", "right"] * 3 and fixed.design() == {}
+    assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(30.0, 5.0, "eyes_open")}
+    assert len(protocols.get("single-leg", eyes_closed=True, trials_per_side=3, familiarisation=0).steps) == 12
     r = protocols.get("rdl")
     assert [(s.side, s.reps) for s in r.steps] == [("left", 10), ("right", 10)]
     pr = protocols.get("primer")
     phases = [s.phase for s in pr.steps]
-    assert phases[:6] == ["baseline"] * 6 and phases[-6:] == ["post_primer"] * 6
-    primer = pr.steps[6:-6]
+    assert [s.task for s in pr.steps[:2]] == ["single_leg_practice"] * 2
+    assert phases[:10] == ["baseline"] * 10 and phases[-8:] == ["post_primer"] * 8
+    primer = pr.steps[10:-8]
     assert len(primer) == 3 * 6
     assert [(s.kind, getattr(s, "name", None) or s.task, s.side) for s in primer[:6]] == [
         ("exercise", "pigeon", "left"), ("exercise", "pigeon", "right"),
@@ -235,5 +242,24 @@ def test_protocol_defaults_are_the_clinic_routine():
     ]
     assert primer[0].duration_s == 30.0 and primer[2].reps == 10 and primer[4].reps == 10
     assert pr.to_dict()["steps"][0]["kind"] == "stance"
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("single-leg", dict(trials_per_side=0), "trials_per_side must be a whole number of at least 1"),
+    ("single-leg", dict(duration_s=-5.0), "duration_s must be positive"),
+    ("single-leg", dict(exclude_s=-1.0), "exclude_s must not be negative"),
+    ("single-leg", dict(min_trials=4, max_trials=3), "max_trials must be at least min_trials"),
+    ("rdl", dict(reps=0), "reps must be a whole number of at least 1"),
+    ("primer", dict(rfe_rdl_reps=0), "rfe_rdl_reps must be a whole number of at least 1"),
+    ("primer", dict(pigeon_s=-30.0), "pigeon_s must not be negative"),
+])
+def test_invalid_protocol_settings_are_refused(name, settings, message):
+    with pytest.raises(ValueError, match=message):
+        protocols.get(name, **settings)
+
+
+def test_unknown_protocol_and_setting():
     with pytest.raises(Exception, match="Unknown protocol"):
         protocols.get("tightrope")
+    with pytest.raises(Exception, match="Invalid protocol settings"):
+        protocols.get("rdl", trials_per_side=3)

@@ -76,11 +76,11 @@ def test_adaptive_design_keeps_five_percent():
 def test_score_session_lists_the_headline_verdicts_in_report_order():
     rows = []
     rng = np.random.default_rng(3)
-    for phase in ("familiarisation", "baseline", "post_primer"):
+    for phase, task in (("baseline", "single_leg_practice"), ("baseline", "single_leg"), ("post_primer", "single_leg")):
         for side in ("left", "right"):
-            for _ in range(1 if phase == "familiarisation" else 3):
+            for _ in range(1 if task != "single_leg" else 3):
                 f = float(np.exp(rng.normal(0.3 if side == "right" else 0.0, 0.1)))
-                rows.append({"trial_id": len(rows), "task": "single_leg", "side": side, "condition": "eyes_open",
+                rows.append({"trial_id": len(rows), "task": task, "side": side, "condition": "eyes_open",
                              "phase": phase, "status": "finished", "reps": [],
                              "metrics": {"mean_velocity_ml_mm_s": 35 * f, "range_ml_mm": 35 * f,
                                          "ellipse95_area_mm2": 800 * f * f, "touchdowns": 0.0}})
@@ -89,7 +89,6 @@ def test_score_session_lists_the_headline_verdicts_in_report_order():
     assert blocks == [("stance/baseline/eyes_open", None), ("stance/post_primer/eyes_open", None),
                       ("before_after/eyes_open", "left"), ("before_after/eyes_open", "right"),
                       ("before_after/eyes_open", None)]
-    assert "familiarisation/eyes_open" not in scores["stance"]
     assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
     assert vd.headline_verdicts(scores) == scores["verdicts"]
     assert scores["score_meaning"]["healthy_range"] == [80, 100]

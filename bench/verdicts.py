@@ -1,0 +1,195 @@
+"""Error rates of the headline verdicts on realistic virtual patients, through the runner.
+
+Every session runs the real protocol (``station.assessment.protocols``) through the real runner,
+analysis, store and scoring -- the code path of ``station assess --sim`` -- on an in-process virtual
+board in lockstep with a fast clock (``station.assessment.virtual_session``). The patients are the
+realistic presets (trial-to-trial CV 10 %, session CV 10 %, practice and fatigue; docs/ASSESSMENT.md §2).
+
+For each condition it prints, with 95 % Wilson intervals (scipy): the false-positive rate (a side named
+or a change called where none exists), power (the right side / the right direction called), wrong-side
+rate, coverage of the reported interval (of the true value: 0 for symmetric patients, else the
+condition's mean estimate over all seeds), and patient time per session.
+
+  nice .venv/bin/python bench/verdicts.py --seeds 200          # the full study (long: run it once)
+  nice .venv/bin/python bench/verdicts.py --quick              # 20 seeds per condition, minutes
+  nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: name -> (block family, protocol name, protocol settings, subject fields, post-primer adjustment)
+#: weak-side effects: ML sway scale s changes the sway index by about s^(5/6) (ML velocity and range ~ s,
+#: sqrt ellipse area ~ s^(1/2)): s = 1.35 gives a true SI of about +25 %; s x 0.71 after the primer
+#: about -25 % of the weak side's sway index
+CONDITIONS = {
+    "stance-null": ("stance", "single-leg", {}, {"preset": "healthy"}, None),
+    "stance-si15": ("stance", "single-leg", {}, {"preset": "healthy", "sway_scale_right": 1.2}, None),
+    "stance-si25": ("stance", "single-leg", {}, {"preset": "healthy", "sway_scale_right": 1.35}, None),
+    "stance-weak-right": ("stance", "single-leg", {}, {"preset": "weak-right"}, None),
+    "rdl-null": ("rdl", "rdl", {}, {"preset": "healthy"}, None),
+    "rdl-4v12": ("rdl", "rdl", {}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
+    "primer-null": ("primer", "primer", {}, {"preset": "weak-right"}, None),
+    "primer-weak-25": ("primer", "primer", {}, {"preset": "weak-right"}, {"sway_scale_right": 1.5 * 0.71}),
+}
+DEFAULT_ORDER = ["stance-null", "stance-si25", "rdl-null", "rdl-4v12", "primer-null", "primer-weak-25",
+                 "stance-si15", "stance-weak-right"]
+
+_STORE = None
+
+
+def _init_worker():
+    global _STORE
+    from station.store import Store
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _STORE = Store.open(Path(tempfile.mkdtemp(prefix="bench-verdicts-")))
+
+
+def _session(task):
+    """One session of one condition: the headline verdicts and the patient time."""
+    name, seed = task
+    from station.assessment import protocols
+    from station.assessment.virtual_session import run_protocol
+
+    family, proto, settings, subject, post = CONDITIONS[name]
+    protocol = protocols.get(proto, **settings)
+    adjust = (lambda step, _p=post: dict(_p) if step.phase == "post_primer" else {}) if post else None
+    t0 = time.perf_counter()
+    run = run_protocol(protocol, data_dir=None, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
+                       store=_STORE, record_truth=False, rest_s=3.0)
+    session = run.store.get_session(run.session_id)
+    scores = session.scores or {}
+    trials = run.store.trials(run.session_id)
+    counted = [t.metrics.get("reps_counted") for t in trials if t.task in ("rdl", "rfe_rdl") and t.status == "finished"]
+    truth_reps = sum(1 for e in run.board.truth.events if e["kind"] == "rep_start")
+    stance_trials = sum(1 for t in trials if t.task == "single_leg" and t.status == "finished")
+    return {"name": name, "seed": seed, "status": session.status, "verdicts": scores.get("verdicts") or [],
+            "minutes": float(scores.get("minutes", math.nan)), "cpu_s": time.perf_counter() - t0,
+            "reps_counted": counted, "truth_reps": truth_reps, "stance_trials": stance_trials,
+            "rdl_sets": len(counted)}
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    from scipy import stats
+
+    if n == 0:
+        return math.nan, math.nan
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def rate(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{100 * k / max(n, 1):5.1f} % [{100 * lo:4.1f}, {100 * hi:4.1f}] ({k}/{n})"
+
+
+def _blocks(family: str) -> list[tuple[str, str | None]]:
+    if family == "stance":
+        return [("stance/baseline/eyes_open", None)]
+    if family == "rdl":
+        return [("rdl", None)]
+    return [("before_after/eyes_open", "left"), ("before_after/eyes_open", "right"), ("before_after/eyes_open", None),
+            ("stance/baseline/eyes_open", None), ("primer_rdl", None)]
+
+
+def summarise(name: str, results: list[dict]) -> list[str]:
+    family, _, _, subject, post = CONDITIONS[name]
+    null_lr = subject.get("preset") == "healthy" and len(subject) == 1
+    lines = [f"== {name}: {len(results)} sessions; subject {subject}" + (f", post-primer {post}" if post else "")]
+    minutes = np.array([r["minutes"] for r in results])
+    lines.append(f"   patient time per session: mean {np.nanmean(minutes):.1f} min, 95th pct {np.nanpercentile(minutes, 95):.1f} min; "
+                 f"finished {sum(r['status'] == 'finished' for r in results)}/{len(results)}; "
+                 f"CPU {np.mean([r['cpu_s'] for r in results]):.1f} s/session")
+    if family == "stance":
+        n_tr = np.array([r["stance_trials"] for r in results]) / 2
+        lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f} (3-6, adaptive)")
+    sets = [c for r in results for c in r["reps_counted"]]
+    if sets:
+        asked = 10
+        phantom = sum(1 for c in sets if c > asked)
+        exact = sum(1 for c in sets if c == asked)
+        lines.append(f"   RDL sets: {len(sets)} finished; exactly {asked} reps {rate(exact, len(sets))}; "
+                     f"more than {asked} (phantom) {rate(phantom, len(sets))}")
+    for block, side in _blocks(family):
+        vs = [next((v for v in r["verdicts"] if v["block"] == block and v.get("side") == side), None) for r in results]
+        vs = [v for v in vs if v is not None and np.isfinite(v.get("estimate", math.nan))]
+        n = len(vs)
+        if not n:
+            lines.append(f"   {block} {side or ''}: no verdicts")
+            continue
+        label = f"{block}{' ' + side if side else ''}"
+        if block.startswith("before_after"):
+            called = [v for v in vs if v["verdict"] not in ("no detectable change", "not enough trials")]
+            if post is None:
+                lines.append(f"   {label}: false-positive (any change called) {rate(len(called), n)}")
+                truth = 0.0 if side is None else float(np.mean([v["estimate"] for v in vs]))
+            else:
+                want = "improved" if side == "right" else ("asymmetry reduced" if side is None else None)
+                if want:
+                    good = sum(v["verdict"] == want for v in vs)
+                    lines.append(f"   {label}: power ('{want}') {rate(good, n)}; opposite call "
+                                 f"{rate(sum(v['verdict'] not in (want, 'no detectable change') for v in vs), n)}")
+                else:
+                    lines.append(f"   {label}: false-positive (unchanged leg) {rate(len(called), n)}")
+                truth = float(np.mean([v["estimate"] for v in vs]))
+        else:
+            named = [v for v in vs if v.get("less_stable")]
+            truly_null = (family == "stance" and null_lr) or (family == "rdl" and "rdl_ml_shift_mm_right" not in subject) \
+                or (block == "primer_rdl" and False)
+            if truly_null:
+                lines.append(f"   {label}: false-positive (a side named) {rate(len(named), n)}")
+                truth = 0.0
+            else:
+                right = sum(v["less_stable"] == "right" for v in vs)
+                left = sum(v["less_stable"] == "left" for v in vs)
+                lines.append(f"   {label}: power (right named) {rate(right, n)}; wrong side {rate(left, n)}")
+                truth = 8.0 if (family == "rdl" and subject.get("rdl_ml_shift_mm_right") == 12.0) else \
+                    float(np.mean([v["estimate"] for v in vs]))
+        covered = sum(v["ci_low"] <= truth <= v["ci_high"] for v in vs)
+        res = np.median([v["resolution"] for v in vs])
+        lines.append(f"      estimate mean {np.mean([v['estimate'] for v in vs]):+.1f} {vs[0]['unit']}, true {truth:+.1f}; "
+                     f"coverage {rate(covered, n)}; median resolution ±{res:.1f} {vs[0]['unit']}")
+    return lines
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=200, help="sessions per condition (default 200)")
+    p.add_argument("--quick", action="store_true", help="20 seeds per condition")
+    p.add_argument("--only", default="", help="comma-separated conditions (default: all, in priority order)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    args = p.parse_args(argv)
+    seeds = 20 if args.quick else args.seeds
+    names = [n for n in (args.only.split(",") if args.only else DEFAULT_ORDER) if n]
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown or seeds < 1:
+        print(f"unknown condition(s) {', '.join(unknown)}; known: {', '.join(CONDITIONS)}" if unknown else
+              "--seeds must be at least 1", file=sys.stderr)
+        return 2
+    print(f"bench/verdicts.py: {seeds} seeds per condition, {args.jobs} workers; conditions: {', '.join(names)}", flush=True)
+    t0 = time.perf_counter()
+    ctx = mp.get_context("fork")
+    with ctx.Pool(args.jobs, initializer=_init_worker) as pool:
+        for name in names:
+            results = list(pool.imap_unordered(_session, [(name, s) for s in range(seeds)], chunksize=2))
+            for line in summarise(name, results):
+                print(line, flush=True)
+            print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
