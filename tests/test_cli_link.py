@@ -200,3 +200,77 @@ def test_record_stores_the_calibration_and_refuses_a_foreign_one(tmp_path, capsy
     assert code != 0 and "station: error:" in err and "5B000099" in err
     assert not (tmp_path / "f.trial").exists()
     assert list((tmp_path / "data" / "journals" / "record").glob("*.journal")) == []
+
+
+def _simulate(tmp_path, *args):
+    link = tmp_path / "board"
+    sim = subprocess.Popen([sys.executable, "-m", "station", "simulate", "--link", str(link), *map(str, args)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert sim.stdout.readline().strip().startswith("/dev/")
+    return sim, link
+
+
+def _end(sim):
+    sim.send_signal(signal.SIGTERM)
+    sim.communicate(timeout=30)
+
+
+def test_record_names_a_dead_cell_in_its_summary(tmp_path):
+    sim, link = _simulate(tmp_path, "--seed", "3", "--seconds", "60", "--faults", "dead=fr")
+    try:
+        proc = station("record", "--port", link, "--seconds", 2, "--out", tmp_path / "d.trial", data_dir=tmp_path / "data")
+    finally:
+        _end(sim)
+    assert proc.returncode == 0, proc.stderr
+    [line] = proc.stdout.strip().splitlines()
+    assert line.endswith("; CELL PROBLEM: front-right cell (fr) dead")
+    assert "station: warning: the front-right cell (fr) is dead" in proc.stderr
+    assert "recording 2 s from board 5B000004" in proc.stderr  # seed 3's own id
+    out = tmp_path / "d.trial"
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    again = station("record", "--port", link, "--seconds", 2, "--out", out, data_dir=tmp_path / "data")
+    _one_clear_line(again, f"{out} already exists; use --force to overwrite it.")
+
+
+def test_board_info_and_set_id_over_the_protocol(tmp_path):
+    sim, link = _simulate(tmp_path, "--seed", "7", "--seconds", "60", "--board-id", "FFFFFFFF")
+    try:
+        info = station("board", "info", "--port", link, data_dir=tmp_path)
+        assert info.returncode == 0, info.stderr
+        assert info.stdout.startswith("board FFFFFFFF: protocol 1.0") and "station board set-id HEX" in info.stdout
+        done = station("board", "set-id", "5b00c0de", "--port", link, data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"board id set: FFFFFFFF -> 5B00C0DE (read back from the board on {link})"
+        back = station("board", "info", "--port", link, "--json", data_dir=tmp_path)
+        assert json.loads(back.stdout)["board_id"] == "5B00C0DE"
+        _one_clear_line(station("board", "set-id", "FFFFFFFF", "--port", link, data_dir=tmp_path), "is reserved")
+        _one_clear_line(station("board", "set-id", "12345678Z", "--port", link, data_dir=tmp_path),
+                        "is not 1-8 hexadecimal digits")
+        _one_clear_line(station("board", "set-id", "--port", link, data_dir=tmp_path), "needs the new id")
+    finally:
+        _end(sim)
+
+
+def test_virtual_boards_get_distinct_ids_from_their_seed():
+    from station.board.virtual.board import virtual_board_id
+
+    ids = {virtual_board_id(s) for s in range(1000)}
+    assert len(ids) == 1000 and virtual_board_id(0) == 0x5B000001 and virtual_board_id(3) == 0x5B000004
+    assert 0xFFFFFFFF not in ids and all(0x5B000000 < i < 0x5C000000 for i in ids)
+
+
+@pytest.mark.slow
+def test_record_fails_a_trial_when_another_board_comes_back(tmp_path):
+    # the swap comes 12 s into the simulator's time: after the recorder's start-up even on a loaded machine
+    sim, link = _simulate(tmp_path, "--seed", "1", "--seconds", "60", "--faults", "disconnect=12:1.5,swap=5B0000EE")
+    try:
+        proc = station("record", "--port", link, "--seconds", 20, "--out", tmp_path / "s.trial",
+                       data_dir=tmp_path / "data", timeout=90)
+    finally:
+        _end(sim)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "a different board (id 5B0000EE)" in proc.stderr and "marked failed" in proc.stderr
+    assert proc.stdout.strip().endswith("FAILED: board_changed")
+    trial = read_trial(tmp_path / "s.trial")
+    assert trial.quality["failed_code"] == "board_changed" and trial.n_frames > 50
+    assert trial.board["board_id"] == "5B000002"  # the first board: its data is not merged with the second one

@@ -31,13 +31,15 @@ from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
 from station.board.quality import LinkStats
 from station.board.transport import LinkLost, Transport
 from station.board.trialfile import TrialFile
-from station.board.decode import StreamDecoder
-from station.errors import StationError
+from station.board.decode import FrameSanity, StreamDecoder
+from station.errors import ProtocolError, StationError
 
 log = logging.getLogger(__name__)
 
 #: longest time raw frames wait in memory before they are written and fsync'ed to the journal
 JOURNAL_BLOCK_S = 0.2
+#: event kinds that end a recording as failed (the trial's quality carries ``failed`` / ``failed_code``)
+FAILURE_KINDS = ("board_changed", "protocol_changed")
 
 
 @dataclass
@@ -105,7 +107,8 @@ class _Recording:
         self.pending_since: float | None = None
         self.gaps: list[dict] = []
         self.events: list[dict] = []
-        self.counts = {"crc_errors": 0, "resyncs": 0, "skipped_bytes": 0}
+        self.counts = {"crc_errors": 0, "resyncs": 0, "skipped_bytes": 0, "implausible_frames": 0}
+        self.failure: dict | None = None  # the event that ended the recording as failed
         self.first_frame = True
         self.io_lock = threading.Lock()
 
@@ -151,6 +154,9 @@ class Acquisition:
         self._last_seq: int | None = None
         self.acks: list[tuple[int, int]] = []
         self.transport_name = getattr(transport, "name", "?")
+        self._sanity: FrameSanity | None = None
+        #: why the link was ended as failed (another board, another protocol major); None otherwise
+        self.failure: dict | None = None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> BoardInfo:
@@ -164,6 +170,7 @@ class Acquisition:
             raise
         rate = max(float(info.nominal_rate_hz or 80), 1.0)
         self._clock = DeviceClock(nominal_period_s=1.0 / rate)
+        self._sanity = FrameSanity(nominal_period_s=1.0 / rate)
         self._ring = _Ring(int(self.ring_seconds * rate * 1.5) + 64)
         self._mono0 = time.monotonic()
         self._unix0 = time.time()
@@ -311,6 +318,9 @@ class Acquisition:
                 events = [dict(e, t_end_s=min(e["t_end_s"], cut)) if "t_end_s" in e else e
                           for e in rec.events if e["t_s"] < end]
         quality = stats.as_dict()
+        if rec.failure is not None:
+            quality["failed"] = rec.failure["message"]
+            quality["failed_code"] = rec.failure["kind"]
         if len(frames):
             # One linear device->host map for the whole trial (the live per-batch map may step as
             # the fit settles); the journal keeps the live map.
@@ -382,6 +392,9 @@ class Acquisition:
         log.warning("%s", exc)
         # Frames may sit behind a false sync whose LEN points past what arrived: decode them now.
         self._process(self._decoder.flush(), self._now())
+        self._release_held()
+        if self.state == "stopped":  # the flushed bytes ended the link (another protocol major, another board)
+            return False
         with self._lock:
             self.state = "reconnecting"
             last_s = self._clock.last_s if self._clock else None
@@ -402,8 +415,13 @@ class Acquisition:
                 continue
             except StationError as err:
                 log.error("%s", err)
+                if isinstance(err, ProtocolError):
+                    self._fail("protocol_changed", str(err))
                 self.error = err
                 self.state = "stopped"
+                return False
+            if self.info is not None and info.board_id != self.info.board_id:
+                self._fail("board_changed", self._board_changed_message(info))
                 return False
             try:
                 self._set_info(info)
@@ -435,21 +453,33 @@ class Acquisition:
                 rec.stats.add_link_counts(crc_errors=batch.crc_errors, resyncs=batch.resyncs, skipped_bytes=batch.skipped_bytes)
             # Split the batch at info frames: a mid-stream info after data frames is a reboot.
             reboot_at = []
+            frames = batch.frames
             for info, pos in zip(batch.infos, batch.info_positions):
-                try:
-                    self._set_info(info)
-                except StationError as err:
-                    self.error = err
-                    log.error("%s", err)
+                failure = None
+                if info.protocol_major != PROTOCOL_MAJOR:
+                    failure = ("protocol_changed",
+                               f"the board on {self.transport_name} announced protocol {info.protocol_major}."
+                               f"{info.protocol_minor} in the middle of the stream; this station understands "
+                               f"{PROTOCOL_MAJOR}.x, so the recording stopped (what was recorded before is kept).")
+                elif self.info is not None and info.board_id != self.info.board_id:
+                    failure = ("board_changed", self._board_changed_message(info))
+                if failure is not None:
+                    # keep the frames that came before the announcement, refuse everything after it
+                    frames = frames[:pos]
+                    for a, b in zip([0, *reboot_at], [*reboot_at, len(frames)]):
+                        if b > a:
+                            self._process_frames(frames[a:b], arrival, reboot=a in reboot_at)
+                    self._fail(*failure, locked=True)
+                    return
+                self._set_info(info)
                 if self._frames_since_connect + pos > 0:
                     reboot_at.append(pos)
-            frames = batch.frames
             n = len(frames)
             pieces = sorted(set([0, *[p for p in reboot_at if p < n], n]))
             for a, b in zip(pieces[:-1], pieces[1:]):
                 reboot = a in reboot_at or (a == 0 and self._reboot_pending)
-                self._process_frames(frames[a:b], arrival, reboot=reboot)
-                self._reboot_pending = False
+                used = self._process_frames(frames[a:b], arrival, reboot=reboot)
+                self._reboot_pending = reboot and not used
             if reboot_at and reboot_at[-1] >= n:
                 self._reboot_pending = True  # the info came last: the next frame starts anew
             if reboot_at:
@@ -474,12 +504,67 @@ class Acquisition:
         expected_us = step * self._clock.nominal_period_s * 1e6
         return dt_us < HALF_WRAP_US and abs(dt_us - expected_us) <= 0.05 * expected_us + 2e6 * self._clock.nominal_period_s
 
-    def _process_frames(self, frames: np.ndarray, arrival: float, *, reboot: bool) -> None:
-        n = len(frames)
+    def _count_implausible(self, rejected: int) -> None:
+        if not rejected:
+            return
+        self._stats.add_link_counts(implausible_frames=rejected)
+        rec = self._rec
+        if rec is not None:
+            rec.counts["implausible_frames"] += rejected
+            rec.stats.add_link_counts(implausible_frames=rejected)
+
+    def _release_held(self) -> None:
+        """The stream ended (link lost): a frame the sanity check still holds is decided now."""
+        if self._sanity is None or not self._sanity.holding:
+            return
+        with self._lock:
+            held = self._sanity.feed(np.zeros(0, FRAME_DTYPE), final=True)
+            if len(held):
+                self._process_frames(held, self._last_arrival or self._now(), reboot=False, checked=True)
+
+    def _board_changed_message(self, info: BoardInfo) -> str:
+        return (f"a different board (id {info.board_id_hex}) answered on {self.transport_name} where board "
+                f"{self.info.board_id_hex} was recording; the trial ends as failed instead of merging two boards' "
+                "data under one calibration (what was recorded before is kept).")
+
+    def _fail(self, kind: str, message: str, *, locked: bool = False) -> None:
+        """End the link as failed: error, state ``stopped``, and a failure event in the recording."""
+        log.error("%s", message)
+        self.error = ProtocolError(message) if kind == "protocol_changed" else StationError(message)
+        self.state = "stopped"
+        self._stop.set()
+        event = {"t_s": self._clock.last_s if self._clock and self._clock.last_s is not None else 0.0,
+                 "kind": kind, "message": message}
+        self.failure = event
+        rec = self._rec
+        if rec is not None and rec.failure is None:
+            if not locked:
+                with self._lock:
+                    self._record_failure(rec, event)
+            else:
+                self._record_failure(rec, event)
+
+    @staticmethod
+    def _record_failure(rec: _Recording, event: dict) -> None:
+        rec.failure = event
+        rec.events.append(event)
+        rec.pending.append(("json", b"E", event))
+
+    def _process_frames(self, frames: np.ndarray, arrival: float, *, reboot: bool, checked: bool = False) -> bool:
+        """Account, time-stamp, ring-buffer and journal consecutive frames; False when none was plausible."""
         if reboot and self._continues_stream(frames[0]):
             log.info("%s: an info frame mid-stream answered an info request; the board did not reboot",
                      self.transport_name)
             reboot = False
+        if not checked:
+            if reboot or self._restart_pending:
+                self._sanity.reset()
+            before = self._sanity.rejected
+            frames = self._sanity.feed(frames)
+            self._count_implausible(self._sanity.rejected - before)
+        n = len(frames)
+        if n == 0:
+            return False
         reconnect = self._restart_pending
         restart = reboot or reconnect
         host_elapsed = arrival - self._last_arrival if self._last_arrival is not None else None
@@ -536,3 +621,4 @@ class Acquisition:
         self._frames_since_connect += n
         self._last_arrival = arrival
         self._last_seq = int(frames["seq"][-1])
+        return True

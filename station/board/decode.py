@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from station.board.protocol import (
+    COUNT_MAX,
+    COUNT_MIN,
     DATA_PAYLOAD_SIZE,
     FRAME_DTYPE,
     OVERHEAD,
@@ -361,3 +363,121 @@ class StreamDecoder:
     def flush(self) -> DecodedBatch:
         """End of stream: decode what the carried tail still holds and drop the rest."""
         return self.feed(b"", final=True)
+
+
+def counts_in_range(frames: np.ndarray) -> np.ndarray:
+    """bool (n,): every count of the frame lies in the signed 24-bit range ±2^23 (PROTOCOL.md)."""
+    c = frames["counts"]
+    return np.all((c >= COUNT_MIN) & (c <= COUNT_MAX), axis=1)
+
+
+class FrameSanity:
+    """Reject data frames that passed their CRC but cannot be true (hardware/PROTOCOL.md, "implausible").
+
+    CRC-16 lets about one damaged frame in 65 536 through (one in ~250 000 was seen on a noisy
+    link). Such a frame is refused when
+
+    - a count lies outside the signed 24-bit range (an HX711 cannot produce it), or
+    - its device-clock step disagrees with its sequence step: a frame ``k`` numbers after the last
+      good one must be stamped ``k`` periods later (within ``-50 % .. +50 %`` plus the conversions
+      the firmware reports missed). The period is learnt from the stream (real HX711s run at ≈ 93
+      SPS on a nominal 80 Hz board), starting from the nominal one.
+
+    A frame that disagrees with the last good one is *held* until the next frame decides: if the
+    next one agrees with the last good frame, the held one was an isolated outlier and is rejected;
+    if it agrees with the held one, the stream really jumped (an unannounced restart) and both are
+    kept — so a single corrupted frame can never make the following good frames look wrong.
+
+    Parameters
+    ----------
+    nominal_period_s : float
+        The board's nominal frame period.
+    """
+
+    TOLERANCE = 0.5
+
+    def __init__(self, *, nominal_period_s: float):
+        self.nominal_period_us = float(nominal_period_s) * 1e6
+        self.period_us = self.nominal_period_us
+        self.rejected = 0
+        self._ref = None  # (seq, t_us) of the last accepted frame
+        self._held = None  # a one-frame FRAME_DTYPE array awaiting the next frame's verdict
+
+    def reset(self) -> None:
+        """Forget the reference (after a reboot or a reconnect the stream legitimately restarts)."""
+        self._ref = None
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def _agrees(self, ref, frame) -> bool:
+        step = (int(frame["seq"]) - ref[0]) % 65536
+        dt_us = (int(frame["t_us"]) - ref[1]) % (1 << 32)
+        if step == 0:
+            return dt_us == 0  # the same frame again (counted as a repeat, not a loss, by the tally)
+        if step >= 4096:
+            return False
+        expected = step * self.period_us
+        upper = (step + int(frame["missed"])) * self.period_us * (1 + self.TOLERANCE) + self.period_us
+        return (1 - self.TOLERANCE) * expected <= dt_us <= upper
+
+    def _accept(self, frame, out: list) -> None:
+        if self._ref is not None and self._agrees(self._ref, frame):
+            step = (int(frame["seq"]) - self._ref[0]) % 65536
+            if step and int(frame["missed"]) == 0:
+                dt_us = (int(frame["t_us"]) - self._ref[1]) % (1 << 32)
+                self.period_us += 0.02 * (dt_us / step - self.period_us)  # follow the board's real rate
+        self._ref = (int(frame["seq"]), int(frame["t_us"]))
+        out.append(frame)
+
+    def feed(self, frames: np.ndarray, *, final: bool = False) -> np.ndarray:
+        """Return the plausible frames of ``frames`` (in order); count the rejected ones in :attr:`rejected`.
+
+        A held frame is returned with a later call (or now, with ``final=True``).
+        """
+        ok_range = counts_in_range(frames)
+        self.rejected += int(np.count_nonzero(~ok_range))
+        if not self.holding and self._ref is not None and len(frames) and ok_range.all():
+            # fast path: every step agrees with the one before (the normal case)
+            seq = frames["seq"].astype(np.int64)
+            t = frames["t_us"].astype(np.int64)
+            prev_seq = np.concatenate(([self._ref[0]], seq[:-1]))
+            prev_t = np.concatenate(([self._ref[1]], t[:-1]))
+            step = (seq - prev_seq) % 65536
+            dt = (t - prev_t) % (1 << 32)
+            upper = (step + frames["missed"].astype(np.int64)) * self.period_us * (1 + self.TOLERANCE) + self.period_us
+            if np.all((step > 0) & (step < 4096) & (dt >= (1 - self.TOLERANCE) * step * self.period_us) & (dt <= upper)):
+                # (step 0 and other rare cases take the frame-by-frame path below)
+                clean = step == 1
+                if clean.any() and not frames["missed"][clean].any():
+                    self.period_us += 0.02 * (float(np.mean(dt[clean])) - self.period_us)
+                self._ref = (int(seq[-1]), int(t[-1]))
+                return frames
+        out: list = []
+        for frame in frames[ok_range]:
+            if self._ref is None:
+                self._accept(frame, out)
+            elif self._held is None:
+                if self._agrees(self._ref, frame):
+                    self._accept(frame, out)
+                else:
+                    self._held = frame
+            else:
+                held, self._held = self._held, None
+                if self._agrees(self._ref, frame):
+                    self.rejected += 1  # the held frame was an isolated outlier
+                    log.warning("rejected a frame that passed its CRC but could not be true (seq %d, t_us %d)",
+                                int(held["seq"]), int(held["t_us"]))
+                    self._accept(frame, out)
+                elif self._agrees((int(held["seq"]), int(held["t_us"])), frame):
+                    self._ref = None  # a real jump: keep both, the clock logic bridges it
+                    self._accept(held, out)
+                    self._accept(frame, out)
+                else:  # neither agrees: the held frame is refused, this one waits for the next verdict
+                    self.rejected += 1
+                    self._held = frame
+        if final and self._held is not None:
+            held, self._held = self._held, None
+            self._accept(held, out)
+        return np.array(out, dtype=FRAME_DTYPE) if out else np.zeros(0, dtype=FRAME_DTYPE)

@@ -11,9 +11,11 @@ File layout: the magic ``b"BSJOURNAL1\\n"`` followed by records
 - ``F`` frames: ``u32 n`` then n x 24 frame bytes (FRAME_DTYPE), n x float64 device seconds
   (session axis), n x float64 host Unix seconds, n x u8 flags (bit 0: starts a new connected
   stretch, bit 1: first frame after a reboot);
-- ``C`` decoder counts since the recording began (JSON: crc_errors, resyncs, skipped_bytes);
+- ``C`` decoder counts since the recording began (JSON: crc_errors, resyncs, skipped_bytes,
+  implausible_frames);
 - ``G`` gap (JSON: t_start_s, t_end_s, kind, lost_frames) in the session axis;
-- ``E`` event (JSON dict with ``t_s`` in the session axis).
+- ``E`` event (JSON dict with ``t_s`` in the session axis); a ``board_changed`` or ``protocol_changed``
+  event ended the recording as failed (its ``message`` becomes the trial's ``quality["failed"]``).
 
 A torn or damaged final record is ignored. While a recorder writes a journal it holds an
 exclusive ``flock`` on it, so recovery never touches a live recording.
@@ -166,7 +168,8 @@ def read_journal(path):
     for frames, dev, _, flags in blocks:
         stats.add_frames(frames, dev, (flags & FLAG_NEW_SEGMENT) != 0)
         stats.reboots += int(np.count_nonzero(flags & FLAG_REBOOT))
-    stats.add_link_counts(**{k: counts.get(k, 0) for k in ("crc_errors", "resyncs", "skipped_bytes")})
+    stats.add_link_counts(**{k: counts.get(k, 0) for k in ("crc_errors", "resyncs", "skipped_bytes",
+                                                            "implausible_frames")})
     if blocks:
         frames = np.concatenate([b[0] for b in blocks])
         dev = np.concatenate([b[1] for b in blocks])
@@ -179,12 +182,17 @@ def read_journal(path):
     for g in gaps:
         stats.add_gap(g["t_start_s"] - t0, g["t_end_s"] - t0, lost_frames=g.get("lost_frames", 0))
     meta = dict(header.get("meta") or {})
+    quality = stats.as_dict()
+    for e in events:
+        if e.get("kind") in ("board_changed", "protocol_changed") and "failed" not in quality:
+            quality["failed"] = str(e.get("message") or e["kind"])
+            quality["failed_code"] = e["kind"]
     return TrialFile(
         frames=frames.copy(),
         device_time_s=dev - t0,
         host_time_s=host.copy(),
         board=header.get("board") or {},
-        quality=stats.as_dict(),
+        quality=quality,
         gaps=list(stats.gap_list),
         calibration=header.get("calibration"),
         meta=meta,

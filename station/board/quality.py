@@ -7,6 +7,9 @@ Definitions (reported in every trial's ``quality`` block):
 - ``lost_in_gaps``: frames the board sent while the link was down (known only when the board
   kept counting, i.e. it was not rebooted);
 - ``crc_errors``, ``resyncs``, ``skipped_bytes``: from the decoder (see :mod:`station.board.decode`);
+- ``implausible_frames``: frames that passed their CRC but could not be true (a count outside the
+  24-bit range, or a device-clock step that disagrees with the sequence step), rejected
+  (:class:`station.board.decode.FrameSanity`); they count as lost too when the sequence skips them;
 - ``gaps``: disconnects and reboots (each also listed as ``[t_start_s, t_end_s]``); ``gap_s`` their
   total length; ``reboots``: board restarts seen mid-stream;
 - ``missed_conversions``: sum of the frames' missed-conversion counts (ADC conversions the
@@ -36,6 +39,7 @@ class LinkStats:
         self.crc_errors = 0
         self.resyncs = 0
         self.skipped_bytes = 0
+        self.implausible_frames = 0
         self.missed_conversions = 0
         self.saturated_frames = 0
         self.timeout_frames = 0
@@ -51,10 +55,12 @@ class LinkStats:
         self._sum_int = 0.0
         self._sumsq_int = 0.0
 
-    def add_link_counts(self, *, crc_errors: int = 0, resyncs: int = 0, skipped_bytes: int = 0) -> None:
+    def add_link_counts(self, *, crc_errors: int = 0, resyncs: int = 0, skipped_bytes: int = 0,
+                        implausible_frames: int = 0) -> None:
         self.crc_errors += int(crc_errors)
         self.resyncs += int(resyncs)
         self.skipped_bytes += int(skipped_bytes)
+        self.implausible_frames += int(implausible_frames)
 
     def add_gap(self, t_start_s: float, t_end_s: float, *, lost_frames: int = 0) -> None:
         self.gap_list.append([float(t_start_s), float(t_end_s)])
@@ -124,6 +130,7 @@ class LinkStats:
             "crc_errors": self.crc_errors,
             "resyncs": self.resyncs,
             "skipped_bytes": self.skipped_bytes,
+            "implausible_frames": self.implausible_frames,
             "gaps": len(self.gap_list),
             "gap_s": round(float(sum(b - a for a, b in self.gap_list)), 6),
             "reboots": self.reboots,

@@ -155,6 +155,35 @@ class SerialTransport(Transport):
                  self.info.adc_kind, self.info.nominal_rate_hz)
         return self.info
 
+    # ------------------------------------------------------------------ commands
+    def request_info(self, timeout_s: float | None = None) -> BoardInfo:
+        """Ask the open board for its info frame again (e.g. to read back a setting); return it."""
+        self.info = self._handshake(self.info_timeout_s if timeout_s is None else timeout_s)
+        self._pending = b""  # data bytes of a handshake outside streaming are of no use here
+        return self.info
+
+    def command(self, cmd: int, payload: bytes = b"", *, timeout_s: float = 2.0) -> int:
+        """Send a command frame and wait for its ACK; return the ACK result (0 = ok).
+
+        Raises
+        ------
+        PortError
+            No ACK for ``cmd`` arrived within ``timeout_s``.
+        """
+        from station.board.decode import StreamDecoder
+
+        self.write(encode_command(cmd, payload))
+        dec = StreamDecoder()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            chunk = self._read_raw(0.05)
+            if not chunk:
+                continue
+            for acked, result in dec.feed(chunk).acks:
+                if acked == cmd:
+                    return int(result)
+        raise PortError(f"the board on {self.path} did not acknowledge command 0x{cmd:02X} within {timeout_s:g} s.")
+
     # ------------------------------------------------------------------ streaming
     def start(self) -> None:
         self.write(encode_command(CMD_START))

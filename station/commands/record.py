@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--calibration", metavar="FILE",
                    help="calibration file to store with the trial (default: the board's active calibration)")
     p.add_argument("--baud", type=int, default=500_000, help="baud rate (default 500000; native-USB boards ignore it)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--recover", action="store_true",
                    help="recover unfinished recordings into trial files (alone: recover and exit)")
     p.set_defaults(func=run)
@@ -104,11 +105,23 @@ def _active_calibration(board_id: str) -> dict | None:
     return cal.to_dict()
 
 
-def summary_line(out: Path, q: dict) -> str:
+#: how the summary line names each cell problem after the cell
+_CELL_STATE = {"cell_dead": "dead", "cell_saturated": "saturated", "cell_timeout": "timed out"}
+
+
+def summary_line(out: Path, q: dict, problems: list[dict] | None = None) -> str:
+    """One line: frames, duration, rate, every loss counted, and the cells that are not healthy, by name."""
+    from station.core.health import cell_words
+
+    cells = [f"{cell_words(p['cell'])} ({p['cell']}) {_CELL_STATE[p['code']]}"
+             for p in problems or [] if p.get("code") in _CELL_STATE]
     return (f"{out}: {q['frames']} frames, {q['duration_s']:.2f} s at {q['effective_rate_hz']:.2f} Hz; "
             f"lost {q['lost']}, CRC errors {q['crc_errors']}, resyncs {q['resyncs']}, gaps {q['gaps']}"
             + (f" ({q['gap_s']:.2f} s, {q['lost_in_gaps']} frames)" if q["gaps"] else "")
-            + f", missed conversions {q['missed_conversions']}, jitter {q['jitter_ms']:.3f} ms")
+            + f", missed conversions {q['missed_conversions']}, jitter {q['jitter_ms']:.3f} ms"
+            + (f", rejected {q['implausible_frames']} implausible frame(s)" if q.get("implausible_frames") else "")
+            + (f"; CELL PROBLEM: {', '.join(cells)}" if cells else "")
+            + (f"; FAILED: {q['failed_code']}" if q.get("failed") else ""))
 
 
 def run(args) -> int:
@@ -135,6 +148,9 @@ def run(args) -> int:
         raise InputFileError(f"--out {out} is a directory; give a file name such as {out / 'trial.trial'}.")
     if not out.parent.exists():
         raise InputFileError(f"cannot write {out}: the folder {out.parent} does not exist.")
+    from station.privatefiles import refuse_existing
+
+    refuse_existing(out, force=args.force)  # before the board is opened, not after the recording
     calibration = _load_calibration(args.calibration, None) if args.calibration else None
 
     acq = Acquisition(SerialTransport(args.port, baudrate=args.baud), reconnect_timeout_s=30.0)
@@ -174,12 +190,22 @@ def run(args) -> int:
         trial = acq.end_recording(duration_s=args.seconds)
     finally:
         acq.stop()
-    write_trial(out, trial)
+    write_trial(out, trial, force=args.force)
     try:
         journal.unlink()
     except FileNotFoundError:
         pass
-    print(summary_line(out, trial.quality))
+    from station.core.health import trial_problems
+
+    problems = trial_problems(trial)
+    print(summary_line(out, trial.quality, problems))
+    for problem in problems:
+        if problem["code"] not in ("link_failed", "board_changed", "protocol_changed"):
+            _say(f"warning: {problem['message']}")
+    if trial.quality.get("failed"):
+        _say(f"the recording failed after {trial.duration_s:.2f} s: {trial.quality['failed']} "
+             f"The trial is in {out}, marked failed.")
+        return 1
     if interrupted:
         _say("interrupted: the trial holds what was recorded so far.")
         return 130

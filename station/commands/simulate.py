@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--link", default=None, metavar="PATH", help="also create the symlink PATH to the device")
     p.add_argument("--truth", default=None, metavar="FILE", help="write the ground truth (.npz) on exit")
     p.add_argument("--clock-ppm", type=float, default=0.0, metavar="PPM", help="board clock error against the host (default 0)")
-    p.add_argument("--board-id", default="5B000001", metavar="HEX", help="board id in the info frame (default 5B000001)")
+    p.add_argument("--board-id", default=None, metavar="HEX",
+                   help="board id in the info frame (default: one per seed, 5B000000 + seed + 1, so seed 0 is 5B000001)")
     p.set_defaults(func=run)
 
 
@@ -54,6 +55,7 @@ def _board_id(text: str) -> int:
 
 def run(args) -> int:
     from station.board.virtual import BoardModel, FaultSpec, Subject, VirtualBoard
+    from station.board.virtual.board import virtual_board_id
     from station.board.virtual.pty_server import serve
 
     subject = Subject.resolve(args.subject)
@@ -64,7 +66,9 @@ def run(args) -> int:
         raise StationError("--seconds must be positive.")
     board = VirtualBoard(
         seed=args.seed, rate_hz=args.rate, subject=subject, board=BoardModel.named(args.board),
-        faults=FaultSpec.parse(args.faults), board_id=_board_id(args.board_id), clock_ppm=args.clock_ppm,
+        faults=FaultSpec.parse(args.faults),
+        board_id=_board_id(args.board_id) if args.board_id is not None else virtual_board_id(args.seed),
+        clock_ppm=args.clock_ppm,
         record_truth=args.truth is not None,
     )
 

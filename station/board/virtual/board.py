@@ -36,6 +36,15 @@ BOOT_S = 0.5
 MAX_RATE_HZ = 1000.0
 
 
+def virtual_board_id(seed: int) -> int:
+    """The board id a virtual board of ``seed`` reports by default: ``5B000000 + (seed mod 0xFFFFFE) + 1``.
+
+    Distinct seeds are distinct boards (hidden gains and offsets differ), so they get distinct ids;
+    seed 0 keeps the historical 5B000001. Never 0 and never FFFFFFFF (the unset id).
+    """
+    return 0x5B000000 + (int(seed) % 0xFFFFFE) + 1  # 5B000001 .. 5BFFFFFE
+
+
 class _CommandParser:
     """Splits host->board bytes into command frames (sync, length, type, payload, CRC); bad frames vanish."""
 
@@ -110,6 +119,7 @@ class VirtualBoard:
         self.board = board or BoardModel()
         self.faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self._board_id = int(board_id)
+        self._protocol_major = P.PROTOCOL_MAJOR
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(10)]
         self._cells = CellChain(self.board, self.rate_hz, param_rng=rngs[0], noise_rng=rngs[1])
         self._motion = SubjectMotion(self.rate_hz, rngs[2:6] + rngs[9:10])
@@ -147,7 +157,7 @@ class VirtualBoard:
     # --- what the host can see ---------------------------------------------------------------------
     @property
     def info(self) -> P.BoardInfo:
-        return P.BoardInfo(P.PROTOCOL_MAJOR, P.PROTOCOL_MINOR, FIRMWARE_VERSION, self._board_id, "virtual",
+        return P.BoardInfo(self._protocol_major, P.PROTOCOL_MINOR, FIRMWARE_VERSION, self._board_id, "virtual",
                            int(round(self.rate_hz)), P.N_CHANNELS)
 
     @property
@@ -327,9 +337,11 @@ class VirtualBoard:
             on_wire = offsets_arr >= 0
             wire, intact_on_wire = self._byte_faults.apply(bytes(out), offsets_arr[on_wire])
             if chunks and self._truth.enabled:
+                forged = np.concatenate([c.pop("forged") for c in chunks])
                 truth = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
                 intact = np.zeros(len(offsets_arr), dtype=bool)
                 intact[on_wire] = intact_on_wire
+                intact &= ~forged  # what reached the wire is not the true frame
                 self._truth.append(intact=intact, **truth)
             return wire
 
@@ -339,6 +351,8 @@ class VirtualBoard:
             yield (t0 + d, "reconnect", d)
         for t in self.faults.reboots:
             yield (t, "reboot", 0.0)
+        for t, major in self.faults.reflashes:
+            yield (t, "reboot", float(major))  # a restart into firmware speaking protocol ``major``
 
     def _next_break(self, t_end: float):
         pending = [b for b in self._breaks() if b not in self._done_breaks and b[0] <= t_end]
@@ -351,7 +365,13 @@ class VirtualBoard:
         if kind == "disconnect":
             event["duration_s"] = d
             self._parser.reset()
-        elif kind == "reboot":
+        elif kind == "reconnect" and self.faults.swap_board_id is not None:
+            self._board_id = self.faults.swap_board_id  # another board on the same path
+            event["board_id"] = f"{self._board_id:08X}"
+        if kind == "reboot" and d:
+            self._protocol_major = int(d)
+            event["protocol_major"] = int(d)
+        if kind == "reboot":
             self._boot_t_s = t + BOOT_S
             self._tick = 0
             self._seq = 0
@@ -388,19 +408,44 @@ class VirtualBoard:
         frames["seq"] = (self._seq + np.arange(n)) & 0xFFFF
         self._seq = (self._seq + n) & 0xFFFF
         frames["t_us"] = (self._clock0_us + np.rint(k * (1e6 / self.rate_hz)).astype(np.int64)) & 0xFFFFFFFF
-        frames["counts"] = counts
+        frames["counts"] = counts  # (a copy: the truth keeps the real counts if a forged frame replaces them)
         frames["status"] = status
         frames["missed"] = missed
         link = np.full(n, self.host_attached, dtype=bool)
         for t0, d in self.faults.disconnects:
             link &= ~((t >= t0) & (t < t0 + d))
+        true_seq, true_t_us = frames["seq"].copy(), frames["t_us"].copy()
+        forged = self._forge(frames, t)
         wire_frames = frames[link]
         frame_offsets = np.full(n, -1, dtype=np.int64)
         frame_offsets[link] = len(out) + P.DATA_FRAME_SIZE * np.arange(len(wire_frames))
         offsets.extend(frame_offsets.tolist())
         if len(wire_frames):
             out += P.encode_data_frames(wire_frames)
-        chunks.append(dict(t_s=t, seq=frames["seq"], t_us=frames["t_us"], counts=counts, status=status, missed=missed, forces_n=forces))
+        chunks.append(dict(t_s=t, seq=true_seq, t_us=true_t_us, counts=counts, status=status, missed=missed,
+                           forces_n=forces, forged=forged))
+
+    def _forge(self, frames: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Replace the frames due at ``forge`` times by CRC-valid impossible ones (in place); return the mask.
+
+        The truth keeps the real values (``frames`` fields are copied first), so it can say which wire
+        frames were not the truth.
+        """
+        forged = np.zeros(len(frames), dtype=bool)
+        for t0, kind in self.faults.forge:
+            key = ("forge", t0, kind)
+            if key in self._done_breaks or not len(t) or t[-1] < t0:
+                continue
+            i = int(np.searchsorted(t, t0))
+            if i >= len(t):
+                continue
+            self._done_breaks.add(key)
+            forged[i] = True
+            if kind == "counts":
+                frames["counts"][i, 1] = 0x3F000000  # far outside ±2^23: no 24-bit ADC can say this
+            else:
+                frames["t_us"][i] = (int(frames["t_us"][i]) + 9_700_000) & 0xFFFFFFFF
+        return forged
 
     def _cell_faults(self, t, counts, saturated, status, missed):
         f = self.faults

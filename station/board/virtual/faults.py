@@ -10,6 +10,10 @@ Spec: comma-separated ``key=value`` items (keys may repeat where a list makes se
     dead=CELL[@T]    the cell gives no signal from T s on (stuck at its zero-load reading, no noise)
     saturate=CELL[@T]  the cell reads the positive 24-bit rail with its saturation status bit
     timeout=CELL[@T]   the cell's ADC stops answering: last value repeated, timeout status bit, missed conversions
+    forge=T[:KIND]   the frame due at T s is replaced by one that passes its CRC but cannot be true (repeatable):
+                     KIND ``counts`` (default; a count outside the 24-bit range) or ``clock`` (stamped 9.7 s ahead)
+    reflash=T:MAJOR  the board restarts at T s running firmware that speaks protocol MAJOR.0 (its info frame says so)
+    swap=HEX         the board that comes back after a disconnect is another one, with board id HEX
 
 Times are simulation seconds since the board was created (the ground truth's ``t_s``). CELL is one of
 fl, fr, bl, br. Byte faults are per byte (``corrupt``, ``drop``) or per frame (``burst``).
@@ -27,7 +31,9 @@ from station.errors import StationError
 
 logger = logging.getLogger(__name__)
 
-KNOWN_FAULTS = ("corrupt", "drop", "burst", "disconnect", "reboot", "dead", "saturate", "timeout")
+KNOWN_FAULTS = ("corrupt", "drop", "burst", "disconnect", "reboot", "dead", "saturate", "timeout", "forge", "reflash",
+                "swap")
+FORGE_KINDS = ("counts", "clock")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class FaultSpec:
     dead: tuple = ()  # (CellFault, ...)
     saturate: tuple = ()
     timeout: tuple = ()
+    forge: tuple = ()  # ((t_s, kind), ...)
+    reflashes: tuple = ()  # ((t_s, protocol_major), ...)
+    swap_board_id: int | None = None
     text: str = field(default="", compare=False)
 
     @property
@@ -71,7 +80,7 @@ class FaultSpec:
         """
         if spec is None or not str(spec).strip() or str(spec).strip() == "none":
             return cls()
-        values: dict = {"disconnects": [], "reboots": [], "dead": [], "saturate": [], "timeout": []}
+        values: dict = {"disconnects": [], "reboots": [], "dead": [], "saturate": [], "timeout": [], "forge": [], "reflashes": []}
         for item in str(spec).split(","):
             item = item.strip()
             if not item:
@@ -98,6 +107,26 @@ class FaultSpec:
                     if t_s < 0 or d_s <= 0:
                         raise ValueError
                     values["disconnects"].append((t_s, d_s))
+                elif key == "forge":
+                    t, _, kind = value.partition(":")
+                    kind = kind or "counts"
+                    if kind not in FORGE_KINDS:
+                        raise StationError(f"fault 'forge' kind '{kind}' is unknown; kinds: {', '.join(FORGE_KINDS)}.")
+                    t_s = float(t)
+                    if t_s < 0:
+                        raise ValueError
+                    values["forge"].append((t_s, kind))
+                elif key == "reflash":
+                    t, _, major = value.partition(":")
+                    t_s, major_i = float(t), int(major)
+                    if t_s < 0 or not 1 <= major_i <= 255:
+                        raise ValueError
+                    values["reflashes"].append((t_s, major_i))
+                elif key == "swap":
+                    board_id = int(value, 16)
+                    if not 0 <= board_id <= 0xFFFFFFFF:
+                        raise ValueError
+                    values["swap_board_id"] = board_id
                 elif key == "reboot":
                     t_s = float(value)
                     if t_s < 0:
@@ -110,14 +139,14 @@ class FaultSpec:
                     values[key].append(CellFault(CHANNELS.index(name), float(at) if at else 0.0))
             except (ValueError, TypeError):
                 raise StationError(f"malformed fault '{item}'; expected e.g. {_EXAMPLES[key]}.") from None
-        for key in ("disconnects", "reboots", "dead", "saturate", "timeout"):
+        for key in ("disconnects", "reboots", "dead", "saturate", "timeout", "forge", "reflashes"):
             values[key] = tuple(sorted(values[key], key=lambda v: v if not isinstance(v, CellFault) else v.start_s))
         return cls(text=str(spec).strip(), **values)
 
 
 _EXAMPLES = {
     "corrupt": "corrupt=0.01", "drop": "drop=0.001", "burst": "burst=0.01:64", "disconnect": "disconnect=12.0:2.0",
-    "reboot": "reboot=20", "dead": "dead=fr", "saturate": "saturate=bl@5", "timeout": "timeout=br",
+    "reboot": "reboot=20", "dead": "dead=fr", "saturate": "saturate=bl@5", "timeout": "timeout=br", "forge": "forge=5:clock", "reflash": "reflash=10:2", "swap": "swap=5B0000FF",
 }
 
 

@@ -23,7 +23,7 @@ def test_parse_full_spec():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("foo=1", "unknown fault 'foo'; known: corrupt, drop, burst, disconnect, reboot, dead, saturate, timeout."),
+    ("foo=1", "unknown fault 'foo'; known: corrupt, drop, burst, disconnect, reboot, dead, saturate, timeout, forge, reflash, swap."),
     ("corrupt=2", "malformed fault 'corrupt=2'; expected e.g. corrupt=0.01."),
     ("corrupt", "fault 'corrupt' needs a value (e.g. corrupt=0.01)."),
     ("disconnect=5", "malformed fault 'disconnect=5'; expected e.g. disconnect=12.0:2.0."),
