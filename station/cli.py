@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("station.commands.demo", "the main job on the virtual board (dashboard, or headless primer session + PDF)"),
     "simulate": ("station.commands.simulate", "serve the virtual board on a pseudo-terminal"),
     "ports": ("station.commands.ports", "list serial ports that look like boards"),
+    "board": ("station.commands.board", "show a board's identity, or set its id"),
     "record": ("station.commands.record", "capture a trial (raw frames + quality) to a trial file"),
     "calibrate": ("station.commands.calibrate", "guided calibration with known masses"),
     "analyze": ("station.commands.analyze", "sway metrics and recording quality of a trial or CSV file"),
