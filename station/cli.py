@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("station.commands.dashboard", "the live clinic dashboard"),
     "report": ("station.commands.report", "write a session's PDF report"),
     "export": ("station.commands.export", "export a session as CSV, JSON or C3D"),
+    "patients": ("station.commands.patients", "list, add, edit, delete or restore patients"),
+    "sessions": ("station.commands.sessions", "list, delete or restore sessions"),
+    "sync": ("station.commands.sync", "upload what was recorded while the database server was away"),
+    "db": ("station.commands.db", "database status, schema upgrade, migrate a station's history, server roles"),
 }
 
 
@@ -36,6 +40,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"station {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and diagnostics to stderr")
     parser.add_argument("--data-dir", help="data directory (default: $STATION_DATA_DIR or the user data directory)")
+    parser.add_argument("--database", metavar="URL", help="sqlite:///FILE or postgresql://USER@HOST/DB (default: "
+                        "$STATION_DATABASE_URL, else the SQLite file in the data directory); the password comes from "
+                        "~/.pgpass, PGPASSWORD or a libpq service file, never from here")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Import only the chosen subcommand's module when one is named; all of them for --help.
     wanted = [a for a in (argv or []) if a in COMMANDS][:1] or list(COMMANDS)
@@ -45,23 +52,32 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name != module_name:
+                missing = (exc.name or "").split(".")[0]
+                if missing == "station" or not missing:
                     raise
-                module = None
-            if module is not None:
-                module.register(sub)
+                # an optional dependency (an extra) is not installed: say which, for this command only
+                p = sub.add_parser(name, help=help_text, add_help=False)
+                p.set_defaults(func=None, _missing=missing)
                 continue
-        p = sub.add_parser(name, help=help_text, add_help=name not in wanted)
-        p.set_defaults(func=None, _unavailable=name in wanted)
+            module.register(sub)
+            continue
+        sub.add_parser(name, help=help_text)
     return parser
+
+
+#: optional dependency -> the extra that installs it
+EXTRAS = {"PySide6": "gui", "pyqtgraph": "gui", "pylsl": "lsl"}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
-    if getattr(args, "_unavailable", False):
-        print(f"station: error: '{args.command}' is not available in this build yet.", file=sys.stderr)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        extra = EXTRAS.get(missing)
+        how = f"pip install 'balance-station[{extra}]'" if extra else f"pip install {missing}"
+        print(f"station: error: '{args.command}' needs the Python package {missing}, which is not installed ({how}).", file=sys.stderr)
         return 2
     if extra:
         parser.parse_args(argv)  # reports the unknown arguments and exits 2
@@ -70,11 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ["STATION_DATA_DIR"] = args.data_dir
+    if args.database:
+        import os
+
+        os.environ["STATION_DATABASE_URL"] = args.database
     if args.command is None or args.func is None:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader went away (`station analyze ... | head`): stop quietly, as a Unix filter does
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except StationError as exc:
         print(f"station: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "balance-station-trial"
 FORMAT_VERSION = 1
 TRIAL_SUFFIX = ".trial"
+#: largest trial file read (a day at 1 kHz is ~2.5 GB of frames; a clinic trial is a few MB)
+MAX_TRIAL_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass
@@ -143,6 +145,13 @@ def json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def _check_entry_size(path: Path, zf: zipfile.ZipFile, name: str, *, limit: int) -> None:
+    """Refuse an archive member that would unpack to more than ``limit`` bytes (a zip bomb)."""
+    size = zf.getinfo(name).file_size
+    if size > limit:
+        raise InputFileError(f"{path} is damaged: {name} would unpack to {size / 2**20:.0f} MiB.")
+
+
 def read_trial(path) -> TrialFile:
     """Read a trial file.
 
@@ -156,22 +165,27 @@ def read_trial(path) -> TrialFile:
         raise InputFileError(f"trial file {path} does not exist.")
     if path.is_dir():
         raise InputFileError(f"{path} is a directory, not a trial file.")
+    if path.stat().st_size > MAX_TRIAL_BYTES:
+        raise InputFileError(f"{path} is larger than {MAX_TRIAL_BYTES // 2**20} MiB; a trial file is not that large.")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputFileError(f"{path} is not a Balance Station trial file (not a trial archive: {exc}).") from None
     with zf:
         names = set(zf.namelist())
         if "header.json" not in names:
             raise InputFileError(f"{path} is not a Balance Station trial file (no header.json inside).")
         try:
+            _check_entry_size(path, zf, "header.json", limit=64 * 2**20)
             header = json.loads(zf.read("header.json"))
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        except (ValueError, zipfile.BadZipFile, OSError, RecursionError, NotImplementedError, RuntimeError, EOFError) as exc:
             raise InputFileError(f"{path} has a damaged header ({exc}).") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-            raise InputFileError(f"{path} is not a Balance Station trial file (format is {header.get('format')!r}).")
+        if not isinstance(header, dict):
+            raise InputFileError(f"{path} has a damaged header: it is a JSON {type(header).__name__}, not an object.")
+        if header.get("format") != FORMAT_NAME:
+            raise InputFileError(f"{path} is not a Balance Station trial file (format is {str(header.get('format'))[:60]!r}).")
         version = header.get("version")
-        if version != FORMAT_VERSION:
+        if version != FORMAT_VERSION or isinstance(version, bool):
             raise InputFileError(
                 f"{path} is a trial file of format version {version}; this station reads version {FORMAT_VERSION}."
             )
@@ -180,24 +194,72 @@ def read_trial(path) -> TrialFile:
             if f"{name}.npy" not in names:
                 raise InputFileError(f"{path} is damaged: {name}.npy is missing.")
             try:
+                _check_entry_size(path, zf, f"{name}.npy", limit=MAX_TRIAL_BYTES)
                 arrays[name] = np.load(io.BytesIO(zf.read(f"{name}.npy")), allow_pickle=False)
-            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
                 raise InputFileError(f"{path} is damaged: {name}.npy cannot be read ({exc}).") from None
     frames = arrays["frames"]
     if frames.dtype != FRAME_DTYPE:
         raise InputFileError(f"{path} is damaged: frames have dtype {frames.dtype}, expected the protocol's frame layout.")
+    if frames.ndim != 1:
+        raise InputFileError(f"{path} is damaged: frames have shape {frames.shape}, expected one row per frame.")
     n = len(frames)
+    for name in ("device_time_s", "host_time_s"):
+        a = arrays[name]
+        if a.ndim != 1 or a.dtype.kind not in "fiu":
+            raise InputFileError(f"{path} is damaged: {name} has shape {a.shape} and dtype {a.dtype}, expected {n} numbers.")
     if len(arrays["device_time_s"]) != n or len(arrays["host_time_s"]) != n:
         raise InputFileError(f"{path} is damaged: {n} frames but time arrays of a different length.")
+    t = arrays["device_time_s"].astype(np.float64, copy=False)
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise InputFileError(f"{path} is damaged: device time of frame {bad[0]} is not a finite number.")
+    if n > 1:
+        back = np.flatnonzero(np.diff(t) < 0)
+        if back.size:
+            raise InputFileError(f"{path} is damaged: device time goes backwards at frame {back[0] + 1}.")
+        if t[-1] - t[0] > 7 * 24 * 3600:
+            raise InputFileError(f"{path} is damaged: its device time spans {t[-1] - t[0]:.3g} s (more than a week).")
+    fields = _header_fields(path, header)
     return TrialFile(
         frames=frames,
-        device_time_s=arrays["device_time_s"].astype(np.float64, copy=False),
+        device_time_s=t,
         host_time_s=arrays["host_time_s"].astype(np.float64, copy=False),
-        board=header.get("board") or {},
-        quality=header.get("quality") or {},
-        gaps=[list(g) for g in header.get("gaps") or []],
-        calibration=header.get("calibration"),
-        meta=header.get("meta") or {},
-        events=header.get("events") or [],
+        **fields,
     )
+
+
+#: header key -> (expected type(s), description) for :func:`_header_fields`
+_HEADER_TYPES = {
+    "board": (dict, "an object"),
+    "quality": (dict, "an object"),
+    "gaps": (list, "a list"),
+    "calibration": ((dict, type(None)), "an object or null"),
+    "meta": (dict, "an object"),
+    "events": (list, "a list"),
+}
+
+
+def _header_fields(path: Path, header: dict) -> dict:
+    """Type-checked header fields (a damaged or hand-edited header gets one clear line)."""
+    out = {}
+    for key, (types, what) in _HEADER_TYPES.items():
+        value = header.get(key)
+        if value is None and key != "calibration":
+            value = [] if types is list else {}
+        if not isinstance(value, types):
+            raise InputFileError(f"{path} has a damaged header: {key!r} must be {what}, not {type(value).__name__}.")
+        out[key] = value
+    gaps = []
+    for g in out["gaps"]:
+        if not (isinstance(g, (list, tuple)) and len(g) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in g)):
+            raise InputFileError(f"{path} has a damaged header: each gap must be [t_start_s, t_end_s], got {str(g)[:60]}.")
+        gaps.append([float(g[0]), float(g[1])])
+    out["gaps"] = gaps
+    if not all(isinstance(e, dict) for e in out["events"]):
+        raise InputFileError(f"{path} has a damaged header: each event must be an object with t_s and kind.")
+    rate = out["board"].get("nominal_rate_hz")
+    if rate is not None and not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < 1e6):
+        raise InputFileError(f"{path} has a damaged header: board.nominal_rate_hz must be a positive number, got {str(rate)[:40]}.")
+    return out
 

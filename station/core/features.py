@@ -197,7 +197,8 @@ def welch_linear(x, *, fs_hz: float):
 def _log_log_diffusion(msd, fs_hz: float) -> dict:
     """Quijoux et al.'s log-log diffusion fits of one axis (msd[0] = 0 at lag 0)."""
     t = np.arange(1, msd.size) / fs_hz
-    lx, ly = np.log(t), np.log(msd[1:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx, ly = np.log(t), np.log(msd[1:])
     if not np.all(np.isfinite(ly)):
         nan = float("nan")
         return dict(hs=nan, hl=nan, tc=nan, dc=nan)

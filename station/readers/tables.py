@@ -87,7 +87,8 @@ def read_columns(path: Path):
             width = len(header)
             dup = sorted({h for h in header if header.count(h) > 1})
             if dup:
-                raise InputFileError(f"{path} line {number}: column {dup[0]} appears twice in the header.")
+                raise InputFileError(f"{path} line {number}: column {dup[0][:60]} appears twice in the header.")
+            kind, wanted = _layout(path, header, number)
             continue
         if len(cells) != width:
             raise InputFileError(f"{path} line {number}: {len(cells)} values, but the header (line {header_line}) has {width} columns.")
@@ -106,15 +107,6 @@ def read_columns(path: Path):
         lines.append(number)
     if header is None:
         raise InputFileError(f"{path} is empty: no header row and no samples.")
-    names = set(header)
-    for kind, wanted in LAYOUTS:
-        if names >= set(wanted):
-            break
-    else:
-        raise InputFileError(
-            f"{path} line {header_line}: unknown columns {','.join(header)[:200]}; expected {','.join(COP_COLUMNS)} "
-            f"(COP table), {','.join(FORCE_COLUMNS)} (corner-force table) or {','.join(TWO_PLATE_COLUMNS)} (two plates)."
-        )
     if not rows:
         raise InputFileError(f"{path} has a header but no samples.")
     data = np.array(rows, dtype=np.float64)
@@ -157,6 +149,17 @@ def _check_values(path: Path, cols: dict, lines) -> None:
             i = int(bad[0])
             what = "missing or not a number" if not np.isfinite(values[i]) and not np.isinf(values[i]) else f"{values[i]:g}, beyond ±{bound:g} {text}"
             raise InputFileError(f"{path} line {lines[i]}: {name} is {what}.")
+
+
+def _layout(path: Path, header: list[str], line: int) -> tuple[str, tuple[str, ...]]:
+    names = set(header)
+    for kind, wanted in LAYOUTS:
+        if names >= set(wanted):
+            return kind, wanted
+    raise InputFileError(
+        f"{path} line {line}: unknown columns {','.join(header)[:200]}; expected {','.join(COP_COLUMNS)} "
+        f"(COP table), {','.join(FORCE_COLUMNS)} (corner-force table) or {','.join(TWO_PLATE_COLUMNS)} (two plates)."
+    )
 
 
 def timing_quality(t_s) -> dict:
