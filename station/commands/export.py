@@ -33,7 +33,7 @@ def run(args) -> int:
     from station.report.exports import export_session
     from station.store import Store
 
-    with Store.open() as store:
+    with Store.open(read_only=True) as store:
         paths = export_session(store, args.session, args.out, fmt=args.format, pseudonymise=args.pseudonymise,
                                force=args.force)
     for path in paths:

@@ -31,7 +31,7 @@ def run(args) -> int:
 
     if not str(args.out).lower().endswith(".pdf"):
         raise StationError(f"The report is a PDF: give --out a name ending in .pdf, not {args.out!r}.")
-    with Store.open() as store:
+    with Store.open(read_only=True) as store:
         path = write_session_report(store, args.session, args.out, pseudonymise=args.pseudonymise,
                                      force=args.force)
     print(path)

@@ -34,17 +34,24 @@ def _row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:
     return None if row is None else dict(row)
 
 
-def mirror_rows(src: Connection, dst: Connection, refs: Iterable[tuple[sa.Table, int]]) -> None:
-    """Copy rows ``(table, id)`` from ``src`` to ``dst`` keeping their ids (``metrics``: all of a trial's)."""
+def read_rows(src: Connection, refs: Iterable[tuple[sa.Table, int]]) -> list[tuple[sa.Table, int, list[dict]]]:
+    """The rows ``(table, id)`` of ``src`` (``metrics``: all of that trial's), for :func:`write_rows`."""
+    out = []
     for table, row_id in refs:
+        column = metrics.c.trial_id if table is metrics else table.c.id
+        out.append((table, row_id, [dict(r) for r in src.execute(sa.select(table).where(column == row_id)).mappings()]))
+    return out
+
+
+def write_rows(dst: Connection, fetched: list[tuple[sa.Table, int, list[dict]]]) -> None:
+    """Store rows read by :func:`read_rows` in ``dst`` under the same ids (upserts; metrics replaced)."""
+    for table, row_id, rows in fetched:
         if table is metrics:
-            rows = [dict(r) for r in src.execute(sa.select(metrics).where(metrics.c.trial_id == row_id)).mappings()]
             dst.execute(metrics.delete().where(metrics.c.trial_id == row_id))
             if rows:
                 dst.execute(metrics.insert(), rows)
             continue
-        row = _row(src, table, row_id)
-        if row is not None:
+        for row in rows:
             _upsert(dst, table, row, keys=["id"])
 
 

@@ -38,6 +38,7 @@ from station.errors import InputFileError, StationError
 from station.store import engine as dbengine
 from station.store import paths
 from station.store.blobs import from_blob, to_blob
+from station.store.copying import read_rows, write_rows
 from station.store.tables import (
     BIRTH_YEAR_RANGE,
     BODY_MASS_RANGE_KG,
@@ -219,6 +220,7 @@ class Store:
         self._outbox = outbox
         self._mirrored: set[int] = set()  # sessions of this process mirrored in the outbox while online
         self.offline_reason = offline_reason
+        self.uploaded = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}  # by sync() since open
         self.on_offline: list[Callable[[str], None]] = []  # called once when the server goes away
 
     # ------------------------------------------------------------------ life cycle
@@ -341,10 +343,18 @@ class Store:
     def _read(self) -> Iterator[Connection]:
         engine = self._active()
         try:
-            with dbengine.begin(engine, write=False) as conn:
-                yield conn
-        except sa.exc.DBAPIError as exc:
-            raise self._database_error(exc) from None
+            conn = engine.connect()
+        except sa.exc.DBAPIError as exc:  # the server went away between two writes: read the outbox
+            if self._outbox is None or engine is self._outbox or not dbengine.is_connection_lost(exc):
+                raise self._database_error(exc) from None
+            self._go_offline(exc)
+            conn = self._outbox.connect()
+        with conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except sa.exc.DBAPIError as exc:
+                raise self._database_error(exc) from None
 
     def _database_error(self, exc: sa.exc.DBAPIError) -> StationError:
         if dbengine.is_connection_lost(exc):
@@ -363,16 +373,19 @@ class Store:
             if self._engine is None:
                 raise StationError("The station database is closed.")
             if not self.offline:
+                fetched = None
                 try:
                     with dbengine.begin(self._engine, write=True) as conn:
                         result = work(conn)
+                        if self._outbox is not None and mirror is not None:  # read inside the transaction
+                            fetched = read_rows(conn, mirror(result))
                 except sa.exc.DBAPIError as exc:
                     if self._outbox is None or not dbengine.is_connection_lost(exc):
                         raise self._database_error(exc) from None
                     self._go_offline(exc)
                 else:
-                    if self._outbox is not None and mirror is not None:
-                        self._mirror(mirror(result))
+                    if fetched:
+                        self._mirror(fetched)
                     return result
             with dbengine.begin(self._outbox, write=True) as conn:
                 conn.info["negative_ids"] = True
@@ -389,26 +402,23 @@ class Store:
         for callback in self.on_offline:
             callback(self.offline_reason)
 
-    def _mirror(self, refs: list[tuple[sa.Table, int]]) -> None:
-        from station.store.copying import mirror_rows
-
+    def _mirror(self, fetched: list) -> None:
         try:
-            with dbengine.begin(self._engine, write=False) as src, dbengine.begin(self._outbox, write=True) as dst:
-                mirror_rows(src, dst, refs)
+            with dbengine.begin(self._outbox, write=True) as dst:
+                write_rows(dst, fetched)
         except sa.exc.DBAPIError as exc:  # the outbox is a safety net: never fail a stored write for it
-            if dbengine.is_connection_lost(exc):
-                self._go_offline(exc)
-            else:
-                log.warning("could not mirror %s into the outbox: %s", refs, exc)
+            log.warning("could not keep a copy in the outbox: %s", str(exc.orig).splitlines()[0])
 
     def _refresh_outbox(self) -> None:
         """Upload leftovers, then cache the server's patient list (so an offline station finds patients)."""
-        self.sync()
-        if self.offline:
+        try:
+            self.sync()
+            with dbengine.begin(self._engine, write=False) as src:
+                fetched = read_rows(src, [(patients, i) for i in src.execute(sa.select(patients.c.id)).scalars()])
+        except (StationError, sa.exc.DBAPIError) as exc:
+            log.warning("could not refresh the outbox: %s", exc)
             return
-        with dbengine.begin(self._engine, write=False) as src:
-            ids = [(patients, i) for i in src.execute(sa.select(patients.c.id)).scalars()]
-        self._mirror(ids)
+        self._mirror(fetched)
 
     # ------------------------------------------------------------------ outbox upload
     def pending(self) -> dict:
@@ -441,6 +451,7 @@ class Store:
             if self.offline:
                 log.warning("the database server is reachable again")
             uploaded = upload_outbox(self._outbox, self._engine, exclude=self._mirrored)
+            self.uploaded = {k: self.uploaded[k] + uploaded[k] for k in self.uploaded}
             left = self.pending()
             if self.offline and not any(left.values()):
                 self.offline_reason = None  # everything is on the server again: back to it

@@ -152,7 +152,8 @@ def connection_error(exc: BaseException, url: URL) -> StationError:
     if sqlstate == "28000":
         return StationError(f"The database server at {where} does not let this station in: {first}")
     if url.get_backend_name() == "postgresql":
-        return StationError(f"Cannot reach the database server at {where}: {first.removeprefix('connection failed: ')}")
+        reason = first.rsplit("failed: ", 1)[-1]  # libpq: 'connection to server at "h", port p failed: <why>'
+        return StationError(f"Cannot reach the database server at {where}: {reason}")
     return StationError(f"The station database {where} cannot be used: {first}")
 
 
@@ -255,6 +256,10 @@ def _upgrade(conn: Connection, head: str) -> None:
     if rev != head:
         log.info("migrating the database from %s to %s", rev or "empty", head)
         command.upgrade(cfg, "head")
+        if conn.dialect.name == "postgresql":
+            from station.store import roles
+
+            roles.grant(conn)  # new tables and views are covered for the roles that exist
 
 
 def check_current(engine: Engine) -> str:
