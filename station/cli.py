@@ -32,10 +32,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sessions": ("station.commands.sessions", "list, delete or restore sessions"),
     "sync": ("station.commands.sync", "upload what was recorded while the database server was away"),
     "db": ("station.commands.db", "database status, schema upgrade, migrate a station's history, server roles"),
-    "patients": ("station.commands.patients", "list, add, edit, delete or restore patients"),
-    "sessions": ("station.commands.sessions", "list, delete or restore sessions"),
-    "sync": ("station.commands.sync", "upload what was recorded while the database server was away"),
-    "db": ("station.commands.db", "database status, schema upgrade, migrate a station's history, server roles"),
 }
 
 
@@ -44,9 +40,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"station {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and diagnostics to stderr")
     parser.add_argument("--data-dir", help="data directory (default: $STATION_DATA_DIR or the user data directory)")
-    parser.add_argument("--database", metavar="URL", help="sqlite:///FILE or postgresql://USER@HOST/DB (default: "
-                        "$STATION_DATABASE_URL, else the SQLite file in the data directory); the password comes from "
-                        "~/.pgpass, PGPASSWORD or a libpq service file, never from here")
     parser.add_argument("--database", metavar="URL", help="sqlite:///FILE or postgresql://USER@HOST/DB (default: "
                         "$STATION_DATABASE_URL, else the SQLite file in the data directory); the password comes from "
                         "~/.pgpass, PGPASSWORD or a libpq service file, never from here")
@@ -93,10 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ["STATION_DATA_DIR"] = args.data_dir
-    if args.database:
-        import os
-
-        os.environ["STATION_DATABASE_URL"] = args.database
     if args.database:
         import os
 
