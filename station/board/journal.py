@@ -17,8 +17,10 @@ File layout: the magic ``b"BSJOURNAL1\\n"`` followed by records
 - ``E`` event (JSON dict with ``t_s`` in the session axis); a ``board_changed`` or ``protocol_changed``
   event ended the recording as failed (its ``message`` becomes the trial's ``quality["failed"]``).
 
-A torn or damaged final record is ignored. While a recorder writes a journal it holds an
-exclusive ``flock`` on it, so recovery never touches a live recording.
+A torn final record is ignored; a damaged record elsewhere is skipped and reading resynchronises on
+the next record whose CRC-32 matches (:func:`iter_records`), so one flipped byte costs only the
+record it is in. While a recorder writes a journal it holds an exclusive ``flock`` on it, so recovery
+never touches a live recording.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -115,23 +118,121 @@ def is_locked(path) -> bool:
     return False
 
 
-def iter_records(path):
-    """Yield (tag, payload) for every intact record; stop at the first torn or damaged one."""
+#: record tags a journal may hold (anything else at a record start means damage)
+TAGS = frozenset(b"HFCGE")
+#: a magic with at most this many damaged bytes is still a journal (a flipped byte must not lose the frames)
+MAGIC_TOLERANCE_BYTES = 2
+_TAG_RE = re.compile(rb"[HFCGE]")
+
+
+def _record_at(data: bytes, pos: int, *, any_tag: bool = False):
+    """(tag, payload, end) of an intact record starting at ``pos``, or None.
+
+    ``any_tag``: accept a damaged tag byte (the CRC covers the payload only; :func:`_classify` then
+    tells the record's kind from its content).
+    """
+    if pos + _RECORD.size > len(data) or (data[pos] not in TAGS and not any_tag):
+        return None
+    tag, length, crc = _RECORD.unpack_from(data, pos)
+    start = pos + _RECORD.size
+    if start + length > len(data):
+        return None
+    payload = data[start : start + length]
+    if zlib.crc32(payload) != crc:
+        return None
+    return tag, payload, start + length
+
+
+def _next_record(data: bytes, pos: int) -> int | None:
+    """The next offset after ``pos`` where an intact record starts (CRC-32 checked), or None."""
+    # candidates are the bytes that can be a tag; everything else is skipped at C speed
+    for m in _TAG_RE.finditer(data, pos + 1):
+        p = m.start()
+        if p + _RECORD.size > len(data):
+            return None
+        if _record_at(data, p) is not None:
+            return p
+    return None
+
+
+def _frames_record_size_ok(payload: bytes) -> bool:
+    if len(payload) < 4:
+        return False
+    (n,) = struct.unpack_from("<I", payload)
+    return len(payload) == 4 + n * (FRAME_DTYPE.itemsize + 17)
+
+
+#: keys that identify a JSON record's kind when its tag byte was damaged
+_JSON_KINDS = ((b"H", ("board", "meta")), (b"C", ("crc_errors",)), (b"G", ("t_start_s", "t_end_s")), (b"E", ("t_s", "kind")))
+
+
+def _classify(tag: bytes, payload: bytes) -> bytes | None:
+    """The record's real kind, from its tag when it agrees with the content, else from the content."""
+    if tag == b"F" and _frames_record_size_ok(payload):
+        return tag
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    if isinstance(obj, dict):
+        kinds = [k for k, keys in _JSON_KINDS if all(key in obj for key in keys)]
+        if tag in (k for k in kinds) or (tag in TAGS and tag != b"F" and not kinds):
+            return tag
+        return kinds[0] if kinds else None
+    return b"F" if _frames_record_size_ok(payload) else None
+
+
+def iter_records(path, *, stats: dict | None = None):
+    """Yield (tag, payload) for every intact record, resynchronising past damaged ones.
+
+    A damaged record (a flipped byte in its tag, length, CRC or payload) is skipped: the reader looks
+    for the next offset where a record with a matching CRC-32 starts, so one bad byte costs only the
+    record it is in (for a frames record, at most one journal block of 0.25 s), never what follows.
+    A torn final record (a crash mid-write) is ignored. ``stats``, when given, receives
+    ``damaged_records`` and ``damaged_bytes``.
+
+    Raises
+    ------
+    InputFileError
+        The file does not start with the journal magic (more than :data:`MAGIC_TOLERANCE_BYTES` differ).
+    """
     data = Path(path).read_bytes()
-    if not data.startswith(MAGIC):
+    head = data[: len(MAGIC)]
+    if len(head) < len(MAGIC) or sum(a != b for a, b in zip(head, MAGIC)) > MAGIC_TOLERANCE_BYTES:
         from station.errors import InputFileError
 
         raise InputFileError(f"{path} is not a Balance Station recording journal.")
+    if stats is not None:
+        stats.setdefault("damaged_records", 0)
+        stats.setdefault("damaged_bytes", 0)
     pos = len(MAGIC)
     while pos + _RECORD.size <= len(data):
-        tag, length, crc = _RECORD.unpack_from(data, pos)
-        start = pos + _RECORD.size
-        payload = data[start : start + length]
-        if len(payload) < length or zlib.crc32(payload) != crc:
-            log.info("%s: ignoring a torn record at byte %d", path, pos)
-            return
+        found = _record_at(data, pos) or _record_at(data, pos, any_tag=True)
+        kind = _classify(found[0], found[1]) if found is not None else None
+        if found is not None and kind is None:
+            found = None
+        if found is not None and kind != found[0]:
+            log.warning("%s: the record at byte %d has a damaged tag; read it as %r from its content", path, pos, kind)
+            if stats is not None:
+                stats["damaged_records"] += 1
+                stats["damaged_bytes"] += 1
+            found = (kind, found[1], found[2])
+        if found is None:
+            nxt = _next_record(data, pos)
+            if nxt is None:
+                log.info("%s: ignoring a torn or damaged record at byte %d (nothing intact after it)", path, pos)
+                if stats is not None and len(data) - pos > 0:
+                    stats["damaged_bytes"] += len(data) - pos
+                return
+            log.warning("%s: skipped %d damaged bytes at byte %d; resynchronised at byte %d", path, nxt - pos, pos, nxt)
+            if stats is not None:
+                stats["damaged_records"] += 1
+                stats["damaged_bytes"] += nxt - pos
+            pos = nxt
+            continue
+        tag, payload, end = found
         yield tag, payload
-        pos = start + length
+        pos = end
 
 
 def read_journal(path):
@@ -144,11 +245,12 @@ def read_journal(path):
     gaps: list[dict] = []
     events: list[dict] = []
     blocks = []
-    for tag, payload in iter_records(path):
-        if tag == b"H":
+    damage: dict = {}
+    for tag, payload in iter_records(path, stats=damage):
+        if tag == b"H" and not header:
             header = json.loads(payload)
         elif tag == b"F":
-            (n,) = struct.unpack_from("<I", payload)
+            (n,) = struct.unpack_from("<I", payload)  # (iter_records checked the size)
             off = 4
             frames = np.frombuffer(payload, dtype=FRAME_DTYPE, count=n, offset=off)
             off += n * FRAME_DTYPE.itemsize
@@ -183,6 +285,9 @@ def read_journal(path):
         stats.add_gap(g["t_start_s"] - t0, g["t_end_s"] - t0, lost_frames=g.get("lost_frames", 0))
     meta = dict(header.get("meta") or {})
     quality = stats.as_dict()
+    if damage.get("damaged_records") or damage.get("damaged_bytes"):
+        quality["journal_damaged_records"] = int(damage["damaged_records"])
+        quality["journal_damaged_bytes"] = int(damage["damaged_bytes"])
     for e in events:
         if e.get("kind") in ("board_changed", "protocol_changed") and "failed" not in quality:
             quality["failed"] = str(e.get("message") or e["kind"])
