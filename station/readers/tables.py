@@ -202,8 +202,6 @@ def read_table(path: Path, *, board_size: str | None = None, gap_mm: float = 0.0
     the boards sit side by side, centres ``±(W/2 + gap_mm/2)`` mm from the common origin; each gives a
     plate force and COP (COP undefined below 20 N on that board) in the common frame.
     """
-    from station.core.cop import cop_from_forces
-
     kind, cols, _lines = read_columns(path)
     t = cols["t_s"]
     rec = Recording(input=str(path), kind=kind, t_s=t, quality=timing_quality(t))
@@ -215,6 +213,8 @@ def read_table(path: Path, *, board_size: str | None = None, gap_mm: float = 0.0
     elif kind == "two-plate table":
         rec.feet = {side: Plate(cols[f"fz_{side}_n"], cols[f"cop_ml_{side}_mm"], cols[f"cop_ap_{side}_mm"]) for side in ("left", "right")}
     else:
+        from station.core.cop import cop_from_forces
+
         pos = rectangle_positions(board_size, path)
         half = pos[:, 0].max() + gap_mm / 2
         rec.feet = {}
