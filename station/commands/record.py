@@ -200,7 +200,7 @@ def run(args) -> int:
     problems = trial_problems(trial)
     print(summary_line(out, trial.quality, problems))
     for problem in problems:
-        if problem["code"] not in ("link_failed", "board_changed", "protocol_changed"):
+        if not problem["code"].startswith("link_"):  # (said below, with the failure)
             _say(f"warning: {problem['message']}")
     if trial.quality.get("failed"):
         _say(f"the recording failed after {trial.duration_s:.2f} s: {trial.quality['failed']} "

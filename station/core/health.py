@@ -22,14 +22,23 @@ code                        raised when
 ``calibration_total_implausible``  the mean total is outside 147-2452 N (15-250 kg)
 ``calibration_body_mass_mismatch``  the mean total differs from body weight by more than
                             ``max(10 %, 5 kg)``
-``frames_lost``             more than 1 % of the frames of the analysed window are missing
+``quality_frames_lost``     more than 1 % of the frames of the analysed window are missing
                             (sequence steps and disconnects)
-``gap_in_window``           a disconnect or reboot inside the analysed window
-``missed_conversions``      more than 1 % of the window's conversions were missed by the firmware
-``implausible_frames``      a frame that passed its CRC but could not be true was rejected
+``quality_gap``             a disconnect or reboot inside the analysed window
+``quality_missed_conversions``  more than 1 % of the window's conversions were missed by the firmware
+``quality_implausible_frames``  a frame that passed its CRC but could not be true was rejected
+                            (severity ``warning``: the frame is refused and counted as lost, the
+                            rest of the trial is sound)
 ``rate_low``                the effective rate is below half the nominal rate (an HX711 left at 10 SPS
                             on an 80 Hz board)
+``link_board_changed``      a re-plug brought a board with another id: the recording ended, failed
+``link_protocol_changed``   the board announced another protocol major mid-stream: the recording
+                            ended, failed
 =========================  ===================================================================
+
+Every problem is an error (the trial fails and is repeated) unless it says ``"severity": "warning"``.
+The prefixes ``cell_``, ``calibration_``, ``quality_``, ``link_`` and ``rate_`` are what the assessment
+blocks on (``station.assessment.analysis``).
 """
 
 from __future__ import annotations
@@ -261,11 +270,16 @@ def quality_problems(quality: dict | None, gaps, *, window_s=None, nominal_rate_
     Returns
     -------
     list of dict
-        ``frames_lost``, ``gap_in_window``, ``missed_conversions``, ``implausible_frames``, ``rate_low``.
+        ``link_board_changed`` / ``link_protocol_changed`` (the recording ended as failed: its quality
+        block carries ``failed``), ``quality_frames_lost``, ``quality_gap``, ``quality_missed_conversions``,
+        ``quality_implausible_frames`` (a warning), ``rate_low``.
     """
     lim = {**LIMITS, **(limits or {})}
     q = quality if isinstance(quality, dict) else {}
     problems = []
+    if q.get("failed"):
+        code = str(q.get("failed_code") or "failed")
+        problems.append(_problem(code if code.startswith("link_") else f"link_{code}", str(q["failed"])))
     t = None if device_time_s is None else np.asarray(device_time_s, dtype=np.float64).reshape(-1)
     if t is not None and len(t):
         a, b = (float(t[0]), float(t[-1])) if window_s is None else (float(window_s[0]), float(window_s[1]))
@@ -304,21 +318,21 @@ def quality_problems(quality: dict | None, gaps, *, window_s=None, nominal_rate_
         share = (lost + lost_in_gaps) / expected
         if share > lim["lost_fraction"]:
             problems.append(_problem(
-                "frames_lost",
+                "quality_frames_lost",
                 f"{lost + lost_in_gaps} of {expected} frames ({100 * share:.1f} %) were lost {where} (limit "
                 f"{100 * lim['lost_fraction']:g} %): the link dropped data, so the metrics would rest on an incomplete "
                 "recording. Repeat the trial (check the USB cable and port).",
                 lost=int(lost + lost_in_gaps), expected=int(expected), fraction=round(share, 4)))
     if n_gaps:
         problems.append(_problem(
-            "gap_in_window",
+            "quality_gap",
             f"the board was disconnected or restarted {n_gaps} time(s) {where} ({gap_s:.2f} s missing): repeat the trial.",
             gaps=int(n_gaps), gap_s=round(gap_s, 3)))
     if n_missed is not None and received > 0:
         share = n_missed / (received + n_missed)
         if share > lim["missed_fraction"]:
             problems.append(_problem(
-                "missed_conversions",
+                "quality_missed_conversions",
                 f"the firmware missed {n_missed} ADC conversions {where} ({100 * share:.1f} %, limit "
                 f"{100 * lim['missed_fraction']:g} %): samples are unevenly spaced. Repeat the trial; if it recurs, "
                 "check the ADC wiring.",
@@ -326,10 +340,10 @@ def quality_problems(quality: dict | None, gaps, *, window_s=None, nominal_rate_
     implausible = int(q.get("implausible_frames") or 0)
     if implausible:
         problems.append(_problem(
-            "implausible_frames",
+            "quality_implausible_frames",
             f"{implausible} frame(s) passed their checksum but could not be true (counts outside the 24-bit range, or "
             "a clock step that disagrees with the sequence number) and were rejected: the link is damaging data.",
-            frames=implausible))
+            frames=implausible, severity="warning"))
     if nominal_rate_hz and eff_rate > 0 and eff_rate < lim["rate_fraction"] * float(nominal_rate_hz):
         problems.append(_problem(
             "rate_low",
@@ -359,17 +373,14 @@ def trial_problems(trial, *, forces_n=None, body_mass_kg: float | None = None, w
     board = trial.board if isinstance(trial.board, dict) else {}
     nominal = board.get("nominal_rate_hz")
     fs = float(nominal) if nominal else (float((trial.quality or {}).get("effective_rate_hz") or 0) or 80.0)
-    problems = []
-    q = trial.quality if isinstance(trial.quality, dict) else {}
-    if q.get("failed"):
-        problems.append(_problem(q.get("failed_code") or "link_failed", str(q["failed"])))
     counts, status = frames["counts"], frames["status"]
     if window_s is not None and len(t):
         keep = (t >= float(window_s[0])) & (t <= float(window_s[1]))
         counts, status = counts[keep], status[keep]
-    problems += cell_problems(counts, status, fs_hz=fs)
-    problems += quality_problems(trial.quality, trial.gaps, window_s=window_s, nominal_rate_hz=nominal,
+    recording = quality_problems(trial.quality, trial.gaps, window_s=window_s, nominal_rate_hz=nominal,
                                  device_time_s=t, seq=frames["seq"], missed=frames["missed"])
+    link = [p for p in recording if p["code"].startswith("link_")]
+    problems = link + cell_problems(counts, status, fs_hz=fs) + [p for p in recording if p not in link]
     if forces_n is not None:
         problems += calibration_problems(forces_n, body_mass_kg=body_mass_kg)
     return problems

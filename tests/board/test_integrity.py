@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -15,14 +16,30 @@ from station.board.virtual import Subject, VirtualBoard, VirtualTransport
 from station.core.health import calibration_problems, cell_problems, quality_problems, trial_problems
 
 
+class _GatedTransport(VirtualTransport):
+    """The virtual board at CPU speed, whose time starts moving only when the recording has begun
+    (otherwise the reader thread may run the board seconds ahead before ``begin_recording``)."""
+
+    def __init__(self, board, **kw):
+        super().__init__(board, **kw)
+        self.gate = threading.Event()
+
+    def read(self, timeout_s: float = 0.05) -> bytes:
+        if not self.gate.wait(timeout_s):
+            return b""
+        return super().read(timeout_s)
+
+
 def _record(tmp_path, *, seconds=6.0, seed=2, subject=None, faults=None, **board_kw):
     """Record through the station's acquisition from a virtual board at CPU speed; return (trial, board, acq)."""
     vb = VirtualBoard(seed=seed, subject=subject if subject is not None else Subject(), faults=faults, **board_kw)
-    acq = Acquisition(VirtualTransport(vb, realtime=False, chunk_s=0.05), reconnect_timeout_s=5.0)
+    transport = _GatedTransport(vb, realtime=False, chunk_s=0.05)
+    acq = Acquisition(transport, reconnect_timeout_s=5.0)
     acq.start()
     journal = tmp_path / f"t{time.monotonic_ns()}.journal"
     try:
         acq.begin_recording(journal, {"test": True})
+        transport.gate.set()
         deadline = time.monotonic() + 60
         while vb.time_s < seconds and acq.state != "stopped" and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -56,7 +73,7 @@ def test_a_bad_cell_is_named_from_status_bits_and_signal(tmp_path, faults, code,
     assert [(p["code"], p["cell"]) for p in problems] == [(code, cell)]
     assert words in problems[0]["message"] and f"({cell})" in problems[0]["message"]
     # (a timed-out ADC also misses conversions: the firmware counts them)
-    assert [p["code"] for p in trial_problems(trial)] == [code] + (["missed_conversions"] if code == "cell_timeout" else [])
+    assert [p["code"] for p in trial_problems(trial)] == [code] + (["quality_missed_conversions"] if code == "cell_timeout" else [])
 
 
 def test_healthy_cells_raise_nothing_loaded_or_empty(tmp_path):
@@ -138,7 +155,7 @@ def test_injected_impossible_frames_are_rejected_and_counted(tmp_path):
     assert trial.duration_s == pytest.approx(sent["t_us"][-1] / 1e6 - sent["t_us"][0] / 1e6, abs=1e-6)
     assert read_journal(journal).quality["implausible_frames"] == 4  # recovery keeps the count
     codes = [p["code"] for p in trial_problems(trial)]
-    assert "implausible_frames" in codes
+    assert "quality_implausible_frames" in codes
 
 
 def test_the_decoder_path_agrees_on_out_of_range_counts():
@@ -163,7 +180,7 @@ def test_a_mid_stream_info_of_another_protocol_major_stops_the_recording_and_kee
     assert trial.quality["failed_code"] == "protocol_changed" and "protocol 2.0" in trial.quality["failed"]
     assert [e["kind"] for e in trial.events] == ["protocol_changed"]
     assert read_journal(journal).quality["failed_code"] == "protocol_changed"
-    assert trial_problems(trial)[0]["code"] == "protocol_changed"
+    assert trial_problems(trial)[0]["code"] == "link_protocol_changed"
 
 
 def test_a_replug_bringing_another_board_ends_the_trial_as_failed(tmp_path):
@@ -174,7 +191,7 @@ def test_a_replug_bringing_another_board_ends_the_trial_as_failed(tmp_path):
     assert vb.truth.t_s[np.isin(vb.truth.seq, trial.frames["seq"])].max() < 5.0  # nothing of the second board
     recovered = read_journal(journal)
     assert recovered.quality["failed_code"] == "board_changed" and recovered.n_frames == trial.n_frames
-    assert [p["code"] for p in trial_problems(trial)] == ["board_changed"]
+    assert [p["code"] for p in trial_problems(trial)] == ["link_board_changed"]
 
 
 def test_the_same_board_coming_back_is_still_merged(tmp_path):
@@ -187,7 +204,7 @@ def test_the_same_board_coming_back_is_still_merged(tmp_path):
 def test_quality_gates_inside_the_window(tmp_path):
     trial, _, _, _ = _record(tmp_path, faults="burst=0.3:30", seconds=8.0)  # ~30 % of frames lost
     p = trial_problems(trial)
-    lost = [x for x in p if x["code"] == "frames_lost"]
+    lost = [x for x in p if x["code"] == "quality_frames_lost"]
     assert len(lost) == 1 and 0.2 < lost[0]["fraction"] < 0.4
     clean, _, _, _ = _record(tmp_path, seconds=8.0)
     assert trial_problems(clean) == []
@@ -199,7 +216,7 @@ def test_quality_gates_inside_the_window(tmp_path):
     kw = dict(nominal_rate_hz=80, device_time_s=t, seq=gapped.frames["seq"], missed=gapped.frames["missed"])
     assert quality_problems(gapped.quality, gapped.gaps, window_s=(0.5, g0 - 0.5), **kw) == []
     codes = {x["code"] for x in quality_problems(gapped.quality, gapped.gaps, window_s=(0.5, t[-1]), **kw)}
-    assert codes == {"gap_in_window", "frames_lost"}
+    assert codes == {"quality_gap", "quality_frames_lost"}
 
 
 def test_an_adc_stuck_at_10_sps_is_rate_low(tmp_path):
@@ -210,4 +227,4 @@ def test_an_adc_stuck_at_10_sps_is_rate_low(tmp_path):
     assert [x["code"] for x in p] == ["rate_low"] and p[0]["effective_rate_hz"] == pytest.approx(10.0)
     timeouts, _, _, _ = _record(tmp_path, faults="timeout=br@1", seconds=5.0)
     codes = [x["code"] for x in trial_problems(timeouts)]
-    assert codes == ["cell_timeout", "missed_conversions"]
+    assert codes == ["cell_timeout", "quality_missed_conversions"]
