@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from station.store import engine as dbengine
-from station.store.tables import calibrations, metrics, patients, sessions, trial_arrays, trials
+from station.store.tables import calibrations, metrics, outbox, patients, sessions, trial_arrays, trials
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:
 def read_rows(src: Connection, refs: Iterable[tuple[sa.Table, int]]) -> list[tuple[sa.Table, int, list[dict]]]:
     """The rows ``(table, id)`` of ``src`` (``metrics``: all of that trial's), for :func:`write_rows`."""
     out = []
-    for table, row_id in refs:
+    for table, row_id, *_ in refs:
         column = metrics.c.trial_id if table is metrics else table.c.id
         out.append((table, row_id, [dict(r) for r in src.execute(sa.select(table).where(column == row_id)).mappings()]))
     return out
@@ -124,44 +124,74 @@ def forget_session(conn: Connection, session_id: int) -> None:
     conn.execute(sessions.delete().where(sessions.c.id == session_id))
 
 
-def pending_sessions(conn: Connection, *, exclude: set[int] = frozenset()) -> dict:
-    """Counts of what the outbox holds for upload: sessions (and their trials), patients made offline."""
-    sids = [s for s in conn.execute(sa.select(sessions.c.id)).scalars() if s not in exclude]
-    n_trials = conn.execute(sa.select(sa.func.count()).select_from(trials).where(trials.c.session_id.in_(sids))).scalar() if sids else 0
-    n_patients = conn.execute(sa.select(sa.func.count()).select_from(patients).where(patients.c.id < 0)).scalar()
+def mark_pending(conn: Connection, refs: Iterable[tuple]) -> None:
+    """Mark the sessions and patients behind the rows ``(table, id)`` as changed offline (to upload).
+
+    A ref ``(table, id, False)`` is context only (mirrored, not changed) and is not marked.
+    """
+    from station.store.database import now_iso
+
+    for table, row_id, *context in refs:
+        if context and context[0] is False:
+            continue  # a row copied for context (the patient of a new session), not a change
+        if table is patients:
+            kind, query = "patient", sa.select(patients.c.uuid).where(patients.c.id == row_id)
+        elif table is sessions:
+            kind, query = "session", sa.select(sessions.c.uuid).where(sessions.c.id == row_id)
+        elif table in (trials, metrics):
+            kind, query = "session", (sa.select(sessions.c.uuid).join(trials, trials.c.session_id == sessions.c.id)
+                                      .where(trials.c.id == row_id))
+        else:
+            continue
+        uuid = conn.execute(query).scalar()
+        if uuid is not None:
+            _upsert(conn, outbox, {"kind": kind, "uuid": uuid, "marked": now_iso()}, keys=["kind", "uuid"])
+
+
+def pending_sessions(conn: Connection) -> dict:
+    """Counts of what the outbox holds for upload: sessions (and their trials), patients."""
+    marked = sa.select(outbox.c.uuid).where(outbox.c.kind == "session")
+    sids = list(conn.execute(sa.select(sessions.c.id).where(sessions.c.uuid.in_(marked))).scalars())
+    n_trials = conn.execute(sa.select(sa.func.count()).select_from(trials).where(trials.c.session_id.in_(sids))).scalar()
+    n_patients = conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.kind == "patient")).scalar()
     return {"sessions": len(sids), "trials": int(n_trials), "patients": int(n_patients)}
 
 
-def upload_outbox(outbox: Engine, server: Engine, *, exclude: set[int] = frozenset()) -> dict:
-    """Upload every outbox session (except ``exclude``: live mirrors) and every patient made offline.
+def upload_outbox(outbox_engine: Engine, server: Engine) -> dict:
+    """Upload every session and patient marked in the outbox; unmark each once the server has it.
 
-    Each session goes in its own server transaction; a finished one is then removed from the outbox.
+    Each session goes in one server transaction inside one outbox write transaction (so a recording
+    that carries on meanwhile cannot lose a mark); a finished session is then removed from the outbox.
     Returns counts ``{"sessions", "trials", "arrays", "patients"}`` uploaded.
     """
     done = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}
-    with dbengine.begin(outbox, write=False) as conn:
-        sids = [s for s in conn.execute(sa.select(sessions.c.id).order_by(sessions.c.id)).scalars() if s not in exclude]
-    for sid in sids:
-        with dbengine.begin(outbox, write=False) as src, dbengine.begin(server, write=True) as dst:
-            copied = copy_session(src, dst, sid)
-            status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
-        done["sessions"] += 1
-        done["trials"] += copied["trials"]
-        done["arrays"] += copied["arrays"]
-        log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
-        if status != "running":
-            with dbengine.begin(outbox, write=True) as conn:
-                forget_session(conn, sid)
-    with dbengine.begin(outbox, write=True) as src:
-        offline_made = [dict(r) for r in src.execute(sa.select(patients).where(patients.c.id < 0)).mappings()]
-        for patient in offline_made:
-            with dbengine.begin(server, write=True) as dst:
-                new_pid = _ensure(dst, patients, patient, key="uuid", update=False)
-            if src.execute(sa.select(sa.func.count()).select_from(sessions)
-                           .where(sessions.c.patient_id == patient["id"])).scalar() == 0:
-                src.execute(patients.delete().where(patients.c.id == patient["id"]))
-            done["patients"] += 1
-            log.info("uploaded patient %d as #%d", patient["id"], new_pid)
+    with dbengine.begin(outbox_engine, write=False) as conn:
+        marks = [tuple(r) for r in conn.execute(sa.select(outbox.c.kind, outbox.c.uuid).order_by(outbox.c.marked))]
+    for kind, uuid in [m for m in marks if m[0] == "session"]:
+        with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
+            sid = _id_by(src, sessions, "uuid", uuid)
+            if sid is not None:
+                copied = copy_session(src, dst, sid)
+                status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
+                if status != "running":  # safely on the server; a running one stays for the recorder
+                    forget_session(src, sid)
+                done["sessions"] += 1
+                done["trials"] += copied["trials"]
+                done["arrays"] += copied["arrays"]
+                log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
+            src.execute(outbox.delete().where(outbox.c.kind == kind, outbox.c.uuid == uuid))
+    for kind, uuid in [m for m in marks if m[0] == "patient"]:
+        with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
+            patient = src.execute(sa.select(patients).where(patients.c.uuid == uuid)).mappings().first()
+            if patient is not None:
+                new_pid = _ensure(dst, patients, dict(patient), key="uuid", update=True)  # this station's edit
+                done["patients"] += 1
+                log.info("uploaded patient %d as #%d", patient["id"], new_pid)
+                left = src.execute(sa.select(sa.func.count()).select_from(sessions)
+                                   .where(sessions.c.patient_id == patient["id"])).scalar()
+                if patient["id"] < 0 and left == 0:
+                    src.execute(patients.delete().where(patients.c.id == patient["id"]))
+            src.execute(outbox.delete().where(outbox.c.kind == kind, outbox.c.uuid == uuid))
     return done
 
 

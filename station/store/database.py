@@ -38,7 +38,7 @@ from station.errors import InputFileError, StationError
 from station.store import engine as dbengine
 from station.store import paths
 from station.store.blobs import from_blob, to_blob
-from station.store.copying import read_rows, write_rows
+from station.store.copying import mark_pending, read_rows, write_rows
 from station.store.tables import (
     BIRTH_YEAR_RANGE,
     BODY_MASS_RANGE_KG,
@@ -218,7 +218,6 @@ class Store:
         self.read_only = read_only
         self.station = station_name()
         self._outbox = outbox
-        self._mirrored: set[int] = set()  # sessions of this process mirrored in the outbox while online
         self.offline_reason = offline_reason
         self.uploaded = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}  # by sync() since open
         self.on_offline: list[Callable[[str], None]] = []  # called once when the server goes away
@@ -364,8 +363,9 @@ class Store:
     def _write(self, work: Callable[[Connection], Any], *, mirror: Callable[[Any], list] | None = None):
         """Run ``work(conn)`` in one write transaction; offline (or when the server goes away) in the outbox.
 
-        ``mirror(result)`` names the rows ``(table, id)`` to copy into the outbox after a server write,
-        so the outbox can carry on with the same ids if the server goes away later.
+        ``mirror(result)`` names the rows ``(table, id)`` the work changed: after a server write they are
+        copied into the outbox (so it can carry on with the same ids if the server goes away later); in
+        the outbox, their sessions and patients are marked for upload.
         """
         if self.read_only:
             raise StationError("The station database was opened read-only.")
@@ -390,12 +390,14 @@ class Store:
             with dbengine.begin(self._outbox, write=True) as conn:
                 conn.info["negative_ids"] = True
                 try:
-                    return work(conn)
+                    result = work(conn)
+                    if mirror is not None:  # what changed offline is marked for upload, in the same transaction
+                        mark_pending(conn, mirror(result))
+                    return result
                 finally:
                     conn.info.pop("negative_ids", None)
 
     def _go_offline(self, exc: BaseException) -> None:
-        self._mirrored.clear()  # what this process mirrored is now pending in the outbox
         self.offline_reason = str(dbengine.connection_error(exc, self.url))
         log.warning("Lost the database server (%s): recording continues on this station; `station sync` "
                     "uploads it when the server is back.", self.offline_reason)
@@ -428,7 +430,7 @@ class Store:
         if self._outbox is None:
             return {"sessions": 0, "trials": 0, "patients": 0}
         with dbengine.begin(self._outbox, write=False) as conn:
-            return pending_sessions(conn, exclude=self._mirrored)
+            return pending_sessions(conn)
 
     def sync(self) -> dict:
         """Upload the outbox to the server (idempotent, by uuid); return counts uploaded and still pending.
@@ -450,7 +452,7 @@ class Store:
                 raise dbengine.connection_error(exc, self.url) from None
             if self.offline:
                 log.warning("the database server is reachable again")
-            uploaded = upload_outbox(self._outbox, self._engine, exclude=self._mirrored)
+            uploaded = upload_outbox(self._outbox, self._engine)
             self.uploaded = {k: self.uploaded[k] + uploaded[k] for k in self.uploaded}
             left = self.pending()
             if self.offline and not any(left.values()):
@@ -574,12 +576,14 @@ class Store:
 
         def work(conn):
             conn.execute(patients.update().where(patients.c.id == patient_id).values(deleted_at=stamp))
-            return conn.execute(sessions.update().where(sessions.c.patient_id == patient_id,
-                                                        sessions.c.deleted_at.is_(None)).values(deleted_at=stamp)).rowcount
+            moved = list(conn.execute(sa.select(sessions.c.id).where(sessions.c.patient_id == patient_id,
+                                                                    sessions.c.deleted_at.is_(None))).scalars())
+            conn.execute(sessions.update().where(sessions.c.id.in_(moved)).values(deleted_at=stamp))
+            return moved
 
-        moved = self._write(work, mirror=lambda _: [(patients, patient_id)])
-        log.info("patient %d and %d session(s) moved to the trash", patient_id, moved)
-        return moved
+        moved = self._write(work, mirror=lambda ids: [(patients, patient_id)] + [(sessions, i) for i in ids])
+        log.info("patient %d and %d session(s) moved to the trash", patient_id, len(moved))
+        return len(moved)
 
     def restore_patient(self, patient_id: int) -> int:
         """Bring a patient back from the trash with the sessions deleted together with them."""
@@ -589,11 +593,12 @@ class Store:
 
         def work(conn):
             conn.execute(patients.update().where(patients.c.id == patient_id).values(deleted_at=None))
-            return conn.execute(sessions.update().where(sessions.c.patient_id == patient_id,
-                                                        sessions.c.deleted_at == patient.deleted_at)
-                                .values(deleted_at=None)).rowcount
+            back = list(conn.execute(sa.select(sessions.c.id).where(sessions.c.patient_id == patient_id,
+                                                                   sessions.c.deleted_at == patient.deleted_at)).scalars())
+            conn.execute(sessions.update().where(sessions.c.id.in_(back)).values(deleted_at=None))
+            return back
 
-        return self._write(work, mirror=lambda _: [(patients, patient_id)])
+        return len(self._write(work, mirror=lambda ids: [(patients, patient_id)] + [(sessions, i) for i in ids]))
 
     # ------------------------------------------------------------------ calibrations
     def add_calibration(self, calibration: dict | Any) -> int:
@@ -654,8 +659,7 @@ class Store:
         }
 
         def refs(sid):
-            self._mirrored.add(sid)
-            return [(patients, patient_id)] + ([(calibrations, calibration_id)] if calibration_id else []) + [(sessions, sid)]
+            return [(patients, patient_id, False)] + ([(calibrations, calibration_id)] if calibration_id else []) + [(sessions, sid)]
 
         return self._write(lambda conn: insert_id(conn, sessions, values), mirror=refs)
 
@@ -667,13 +671,13 @@ class Store:
         if scores is not None:
             values["scores_json"] = _json(scores)
         was_offline = self.offline
-        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values)))
+        self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values)),
+                    mirror=lambda _: [(sessions, session_id)])
         if self._outbox is not None and not self.offline and not was_offline:
             from station.store.copying import forget_session
 
             with dbengine.begin(self._outbox, write=True) as conn:  # stored on the server: the mirror has done its job
                 forget_session(conn, session_id)
-            self._mirrored.discard(session_id)
 
     def update_session(self, session_id: int, **fields) -> None:
         """Change a session's ``calibration_id``, ``operator`` or ``notes``."""
@@ -712,7 +716,7 @@ class Store:
         """Move a session (raw data included) to the trash; :meth:`restore_session` brings it back."""
         self.get_session(session_id)
         self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id)
-                                              .values(deleted_at=_tombstone())))
+                                              .values(deleted_at=_tombstone())), mirror=lambda _: [(sessions, session_id)])
 
     def restore_session(self, session_id: int) -> None:
         """Bring a session back from the trash (its patient must not be in the trash)."""
@@ -723,7 +727,7 @@ class Store:
             raise StationError(f"Session #{session_id} belongs to patient #{session.patient_id}, who is in the "
                                "trash; restore the patient first.")
         self._write(lambda conn: conn.execute(sessions.update().where(sessions.c.id == session_id)
-                                              .values(deleted_at=None)))
+                                              .values(deleted_at=None)), mirror=lambda _: [(sessions, session_id)])
 
     # ------------------------------------------------------------------ trials
     def add_trial(

@@ -160,3 +160,12 @@ metrics = Table(
     Column("name", Text, primary_key=True),
     Column("value", Float),  # NULL when undefined (NaN)
 )
+
+#: a station's outbox (its local SQLite file next to a server): what was changed while the server was
+#: away and still has to be uploaded, by global id (kind "session" or "patient"); empty on a server
+outbox = Table(
+    "outbox", metadata,
+    Column("kind", Text, primary_key=True),
+    Column("uuid", String(36), primary_key=True),
+    Column("marked", Text, nullable=False),
+)

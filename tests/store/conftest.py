@@ -51,3 +51,10 @@ def store(tmp_path, db_url):
 
     with Store.open(tmp_path / "data", url=db_url) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    """`station --database/--data-dir` set environment variables; each test starts (and ends) without them."""
+    for name in ("STATION_DATABASE_URL", "STATION_DATA_DIR", "STATION_NAME"):
+        monkeypatch.delenv(name, raising=False)
