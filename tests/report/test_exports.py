@@ -139,16 +139,16 @@ def test_c3d_force_platform_gives_the_station_cop(primer_session, tmp_path):
     for t in (trials[0], trials[2], next(t for t in trials if t.task == "rfe_rdl")):
         c = ezc3d.c3d(str(tmp_path / f"session{run.session_id}_trial{t.seq}.c3d"), extract_forceplat_data=True)
         fp = c["parameters"]["FORCE_PLATFORM"]
-        assert int(fp["TYPE"]["value"][0]) == 3 and int(fp["USED"]["value"][0]) == 1
-        np.testing.assert_allclose(fp["ORIGIN"]["value"].ravel(), [200.0, 150.0, 0.0])
+        assert int(fp["TYPE"]["value"][0]) == 2 and int(fp["USED"]["value"][0]) == 1  # type 2 by default (issue 15)
+        np.testing.assert_allclose(fp["ORIGIN"]["value"].ravel(), [0.0, 0.0, 0.0])
         assert c["parameters"]["POINT"]["UNITS"]["value"] == ["mm"]
         # the station's own analysis of the stored raw counts
         result = analyze_trial(run.store.trial_file(t.id), body_mass_kg=70.0)
         analogs = c["data"]["analogs"][0]
-        assert analogs.shape == (8, len(result.t_s))
+        assert analogs.shape == (11, len(result.t_s))
         assert c["header"]["points"]["frame_rate"] == pytest.approx(result.fs_hz, rel=1e-6)
-        np.testing.assert_allclose(analogs[:4].T, result.forces_n, atol=1e-3 + 1e-6 * np.abs(result.forces_n).max())
-        assert not analogs[4:].any()
+        np.testing.assert_allclose(analogs[6:10].T, result.forces_n, atol=1e-3 + 1e-6 * np.abs(result.forces_n).max())
+        assert not analogs[[0, 1, 5]].any() and analogs[10].all()
         platform = c["data"]["platform"][0]
         # the force on the plate points down (lab z up); its size is the total vertical force
         np.testing.assert_allclose(-platform["force"][2], result.total_n, rtol=1e-5, atol=1e-2)
