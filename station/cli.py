@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("station.commands.dashboard", "the live clinic dashboard"),
     "report": ("station.commands.report", "write a session's PDF report"),
     "export": ("station.commands.export", "export a session as CSV, JSON or C3D"),
+    "stream": ("station.commands.stream", "live forces and COP as a Lab Streaming Layer outlet"),
     "patients": ("station.commands.patients", "list, add, edit, delete or restore patients"),
     "sessions": ("station.commands.sessions", "list, delete or restore sessions"),
     "sync": ("station.commands.sync", "upload what was recorded while the database server was away"),

@@ -1,0 +1,50 @@
+"""`station stream --sim`: an LSL outlet read back with an LSL inlet on this machine (pylsl ships liblsl)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import pylsl  # the `lsl` extra (also in `test`)
+
+
+def test_stream_carries_labelled_forces_and_cop(tmp_path):
+    env = dict(os.environ, STATION_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen([sys.executable, "-m", "station", "stream", "--sim", "--seed", "7", "--seconds", "12"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        streams = pylsl.resolve_byprop("type", "Force", minimum=1, timeout=20.0)
+        streams = [s for s in streams if s.name().startswith("BalanceStation-")]
+        assert streams, "no BalanceStation outlet found"
+        inlet = pylsl.StreamInlet(streams[0], recover=False)
+        info = inlet.info(timeout=10.0)
+        assert info.channel_count() == 7 and info.nominal_srate() == 80.0
+        ch = info.desc().child("channels").child("channel")
+        labels, units = [], []
+        for _ in range(info.channel_count()):
+            labels.append(ch.child_value("label"))
+            units.append(ch.child_value("unit"))
+            ch = ch.next_sibling()
+        assert labels == ["Fz_fl", "Fz_fr", "Fz_bl", "Fz_br", "Fz_total", "COP_ML", "COP_AP"]
+        assert units == ["N"] * 5 + ["mm", "mm"]
+        assert info.desc().child("acquisition").child_value("manufacturer") == "Balance Station"
+        samples, stamps = [], []
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            chunk, ts = inlet.pull_chunk(timeout=0.5)
+            samples += chunk
+            stamps += ts
+        x = np.array(samples)
+        assert x.shape[0] > 200  # ~4 s at 80 Hz
+        np.testing.assert_allclose(x[:, :4].sum(axis=1), x[:, 4], rtol=1e-4, atol=0.05)
+        standing = x[:, 4] > 300
+        assert standing.mean() > 0.8 and 500 < np.median(x[standing, 4]) < 1200  # a person of 50-120 kg
+        assert np.all(np.abs(x[standing, 5]) < 200) and np.all(np.abs(x[standing, 6]) < 150)  # COP on the board
+        dt = np.diff(stamps)
+        assert np.median(dt) == pytest.approx(1 / 80, rel=0.05)  # the board's own timing, not USB arrival
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
