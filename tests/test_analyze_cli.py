@@ -178,3 +178,11 @@ def test_wii_like_irregular_stream(tmp_path, capsys):
     assert m["mean_frequency_hz"] == pytest.approx(0.5, rel=0.02)
     assert "note" not in out["quality"]
     assert "irregular" in run_json(capsys, str(path), "--preset", "raw")["quality"]["note"]
+
+
+def test_a_cold_kernel_cache_is_noticed(tmp_path, monkeypatch):
+    from station.commands.analyze import kernels_cached
+
+    assert kernels_cached()  # this checkout has run the kernels
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not kernels_cached()  # a fresh install: analyze compiles them once, with a message

@@ -455,12 +455,51 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def kernels_cached() -> bool:
+    """True when numba's on-disk cache holds the core's kernels (a first run after install has none)."""
+    from station.core import precompile
+
+    root = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(precompile.__file__).parent / "__pycache__")
+    try:
+        return any(root.rglob("features._sway_density_kernel*.nbi")) and any(root.rglob("*.nbi"))
+    except OSError:
+        return False
+
+
+def warm_kernels() -> None:
+    """Compile the kernels once, with progress, when the cache is cold (the first run after install)."""
+    if os.environ.get("STATION_DISABLE_JIT") or kernels_cached():
+        return
+    from station.core.precompile import warmup
+
+    print("station: compiling the analysis kernels once (first run after install; later runs load them from the cache).",
+          file=sys.stderr, flush=True)
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=1, unit="kernel", file=sys.stderr, desc="compile")
+
+    def progress(done, total, name):
+        if bar is not None:
+            bar.total = total
+            bar.set_postfix_str(name)
+            bar.update(done - bar.n)
+
+    try:
+        warmup(progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def run(args) -> int:
     opts = options_of(args)
     inputs = expand_inputs(args.paths)
     if args.jobs is not None and not (1 <= args.jobs <= 256):
         raise InputFileError(f"--jobs must be between 1 and 256, got {args.jobs}.")
     many = len(inputs) > 1 or args.table is not None or args.jsonl is not None
+    warm_kernels()
     if many:
         return run_batch(inputs, opts, jobs=args.jobs, table=args.table, jsonl=args.jsonl)
     reports = analyze_path(inputs[0], opts)

@@ -181,15 +181,12 @@ def welch_linear(x, *, fs_hz: float):
     scale = 1.0 / (fs_hz * (w * w).sum())
     k = np.arange(seg) - (seg - 1) / 2.0
     kk = float(k @ k)
-    starts = range(0, n - seg + 1, step)
-    acc = np.zeros((x.shape[0], nfft // 2 + 1))
-    for s in starts:
-        part = x[:, s : s + seg]
-        part = part - part.mean(axis=1, keepdims=True)
-        part = part - np.outer(part @ k / kk, k)
-        spec = np.fft.rfft(part * w, nfft, axis=1)
-        acc += spec.real**2 + spec.imag**2
-    psd = acc * scale / len(starts)
+    starts = np.arange(0, n - seg + 1, step)
+    parts = x[:, starts[:, None] + np.arange(seg)]  # (k, segments, seg)
+    parts = parts - parts.mean(axis=2, keepdims=True)
+    parts = parts - (parts @ k / kk)[..., None] * k
+    spec = np.fft.rfft(parts * w, nfft, axis=2)
+    psd = (spec.real**2 + spec.imag**2).mean(axis=1) * scale
     psd[:, 1 : (nfft + 1) // 2] *= 2.0  # one-sided: all but DC and (even nfft) Nyquist
     return np.fft.rfftfreq(nfft, 1.0 / fs_hz), psd
 
@@ -204,31 +201,28 @@ def _log_log_diffusion(msd, fs_hz: float) -> dict:
         return dict(hs=nan, hl=nan, tc=nan, dc=nan)
     i0, i1 = int(0.3 * fs_hz) + 1, int(2.5 * fs_hz)
     i1 = min(i1, lx.size - 2)
+    nan = float("nan")
+    if i1 < i0:
+        return dict(hs=nan, hl=nan, tc=nan, dc=nan)
     c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones_like(lx), lx, ly, lx * lx, lx * ly, ly * ly)]
+    i = np.arange(i0, i1 + 1)
 
-    def fit(a, b):  # least squares on samples a..b-1: (intercept, slope, rmse)
-        s = [v[b] - v[a] for v in c]
-        n_, sx, sy, sxx, sxy, syy = s
-        den = n_ * sxx - sx * sx
-        slope = (n_ * sxy - sx * sy) / den
+    def fits(a, b):  # least squares on samples a..b-1 (arrays of bounds): intercept, slope, rmse
+        n_, sx, sy, sxx, sxy, syy = (v[b] - v[a] for v in c)
+        slope = (n_ * sxy - sx * sy) / (n_ * sxx - sx * sx)
         icpt = (sy - slope * sx) / n_
         sse = syy - 2 * icpt * sy - 2 * slope * sxy + n_ * icpt**2 + 2 * icpt * slope * sx + slope**2 * sxx
-        return icpt, slope, math.sqrt(max(sse, 0.0) / n_)
+        return icpt, slope, np.sqrt(np.maximum(sse, 0.0) / n_)
 
-    best_s = best_l = None
-    for i in range(i0, i1 + 1):
-        f = fit(0, i)
-        if best_s is None or f[2] <= best_s[2]:
-            best_s = f
-        g = fit(i - 1, lx.size)
-        if best_l is None or g[2] <= best_l[2]:
-            best_l = g
-    if best_s is None:
-        nan = float("nan")
-        return dict(hs=nan, hl=nan, tc=nan, dc=nan)
-    (a_s, b_s, _), (a_l, b_l, _) = best_s, best_l
-    log_tc = (a_l - a_s) / (b_s - b_l) if b_s != b_l else float("nan")
-    log_tc = min(log_tc, lx[-1]) if math.isfinite(log_tc) else log_tc
+    def last_min(r):  # the reference keeps the last of equal minima (``<=``)
+        return r.size - 1 - int(np.argmin(r[::-1]))
+
+    a_s, b_s, r_s = fits(np.zeros_like(i), i)
+    a_l, b_l, r_l = fits(i - 1, np.full_like(i, lx.size))
+    ks, kl = last_min(r_s), last_min(r_l)
+    a_s, b_s, a_l, b_l = float(a_s[ks]), float(b_s[ks]), float(a_l[kl]), float(b_l[kl])
+    log_tc = (a_l - a_s) / (b_s - b_l) if b_s != b_l else nan
+    log_tc = min(log_tc, float(lx[-1])) if math.isfinite(log_tc) else log_tc
     return dict(hs=b_s / 2, hl=b_l / 2, tc=math.exp(log_tc), dc=math.exp(a_s + b_s * log_tc))
 
 

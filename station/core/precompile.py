@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def _steps():
-    from station.core import cop, diffusion, entropy, forces, resample, spectral, sway
+    from station.core import cop, diffusion, entropy, features, forces, resample, spectral, swarii, sway, zerolag
 
     rng = np.random.default_rng(0)
     counts_i = rng.integers(-1000, 1000, size=(8, 4)).astype(np.int32)
@@ -33,6 +33,9 @@ def _steps():
         ("spectral measures", lambda: spectral.spectral_stats(f, p)),
         ("diffusion fits", lambda: diffusion.line_fit(np.arange(8.0), np.arange(8.0), 0, 8)),
         ("sample entropy", lambda: entropy.sample_entropy(xy[0], r=0.5)),
+        ("zero-lag filter", lambda: zerolag.sosfiltfilt(zerolag.butter_lowpass_sos(2, 10.0, 100.0), xy.T.copy(), padlen=15)),
+        ("extended features", lambda: features.extended_features(xy[0] - xy[0].mean(), xy[1] - xy[1].mean(), fs_hz=10.0)),
+        ("SWARII resampling", lambda: swarii.swarii_resample(t, np.ones((16, 2)), fs_hz=50.0)),
     ]
 
 
