@@ -1,6 +1,8 @@
 """``station demo``: the main job on the virtual board.
 
-With a display (and without ``--headless``) it opens the live dashboard on the virtual board. Without a
+With a display (and without ``--headless``) it opens the live dashboard on the virtual board as a guided
+first run: a demo patient is chosen, the runner page shows the primer session and says to press Start,
+and the clinician picks the speed (real time or 4-20x faster) before the one click. Without a
 display, or with ``--headless``, it runs a complete simulated primer session — the virtual board is
 calibrated with known masses, a virtual runner whose right hip drops is tested on each leg (baseline),
 guided through the primer (standing pigeon, side hip lifts, rear-foot-elevated RDL; 3 rounds) and
@@ -55,7 +57,7 @@ def run(args) -> int:
     if not args.headless and _has_display():
         from station.dashboard.app import run_dashboard
 
-        return run_dashboard(sim=True, subject=args.subject, seed=args.seed)
+        return run_dashboard(sim=True, subject=args.subject, seed=args.seed, guided=True)
     if not args.headless:
         print("No display found: running the headless demo (a simulated primer session ending in a PDF report).")
     from station.commands import assess

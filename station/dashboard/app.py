@@ -43,7 +43,7 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
 
 def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
                   subject: str = "healthy", faults: str | None = None, screenshot: str | os.PathLike | None = None,
-                  after_s: float = 5.0, tab: str | None = None) -> int:
+                  after_s: float = 5.0, tab: str | None = None, guided: bool = False) -> int:
     """Open the clinic dashboard on a serial board or the in-process virtual board; block until closed.
 
     Parameters
@@ -57,7 +57,10 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
     screenshot : path or None
         Save the window as PNG after ``after_s`` seconds and exit 0 (works offscreen).
     tab : str or None
-        Tab shown first: live, protocol, result, before-after, calibration.
+        Tab shown first: live, protocol, result, before-after, history, calibration.
+    guided : bool
+        The demo's guided first run: the demo patient (added if missing) chosen, the primer
+        protocol on the runner page at 10x speed, and a banner saying what to press.
 
     Returns
     -------
@@ -68,6 +71,8 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
 
     app = qt_application()
     window = build_window(port=port, sim=sim, seed=seed, rate_hz=rate_hz, subject=subject, faults=faults)
+    if guided:
+        window.guide_first_run(demo_patient(window.store))
     if tab:
         select_tab(window, tab)
     window.show()
@@ -88,7 +93,19 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
     return 0
 
 
-TABS = {"live": 0, "protocol": 1, "result": 2, "before-after": 3, "calibration": 4}
+TABS = {"live": 0, "protocol": 1, "result": 2, "before-after": 3, "history": 4, "calibration": 5}
+
+#: the demo's patient (``station demo`` with a display)
+DEMO_PATIENT = {"name": "Demo runner (virtual)", "body_mass_kg": 72.0, "birth_year": 1990, "sex": "female",
+                "dominant_leg": "right", "notes": "virtual runner whose right hip drops"}
+
+
+def demo_patient(store) -> int:
+    """The demo patient's id (added on the first run)."""
+    for p in store.list_patients():
+        if p.name == DEMO_PATIENT["name"]:
+            return p.id
+    return store.add_patient(**DEMO_PATIENT)
 
 
 def select_tab(window, name: str) -> None:

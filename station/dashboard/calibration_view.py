@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from station.core.registry import format_value
 from station.dashboard import theme
 from station.dashboard.results_views import _set_row, _table
 from station.errors import CalibrationError
@@ -219,8 +220,9 @@ class CalibrationPanel(QWidget):
         for r, p in enumerate(rows):
             passed = report.point_passed(p)
             _set_row(self.table, r, [
-                f"{p.mass_kg:g} kg at {p.x_mm:+.0f}, {p.y_mm:+.0f} mm",
-                f"{p.force_n:.2f}", f"{p.force_error_n:+.2f}", f"{p.force_error_pct:+.2f}",
+                f"{p.mass_kg:g} kg at {format_value(p.x_mm, 0, sign=True)}, {format_value(p.y_mm, 0, sign=True)} mm",
+                format_value(p.force_n, 2), format_value(p.force_error_n, 2, sign=True),
+                format_value(p.force_error_pct, 2, sign=True),
                 f"{p.cop_error_mm:.2f}", "pass" if passed else "FAIL",
             ], colour=theme.GOOD if passed else theme.BAD)
         r = outcome.fit.residuals()

@@ -203,7 +203,10 @@ class Statokinesigram(QWidget):
         if np.isfinite(ml[-1]):
             # no-break spaces: a wrapped read-out breaks between the COP and the area, not inside them
             area = f" · 95\u00a0%\u00a0ellipse\u00a0{ellipse[2]:.0f}\u00a0mm²" if ellipse is not None else ""
-            self.readout.setText(f"COP  ML {ml[-1]:+.0f} mm  AP {ap[-1]:+.0f} mm{area}")
+            from station.core.registry import format_value
+
+            self.readout.setText(f"COP  ML {format_value(ml[-1], 0, sign=True)} mm  "
+                                 f"AP {format_value(ap[-1], 0, sign=True)} mm{area}")
         else:
             self.readout.setText("No load on the board")
         ok = np.isfinite(ml[stride])

@@ -40,6 +40,10 @@ PROTOCOLS = {
     "primer": "Primer session: baseline, primer, re-test",
 }
 SUBJECTS = ("healthy", "weak-right", "weak-left")
+#: speeds of the virtual board offered in the runner (factor of real time -> label)
+SPEEDS = {1.0: "Real time", 4.0: "4× faster", 10.0: "10× faster", 20.0: "20× faster"}
+#: what the runner page says before a run
+PICK_PATIENT = "Pick or add a patient (left panel), then press Start protocol."
 
 
 class RunnerSignals(QObject):
@@ -76,15 +80,18 @@ class ProtocolPanel(QWidget):
         self.signals.finished.connect(self._on_finished)
         self._steps_total = 0
         self._trials_done = 0
+        self._set_speed = None
 
         self.protocol = QComboBox()
-        self.protocol.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.protocol.setMinimumContentsLength(18)
+        self.protocol.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # the whole title, never cut
         for key, title in PROTOCOLS.items():
             self.protocol.addItem(title, key)
         self.trials = QSpinBox()
         self.trials.setRange(1, 10)
         self.trials.setValue(trials_per_side)
+        self.reps = QSpinBox()
+        self.reps.setRange(1, 30)
+        self.reps.setValue(10)
         self.duration = QDoubleSpinBox()
         self.duration.setRange(5.0, 120.0)
         self.duration.setDecimals(0)
@@ -94,13 +101,33 @@ class ProtocolPanel(QWidget):
         self.subject = QComboBox()
         self.subject.addItems(SUBJECTS)
         self.subject.setToolTip("How the virtual patient balances (virtual board only)")
-        form = QFormLayout()
+        self.speed = QComboBox()
+        for factor, text in SPEEDS.items():
+            self.speed.addItem(text, factor)
+        self.speed.setToolTip("How fast the virtual board and the runner's timers run (virtual board only)")
+        self.form = form = QFormLayout()
         form.addRow("Protocol", self.protocol)
-        form.addRow("Trials per side", self.trials)
-        form.addRow("Stance duration", self.duration)
+        self.trials_label = QLabel("Trials per side")
+        self.duration_label = QLabel("Stance duration")
+        self.reps_label = QLabel("Repetitions per side")
+        form.addRow(self.trials_label, self.trials)
+        form.addRow(self.duration_label, self.duration)
+        form.addRow(self.reps_label, self.reps)
         self.subject_label = QLabel("Virtual patient")
         form.addRow(self.subject_label, self.subject)
+        self.speed_label = QLabel("Speed")
+        form.addRow(self.speed_label, self.speed)
+        self._virtual = False
+        self.protocol.currentIndexChanged.connect(self._show_protocol_fields)
+        self.protocol.currentIndexChanged.connect(lambda *_: self.set_patient(self._patient))
+        self._patient = None
 
+        self.welcome = QLabel("")
+        self.welcome.setWordWrap(True)
+        self.welcome.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.welcome.setFont(theme.font(theme.LARGE_PT))
+        self.welcome.setStyleSheet("background: #e8f3ea; border: 2px solid #1b7f3b; border-radius: 8px; padding: 10px;")
+        self.welcome.hide()
         self.start = QPushButton("Start protocol")
         self.start.setObjectName("primary")
         self.stop = QPushButton("Stop")
@@ -112,7 +139,7 @@ class ProtocolPanel(QWidget):
         buttons.addWidget(self.start)
         buttons.addWidget(self.stop)
 
-        self.step = QLabel("Pick a patient, then press Start.")
+        self.step = QLabel(PICK_PATIENT)
         self.step.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.step.setAlignment(Qt.AlignCenter)
         self.step.setWordWrap(True)
@@ -146,6 +173,7 @@ class ProtocolPanel(QWidget):
         top.addLayout(buttons)
         top.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.welcome)
         layout.addLayout(top)
         layout.addWidget(self.step)
         layout.addWidget(self.progress)
@@ -155,10 +183,57 @@ class ProtocolPanel(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.status)
         layout.addWidget(self.result)
+        self._show_protocol_fields()
 
     def set_virtual(self, virtual: bool) -> None:
-        self.subject.setVisible(virtual)
-        self.subject_label.setVisible(virtual)
+        self._virtual = bool(virtual)
+        for widget in (self.subject, self.subject_label, self.speed, self.speed_label):
+            widget.setVisible(virtual)
+
+    def _show_protocol_fields(self, *_) -> None:
+        """Only the chosen protocol's settings: trials and duration for stance, repetitions for RDL."""
+        name = self.protocol.currentData()
+        stance = name in ("single-leg", "primer")
+        for widget in (self.duration, self.duration_label):
+            widget.setVisible(stance)
+        for widget in (self.trials, self.trials_label):
+            widget.setVisible(stance)
+        for widget in (self.reps, self.reps_label):
+            widget.setVisible(name in ("rdl", "primer"))
+        self.reps_label.setText("Repetitions per side" if name == "rdl" else "Primer RDL repetitions")
+
+    def set_patient(self, patient) -> None:
+        """The side panel's patient changed: say what to press next (when no run is on)."""
+        self._patient = patient
+        if self.running:
+            return
+        if patient is None:
+            self.step.setText(PICK_PATIENT)
+        else:
+            title = self.protocol.currentText()
+            self.step.setText(f"{patient.name}: press Start protocol ({title.lower()}).")
+
+    def show_welcome(self, patient, *, ready: bool = False) -> None:
+        """The demo's first screen: who is on the board and the one button to press."""
+        name = patient.name if patient is not None else "the demo patient"
+        board = ("The virtual board is calibrated and ready" if ready else
+                 "The virtual board is being calibrated (a few seconds)")
+        self.welcome.setText(
+            f"Welcome. {board}; the patient is {name}. Press the green Start protocol button: the primer "
+            "session runs by itself (tests on each leg, the guided primer, the re-test) and the results open "
+            "at the end. Choose the speed first: real time, or faster on the virtual board.")
+        self.welcome.show()
+
+    def set_protocol(self, name: str) -> None:
+        index = self.protocol.findData(name)
+        if index < 0:
+            raise StationError(f"unknown protocol {name!r}")
+        self.protocol.setCurrentIndex(index)
+
+    @property
+    def speed_factor(self) -> float:
+        """Speed of the virtual board chosen for the run (1 = real time; always 1 for hardware)."""
+        return float(self.speed.currentData()) if self._virtual else 1.0
 
     @property
     def running(self) -> bool:
@@ -180,14 +255,22 @@ class ProtocolPanel(QWidget):
                 protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration,
                                          exclude_s=exclude)
             elif name == "primer":
-                protocol = protocols.get(name, duration_s=duration, exclude_s=exclude)
+                protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration,
+                                         exclude_s=exclude, rfe_rdl_reps=self.reps.value())
             else:
-                protocol = protocols.get(name)
+                protocol = protocols.get(name, reps=self.reps.value())
+            speed = self.speed_factor if ctx.get("virtual") else 1.0
+            if self.clock_factory is not None:
+                clock = self.clock_factory()
+            else:
+                clock = ScaledClock(speed) if speed != 1.0 else None
+            if ctx.get("set_speed") is not None:
+                ctx["set_speed"](speed)
             runner = Runner(protocol, acquisition=ctx["acquisition"], store=ctx["store"], patient_id=ctx["patient_id"],
-                            calibration=ctx["calibration"], on_event=self.signals.event.emit,
-                            clock=self.clock_factory() if self.clock_factory else None,
+                            calibration=ctx["calibration"], on_event=self.signals.event.emit, clock=clock,
+                            operator=ctx.get("operator", ""),
                             sim_subject={"preset": self.subject.currentText()} if ctx.get("virtual") else None)
-        except StationError as exc:
+        except (StationError, ValueError) as exc:
             self.status.setText(str(exc))
             self.status.setStyleSheet(f"color: {theme.BAD};")
             return
@@ -204,6 +287,9 @@ class ProtocolPanel(QWidget):
         self.countdown.setText("")
         self.start.setEnabled(False)
         self.stop.setEnabled(True)
+        self.step.setText(f"{protocol.title}: starting…")
+        self.welcome.hide()
+        self._set_speed = ctx.get("set_speed")
 
         def work():
             session_id, error = None, None
@@ -237,12 +323,20 @@ class ProtocolPanel(QWidget):
             self.progress.setValue(int(data.get("index", 0)) + 1)
             index, total = data.get("index", 0) + 1, data.get("total", self._steps_total)
             self.step.setText(f"Step {index} of {total}: {event.text}")
+            # the previous step's cue must not stay up under the new header (issue 14)
+            self.cue.setText(step_cue(data.get("step") or {}))
+            self.cue.setStyleSheet(_side_style((data.get("step") or {}).get("side")))
             self.countdown.setText("")
+            self.status.setText("")
+            self.status.setStyleSheet("")
         elif kind in ("cue", "tare"):
             self.cue.setText(event.text)
             self.cue.setStyleSheet(_side_style(data.get("side")))
             if kind == "tare":
                 self.countdown.setText("")
+        elif kind == "rest":
+            self.status.setText(event.text)
+            self.status.setStyleSheet("")
         elif kind == "stance_start" or kind == "recording":
             self.status.setText(event.text)
         elif kind == "countdown":
@@ -262,7 +356,10 @@ class ProtocolPanel(QWidget):
             self.countdown.setText("✓")
         elif kind == "session_end":
             self.progress.setValue(self._steps_total)
-            self.cue.setText("Session finished." if data.get("status") == "finished" else event.text)
+            finished = data.get("status") == "finished"
+            self.step.setText(f"Done: all {self._steps_total} steps." if finished else
+                              f"Stopped after {self._trials_done} trials.")
+            self.cue.setText("Session finished." if finished else event.text)
             self.cue.setStyleSheet("")
             self.countdown.setText("")
             self._show_verdict(data.get("scores") or {})
@@ -277,6 +374,8 @@ class ProtocolPanel(QWidget):
         self.result.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
 
     def _on_finished(self, session_id, error) -> None:
+        if getattr(self, "_set_speed", None) is not None:
+            self._set_speed(1.0)  # the live view runs in real time again
         self.start.setEnabled(True)
         self.stop.setEnabled(False)
         if error is not None:
@@ -285,6 +384,31 @@ class ProtocolPanel(QWidget):
         runner = self.runner
         if session_id is not None:
             self.session_finished.emit(int(session_id), runner.scores if runner is not None else None)
+
+
+class ScaledClock:
+    """The runner's clock running ``speed`` times faster than the wall clock (virtual board only)."""
+
+    def __init__(self, speed: float):
+        import time
+
+        self._time = time
+        self.speed = float(speed)
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return (self._time.monotonic() - self._t0) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        self._time.sleep(max(seconds, 0.0) / self.speed)
+
+
+def step_cue(step: dict) -> str:
+    """What the big cue says as soon as a step starts (the runner's own cues follow)."""
+    side = step.get("side")
+    if not side:
+        return ""
+    return f"Next: {side.upper()} leg"
 
 
 def _side_style(side: str | None) -> str:

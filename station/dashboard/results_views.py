@@ -6,13 +6,12 @@ and only format it: no statistics are computed here.
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -21,63 +20,68 @@ from PySide6.QtWidgets import (
 
 from station.dashboard import theme
 
-#: metric key -> (label, unit, decimals), in display order
-STANCE_METRICS = {
-    "stability_score": ("Stability score (0–100, higher = steadier)", "", 0),
-    "sway_index": ("Sway index (1 = reference sway)", "", 2),
-    "mean_velocity_ml_mm_s": ("ML sway velocity", "mm/s", 1),
-    "range_ml_mm": ("ML range", "mm", 1),
-    "ellipse95_area_mm2": ("95 % ellipse area", "mm²", 0),
-    "mean_velocity_mm_s": ("Total sway velocity", "mm/s", 1),
-    "touchdowns": ("Touchdowns of the free foot", "", 1),
-}
+#: stance metrics shown per side, in display order (labels, units and decimals from the registry)
+STANCE_METRICS = ("sway_index", "stability_score", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2",
+                  "mean_velocity_mm_s", "touchdowns")
+RDL_METRICS = ("lateral_shift_mm", "ml_sd_mm", "duration_s")
+#: metrics that count events: their per-trial means get one decimal more than the count itself
+COUNT_METRICS = ("touchdowns",)
 
-RDL_METRICS = {
-    "lateral_shift_mm": ("Lateral weight shift per repetition", "mm", 1),
-    "ml_sd_mm": ("ML sway SD per repetition", "mm", 1),
-    "duration_s": ("Repetition duration", "s", 1),
-}
+
+def metric_text(key: str) -> tuple[str, str, int]:
+    """``(label, unit, decimals)`` of a metric from :mod:`station.core.registry` (the key itself if undeclared)."""
+    from station.core import registry
+
+    try:
+        spec = registry.spec(key)
+    except (KeyError, ValueError):
+        return key.replace("_", " "), "", 1
+    unit = "" if spec.unit in ("×", "") else spec.unit
+    return spec.label, unit, spec.decimals
+
+
+def metric_heading(key: str) -> str:
+    label, unit, _ = metric_text(key)
+    return f"{label} ({unit})" if unit else label
 
 
 def _fmt(value, decimals: int) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return _no_negative_zero(f"{value:.{decimals}f}")
+    from station.core.registry import format_value
 
-
-def _no_negative_zero(text: str) -> str:
-    """``-0.00`` -> ``0.00``, ``-0 %`` -> ``0 %``: a change that rounds to zero has no sign."""
-    if text.startswith("-") and not any(c in "123456789" for c in text.split(" ")[0]):
-        return text[1:]
-    return text
+    return format_value(value, decimals)
 
 
 def _signed(value: float, decimals: int, suffix: str = "") -> str:
-    """``+1.5``, ``-0.3``, ``0.0`` (no sign on a change that rounds to zero)."""
-    text = f"{value:+.{decimals}f}"
-    if not any(c in "123456789" for c in text):
-        text = text[1:]
-    return text + suffix
+    """``+1.5``, ``-0.3``, ``0.0`` (no sign on a change that rounds to zero; "—" when undefined)."""
+    from station.core.registry import format_value
+
+    text = format_value(value, decimals, sign=True)
+    if text.lstrip("+-") == format_value(0.0, decimals):
+        text = text.lstrip("+-")
+    return text + (suffix if text != "—" else "")
 
 
 def _mean_sd(summary: dict | None, decimals: int) -> str:
-    if not summary or summary.get("mean") is None:
+    if not summary or _fmt(summary.get("mean"), decimals) == "—":
         return "—"
     sd = summary.get("sd")
     text = _fmt(summary["mean"], decimals)
-    if sd is not None and math.isfinite(sd):
+    if _fmt(sd, decimals) != "—":
         text += f" ± {_fmt(sd, decimals)}"
     return text + f"  (n={summary.get('n', 0)})"
 
 
 def _si_text(asym: dict | None) -> str:
-    if not asym or asym.get("si_pct") is None:
+    """SI with its interval, or -- where SI is undefined (counts, a side near 0) -- the difference R − L."""
+    from station.report.session import asymmetry_estimate, interval_text
+
+    if not asym:
         return "—"
-    text = f"{asym['si_pct']:+.0f} %"
-    lo, hi = asym.get("ci_low_pct"), asym.get("ci_high_pct")
-    if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-        text += f"  [{lo:+.0f} to {hi:+.0f}]"
-    return text
+    measure, est, low, high, unit = asymmetry_estimate(asym)
+    text = interval_text(est, low, high, unit=unit, decimals=None if unit == "%" else 1).replace("95 % CI ", "")
+    if text == "—":
+        return "—"
+    return text if measure == "SI" else f"R − L {text}"
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -118,109 +122,208 @@ def _qcolour(name: str):
 
 
 def headline_block(scores: dict | None) -> tuple[str, dict] | None:
-    """The block a session's verdict comes from: the first baseline stance block, else the RDL.
+    """The first headline verdict of a session (baseline stance first, else the RDL).
 
-    Returns ``(title, block)`` or None when the session has no scores.
+    Returns ``(title, verdict)`` with ``verdict`` one entry of
+    :func:`station.report.session.headline_verdicts`, or None when the session has no scores.
     """
-    scores = scores or {}
-    stance = scores.get("stance") or {}
-    if stance:
-        key = min(stance, key=lambda k: (not k.startswith("baseline"), k))
-        return f"Single-leg stance — {key.replace('/', ', ').replace('_', ' ')}", stance[key]
-    if scores.get("rdl"):
-        return "Single-leg Romanian dead-lift", scores["rdl"]
-    return None
+    from station.report.session import block_title, headline_verdicts
+
+    verdicts = headline_verdicts(scores)
+    if not verdicts:
+        return None
+    return block_title(verdicts[0]["block"]), verdicts[0]
 
 
-def verdict_headline(block: dict) -> tuple[str, bool]:
-    """``("RIGHT leg less stable\nasymmetry +36 % (95 % CI +21 to +51 %)", side_named)``."""
-    overall = block.get("verdict") or {}
-    less = block.get("less_stable")
-    text = f"{less.upper()} leg less stable" if less else (overall.get("verdict") or "no verdict").capitalize()
-    si = overall.get("si_pct")
-    if si is not None and math.isfinite(si):
-        text += f"\nasymmetry {si:+.0f} %"
-        lo, hi = overall.get("ci_low_pct"), overall.get("ci_high_pct")
-        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-            text += f" (95 % CI {lo:+.0f} to {hi:+.0f} %)"
-    return text, bool(less)
+def verdict_headline(verdict: dict) -> tuple[str, bool]:
+    """``("RIGHT leg less stable\nSI +36 % (95 % CI +21 to +51)", side_named)`` from a headline verdict."""
+    from station.report.session import verdict_estimate
+    from station.report.session import verdict_headline as headline
+
+    text = headline(verdict)
+    estimate = verdict_estimate(verdict)
+    if estimate != "—":
+        text += f"\n{estimate}"
+    return text, bool(verdict.get("less_stable"))
 
 
 def verdict_colour(verdict: str | None) -> str:
     text = (verdict or "").lower()
-    if "less stable" in text or "worse" in text:
+    if "less stable" in text or "worse" in text or "increased" in text:
         return theme.BAD
-    if "improved" in text:
+    if "improved" in text or "reduced" in text:
         return theme.GOOD
     return theme.MUTED
 
 
 class Scoreboard(QWidget):
-    """Left versus right: per-side mean ± SD, asymmetry index with its 95 % interval, the verdict."""
+    NOTE = ("SI = 200 (R − L) / (R + L); positive = the right leg sways more. Counts (touchdowns) and means near 0 "
+            "are compared by the difference R − L instead. A side is named only when the 95 % interval excludes 0 "
+            "(the patient's own trial-to-trial noise).")
+    """Every headline verdict of the session (one row per block), and the per-side table of a chosen block.
+
+    The headline rows are :func:`station.report.session.headline_verdicts` -- the list page 1 of the
+    report prints; a click on a row (or the block chooser) shows that block's metrics per side:
+    mean ± SD, SI with its 95 % interval (or the difference R − L where SI is undefined) and the
+    verdict.
+    """
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.title = QLabel("Left / right — no session scored yet")
+        from PySide6.QtWidgets import QComboBox, QHBoxLayout
+
+        self.title = QLabel("Results — no session scored yet")
         self.title.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.verdict = QLabel("Run a protocol or pick a session to see the result.")
         self.verdict.setFont(theme.font(theme.VERDICT_PT, bold=True))
         self.verdict.setWordWrap(True)
         self.verdict.setAlignment(Qt.AlignCenter)
-        self.table = _table(["metric", "LEFT leg", "RIGHT leg", "asymmetry SI (95 % CI)", "verdict"])
-        self.note = QLabel("SI = 200 (R − L) / (R + L); positive = the right leg sways more. A side is named only "
-                           "when the 95 % interval excludes 0 (the patient's own trial-to-trial noise).")
+        self.verdict.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.verdicts = _table(["result", "verdict", "estimate (95 % CI)"])
+        self.verdicts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.verdicts.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
+        self.verdicts.cellClicked.connect(lambda row, _col: self.select_row(row))
+        self.block = QComboBox()
+        self.block.currentIndexChanged.connect(self._on_block)
+        self.block_label = QLabel("Per side:")
+        chooser = QHBoxLayout()
+        chooser.addWidget(self.block_label)
+        chooser.addWidget(self.block, 1)
+        self.table = _table(["metric", "LEFT leg", "RIGHT leg", "asymmetry (95 % CI)", "verdict"])
+        self.note = QLabel(self.NOTE)
         self.note.setWordWrap(True)
+        self.note.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.note.setStyleSheet(f"color: {theme.MUTED};")
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.verdict)
+        layout.addWidget(self.verdicts)
+        layout.addLayout(chooser)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.note)
+        self._scores: dict = {}
+        self._rows: list[dict] = []
 
     def clear(self) -> None:
         self.table.setRowCount(0)
+        self.verdicts.setRowCount(0)
+        self.block.blockSignals(True)
+        self.block.clear()
+        self.block.blockSignals(False)
+        self.title.setText("Results — no session scored yet")
         self.verdict.setText("Run a protocol or pick a session to see the result.")
         self.verdict.setStyleSheet("")
 
     def show_scores(self, scores: dict | None) -> bool:
-        """Show the session's headline block (first baseline stance block, else RDL); False if none."""
-        found = headline_block(scores)
-        if found is None:
+        """Show every headline verdict and the first block's table; False if the session has none."""
+        from station.report.session import block_title, headline_verdicts
+
+        verdicts = headline_verdicts(scores)
+        if not verdicts:
             self.clear()
             return False
-        title, block = found
-        self._show_block(block, title, STANCE_METRICS if (scores or {}).get("stance") else RDL_METRICS)
-        return True
+        self._scores = scores or {}
+        self._rows = verdicts
+        self.title.setText("Results — every block of the session")
+        self.verdicts.setRowCount(len(verdicts))
+        from station.report.session import verdict_estimate
+        from station.report.session import verdict_headline as headline
 
-    def _show_block(self, block: dict, title: str, metrics: dict) -> None:
-        self.title.setText(title)
-        sides = block.get("sides", {})
-        asym = block.get("asymmetry", {})
-        rows = [m for m in metrics if m in sides.get("left", {}) or m in sides.get("right", {}) or m in asym]
-        self.table.setRowCount(len(rows))
-        for r, key in enumerate(rows):
-            label, unit, decimals = metrics[key]
-            a = asym.get(key) or (block.get("verdict") if key == "sway_index" else None)
-            verdict = (a or {}).get("verdict", "")
-            _set_row(self.table, r, [
-                f"{label}" + (f" ({unit})" if unit else ""),
-                _mean_sd(sides.get("left", {}).get(key), decimals),
-                _mean_sd(sides.get("right", {}).get(key), decimals),
-                _si_text(a),
-                verdict,
-            ], colour=verdict_colour(verdict))
-        text, side_named = verdict_headline(block)
+        for r, v in enumerate(verdicts):
+            _set_row(self.verdicts, r, [block_title(v["block"]), headline(v), verdict_estimate(v)],
+                     colour=None, first_colour=None)
+            self.verdicts.item(r, 1).setForeground(_qcolour(verdict_colour(v.get("verdict"))))
+        self.verdicts.setFixedHeight(self.verdicts.horizontalHeader().height() + 34 * len(verdicts) + 4)
+        text, side_named = verdict_headline(verdicts[0])
         self.verdict.setText(text)
         self.verdict.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
+        self.block.blockSignals(True)
+        self.block.clear()
+        for key, title in detail_blocks(self._scores):
+            self.block.addItem(title, key)
+        self.block.blockSignals(False)
+        self._on_block()
+        meaning = (self._scores.get("score_meaning") or {}).get("text")
+        self.note.setText(self.NOTE + (f" {meaning}" if meaning else ""))
+        return True
+
+    def select_row(self, row: int) -> None:
+        """Show the per-side table of headline row ``row`` (before/after rows show the baseline block)."""
+        if not 0 <= row < len(self._rows):
+            return
+        key = self._rows[row]["block"]
+        key = key if not key.startswith("before_after/") else "stance/baseline/" + key.split("/", 1)[1]
+        index = self.block.findData(key)
+        if index >= 0:
+            self.block.setCurrentIndex(index)
+
+    def _on_block(self, *_) -> None:
+        key = self.block.currentData()
+        if key is None:
+            self.table.setRowCount(0)
+            return
+        block = detail_block(self._scores, key)
+        self._show_block(block, STANCE_METRICS if key.startswith("stance/") else RDL_METRICS)
+
+    def _show_block(self, block: dict, metrics: tuple) -> None:
+        sides = block.get("sides", {})
+        asym = block.get("asymmetry", {})
+        meaning = self._scores.get("score_meaning") or {}
+        rows = [m for m in metrics if (m in sides.get("left", {}) or m in sides.get("right", {}) or m in asym)
+                and (m != "stability_score" or _declared(m) or meaning.get("key") == m)]
+        self.table.setRowCount(len(rows))
+        for r, key in enumerate(rows):
+            _label, _unit, decimals = metric_text(key)
+            if key in COUNT_METRICS:
+                decimals += 1
+            a = asym.get(key) or (block.get("verdict") if key == "sway_index" else None)
+            verdict = (a or {}).get("verdict", "")
+            heading = metric_heading(key)
+            if meaning.get("key") == key and meaning.get("name"):
+                lo, hi = (meaning.get("range") or (0, 100))[:2]
+                heading = f"{meaning['name']} ({lo:g}–{hi:g}, higher = steadier)"
+                decimals = 0
+            _set_row(self.table, r, [
+                heading,
+                _mean_sd(sides.get("left", {}).get(key), decimals),
+                _mean_sd(sides.get("right", {}).get(key), decimals),
+                _si_text(a) if a else "",
+                verdict,
+            ], colour=verdict_colour(verdict))
 
 
-BEFORE_AFTER_METRICS = {
-    "sway_index": ("Sway index", "", 2),
-    "mean_velocity_ml_mm_s": ("ML sway velocity", "mm/s", 1),
-    "range_ml_mm": ("ML range", "mm", 1),
-    "ellipse95_area_mm2": ("95 % ellipse area", "mm²", 0),
-    "mean_velocity_mm_s": ("Total sway velocity", "mm/s", 1),
-}
+def _declared(key: str) -> bool:
+    from station.core import registry
+
+    try:
+        registry.spec(key)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def detail_blocks(scores: dict) -> list[tuple[str, str]]:
+    """``[(key, title)]`` of the blocks with a per-side table: stance blocks, RDL, primer RDL."""
+    from station.report.session import block_title
+
+    out = []
+    stance = scores.get("stance") or {}
+    order = {"baseline": 0, "post_primer": 1}
+    for key in sorted(stance, key=lambda k: (order.get(k.split("/")[0], 2), k)):
+        out.append((f"stance/{key}", block_title(f"stance/{key}")))
+    for key in ("rdl", "primer_rdl"):
+        if scores.get(key):
+            out.append((key, block_title(key)))
+    return out
+
+
+def detail_block(scores: dict, key: str) -> dict:
+    if key.startswith("stance/"):
+        return (scores.get("stance") or {}).get(key.split("/", 1)[1]) or {}
+    return scores.get(key) or {}
+
+
+BEFORE_AFTER_METRICS = ("sway_index", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2", "mean_velocity_mm_s")
 
 
 class BeforeAfter(QWidget):
@@ -271,9 +374,10 @@ class BeforeAfter(QWidget):
                     detail = f" (sway index {_signed(index['change_pct'], 0, ' %')})"
                 lines.append(f"<b>{side.upper()} leg:</b> <span style='color:{verdict_colour(verdict)}'>"
                              f"{verdict}</span>{detail}")
-            for metric, (label, unit, decimals) in BEFORE_AFTER_METRICS.items():
+            for metric in BEFORE_AFTER_METRICS:
                 m = (data.get("metrics") or {}).get(metric)
                 if m:
+                    label, unit, decimals = metric_text(metric)
                     rows.append((side, label, unit, decimals, m))
                     counts.add((m.get("n_baseline"), m.get("n_post")))
         if len(counts) == 1:
@@ -295,5 +399,11 @@ class BeforeAfter(QWidget):
                 mdc,
                 m.get("verdict", ""),
             ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
+        from station.report.session import headline_verdicts, verdict_estimate
+
+        for v in headline_verdicts(scores):  # the asymmetry change, when the scoring provides it
+            if v.get("kind") == "before_after" and v.get("side") is None and v["block"].endswith("/" + key):
+                lines.append(f"<b>Asymmetry:</b> <span style='color:{verdict_colour(v.get('verdict'))}'>"
+                             f"{v.get('verdict', '')}</span> ({verdict_estimate(v)})")
         self.summary.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines) or "No verdict.")
         return True

@@ -186,7 +186,9 @@ class BoardLink:
         if sim.standing:
             self.board.set_subject(Subject.named(sim.subject))
         progress(0.95, "Connecting to the virtual board…")
-        self._start_acquisition(VirtualTransport(self.board, realtime=sim.realtime, chunk_s=sim.chunk_s))
+        transport = paced_transport(self.board) if sim.realtime else VirtualTransport(self.board, realtime=False,
+                                                                                       chunk_s=sim.chunk_s)
+        self._start_acquisition(transport)
 
     def _start_port(self, progress) -> None:
         from station.board.serial_transport import SerialTransport
@@ -210,6 +212,17 @@ class BoardLink:
             return
         self.acquisition = acq
         self.status_text = f"Connected to {self.source_text}."
+
+    def set_speed(self, speed: float) -> None:
+        """Run the in-process virtual board ``speed`` times faster than real time (1 = real time).
+
+        Only a real-time virtual board has a speed; a serial board (or a test's free-running
+        virtual board) ignores it.
+        """
+        acq = self.acquisition
+        transport = getattr(acq, "transport", None) if acq is not None else None
+        if hasattr(transport, "set_speed"):
+            transport.set_speed(speed)
 
     # ------------------------------------------------------------------ calibration from the GUI
     def recalibrate(self, make_operator, *, protocol: str = "quick", operator_name: str = "",
@@ -350,6 +363,44 @@ def calibrate_virtual(board, geometry, *, observer=None, protocol: str = "quick"
         raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
     log.info("virtual board calibrated:\n%s", outcome.format())
     return outcome.calibration
+
+
+def paced_transport(board, *, speed: float = 1.0):
+    """A real-time :class:`~station.board.virtual.VirtualTransport` whose clock runs ``speed`` times the wall clock.
+
+    ``transport.set_speed(s)`` changes the pace at any time (the guided demo runs a primer session
+    at 10x); the board's frames keep their own time stamps, so every analysis is unchanged.
+    """
+    import time
+
+    from station.board.virtual import VirtualTransport
+    from station.board.virtual.transport import MIN_BATCH_S
+
+    class PacedVirtualTransport(VirtualTransport):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.speed = 1.0
+
+        def set_speed(self, factor: float) -> None:
+            if factor <= 0:
+                raise StationError("the virtual board's speed must be above 0.")
+            if self._wall0 is not None:
+                self._sync_clock()
+            self.speed = float(factor)
+
+        def _due_s(self) -> float:
+            return (time.monotonic() - self._wall0) * self.speed - (self.board.time_s - self._board0)
+
+        def _step(self, timeout_s: float) -> bytes:
+            wait_board_s = max(self.board.next_conversion_s - self.board.time_s, MIN_BATCH_S * self.speed)
+            wait_s = (wait_board_s - self._due_s()) / self.speed
+            if wait_s > 0:
+                time.sleep(min(timeout_s, wait_s))
+            return self.board.advance(max(0.0, self._due_s()))
+
+    transport = PacedVirtualTransport(board, realtime=True)
+    transport.set_speed(speed)
+    return transport
 
 
 class ObservedOperator:

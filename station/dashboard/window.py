@@ -42,6 +42,7 @@ from station.dashboard.live_views import (
     Statokinesigram,
     SwaySeries,
 )
+from station.dashboard.history_view import HistoryView
 from station.dashboard.patients_view import PatientPanel
 from station.dashboard.protocol_view import ProtocolPanel
 from station.dashboard.results_views import BeforeAfter, Scoreboard
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self._tick = 0
         self._drawn = None  # (page, newest frame time) of the last redraw
         self._session_id: int | None = None
+        self._guided = False
         self.started = False  # the start-up finished and the window took it in (UI thread)
         self.setWindowTitle("Balance Station")
         self.setFont(theme.font(theme.BASE_PT))
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         self.patients = PatientPanel(store)
         self.patients.patient_changed.connect(self._on_patient)
         self.patients.session_selected.connect(self.show_session)
+        self.patients.sessions_changed.connect(self._on_sessions_changed)
         side = QWidget()
         sv = QVBoxLayout(side)
         sv.addWidget(self.quality)
@@ -172,6 +175,9 @@ class MainWindow(QMainWindow):
         self.before_after = BeforeAfter()
         self.tabs.addTab(self.before_after, "Before / after")
 
+        self.history = HistoryView(store)
+        self.tabs.addTab(self.history, "History")
+
         self.calibration_panel = CalibrationPanel(start_calibration=self._start_calibration)
         self.calibration_panel.signals.finished.connect(self._after_calibration)
         self.tabs.addTab(self.calibration_panel, "Calibration")
@@ -224,6 +230,8 @@ class MainWindow(QMainWindow):
             self.protocol_stato.set_geometry(positions)
         self.protocol.start.setEnabled(True)
         self.calibration_panel.start.setEnabled(True)
+        if self.protocol.welcome.isVisible() or self._guided:
+            self.protocol.show_welcome(self.patients.patient, ready=True)
         self.started = True
         # Qt, pyqtgraph, numba, scipy: several hundred thousand long-lived objects that every full
         # garbage collection walked (56-80 ms pauses of the UI thread measured at 1 kHz). Frozen,
@@ -284,13 +292,39 @@ class MainWindow(QMainWindow):
         if self.link.calibration is None:
             raise StationError("This board has no calibration: run the calibration wizard first.")
         return {"acquisition": self.link.acquisition, "calibration": self.link.calibration, "store": self.store,
-                "patient_id": patient.id, "virtual": self.link.is_virtual}
+                "patient_id": patient.id, "virtual": self.link.is_virtual, "set_speed": self.link.set_speed,
+                "operator": self.patients.operator_name()}
 
     def _on_patient(self, patient) -> None:
         self.loads.set_body_mass(patient.body_mass_kg if patient is not None else None)
+        self.protocol.set_patient(patient)
+        if hasattr(self, "history"):
+            self.history.show_patient(patient)
+
+    def _on_sessions_changed(self) -> None:
+        """A session or patient was deleted: forget a shown session that no longer exists."""
+        if self._session_id is not None:
+            try:
+                self.store.get_session(self._session_id)
+            except StationError:
+                self._session_id = None
+                self.scoreboard.clear()
+                self.before_after.show_scores(None)
+                self._update_export_buttons()
+        self.history.show_patient(self.patients.patient)
+
+    def guide_first_run(self, patient_id: int, *, protocol: str = "primer") -> None:
+        """The demo's first screen: the demo patient chosen, the protocol page open, one button to press."""
+        self.patients.select(patient_id)
+        self.protocol.set_protocol(protocol)
+        self.protocol.speed.setCurrentIndex(self.protocol.speed.findData(10.0))
+        self.protocol.show_welcome(self.patients.patient, ready=self.started)
+        self._guided = True
+        self.tabs.setCurrentIndex(1)
 
     def _on_session_finished(self, session_id: int, scores) -> None:
         self.patients.refresh_sessions()
+        self.history.redraw()
         self.show_session(session_id, scores=scores, switch=False)
 
     def show_session(self, session_id: int, *, scores=None, switch: bool = True) -> None:
@@ -351,30 +385,34 @@ class MainWindow(QMainWindow):
     def _export_data(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the session into a folder")
         if folder:
-            for fmt in ("csv", "json", "c3d"):
-                self.export_to(Path(folder), fmt=fmt)
+            self.export_to(Path(folder), fmt=("csv", "json", "c3d"))
 
-    def export_to(self, target: Path, *, fmt: str) -> None:
-        """Write the current session (PDF report or data export) in a worker thread."""
+    def export_to(self, target: Path, *, fmt) -> None:
+        """Write the current session in a worker thread: ``fmt`` "pdf" (``target`` is the file) or one
+        or several of "csv", "json", "c3d" (``target`` is a folder); the status line names every file."""
         session_id = self._session_id
         if session_id is None:
             return
-        self.export_status.setText(f"Writing {fmt.upper()}…")
+        formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
+        self.export_status.setText(f"Writing {', '.join(f.upper() for f in formats)}…")
 
         def work():
+            written: list[Path] = []
             try:
-                if fmt == "pdf":
-                    _pdf_writer()(self.store, session_id, target)
-                else:
-                    from station.report.exports import export_session
+                for one in formats:
+                    if one == "pdf":
+                        written.append(Path(_pdf_writer()(self.store, session_id, target, force=True,
+                                                          criterion=self.history.criterion())))
+                    else:
+                        from station.report.exports import export_session
 
-                    export_session(self.store, session_id, target, fmt=fmt)
-                self.signals.exported.emit(f"{fmt.upper()} written to {target}.", True)
+                        written += [Path(p) for p in export_session(self.store, session_id, target, fmt=one)]
+                self.signals.exported.emit(export_message(formats, written, target), True)
             except StationError as exc:
-                self.signals.exported.emit(str(exc), False)
+                self.signals.exported.emit(_partial(written, str(exc)), False)
             except Exception as exc:
                 log.exception("export failed")
-                self.signals.exported.emit(f"The {fmt.upper()} export failed: {exc}", False)
+                self.signals.exported.emit(_partial(written, f"The export failed: {exc}"), False)
 
         threading.Thread(target=work, name="station-dashboard-export", daemon=True).start()
 
@@ -394,6 +432,19 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def export_message(formats, written: list[Path], target: Path) -> str:
+    """``"PDF written to /x/s.pdf."`` or ``"CSV, JSON, C3D written to /x: a.csv, b.json, c.c3d."``."""
+    kinds = ", ".join(f.upper() for f in formats)
+    if formats == ("pdf",) and written:
+        return f"PDF written to {written[0]}."
+    names = ", ".join(p.name for p in written)
+    return f"{kinds} written to {target}: {names}." if written else f"{kinds}: nothing written."
+
+
+def _partial(written: list[Path], error: str) -> str:
+    return error if not written else f"{error} (already written: {', '.join(p.name for p in written)})"
 
 
 def _positions(link):

@@ -160,3 +160,40 @@ def rdl_figure(reps: dict, *, width_in: float = 7.0):
     bottom.set_xlabel("Repetition", fontsize=FONT_SIZE)
     bottom.set_xticks(x)
     return fig
+
+
+def history_figure(history: list[dict], *, max_si_pct: float = 10.0, ci_within_pct: float = 15.0,
+                   sway_label: str = "ML velocity (mm/s)", width_in: float = 7.0):
+    """A patient's visits: headline SI with its 95 % interval (criterion band shaded) above, each side's
+    sway with its interval below. ``history``: :func:`station.report.history.patient_history`."""
+    fig = _figure(width_in, 4.6)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    x = np.arange(1, len(history) + 1)
+    si = [h for h in history if h["measure"] == "SI"]
+    xs = [x[i] for i, h in enumerate(history) if h["measure"] == "SI"]
+    top.axhspan(-ci_within_pct, ci_within_pct, color="#e8f3ea", zorder=0, label=f"±{ci_within_pct:g} % (interval)")
+    top.axhspan(-max_si_pct, max_si_pct, color="#c7e5cd", zorder=0, label=f"±{max_si_pct:g} % (SI)")
+    top.axhline(0, color="#888888", linewidth=0.8)
+    if si:
+        est = np.array([h["estimate"] for h in si], float)
+        low = np.array([h["ci_low"] for h in si], float)
+        high = np.array([h["ci_high"] for h in si], float)
+        ok = np.isfinite(low) & np.isfinite(high)
+        yerr = np.vstack([np.where(ok, est - low, 0.0), np.where(ok, high - est, 0.0)])
+        top.errorbar(xs, est, yerr=yerr, fmt="o-", color="#333333", capsize=3, linewidth=1.2, markersize=4)
+    top.set_ylabel("asymmetry SI (%)\n+ = right sways more", fontsize=FONT_SIZE)
+    top.legend(fontsize=FONT_SIZE - 1.5, loc="upper right", frameon=False)
+    _style(top)
+    for offset, side in ((-0.06, "left"), (0.06, "right")):
+        vals = np.array([h["sides"][side] for h in history], float).reshape(-1, 3)
+        ok = np.isfinite(vals[:, 1]) & np.isfinite(vals[:, 2])
+        yerr = np.vstack([np.where(ok, vals[:, 0] - vals[:, 1], 0.0), np.where(ok, vals[:, 2] - vals[:, 0], 0.0)])
+        bottom.errorbar(x + offset, vals[:, 0], yerr=yerr, fmt="o-", color=SIDE_COLOURS[side], capsize=3,
+                        linewidth=1.2, markersize=4, label=f"{side} leg")
+    bottom.set_ylabel(sway_label, fontsize=FONT_SIZE)
+    bottom.legend(fontsize=FONT_SIZE - 1.5, loc="upper right", frameon=False)
+    bottom.set_xticks(x, [f"{i}\n{h['date']}" for i, h in zip(x, history)], fontsize=FONT_SIZE - 1)
+    bottom.set_xlabel("visit", fontsize=FONT_SIZE)
+    bottom.set_xlim(0.5, len(history) + 0.5)
+    _style(bottom)
+    return fig

@@ -28,16 +28,28 @@ SIDES = ("left", "right")
 PHASE_LABELS = {"baseline": "Baseline", "post_primer": "After primer", "primer": "Primer"}
 CONDITION_LABELS = {"eyes_open": "", "eyes_closed": "eyes closed"}
 #: per-side rows of the results table: (metric key, label, unit, decimals)
-STANCE_ROWS = (
-    ("stability_score", "Stability score", "0–100", 0),
-    ("sway_index", "Sway index", "× reference", 2),
-    ("mean_velocity_ml_mm_s", "ML velocity", "mm/s", 1),
-    ("range_ml_mm", "ML range", "mm", 1),
-    ("ellipse95_area_mm2", "95 % ellipse area", "mm²", 0),
-    ("touchdowns", "Touchdowns", "per trial", 1),
-)
-BEFORE_AFTER_ROWS = (("sway_index", "Sway index", 2), ("mean_velocity_ml_mm_s", "ML velocity (mm/s)", 1),
-                     ("range_ml_mm", "ML range (mm)", 1), ("ellipse95_area_mm2", "Ellipse area (mm²)", 0))
+#: (metric key, decimals) of the per-side stance table; labels and units come from the metric registry
+STANCE_ROWS = (("stability_score", 0), ("sway_index", 2), ("mean_velocity_ml_mm_s", 1), ("range_ml_mm", 1),
+               ("ellipse95_area_mm2", 0), ("touchdowns", 1))
+BEFORE_AFTER_ROWS = (("sway_index", 2), ("mean_velocity_ml_mm_s", 1), ("range_ml_mm", 1), ("ellipse95_area_mm2", 0))
+
+
+def metric_label(key: str, scores: dict | None = None, *, unit: bool = True) -> str:
+    """``"ML velocity (mm/s)"`` from :mod:`station.core.registry`; the score's name from ``scores["score_meaning"]``."""
+    from station.core import registry
+
+    meaning = (scores or {}).get("score_meaning") or {}
+    if meaning.get("key") == key and meaning.get("name"):
+        lo, hi = (meaning.get("range") or (0, 100))[:2]
+        return f"{meaning['name']} ({lo:g}–{hi:g})" if unit else meaning["name"]
+    try:
+        spec = registry.spec(key)
+    except (KeyError, ValueError):
+        return key.replace("_", " ")
+    shown = {"×": "× reference"}.get(spec.unit, spec.unit)
+    return f"{spec.label} ({shown})" if unit and shown else spec.label
+
+
 #: column widths (fractions of the text width) of the per-side result tables
 RESULT_WIDTHS = (0.245, 0.14, 0.14, 0.215, 0.26)
 GREY = "#555555"
@@ -54,10 +66,11 @@ def _finite(v) -> bool:
 
 def fmt(v, digits: int = 1, *, sign: bool = False) -> str:
     """A number for a table cell; '–' when undefined. Uses a true minus sign."""
+    from station.core.registry import format_value
+
     if not _finite(v):
         return "–"
-    text = f"{float(v):+.{digits}f}" if sign else f"{float(v):.{digits}f}"
-    return text.replace("-", "−")
+    return format_value(v, digits, sign=sign).replace("-", "−")
 
 
 def mean_sd(summary: dict | None, digits: int) -> str:
@@ -289,15 +302,17 @@ def _verdict_box(data, st, width):
     return t
 
 
-def _stance_table(block: dict, st, width):
+def _stance_table(block: dict, st, width, scores: dict | None = None):
     sides = block.get("sides") or {}
     asym = block.get("asymmetry") or {}
     rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "SI % (95 % CI)", "Verdict"]]
-    for key, label, unit, digits in STANCE_ROWS:
+    for key, digits in STANCE_ROWS:
+        if key not in (sides.get("left") or {}) and key not in (sides.get("right") or {}):
+            continue
         a = block.get("verdict") if key == "sway_index" else asym.get(key)
         verdict = (a or {}).get("verdict", "") if a else ""
-        rows.append([_p(f"{label} ({unit})", st["cell"]), mean_sd(sides.get("left", {}).get(key), digits),
-                     mean_sd(sides.get("right", {}).get(key), digits), si_text(a) if a else "",
+        rows.append([_p(metric_label(key, scores), st["cell"]), mean_sd(sides.get("left", {}).get(key), digits),
+                     mean_sd(sides.get("right", {}).get(key), digits), _p(si_text(a), st["cell"]) if a else "",
                      _p(verdict, st["cellb"] if (a or {}).get("less_stable") else st["cell"])])
     n_left = (sides.get("left", {}).get("sway_index") or {}).get("n", 0)
     n_right = (sides.get("right", {}).get("sway_index") or {}).get("n", 0)
@@ -309,7 +324,8 @@ def _before_after_table(ba: dict, st, width):
     rows = [["Side", "Measure", "Baseline", "After", "Change", "MDC95", "Verdict"]]
     for side in SIDES:
         metrics = (ba.get("sides", {}).get(side) or {}).get("metrics", {})
-        for i, (key, label, digits) in enumerate(BEFORE_AFTER_ROWS):
+        for i, (key, digits) in enumerate(BEFORE_AFTER_ROWS):
+            label = metric_label(key)
             m = metrics.get(key) or {}
             change = "–"
             if _finite(m.get("change")):
@@ -326,16 +342,51 @@ def _before_after_table(ba: dict, st, width):
     return t
 
 
+#: column widths (fractions of the text width) of the headline-verdict table on page 1
+VERDICT_WIDTHS = (0.27, 0.25, 0.31, 0.17)
+
+
+def _verdicts_table(data, st, width):
+    """Every headline verdict of the session (the list the dashboard's results page shows)."""
+    from station.report.session import block_title, headline_verdicts, verdict_estimate, verdict_headline
+
+    verdicts = headline_verdicts(data.scores)
+    if not verdicts:
+        return None
+    rows = [["Result", "Verdict", "Estimate (95 % CI)", "Smallest detectable"]]
+    for v in verdicts:
+        res = v.get("resolution")
+        unit = v.get("unit") or ""
+        unit = " points" if v.get("measure") == "SI change" else (f" {unit}" if unit else "")
+        detectable = f"±{fmt(res, 0 if unit.strip() in ('%', 'points') else 1)}{unit}" if _finite(res) else "–"
+        colour = VERDICT_COLOURS.get(v.get("less_stable"), "#333333")
+        from reportlab.platypus import Paragraph
+
+        rows.append([_p(block_title(v["block"]), st["cell"]),
+                     Paragraph(f'<font color="{colour}">{_esc(verdict_headline(v))}</font>', st["cellb"]),
+                     _p(verdict_estimate(v, minus="−"), st["cell"]), _p(detectable, st["cell"])])
+    return _table(rows, [f * width for f in VERDICT_WIDTHS], align_right_from=4)
+
+
 def _first_page(data, st, width) -> list:
     from reportlab.platypus import Paragraph, Spacer
 
     story = [Paragraph("Balance assessment report", st["title"]),
              Paragraph(_esc(f"{data.protocol_title} · {data.date}"), st["small"]), Spacer(1, 5),
              _patient_table(data, st, width), Spacer(1, 8), _verdict_box(data, st, width)]
+    verdicts = _verdicts_table(data, st, width)
+    if verdicts is not None:
+        story += [Paragraph("Headline verdicts: every block of the session", st["h2"]), verdicts]
+    meaning = (data.scores.get("score_meaning") or {}).get("text")
+    if meaning:
+        story.append(Paragraph(_esc(meaning), st["small"]))
+    from reportlab.platypus import PageBreak
+
+    story.append(PageBreak())  # page 1 is the summary; the per-side results follow on their own page
     blocks = _stance_blocks(data)
     for key, block in blocks:
         story += [Paragraph(f"Single-leg stance — {_esc(block_label(key))}: results per side", st["h2"]),
-                  _stance_table(block, st, width)]
+                  _stance_table(block, st, width, data.scores)]
     ba_all = data.scores.get("before_after") or {}
     for condition, ba in ba_all.items():
         extra = CONDITION_LABELS.get(condition, condition)
@@ -436,6 +487,50 @@ def _rdl_section(data, st, width) -> list:
         from reportlab.platypus import PageBreak
 
         story.insert(0, PageBreak())
+    return story
+
+
+CRITERION_COLOURS = {"met": "#1b7f3b", "not met": "#b3261e", "undecided": "#555555"}
+
+
+def _history_section(data, st, width, criterion=None) -> list:
+    """The patient's visits up to this session: SI and per-side sway with intervals, and the criterion."""
+    from reportlab.platypus import PageBreak, Paragraph, Spacer
+
+    from station.report.figures import history_figure
+    from station.report.history import SWAY_METRIC, Criterion, patient_history
+    from station.report.session import interval_text, range_text
+
+    criterion = criterion or Criterion()
+    history = patient_history(data.store, data.session.patient_id, criterion=criterion,
+                              until_session_id=data.session.id)
+    if not history:
+        return []
+    from station.core.registry import spec
+
+    sway = spec(SWAY_METRIC)
+    story = [PageBreak(), Paragraph("Patient history: single-leg stance over the visits", st["h1"]),
+             Paragraph(_esc(f"Baseline single-leg stance, eyes open, of every session of this patient up to this "
+                            f"one. Top: the asymmetry index with its 95 % interval; bottom: each leg's {sway.label} "
+                            f"({sway.unit}), mean of the trials with its 95 % interval. Return-to-sport criterion: "
+                            f"{criterion.text}."), st["small"]),
+             _image(history_figure(history, max_si_pct=criterion.max_si_pct, ci_within_pct=criterion.ci_within_pct,
+                                   sway_label=f"{sway.label} ({sway.unit})"), width), Spacer(1, 4)]
+    rows = [["Visit", "Date", "Session", "Asymmetry (95 % CI)", f"Left {sway.unit}", f"Right {sway.unit}", "Criterion"]]
+    for i, h in enumerate(history, start=1):
+        measure = "SI " if h["measure"] == "SI" else "R − L "
+        asym = measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"], minus="−")
+        sides = [range_text(*h["sides"][side], decimals=sway.decimals) for side in SIDES]
+        colour = CRITERION_COLOURS[h["criterion"]]
+        from reportlab.platypus import Paragraph
+
+        rows.append([str(i), h["date"], f"#{h['session_id']}", _p(asym.replace("95 % CI ", ""), st["cell"]),
+                     _p(sides[0], st["cell"]), _p(sides[1], st["cell"]),
+                     Paragraph(f'<font color="{colour}">{_esc(h["criterion"])}</font>', st["cellb"])])
+    story.append(_table(rows, [0.07 * width, 0.13 * width, 0.1 * width, 0.27 * width, 0.15 * width, 0.15 * width,
+                               0.13 * width], align_right_from=3, left_cols=(6,)))
+    story.append(Paragraph("met: |SI| and its whole interval within the limits; not met: the whole interval beyond "
+                           "the SI limit; undecided: the interval is too wide to tell, or SI is undefined.", st["small"]))
     return story
 
 
@@ -595,7 +690,8 @@ def _numbered_canvas(footer_left: str):
     return NumberedCanvas
 
 
-def write_session_report(store, session_id, path, *, pseudonymise: bool = False, force: bool = False) -> Path:
+def write_session_report(store, session_id, path, *, pseudonymise: bool = False, force: bool = False,
+                         criterion=None) -> Path:
     """Write the PDF report of a stored session.
 
     Parameters
@@ -609,6 +705,8 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False,
         Show the installation's pseudonym instead of the patient's name and id (birth year only).
     force : bool, keyword-only
         Replace an existing file (otherwise refused before any work, with one line).
+    criterion : station.report.history.Criterion, optional
+        The return-to-sport criterion of the history page (default ±10 %, interval inside ±15 %).
 
     Returns
     -------
@@ -638,6 +736,7 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False,
     story = _first_page(data, st, width)
     story += _stabilogram_section(data, st, width)
     story += _rdl_section(data, st, width)
+    story += _history_section(data, st, width, criterion)
     story += _trial_section(data, st, width)
     story += _definitions_section(st, width)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

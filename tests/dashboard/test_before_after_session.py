@@ -46,7 +46,7 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
     session = store.get_session(session_id)
     assert session.status == "finished"
     trials = store.trials(session_id)
-    finished = [(t.phase, t.side) for t in trials if t.status == "finished" and t.phase != "primer"]
+    finished = [(t.phase, t.side) for t in trials if t.status == "finished" and t.task == "single_leg"]
     assert finished == [("baseline", s) for s in ("left", "right") * 5] + [("post_primer", s) for s in ("left", "right") * 5]
 
     # the clinician opens the session from the list: the window switches to the Before / after tab
@@ -59,7 +59,7 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
     block = session.scores["before_after"]["eyes_open"]["sides"]
     right_sway = block["right"]["metrics"]["mean_velocity_ml_mm_s"]
     left_sway = block["left"]["metrics"]["mean_velocity_ml_mm_s"]
-    # ground truth: the right leg's ML sway velocity dropped by about the primer effect, well beyond its
+    # ground truth: the right leg's ML velocity dropped by about the primer effect, well beyond its
     # MDC95. (The unchanged left leg's verdict is left to chance: 5 trials of 10 s per phase, and the
     # stance timing of the faster-than-real-time board varies from run to run.)
     assert right_sway["change_pct"] < -25.0 and -right_sway["change"] > right_sway["mdc95"]
@@ -67,7 +67,7 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
 
     table = view.table
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
-    r = rows["RIGHT · ML sway velocity (mm/s)"]
+    r = rows["RIGHT · ML velocity (mm/s)"]
     assert table.item(r, 1).text() == f"{right_sway['baseline_mean']:.1f}"
     assert table.item(r, 2).text() == f"{right_sway['post_mean']:.1f}"
     assert table.item(r, 3).text() == f"{right_sway['change']:+.1f} ({right_sway['change_pct']:+.0f} %)"
@@ -82,14 +82,18 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
             assert table.item(r, 1).text() == f"{m['baseline_mean']:.{decimals}f}"
             assert table.item(r, 4).text() == f"{m['mdc95']:.{decimals}f}"
             assert table.item(r, 5).text() == m["verdict"]
-    assert table.item(rows["LEFT · ML sway velocity (mm/s)"], 5).text() == left_sway["verdict"]
+    assert table.item(rows["LEFT · ML velocity (mm/s)"], 5).text() == left_sway["verdict"]
     # the headline per side: the verdict of its sway index, with the index's change
     left_index, right_index = (block[side]["metrics"]["sway_index"] for side in ("left", "right"))
     assert block["right"]["verdict"] == right_index["verdict"]
     assert right_index["change_pct"] < -10.0
+    from station.report.session import headline_verdicts, verdict_estimate
+
+    change = next(v for v in headline_verdicts(session.scores) if v["kind"] == "before_after" and v["side"] is None)
     assert plain_text(view.summary) == (
         f"LEFT leg: {block['left']['verdict']} (sway index {_pct(left_index['change_pct'])})  ·  "
-        f"RIGHT leg: {block['right']['verdict']} (sway index {_pct(right_index['change_pct'])})")
+        f"RIGHT leg: {block['right']['verdict']} (sway index {_pct(right_index['change_pct'])})  ·  "
+        f"Asymmetry: {change['verdict']} ({verdict_estimate(change)})")
     assert view.title.text() == "Before / after the primer — single-leg stance, eyes open"
     assert table.horizontalHeaderItem(1).text() == "before (mean of 5)"
 

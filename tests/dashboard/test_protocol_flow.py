@@ -60,21 +60,30 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     session = store.list_sessions(window.patients.patient.id)[-1]
     assert session.status == "finished"
     trials = store.trials(session.id)
-    assert [t.side for t in trials if t.status == "finished"] == ["left", "right"] * 5
-    verdict = session.scores["stance"]["baseline/eyes_open"]["verdict"]
-    assert verdict["less_stable"] == "right", (verdict, [(t.side, t.metrics.get("sway_index")) for t in trials])
+    assert [t.side for t in trials if t.status == "finished" and t.task == "single_leg"] == ["left", "right"] * 5
+    from station.report.session import headline_verdicts, verdict_estimate
+
+    verdicts = headline_verdicts(session.scores)
+    headline = verdicts[0]
+    assert headline["block"] == "stance/baseline/eyes_open"
+    assert headline["less_stable"] == "right", (headline, [(t.side, t.metrics.get("sway_index")) for t in trials])
     # what the clinician reads on the runner page: the side and the asymmetry with its interval
     text = panel.result.text()
-    assert text.startswith("RIGHT leg less stable")
-    assert f"asymmetry {verdict['si_pct']:+.0f} %" in text
-    assert f"95 % CI {verdict['ci_low_pct']:+.0f} to {verdict['ci_high_pct']:+.0f} %" in text
-    assert verdict["ci_low_pct"] > 0
+    assert text == f"RIGHT leg less stable\n{verdict_estimate(headline)}"
+    assert f"SI {headline['estimate']:+.0f} % (95 % CI {headline['ci_low']:+.0f} to {headline['ci_high']:+.0f})" in text
+    assert headline["ci_low"] > 0
+    # the runner page's header and cue agree at the end: no stale step or cue
+    assert panel.step.text() == f"Done: all {len(panel.runner.protocol.steps)} steps."
+    assert panel.cue.text() == "Session finished."
 
     # the L/R page shows the same verdict and the per-side table
     board = window.scoreboard
     assert board.verdict.text().startswith("RIGHT leg less stable")
+    # every headline verdict of the session is a row of the results page, in the report's order
+    assert board.verdicts.rowCount() == len(verdicts)
+    assert [board.verdicts.item(r, 2).text() for r in range(len(verdicts))] == [verdict_estimate(v) for v in verdicts]
     rows = {board.table.item(r, 0).text(): r for r in range(board.table.rowCount())}
-    r = rows["ML sway velocity (mm/s)"]
+    r = rows["ML velocity (mm/s)"]
     sides = session.scores["stance"]["baseline/eyes_open"]["sides"]
     assert board.table.item(r, 1).text().startswith(f"{sides['left']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
     assert board.table.item(r, 2).text().startswith(f"{sides['right']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
@@ -82,7 +91,7 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
         "mean_velocity_ml_mm_s"]["verdict"]
     # the session list now holds the session with its one-line summary; clicking it shows its result
     sessions = window.patients.sessions
-    assert "right less stable" in sessions.item(0).text()
+    assert "RIGHT leg less stable" in sessions.item(0).text()
     window.scoreboard.clear()
     _click_tab(qtbot, window, "Live")
     qtbot.mouseClick(sessions.viewport(), Qt.LeftButton, pos=sessions.visualItemRect(sessions.item(0)).center())

@@ -40,17 +40,21 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     table = view.table
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     right = scores["before_after"]["eyes_open"]["sides"]["right"]["metrics"]["mean_velocity_ml_mm_s"]
-    r = rows["RIGHT · ML sway velocity (mm/s)"]
+    r = rows["RIGHT · ML velocity (mm/s)"]
     assert table.item(r, 1).text() == "68.0" and table.item(r, 2).text() == "51.0"
     assert table.item(r, 3).text() == f"{right['change']:+.1f} ({right['change_pct']:+.0f} %)" == "-17.0 (-25 %)"
     assert table.item(r, 4).text() == f"{right['mdc95']:.1f}"
     assert table.item(r, 5).text() == "improved"
-    left = rows["LEFT · ML sway velocity (mm/s)"]
+    left = rows["LEFT · ML velocity (mm/s)"]
     assert table.item(left, 5).text() == "no detectable change"
     right_index = scores["before_after"]["eyes_open"]["sides"]["right"]["metrics"]["sway_index"]
     # the left side's mean did not move: its change shows as "0 %" (no "-0 %")
+    from station.report.session import headline_verdicts, verdict_estimate
+
+    change = next(v for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"] is None)
     assert plain_text(view.summary) == ("LEFT leg: no detectable change (sway index 0 %)  ·  "
-                                        f"RIGHT leg: improved (sway index {right_index['change_pct']:+.0f} %)")
+                                        f"RIGHT leg: improved (sway index {right_index['change_pct']:+.0f} %)  ·  "
+                                        f"Asymmetry: {change['verdict']} ({verdict_estimate(change)})")
     assert view.table.horizontalHeaderItem(1).text() == "before (mean of 3)"
     assert view.table.horizontalHeaderItem(2).text() == "after (mean of 3)"
     view.show()

@@ -50,26 +50,35 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     # the asymmetry index and its interval, as stored by the scoring
     assert si_text(stance["verdict"]).replace("(", "(95 % interval ") in " ".join(first.split())
     # per-side values of the results table
+    # page 1 is the summary: every headline verdict, as the scoring stored it
+    from station.report.session import block_title, headline_verdicts, verdict_estimate
+
+    flat = " ".join(_text(pdf, layout=False).split("\f")[0].split())  # reading order keeps wrapped cells whole
+    for v in headline_verdicts(scores):
+        assert block_title(v["block"]) in flat and verdict_estimate(v, minus="−") in flat, v
+    # page 2: the per-side values of the results tables
+    results = pages[1]
     left, right = stance["sides"]["left"], stance["sides"]["right"]
     for side in (left, right):
-        assert f"{fmt(side['mean_velocity_ml_mm_s']['mean'], 1)} ± {fmt(side['mean_velocity_ml_mm_s']['sd'], 1)}" in first
-        assert f"{fmt(side['stability_score']['mean'], 0)} ± {fmt(side['stability_score']['sd'], 0)}" in first
+        assert f"{fmt(side['mean_velocity_ml_mm_s']['mean'], 1)} ± {fmt(side['mean_velocity_ml_mm_s']['sd'], 1)}" in results
+        assert f"{fmt(side['stability_score']['mean'], 0)} ± {fmt(side['stability_score']['sd'], 0)}" in results
     # before/after verdicts per side
     ba = scores["before_after"]["eyes_open"]["sides"]
-    assert f"LEFT: {ba['left']['verdict']}; RIGHT: {ba['right']['verdict']}" in first
+    assert f"LEFT: {ba['left']['verdict']}; RIGHT: {ba['right']['verdict']}" in first + results
     assert ba["right"]["verdict"] == "improved"
     mdc = ba["right"]["metrics"]["sway_index"]["mdc95"]
-    assert fmt(mdc, 2) in first
+    assert fmt(mdc, 2) in first + results
     # the sections, each starting on its own page, in this order
     def page_of(heading):
         return next(i for i, p in enumerate(pages) if heading in p)
 
     order = [page_of(h) for h in ("Stabilograms: centre of pressure per side", "rear-foot-elevated RDL: repetitions",
+                                  "Patient history: single-leg stance over the visits",
                                   "Only finished trials enter the scores", "Recording quality", "Calibration",
                                   "Definitions of the measures shown")]
-    assert order == sorted(order) and order[0] == 1 and order[1] == 2 and order[2] == 3
+    assert order == sorted(order) and order[:4] == [2, 3, 4, 5]
     assert order[-1] == n_pages - 1 == len([p for p in pages if p.strip()]) - 1
-    rest = " ".join(" ".join(pages[3:]).split())
+    rest = " ".join(" ".join(pages[5:]).split())
     trials = run.store.trials(run.session_id)
     frames = sum(t.quality["frames"] for t in trials)
     assert f"{frames} frames received, 0 lost (0.00 %), 0 CRC errors" in rest and "A clean recording" in rest
