@@ -40,6 +40,20 @@ WELCH_SEGMENT_S = 10.0
 
 
 @jit
+def _hull_push(x, y, hull, k, floor, i):  # pragma: no cover
+    # drop hull points that make a clockwise (or straight) turn with point i, then push i
+    while k >= floor:
+        a = hull[k - 2]
+        b = hull[k - 1]
+        if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
+            k -= 1
+        else:
+            break
+    hull[k] = i
+    return k + 1
+
+
+@jit
 def _planar_range_kernel(x, y):  # pragma: no cover
     # convex hull (monotone chain) of the points, then the largest distance between hull vertices
     n = x.shape[0]
@@ -48,27 +62,11 @@ def _planar_range_kernel(x, y):  # pragma: no cover
     k = 0
     for idx in range(n):
         i = order[idx]
-        while k >= 2:
-            a = hull[k - 2]
-            b = hull[k - 1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-                k -= 1
-            else:
-                break
-        hull[k] = i
-        k += 1
+        k = _hull_push(x, y, hull, k, 2, i)
     lower = k + 1
     for idx in range(n - 2, -1, -1):
         i = order[idx]
-        while k >= lower:
-            a = hull[k - 2]
-            b = hull[k - 1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-                k -= 1
-            else:
-                break
-        hull[k] = i
-        k += 1
+        k = _hull_push(x, y, hull, k, lower, i)
     best = 0.0
     for p in range(k):
         for q in range(p + 1, k):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from station.core._numba import jit
-from station.core.resample import check_time
+from station.core.resample import _prepare, check_time  # the shared validation of resamplers
 
 #: default window (s), the Quijoux et al. 2021 code's value
 WINDOW_S = 0.08
@@ -90,10 +90,7 @@ def swarii_resample(t_s, y, *, fs_hz: float, window_s: float = WINDOW_S):
     t_uniform_s : ndarray (m,)
     y_uniform : ndarray (m,) or (m, k)
     """
-    t = check_time(t_s)
-    y = np.asarray(y, dtype=np.float64)
-    squeeze = y.ndim == 1
-    y2 = np.ascontiguousarray(y.reshape(y.shape[0], -1))
+    t, y2, squeeze = _prepare(t_s, y, fs_hz)
     m = int(np.floor((t[-1] - t[0]) * fs_hz + 1e-9)) + 1
     grid = t[0] + np.arange(m) / fs_hz
     out = np.empty((m, y2.shape[1]))
