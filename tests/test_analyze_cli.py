@@ -186,3 +186,17 @@ def test_a_cold_kernel_cache_is_noticed(tmp_path, monkeypatch):
     assert kernels_cached()  # this checkout has run the kernels
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert not kernels_cached()  # a fresh install: analyze compiles them once, with a message
+
+
+def test_swarii_resampling_option(tmp_path, capsys):
+    # the Wii-like stream of test_wii_like_irregular_stream, resampled with SWARII instead of linearly
+    rng = np.random.default_rng(0)
+    t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.013, 0.037, 1300))])
+    t = t[t <= 30.0]
+    rows = np.column_stack([t, 10 * np.cos(np.pi * t), 10 * np.sin(np.pi * t)])
+    path = write_csv(tmp_path / "wii.csv", "t_s,cop_ml_mm,cop_ap_mm", rows.tolist())
+    lin = run_json(capsys, str(path))["metrics"]
+    sw = run_json(capsys, str(path), "--resample", "swarii")["metrics"]
+    assert sw["fs_hz"] == 100.0 and sw["n_used"] == lin["n_used"]
+    assert sw["mean_distance_mm"] == pytest.approx(10.0, rel=0.01) and sw["mean_frequency_hz"] == pytest.approx(0.5, rel=0.02)
+    assert sw["path_length_mm"] != lin["path_length_mm"]  # a different (windowed) interpolation

@@ -47,3 +47,46 @@ def test_a_c3d_without_plates_and_a_damaged_one(tmp_path, analyze_error):
     bad.write_bytes(WALKING.read_bytes()[:1500])
     assert "not a readable C3D file" in analyze_error(bad)
     assert "--plates" in analyze_error(WALKING, "--plates", "1,5")
+
+
+def test_type4_with_a_calibration_matrix_reads_like_type2(tmp_path):
+    import ezc3d
+
+    c = ezc3d.c3d(str(WALKING))
+    c["parameters"]["FORCE_PLATFORM"]["TYPE"]["value"] = np.array([4, 4])
+    gain = np.diag([2.0, 2.0, 4.0, 0.5, 0.5, 1.0])
+    c.add_parameter("FORCE_PLATFORM", "CAL_MATRIX", np.stack([gain, gain], axis=2))
+    analogs = c["data"]["analogs"]
+    for ch in range(12):  # raw channels = calibrated values / the matrix's diagonal
+        analogs[0, ch] /= gain[ch % 6, ch % 6]
+    c["data"]["analogs"] = analogs
+    path = tmp_path / "type4.c3d"
+    c.write(str(path))
+    _, p4 = plate_cops(path, threshold_n=50.0)
+    _, p2 = plate_cops(WALKING, threshold_n=50.0)
+    assert [p["type"] for p in p4] == [4, 4]
+    for a, b in zip(p4, p2):
+        np.testing.assert_allclose(a["fz_n"], b["fz_n"], rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(a["cop_ml_mm"], b["cop_ml_mm"], rtol=1e-5, atol=1e-2, equal_nan=True)
+
+
+@pytest.mark.parametrize("platform_type", [2, 3])
+def test_our_own_export_reads_back_through_analyze(platform_type, tmp_path, analyze_json):
+    from station.report.c3d_export import build_c3d
+    from station.report.samples import TrialSamples
+
+    fs, n = 100.0, 3000
+    t = np.arange(n) / fs
+    ml, ap = 12 * np.sin(2 * np.pi * 0.3 * t), -5 + 8 * np.cos(2 * np.pi * 0.2 * t)
+    pos = np.array([[-200.0, 150.0], [200.0, 150.0], [-200.0, -150.0], [200.0, -150.0]])
+    fx, fy = 0.5 + ml / 400, 0.5 + ap / 300
+    forces = 700 * np.column_stack([(1 - fx) * fy, fx * fy, (1 - fx) * (1 - fy), fx * (1 - fy)])
+    s = TrialSamples(t_s=t, forces_n=forces, total_n=forces.sum(axis=1), cop_ml_mm=ml, cop_ap_mm=ap, threshold_n=100.0,
+                     fs_hz=fs, positions_mm=pos)
+    path = tmp_path / f"own{platform_type}.c3d"
+    build_c3d(s, platform_type=platform_type).write(str(path))
+    out = analyze_json(path, "--preset", "raw")
+    m = out["metrics"]
+    assert out["kind"] == f"C3D plate (type {platform_type})" and m["n_used"] == n
+    assert m["mean_cop_ml_mm"] == pytest.approx(ml.mean(), abs=1e-3) and m["mean_cop_ap_mm"] == pytest.approx(ap.mean(), abs=1e-3)
+    assert m["range_ml_mm"] == pytest.approx(ml.max() - ml.min(), rel=1e-4)
