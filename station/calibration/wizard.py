@@ -384,25 +384,40 @@ def sim_scene_acknowledged(reader) -> bool:
 
 def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, geometry: BoardGeometry,
                    operator_name: str = "") -> CalibrationOutcome:
-    """Open ``transport``, run the wizard with ``make_operator(transport)`` and always release the board.
+    """Start the board's :class:`~station.board.acquisition.Acquisition` on ``transport``, run the wizard
+    with ``make_operator(link)`` and always release the board.
 
     Parameters
     ----------
     transport : station.board.transport.Transport
         The board (serial, or the virtual board in-process); opened and closed here.
     make_operator : callable
-        ``transport -> operator`` (``ConsoleOperator`` for a person, ``SimOperator`` for the virtual board).
+        ``link -> operator`` (``ConsoleOperator`` for a person, ``SimOperator`` for the virtual board);
+        ``link.write(bytes)`` sends a command through the acquisition.
     """
+    from station.board.acquisition import Acquisition
     from station.calibration.reader import CountsReader
 
-    info = transport.open()
+    acq = Acquisition(transport, ring_seconds=5.0)
+    info = acq.start()
+    reader = CountsReader(acq)
     try:
-        transport.start()
-        wizard = CalibrationWizard(CountsReader(transport), make_operator(transport), protocol=protocol,
-                                   geometry=geometry, board_id=info.board_id, operator_name=operator_name)
+        wizard = CalibrationWizard(reader, make_operator(CommandLink(acq)), protocol=protocol, geometry=geometry,
+                                   board_id=info.board_id, operator_name=operator_name)
         return wizard.run()
     finally:
         try:
-            transport.stop()
+            acq.stop()
         finally:
-            transport.close()
+            reader.close()
+
+
+class CommandLink:
+    """What an operator may do with the board while the acquisition owns it: send commands."""
+
+    def __init__(self, acquisition):
+        self._acq = acquisition
+        self.name = acquisition.transport_name
+
+    def write(self, data: bytes) -> None:
+        self._acq.send_command(data)

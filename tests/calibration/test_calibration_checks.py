@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from calib_synthetic import POSITIONS_MM, SyntheticBoard, grid_points
 
-from station.board.virtual import Subject, VirtualBoard, VirtualTransport
+from station.board.virtual import Subject, VirtualBoard
 from station.calibration import Calibration, load_geometry
 from station.calibration.drift import measure_rate
 from station.calibration.fit import STANDARD_GRAVITY
 from station.calibration.protocol import load_protocol
-from station.calibration.reader import CountsReader
 from station.calibration.verify import verify
 from station.calibration.wizard import CalibrationWizard, SimOperator
 from station.errors import CalibrationError
+from vlink import virtual_link
 
 
 def test_drift_rate_of_a_known_ramp():
@@ -66,56 +66,43 @@ class LeavesSubjectOn(SimOperator):
 
 def test_somebody_on_the_board_never_gives_a_stable_tare():
     vb = VirtualBoard(seed=1, subject=Subject(body_mass_kg=70.0, stance="left", task="single_leg"), record_truth=False)
-    transport = VirtualTransport(vb, realtime=False, chunk_s=0.25)
-    info = transport.open()
-    transport.start()
     protocol = load_protocol("quick")
     protocol = protocol.replace(stability=dataclasses.replace(protocol.stability, timeout_s=5.0))
-    wizard = CalibrationWizard(CountsReader(transport), LeavesSubjectOn(transport), protocol=protocol,
-                               geometry=load_geometry(), board_id=info.board_id)
-    with pytest.raises(CalibrationError, match="No stable reading with the board empty within 5 s"):
-        wizard.run()
+    with virtual_link(vb) as (reader, link, info):
+        wizard = CalibrationWizard(reader, LeavesSubjectOn(link), protocol=protocol,
+                                   geometry=load_geometry(), board_id=info.board_id)
+        with pytest.raises(CalibrationError, match="No stable reading with the board empty within 5 s"):
+            wizard.run()
 
 
-class ScriptedTransport:
-    """Replays fixed byte chunks (one per read), then nothing."""
-
-    name = "scripted"
-
-    def __init__(self, chunks):
-        self.chunks = list(chunks)
-
-    def read(self, timeout_s=0.05):
-        return self.chunks.pop(0) if self.chunks else b""
+def test_reader_gives_device_time_windows_through_the_acquisition():
+    vb = VirtualBoard(seed=2, record_truth=False, rate_hz=80.0)
+    with virtual_link(vb) as (reader, _link, _info):
+        t, counts = reader.read(0.2)  # 0.2 s at 80 Hz: 17 frames, inclusive of both ends
+        t2, _ = reader.read(0.1)
+    assert len(t) == 17 and counts.shape == (17, 4) and counts.dtype == np.int64
+    np.testing.assert_allclose(np.diff(t), 0.0125, atol=2e-5)
+    assert len(t2) == 9
 
 
-def _frames(t_us_list, counts=(1, 2, 3, 4), status=0):
-    from station.board.protocol import encode_data_frame
-
-    return b"".join(encode_data_frame(i, t, counts, status) for i, t in enumerate(t_us_list))
-
-
-def test_reader_unwraps_the_device_clock_and_cuts_windows():
-    step = 12_500
-    start = (1 << 32) - 5 * step  # wraps after five frames
-    t_us = [(start + k * step) % (1 << 32) for k in range(40)]
-    reader = CountsReader(ScriptedTransport([_frames(t_us[:7]), b"", _frames(t_us[7:])]), idle_timeout_s=1.0)
-    t, counts = reader.read(0.2)  # 0.2 s at 80 Hz: 17 frames, inclusive of both ends
-    assert len(t) == 17 and counts.shape == (17, 4)
-    np.testing.assert_allclose(np.diff(t), 0.0125)
-    t2, _ = reader.read(0.1)
-    assert t2[0] == pytest.approx(t[-1] + 0.0125)
+@pytest.mark.parametrize("fault, message", [
+    ("saturate=fr@0.5", "Load cell\\(s\\) fr saturated"),
+    ("reboot=3", "restarted or its link dropped during calibration"),
+])
+def test_reader_refuses_a_window_with_a_bad_cell_or_a_restart(fault, message):
+    vb = VirtualBoard(seed=2, record_truth=False, faults=fault)
+    with virtual_link(vb) as (reader, _link, _info):
+        with pytest.raises(CalibrationError, match=message):
+            for _ in range(30):
+                reader.read(1.0)
 
 
-def test_reader_reports_saturation_and_restart():
+def test_reader_reports_a_silent_board():
     from station.errors import PortError
 
-    reader = CountsReader(ScriptedTransport([_frames([0, 12_500], status=0x02)]))
-    with pytest.raises(CalibrationError, match="Load cell\\(s\\) fr saturated"):
-        reader.read(1.0)
-    reader = CountsReader(ScriptedTransport([_frames([500_000, 512_500]), _frames([0, 12_500])]))
-    with pytest.raises(CalibrationError, match="restarted during calibration"):
-        reader.read(1.0)
-    reader = CountsReader(ScriptedTransport([]), idle_timeout_s=0.2)
-    with pytest.raises(PortError, match="sent no data for 0.2 s"):
-        reader.read(1.0)
+    vb = VirtualBoard(seed=2, record_truth=False, faults="disconnect=0.5:30")
+    with virtual_link(vb, realtime=True) as (reader, _link, _info):
+        reader.idle_timeout_s = 0.5
+        with pytest.raises(PortError, match="sent no data for 0.5 s|link failed"):
+            for _ in range(20):
+                reader.read(1.0)

@@ -9,26 +9,21 @@ import numpy as np
 import pytest
 
 from station.board.protocol import CMD_SIM_SCENE
-from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
+from station.board.virtual import BoardModel, VirtualBoard
 from station.calibration import load_geometry
 from station.calibration.protocol import load_protocol
-from station.calibration.reader import CountsReader
 from station.calibration.wizard import CalibrationWizard, ConsoleOperator, SimOperator, sim_scene_acknowledged
+from vlink import virtual_link
 
 
 def run_wizard(*, seed=3, board=None, protocol=None, misplace=None, geometry="reference-400x300"):
     vb = VirtualBoard(seed=seed, board=board or BoardModel(), record_truth=False)
-    transport = VirtualTransport(vb, realtime=False, chunk_s=0.25)
-    info = transport.open()
-    transport.start()
-    reader = CountsReader(transport)
-    wizard = CalibrationWizard(
-        reader, SimOperator(transport, misplace=misplace), protocol=protocol or load_protocol("quick"),
-        geometry=load_geometry(geometry), board_id=info.board_id, operator_name="pytest",
-    )
-    outcome = wizard.run()
-    transport.stop()
-    transport.close()
+    with virtual_link(vb) as (reader, link, info):
+        wizard = CalibrationWizard(
+            reader, SimOperator(link, misplace=misplace), protocol=protocol or load_protocol("quick"),
+            geometry=load_geometry(geometry), board_id=info.board_id, operator_name="pytest",
+        )
+        outcome = wizard.run()
     return vb, reader, outcome
 
 
@@ -163,15 +158,13 @@ class Technician:
 
 def test_interactive_wizard_with_a_technician():
     vb = VirtualBoard(seed=8, record_truth=False)
-    transport = VirtualTransport(vb, realtime=False, chunk_s=0.25)
-    info = transport.open()
-    transport.start()
     out = io.StringIO()
     tech = Technician(vb, out)
     protocol = load_protocol("quick").replace(drift=None)
-    wizard = CalibrationWizard(CountsReader(transport), ConsoleOperator(stdin=tech, out=out), protocol=protocol,
-                               geometry=load_geometry(), board_id=info.board_id)
-    outcome = wizard.run()
+    with virtual_link(vb) as (reader, _link, info):
+        wizard = CalibrationWizard(reader, ConsoleOperator(stdin=tech, out=out), protocol=protocol,
+                                   geometry=load_geometry(), board_id=info.board_id)
+        outcome = wizard.run()
     assert outcome.passed, outcome.format()
     np.testing.assert_allclose(outcome.calibration.gains_n_per_count, 1.0 / vb.hidden_gains_counts_per_n, rtol=0.002)
     assert outcome.verification.cop_rms_mm <= 1.0 and outcome.creep is not None

@@ -44,6 +44,7 @@ class VirtualTransport(Transport):
         self._wall0 = None
         self._board0 = 0.0
         self._pending = b""  # bytes that arrived while reconnecting
+        self.allowed_s: float | None = None  # demand pacing (see allow)
 
     # --- clock -------------------------------------------------------------------------------------
     def _sync_clock(self) -> None:
@@ -54,8 +55,24 @@ class VirtualTransport(Transport):
         """Board time owed to the wall clock."""
         return (time.monotonic() - self._wall0) - (self.board.time_s - self._board0)
 
+    def allow(self, seconds: float) -> None:
+        """Demand pacing (non-realtime only): from now on the board runs ``seconds`` further, then waits.
+
+        A consumer that needs "the next N seconds" (the calibration wizard) asks for them, so a
+        free-running simulation does not race minutes ahead between two readings. Without a call to
+        ``allow`` the board runs free, as before.
+        """
+        base = self.board.time_s if self.allowed_s is None else max(self.allowed_s, self.board.time_s)
+        self.allowed_s = base + float(seconds)
+
     def _step(self, timeout_s: float) -> bytes:
         if not self.realtime:
+            if self.allowed_s is not None:
+                ahead = self.allowed_s - self.board.time_s
+                if ahead <= 1e-9:
+                    time.sleep(min(timeout_s, 0.002))
+                    return b""
+                return self.board.advance(min(self.chunk_s, ahead))
             return self.board.advance(self.chunk_s)
         # wait for the next conversion, but hand over at most every MIN_BATCH_S (like USB transfers)
         wait = max(self.board.next_conversion_s - self.board.time_s, MIN_BATCH_S) - self._due_s()

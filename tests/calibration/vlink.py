@@ -1,0 +1,23 @@
+"""A virtual board behind the station's Acquisition, as the calibration wizard sees a real one."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from station.board.acquisition import Acquisition
+from station.board.virtual import VirtualTransport
+from station.calibration.reader import CountsReader
+from station.calibration.wizard import CommandLink
+
+
+@contextmanager
+def virtual_link(vb, *, chunk_s: float = 0.25, realtime: bool = False):
+    """Yield ``(reader, link, info)`` for a virtual board; always stops the acquisition."""
+    acq = Acquisition(VirtualTransport(vb, realtime=realtime, chunk_s=chunk_s), ring_seconds=5.0)
+    info = acq.start()
+    reader = CountsReader(acq)
+    try:
+        yield reader, CommandLink(acq), info
+    finally:
+        acq.stop()
+        reader.close()
