@@ -264,6 +264,13 @@ class Acquisition:
             return self._rec.stats.frames if self._rec else 0
 
     @property
+    def recording_start_s(self) -> float | None:
+        """Device time (s, the acquisition's unwrapped board clock) of the first recorded frame."""
+        with self._lock:
+            rec = self._rec
+            return None if rec is None else rec.stats.first_s
+
+    @property
     def recording_duration_s(self) -> float:
         """Device time from the first recorded frame to the last."""
         with self._lock:
