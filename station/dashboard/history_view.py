@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
@@ -83,13 +82,17 @@ class HistoryView(QWidget):
         self.summary.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.si_plot = _plot("Asymmetry at each visit (SI, 95 % interval; + = right sways more)", "SI (%)")
+        self.si_plot = _plot("Asymmetry per visit (SI, 95 % interval)", "SI (%), + = right sways more")
         from station.report.history import SWAY_METRIC
 
         self.sway_plot = _plot(f"{metric_heading(SWAY_METRIC)} per leg (mean, 95 % interval)",
                                metric_heading(SWAY_METRIC))
         self.sway_plot.addLegend(offset=(-10, 10))
         self.table = _table(["visit", "date", "asymmetry (95 % CI)", "LEFT leg", "RIGHT leg", "criterion"])
+        from PySide6.QtWidgets import QHeaderView
+
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
         note = QLabel("Baseline single-leg stance, eyes open, of every session. met: |SI| and its whole interval "
                       "within the limits; not met: the whole interval beyond the SI limit; undecided: the interval "
                       "is too wide to tell, or SI is undefined.")
@@ -155,7 +158,7 @@ class HistoryView(QWidget):
         for offset, side, colour in ((-0.06, "left", theme.LEFT), (0.06, "right", theme.RIGHT)):
             vals = np.array([h["sides"][side] for h in history], float).reshape(-1, 3)
             _errors(self.sway_plot, x + offset, vals[:, 0], vals[:, 1], vals[:, 2], colour, f"{side} leg")
-        ticks = [[(float(i), f"{i}\n{h['date'][5:]}") for i, h in zip(range(1, len(x) + 1), history)]]
+        ticks = [[(float(i), f"#{i} {h['date'][5:]}") for i, h in zip(range(1, len(x) + 1), history)]]
         for plot in (self.si_plot, self.sway_plot):
             plot.getAxis("bottom").setTicks(ticks)
             plot.setXRange(0.5, len(history) + 0.5, padding=0)
@@ -170,4 +173,3 @@ class HistoryView(QWidget):
                 cells.append(range_text(*h["sides"][side], decimals=decimals))
             cells.append(h["criterion"])
             _set_row(self.table, r, cells, colour=CRITERION_COLOURS[h["criterion"]])
-        self.table.item(0, 0).setTextAlignment(Qt.AlignCenter)

@@ -129,6 +129,10 @@ class Statokinesigram(QWidget):
         self.readout = _elastic(QLabel("No load on the board"))
         self.readout.setFont(theme.font(theme.BASE_PT + 2))
         self.readout.setWordWrap(True)  # the narrow protocol page: two lines rather than a clipped area
+        # room for those two lines, always (an Ignored-width label gets no height for its second line)
+        from PySide6.QtGui import QFontMetrics
+
+        self.readout.setMinimumHeight(2 * QFontMetrics(self.readout.font()).lineSpacing() + 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
@@ -337,6 +341,7 @@ class LinkQuality(QWidget):
         self.state = QLabel()
         self.state.setFont(theme.font(theme.STATE_PT, bold=True))
         self.state.setAlignment(Qt.AlignCenter)
+        self.state.setWordWrap(True)  # a long state wraps in the side panel instead of being cut
         self.detail = _elastic(QLabel(""))
         self.detail.setWordWrap(True)
         grid = QGridLayout()

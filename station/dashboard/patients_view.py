@@ -318,7 +318,7 @@ def patient_line(patient) -> str:
 
 def session_line(session) -> str:
     """One line per session: date, protocol, status, operator and its headline verdict."""
-    from station.report.session import headline_verdicts
+    from station.report.session import headline_verdicts, verdict_headline
 
     when = session.started[:16].replace("T", " ")
     text = f"{when} {PROTOCOL_NAMES.get(session.protocol, session.protocol)}"
@@ -328,7 +328,7 @@ def session_line(session) -> str:
         text += f", {session.operator}"
     verdicts = headline_verdicts(session.scores)
     if verdicts:
-        text += f" — {verdicts[0]['text']}"
+        text += f" — {verdict_headline(verdicts[0])}"
     ba = before_after_summary(session.scores)
     if ba:
         text += f"; after the primer: {ba}"

@@ -281,7 +281,7 @@ class Scoreboard(QWidget):
             heading = metric_heading(key)
             if meaning.get("key") == key and meaning.get("name"):
                 lo, hi = (meaning.get("range") or (0, 100))[:2]
-                heading = f"{meaning['name']} ({lo:g}–{hi:g}, higher = steadier)"
+                heading = f"{meaning['name']} ({lo:g}–{hi:g})"
                 decimals = 0
             _set_row(self.table, r, [
                 heading,

@@ -178,11 +178,18 @@ class BoardLink:
         sim = self.sim
         model = sim.board_model or BoardModel(positions_mm=tuple(map(tuple, geometry.positions_mm.tolist())),
                                               name=geometry.name)
-        self.board = VirtualBoard(seed=sim.seed, rate_hz=sim.rate_hz, board=model, faults=sim.faults,
+        from station.board.virtual.faults import FaultSpec
+
+        spec = FaultSpec.parse(sim.faults)
+        # timed faults count from the moment the live view starts, not from the board's creation: the
+        # scripted start-up calibration runs minutes of board time in a second, and a disconnect
+        # "at 20 s" must not land in it (issue 14: the dashboard stayed on "Board stopped")
+        self.board = VirtualBoard(seed=sim.seed, rate_hz=sim.rate_hz, board=model, faults=untimed(spec),
                                   record_truth=False)
         if self.calibration is None:
             progress(0.65, "Calibrating the virtual board with known masses…")
             self.calibration = calibrate_virtual(self.board, geometry, observer=wizard_observer)
+        self.board.faults = shifted(spec, self.board.time_s)
         if sim.standing:
             self.board.set_subject(Subject.named(sim.subject))
         progress(0.95, "Connecting to the virtual board…")
@@ -363,6 +370,31 @@ def calibrate_virtual(board, geometry, *, observer=None, protocol: str = "quick"
         raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
     log.info("virtual board calibrated:\n%s", outcome.format())
     return outcome.calibration
+
+
+_TIMED = ("disconnects", "reboots", "dead", "saturate", "timeout", "forge", "reflashes")
+
+
+def untimed(spec):
+    """``spec`` without its timed faults (the byte faults stay)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, **{name: () for name in _TIMED})
+
+
+def shifted(spec, t0_s: float):
+    """``spec`` with every fault time moved ``t0_s`` seconds later (board time of the live start)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        spec,
+        disconnects=tuple((t + t0_s, d) for t, d in spec.disconnects),
+        reboots=tuple(t + t0_s for t in spec.reboots),
+        forge=tuple((t + t0_s, kind) for t, kind in spec.forge),
+        reflashes=tuple((t + t0_s, major) for t, major in spec.reflashes),
+        **{name: tuple(dataclasses.replace(f, start_s=f.start_s + t0_s) for f in getattr(spec, name))
+           for name in ("dead", "saturate", "timeout")},
+    )
 
 
 def paced_transport(board, *, speed: float = 1.0):

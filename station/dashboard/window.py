@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self._drawn = None  # (page, newest frame time) of the last redraw
         self._session_id: int | None = None
         self._guided = False
+        self._last_state = None
         self.started = False  # the start-up finished and the window took it in (UI thread)
         self.setWindowTitle("Balance Station")
         self.setFont(theme.font(theme.BASE_PT))
@@ -252,10 +253,12 @@ class MainWindow(QMainWindow):
         if acq is None or not self.link.ready or self.link.calibration is None:
             return
         state = acq.state
-        self.quality.show_state(state, _error_text(acq) if state == "stopped" else "")
-        if self._tick % QUALITY_EVERY == 0:
+        if self._tick % QUALITY_EVERY == 0 or state != self._last_state:
+            quality = acq.quality
+            self._last_state = state
+            self.quality.show_state(state, state_detail(state, quality, _error_text(acq)))
             nominal = acq.info.nominal_rate_hz if acq.info is not None else None
-            self.quality.show_quality(acq.quality, nominal_rate_hz=nominal)
+            self.quality.show_quality(quality, nominal_rate_hz=nominal)
         page = self.tabs.currentIndex()
         if page not in (0, 1):
             return
@@ -456,8 +459,28 @@ def _positions(link):
     return load_geometry(DEFAULT_GEOMETRY).positions_mm
 
 
+def state_detail(state: str, quality: dict, error: str = "") -> str:
+    """The line under the link badge: why it stopped, that it is reconnecting, or the gaps recovered from."""
+    if state == "stopped":
+        return error
+    if state == "reconnecting":
+        return "The link dropped; a trial in progress keeps recording and marks the gap."
+    gaps = int(quality.get("gaps") or 0)
+    if gaps and state == "connected":
+        return (f"Recovered: {gaps} gap{'s' if gaps > 1 else ''} ({float(quality.get('gap_s') or 0.0):.1f} s in all), "
+                "marked in the recording.")
+    return ""
+
+
 def _error_text(acq) -> str:
-    return str(acq.error) if getattr(acq, "error", None) is not None else ""
+    """The acquisition's error for people: without the virtual board's internal transport name."""
+    if getattr(acq, "error", None) is None:
+        return ""
+    text = str(acq.error)
+    name = str(getattr(getattr(acq, "transport", None), "name", "") or "")
+    if name.startswith("virtual:") and text.startswith(name):
+        text = text[len(name):].lstrip(": ")
+    return text[:1].upper() + text[1:]
 
 
 def _pdf_writer():

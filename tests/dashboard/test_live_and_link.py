@@ -101,3 +101,20 @@ def test_calibration_wizard_from_the_dashboard_recalibrates_and_resumes(qtbot, m
     qtbot.waitUntil(lambda: acq.quality["frames"] > 40, timeout=10_000)
     assert acq.state == "connected"
     assert window.protocol.start.isEnabled()
+
+
+def test_faults_from_the_help_disconnect_reconnect_and_recover_in_real_time(qtbot, make_window):
+    """`station dashboard --sim --faults disconnect=T:D`: T counts from the live start, not from the
+    start-up calibration (which runs minutes of board time in a second); the badge goes amber, then
+    green with the gap named, and no internal transport name is shown."""
+    window = make_window(SimOptions(seed=3, faults="disconnect=2:1.5"))
+    state, detail = window.quality.state, window.quality.detail
+    acq = window.link.acquisition
+    qtbot.waitUntil(lambda: state.property("state") == "connected", timeout=10_000)
+    qtbot.waitUntil(lambda: state.property("state") == "reconnecting", timeout=15_000)
+    assert state.text() == "Board disconnected — reconnecting…"
+    assert state.wordWrap()  # two lines in the side panel rather than cut off
+    qtbot.waitUntil(lambda: state.property("state") == "connected" and "Recovered" in detail.text(), timeout=15_000)
+    assert acq.quality["gaps"] == 1 and acq.quality["gap_s"] == pytest.approx(1.5, abs=0.3)
+    assert detail.text() == f"Recovered: 1 gap ({acq.quality['gap_s']:.1f} s in all), marked in the recording."
+    assert "virtual:" not in detail.text() + window.source.text() + window.startup_text.text()

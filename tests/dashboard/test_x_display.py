@@ -119,3 +119,32 @@ def test_station_demo_opens_the_guided_dashboard_on_the_display(tmp_path):
     with Store.open(tmp_path / "data") as store:
         names = [p.name for p in store.list_patients()]
     assert names == ["Demo runner (virtual)"]
+
+
+def test_a_primer_session_on_the_x_display_running_results_and_history(tmp_path):
+    """The window on the X server through a whole (short, faster than real time) primer session: the
+    X root grabbed while a post-primer trial counts down, on the results page, and on the History tab."""
+    out = tmp_path / "shots"
+    with Xvfb(width=1600, height=1000) as x:
+        proc = subprocess.run([sys.executable, "-m", "tests.dashboard.x_driver", str(tmp_path / "data"), str(out)],
+                              env=x.env(STATION_DATA_DIR=str(tmp_path / "data")), capture_output=True, text=True,
+                              timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from PIL import Image
+
+    for name in ("x-display-protocol-running.png", "x-display-results.png", "x-display-history.png"):
+        png = out / name
+        _keep(png)
+        rgb = np.asarray(Image.open(png).convert("RGB"))
+        assert rgb.shape == (1000, 1600, 3)  # the whole X screen, the window on it
+        window = rgb[:900, :1500]
+        assert len(np.unique(window.reshape(-1, 3)[::7], axis=0)) > 50, name
+        assert _green(window[0:80, 0:330]).mean() > 0.2, name  # "Board connected"
+    from station.store import Store
+
+    with Store.open(tmp_path / "data") as store:
+        demo = next(p for p in store.list_patients() if p.name == "Demo runner (virtual)")
+        session = store.list_sessions(demo.id)[-1]
+    assert session.status == "finished" and session.protocol == "primer"
+    blocks = {v["block"] for v in session.scores["verdicts"]}
+    assert {"stance/baseline/eyes_open", "stance/post_primer/eyes_open", "primer_rdl", "before_after/eyes_open"} <= blocks
