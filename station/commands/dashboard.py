@@ -14,6 +14,7 @@ examples:
   station dashboard --sim --subject weak-right --rate 1000
   station dashboard --port /dev/ttyACM0
   station dashboard --sim --screenshot live.png --after 8  save the window after 8 s and exit
+  station dashboard --sim --faults disconnect=20:3        the link drops 20 s after the live view starts, for 3 s
 """
 
 
@@ -35,14 +36,14 @@ def register(subparsers) -> None:
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG after --after seconds, then exit")
     p.add_argument("--after", type=float, default=5.0, metavar="SECONDS",
                    help="delay before the screenshot (default 5)")
-    p.add_argument("--tab", choices=("live", "protocol", "result", "before-after", "calibration"),
+    p.add_argument("--tab", choices=("live", "protocol", "result", "before-after", "history", "calibration"),
                    help="tab shown first (default live)")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="frame rate (default 80, up to 1000)")
     sim.add_argument("--subject", default="healthy",
                      help="virtual patient: healthy, weak-right, weak-left (default healthy)")
-    sim.add_argument("--faults", metavar="SPEC", help="faults to inject, e.g. disconnect=20:3")
+    sim.add_argument("--faults", metavar="SPEC", help="faults to inject, e.g. disconnect=20:3 (times in seconds from the start of the live view)")
     p.set_defaults(func=run)
 
 

@@ -308,8 +308,10 @@ class MainWindow(QMainWindow):
         """A session or patient was deleted: forget a shown session that no longer exists."""
         if self._session_id is not None:
             try:
-                self.store.get_session(self._session_id)
+                gone = getattr(self.store.get_session(self._session_id), "deleted_at", None) is not None
             except StationError:
+                gone = True
+            if gone:
                 self._session_id = None
                 self.scoreboard.clear()
                 self.before_after.show_scores(None)

@@ -592,6 +592,15 @@ def _quality_section(data, st, width) -> list:
         summary += (f"; rate {fmt(min(rates), 1)}–{fmt(max(rates), 1)} Hz, jitter up to {fmt(max(jitters), 2)} ms"
                     if jitters else f"; rate {fmt(min(rates), 1)}–{fmt(max(rates), 1)} Hz")
     story = [Paragraph("Recording quality", st["h2"])]
+    nominal = (data.session.board or {}).get("nominal_rate_hz")
+    if nominal and rates:
+        from station.core.health import quality_problems
+
+        slow = [(t.seq, p) for t in data.trials if t.quality
+                for p in quality_problems(t.quality, [], nominal_rate_hz=float(nominal)) if p["code"] == "rate_low"]
+        if slow:
+            seqs = ", ".join(f"#{seq}" for seq, _ in slow)
+            story.append(Paragraph(_esc(f"rate_low (trials {seqs}): {slow[0][1]['message']}"), st["cellb"]))
     if len(rows) == 1:
         return story + [Paragraph(_esc(summary + ". A clean recording: no trial lost data."), st["body"])]
     return story + [Paragraph(_esc(summary + ". Trials with link problems:"), st["body"]),

@@ -22,6 +22,9 @@ import pytest
 
 from .xdisplay import Xvfb, missing_tools, save_rgb_png, window_geometry
 
+if missing_tools() and os.environ.get("STATION_REQUIRE_X"):
+    raise RuntimeError(f"STATION_REQUIRE_X is set but the X tools are missing: {missing_tools()} "
+                       "(Debian: xvfb x11-apps x11-utils)")
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"X tools missing: {missing_tools()}")
 
 TITLE = "Balance Station"

@@ -148,3 +148,23 @@ def test_si_text_falls_back_to_the_difference_when_the_ratio_is_undefined():
     diff = {"si_pct": float("nan"), "diff": 7.0, "diff_ci_low": 5.1, "diff_ci_high": 9.0, "unit": "mm"}
     assert si_text(diff) == "R − L +7.0 mm (+5.1 to +9.0)"
     assert si_text({"si_pct": None, "diff": None}) == "–"
+
+
+def test_a_board_stuck_at_10_sps_is_named_in_the_report(tmp_path):
+    """An HX711 left with RATE low on an 80 SPS board: the quality section names ``rate_low``."""
+    from station.store import Store
+
+    with Store.open(tmp_path / "data") as store:
+        patient = store.add_patient(name="Slow Board", body_mass_kg=60.0)
+        sid = store.create_session(patient_id=patient, protocol="single-leg", settings={"title": "Single-leg stance"},
+                                   board={"board_id": "5B000009", "nominal_rate_hz": 80, "adc_kind": "hx711"})
+        store.add_trial(sid, task="single_leg", side="left", status="aborted")
+        store.update_trial(store.trials(sid)[0].id, reason="stopped by the operator",
+                           quality={"frames": 300, "lost": 0, "crc_errors": 0, "resyncs": 0, "gaps": 0, "gap_s": 0.0,
+                                    "missed_conversions": 0, "effective_rate_hz": 10.1, "jitter_ms": 0.5,
+                                    "duration_s": 29.7})
+        store.finish_session(sid, status="aborted")
+        pdf = write_session_report(store, sid, tmp_path / "r.pdf")
+    text = " ".join(_text(pdf, layout=False).split())
+    assert "rate_low (trials #1): the board delivered 10.1 frames/s against its nominal 80 Hz" in text
+    assert "RATE tied low gives 10 SPS" in text
