@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         self.frame_stamps_s.append(t0)
         self._tick += 1
         acq = self.link.acquisition
-        if acq is None or not self.link.ready or self.link.calibration is None:
+        if acq is None or not self.link.ready:
             return
         state = acq.state
         if self._tick % QUALITY_EVERY == 0 or state != self._last_state:
@@ -260,8 +260,8 @@ class MainWindow(QMainWindow):
             nominal = acq.info.nominal_rate_hz if acq.info is not None else None
             self.quality.show_quality(quality, nominal_rate_hz=nominal)
         page = self.tabs.currentIndex()
-        if page not in (0, 1):
-            return
+        if page not in (0, 1) or self.link.calibration is None:
+            return  # the link state above still shows for a board without a calibration
         patient = self.patients.patient
         body_mass = patient.body_mass_kg if patient is not None else None
         window = acq.snapshot(self.trail_s)

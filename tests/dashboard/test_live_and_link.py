@@ -118,3 +118,43 @@ def test_faults_from_the_help_disconnect_reconnect_and_recover_in_real_time(qtbo
     assert acq.quality["gaps"] == 1 and acq.quality["gap_s"] == pytest.approx(1.5, abs=0.3)
     assert detail.text() == f"Recovered: 1 gap ({acq.quality['gap_s']:.1f} s in all), marked in the recording."
     assert "virtual:" not in detail.text() + window.source.text() + window.startup_text.text()
+
+
+def test_faults_over_a_port_disconnect_reconnect_and_recover(qtbot, store, tmp_path):
+    """`station simulate --faults disconnect=T:D` on a pseudo-terminal, the dashboard on `--port`: the
+    badge shows the reconnect and then the recovered gap (the board has no calibration: the link
+    state shows all the same)."""
+    import subprocess
+    import sys
+    import time
+
+    from station.dashboard.station_link import BoardLink
+    from station.dashboard.window import MainWindow
+
+    link_path = tmp_path / "board"
+    sim = subprocess.Popen([sys.executable, "-m", "station", "--data-dir", str(tmp_path / "sim"), "simulate",
+                            "--faults", "disconnect=5:2", "--link", str(link_path), "--seconds", "40"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not link_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert link_path.exists(), sim.stderr.read() if sim.poll() is not None else "no pty link"
+        window = MainWindow(BoardLink(port=str(link_path)), store)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        try:
+            qtbot.waitUntil(lambda: window.started or window.link.error is not None, timeout=30_000)
+            assert window.link.error is None
+            state, detail = window.quality.state, window.quality.detail
+            qtbot.waitUntil(lambda: state.property("state") == "reconnecting", timeout=20_000)
+            qtbot.waitUntil(lambda: state.property("state") == "connected" and "Recovered" in detail.text(),
+                            timeout=20_000)
+            assert window.link.acquisition.quality["gaps"] == 1
+            assert "virtual:" not in detail.text() + window.source.text()
+        finally:
+            window.shutdown()
+    finally:
+        sim.terminate()
+        sim.wait(10)

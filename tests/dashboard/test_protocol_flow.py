@@ -105,6 +105,16 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
                     timeout=60_000)
     assert window.export_status.text() == f"PDF written to {tmp_path / 'session.pdf'}."
     assert (tmp_path / "session.pdf").read_bytes()[:5] == b"%PDF-"
+    # the data export writes CSV, JSON and C3D; the status line names every file it wrote
+    window.export_status.setText("")
+    window.export_to(tmp_path / "export", fmt=("csv", "json", "c3d"))
+    qtbot.waitUntil(lambda: "written" in window.export_status.text() or "failed" in window.export_status.text(),
+                    timeout=60_000)
+    files = sorted(p.name for p in (tmp_path / "export").iterdir())
+    status = window.export_status.text()
+    assert status.startswith(f"CSV, JSON, C3D written to {tmp_path / 'export'}: ")
+    assert {"csv", "json", "c3d"} <= {name.rsplit(".", 1)[-1] for name in files}
+    assert all(name in status for name in files), (status, files)
 
     for name, tab in (("protocol-result.png", "Protocol"), ("lr-scoreboard.png", "L/R result"),
                       ("calibration-wizard.png", "Calibration")):
