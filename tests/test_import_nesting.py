@@ -3,7 +3,7 @@
 Every ``import`` in every module of the package counts, including lazy ones inside functions.
 Layer order (docs/ARCHITECTURE.md):
 
-    base (errors, privatefiles, paths) < core < board, readers < calibration < assessment < store
+    base (errors, privatefiles, paths, jsonsafe) < core < board, readers < calibration < assessment < store
     < report < commands, cli < dashboard
 
 A module may import its own layer and any layer below it. Nothing imports the dashboard except the two
@@ -25,7 +25,7 @@ import station
 PACKAGE = Path(station.__file__).resolve().parent
 
 LEVELS = {
-    "station": 0, "station.errors": 0, "station.privatefiles": 0, "station.paths": 0,
+    "station": 0, "station.errors": 0, "station.privatefiles": 0, "station.paths": 0, "station.jsonsafe": 0,
     "station.core": 1,
     "station.board": 2, "station.readers": 2,
     "station.calibration": 3,

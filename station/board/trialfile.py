@@ -30,6 +30,7 @@ import numpy as np
 
 from station.board.protocol import FRAME_DTYPE
 from station.errors import InputFileError
+from station.jsonsafe import dumps
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +127,12 @@ def write_trial(path, trial: TrialFile, *, force: bool = True) -> Path:
     }
     with private_temp_path(path, force=force) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("header.json", json.dumps(header, indent=1, default=json_default))
+            zf.writestr("header.json", dumps(header, indent=1))
             zf.writestr("frames.npy", _npy_bytes(np.ascontiguousarray(trial.frames, dtype=FRAME_DTYPE)))
             zf.writestr("device_time_s.npy", _npy_bytes(np.asarray(trial.device_time_s, dtype=np.float64)))
             zf.writestr("host_time_s.npy", _npy_bytes(np.asarray(trial.host_time_s, dtype=np.float64)))
     log.info("wrote %s (%d frames)", path, n)
     return path
-
-
-def json_default(obj):
-    """``json.dumps(default=...)`` for numpy scalars and arrays and paths (trial headers, the store)."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def _check_entry_size(path: Path, zf: zipfile.ZipFile, name: str, *, limit: int) -> None:

@@ -17,7 +17,7 @@ from station import __version__
 from station.errors import StationError
 from station.privatefiles import private_open, refuse_existing
 # The store's JSON-safe copy (NaN/inf -> None, numpy -> Python), the same rule its JSON columns follow.
-from station.store.database import json_safe as clean
+from station.jsonsafe import json_safe as clean
 
 log = logging.getLogger(__name__)
 

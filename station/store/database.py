@@ -33,7 +33,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from station.board.trialfile import json_default
+from station.jsonsafe import json_default, json_safe
 from station.errors import InputFileError, StationError
 from station.store import engine as dbengine
 from station.store import paths
@@ -146,21 +146,6 @@ class TrialRecord:
     metrics: dict[str, float] = field(default_factory=dict)  # whole-trial metrics (rep 0)
     rep_metrics: list[dict[str, float]] = field(default_factory=list)  # per repetition, rep 1..n
     uuid: str | None = None
-
-
-def json_safe(value):
-    """JSON-safe copy: NaN/inf become None, numpy scalars and arrays become Python values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _json(value) -> str:
