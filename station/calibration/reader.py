@@ -51,6 +51,8 @@ class CountsReader:
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
+        if getattr(self.acq.transport, "allowed_s", None) is not None:
+            self.acq.transport.allowed_s = None  # demand pacing ends with the calibration: the board runs free again
 
     def drain(self) -> None:
         """Nothing to discard: every window starts with the frames that arrive after the call.
