@@ -33,6 +33,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from station.core.resample import effective_rate_hz
 from station.jsonsafe import json_default, json_safe
 from station.errors import InputFileError, StationError
 from station.store import engine as dbengine
@@ -784,7 +785,8 @@ class Store:
         arrays = {name: frames[name] for name in ("counts", "seq", "t_us", "status", "missed")}
         arrays["device_time_s"] = np.asarray(trial.device_time_s, dtype="<f8")
         arrays["host_time_s"] = np.asarray(getattr(trial, "host_time_s", np.full(len(frames), np.nan)), dtype="<f8")
-        rate = effective_rate_hz(arrays["device_time_s"])
+        rate = effective_rate_hz(arrays["device_time_s"])  # the core's one estimator: (n - 1) / span
+        rate = rate if np.isfinite(rate) else None
         values = {
             "fs_hz": rate,
             "board_json": _json(getattr(trial, "board", None)),
@@ -901,16 +903,6 @@ def _open_outbox(base: Path) -> Engine:
     outbox = dbengine.make_engine(sa.URL.create("sqlite", database=str(base / OUTBOX_NAME)))
     dbengine.upgrade(outbox)
     return outbox
-
-
-def effective_rate_hz(device_time_s: np.ndarray) -> float | None:
-    """Median-interval sampling rate of a device time axis (s), or None with fewer than two samples."""
-    t = np.asarray(device_time_s, dtype=float)
-    if t.size < 2:
-        return None
-    dt = np.diff(t)
-    dt = dt[np.isfinite(dt) & (dt > 0)]
-    return float(1.0 / np.median(dt)) if dt.size else None
 
 
 def _clean_text(value, what: str) -> str:
