@@ -260,41 +260,27 @@ def _p(text, style):
 
 
 def _verdict_box(data, st, width):
+    """The session's first headline verdict, big, with its own sentence (the table below lists them all)."""
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    what, verdict, label = _main_verdict(data)
-    colour = VERDICT_COLOURS.get((verdict or {}).get("less_stable"), "#333333")
-    lines = [Paragraph(f'<font color="{colour}">{_esc(headline(verdict))}</font>', st["verdict"])]
-    if verdict:
-        meaning = "shifts more" if "weight shift" in what else "sways more"
-        measure = ("asymmetry index SI " if _finite(verdict.get("si_pct"))
-                   else "difference (SI undefined: a side is near 0) ")
-        detail = (f"{what[:1].upper() + what[1:]}{' (' + label + ')' if label else ''}: {measure}"
-                  f"{_esc(si_text(verdict).replace('(', '(95 % interval '))}. "
-                  f"{'SI' if _finite(verdict.get('si_pct')) else 'R − L'} &gt; 0 = the right side {meaning}.")
-        lines.append(Paragraph(detail, st["body"]))
-        if verdict.get("verdict") == "no detectable asymmetry":
-            lines.append(Paragraph("The difference between the legs is within this patient's own trial-to-trial "
-                                   "variability (the interval includes 0).", st["small"]))
-        elif verdict.get("less_stable") in SIDES:
-            lines.append(Paragraph("The interval excludes 0: the difference exceeds this patient's trial-to-trial "
-                                   "variability.", st["small"]))
-    for condition, ba in (data.scores.get("before_after") or {}).items():
-        extra = CONDITION_LABELS.get(condition, condition)
-        parts = []
-        for side in SIDES:
-            side_ba = (ba.get("sides") or {}).get(side) or {}
-            m = (side_ba.get("metrics") or {}).get("sway_index") or {}
-            text = f"{side.upper()}: {side_ba.get('verdict', '–')}"
-            if _finite(m.get("change_pct")):
-                text += f" (sway index {fmt(m['change_pct'], 0, sign=True)} %, MDC95 {fmt(m.get('mdc95'), 2)})"
-            parts.append(text)
-        lines.append(Paragraph(f"<b>After the primer{', ' + _esc(extra) if extra else ''}:</b> " + _esc("; ".join(parts)),
-                               st["body"]))
-    rdl = data.scores.get("rdl")
-    if rdl and _main_verdict(data)[0] != "single-leg RDL, lateral weight shift":
-        lines.append(Paragraph(_esc(rdl.get("summary", "")), st["body"]))
+    from station.report.session import headline_verdicts, verdict_headline
+
+    verdicts = headline_verdicts(data.scores)
+    first = verdicts[0] if verdicts else None
+    colour = VERDICT_COLOURS.get((first or {}).get("less_stable"), "#333333")
+    title = verdict_headline(first) if first else "No left/right result"
+    lines = [Paragraph(f'<font color="{colour}">{_esc(title)}</font>', st["verdict"])]
+    if first:
+        lines.append(Paragraph(_esc(first.get("text", "")), st["body"]))
+        if first.get("kind") == "asymmetry":
+            meaning = ("The interval excludes 0: the difference exceeds this patient's trial-to-trial variability."
+                       if first.get("less_stable") else
+                       "The interval includes 0: any difference is within this patient's own trial-to-trial "
+                       "variability.")
+            lines.append(Paragraph(meaning, st["small"]))
+    else:
+        lines.append(Paragraph("This session has no finished trials that can be scored.", st["body"]))
     t = Table([[lines]], colWidths=[width], hAlign="LEFT")
     t.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor(colour)),
                            ("LEFTPADDING", (0, 0), (-1, -1), 8), ("TOPPADDING", (0, 0), (-1, -1), 6),

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QGroupBox, QLabel, QTa
 from station.assessment.runner import RunnerEvent
 from station.dashboard.station_link import SimOptions
 
-from .conftest import known_board, save_png
+from station.dashboard.app import save_screenshot
+
+from .conftest import known_board
 from .history_data import build_rehab_history
 
 
@@ -146,7 +148,7 @@ def test_every_tab_at_the_default_size_shows_every_text_whole(qtbot, busy_window
         qtbot.wait(50)
         window.redraw(full=True)
         seen[title] = text_problems(window)
-        save_png(window, tmp_path, f"text-bounds-{title.split()[0].replace('/', '').lower()}.png")
+        save_screenshot(window, tmp_path / f"text-bounds-{title.split()[0].replace('/', '').lower()}.png")
     # every block of the results page can be opened in the per-side table
     board = window.scoreboard
     _tab(window, "L/R result")
@@ -165,13 +167,13 @@ def test_every_tab_at_the_default_size_shows_every_text_whole(qtbot, busy_window
     panel._on_event(RunnerEvent("repeat", "Trial failed (stepped off the board after 6.2 s); repeating it.", {}))
     qtbot.wait(50)
     seen["Protocol (running)"] = text_problems(window)
-    save_png(window, tmp_path, "protocol-text-bounds.png")
+    save_screenshot(window, tmp_path / "protocol-text-bounds.png")
     # the history of the rehab patient, with the side panel's full record and session list
     window.patients.select(rehab.id)
     _tab(window, "History")
     qtbot.wait(50)
     seen["History"] = text_problems(window)
-    save_png(window, tmp_path, "text-bounds-history.png")
+    save_screenshot(window, tmp_path / "text-bounds-history.png")
     assert window.history.table.rowCount() == 5
     window.patients.begin_edit()
     qtbot.wait(20)

@@ -60,9 +60,26 @@ def check_report(pdf) -> None:
         assert not re.search(r"[−-]0(\.0+)?(?![\d.])", text), f"page {number}: negative zero in {text!r}"
 
 
+def keep_page(pdf, page: int, name: str, tmp_path) -> None:
+    """Render one page (pdftoppm, 80 dpi) and copy it to ``$STATION_SCREENSHOTS/name`` when that is set."""
+    import os
+    from pathlib import Path
+
+    target = os.environ.get("STATION_SCREENSHOTS")
+    if not target or shutil.which("pdftoppm") is None:
+        return
+    stem = tmp_path / name.removesuffix(".png")
+    subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", "-f", str(page), "-l", str(page), str(pdf),
+                    str(stem)], check=True)
+    Path(target).mkdir(parents=True, exist_ok=True)
+    shutil.copy(f"{stem}.png", Path(target) / name)
+
+
 def test_primer_session_report_has_no_overlapping_or_clipped_text(primer_session, tmp_path):
     pdf = write_session_report(primer_session.store, primer_session.session_id, tmp_path / "report.pdf")
     check_report(pdf)
+    for page in (1, 2):
+        keep_page(pdf, page, f"report-page-{page}.png", tmp_path)
 
 
 def test_history_page_and_rdl_report_have_no_overlapping_text(tmp_path):
@@ -76,7 +93,9 @@ def test_history_page_and_rdl_report_have_no_overlapping_text(tmp_path):
         check_report(pdf)
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
                               text=True).stdout
-    history = next(p for p in text.split("\f") if "Patient history" in p)
+    pages = text.split("\f")
+    history = next(p for p in pages if "Patient history" in p)
+    keep_page(pdf, pages.index(history) + 1, "report-history.png", tmp_path)
     # the criterion per visit, as patient_history computes it from the stored verdicts
     statuses = [line.split()[-1] if not line.rstrip().endswith("not met") else "not met"
                 for line in history.splitlines() if re.match(r"\s+\d\s+2026-", line)]
