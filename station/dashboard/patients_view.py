@@ -247,39 +247,32 @@ class PatientPanel(QWidget):
         if patient is None:
             return
         n = len(self.store.list_sessions(patient.id))
-        if not hasattr(self.store, "delete_patient"):
-            self.message.setText("Deleting patients needs the newer store (delete_patient).")
-            return
-        if not self.confirm("Delete patient", f"Delete {patient.name} and their {n} session(s)? The recordings "
-                            "move to the station's trash and can be restored."):
-            return
-        try:
-            self.store.delete_patient(patient.id)
-        except StationError as exc:
-            self.message.setText(str(exc))
-            return
-        self.message.setText(f"Deleted {patient.name} (recoverable from the trash).")
-        self.refresh()
-        self.sessions_changed.emit()
+        if self._to_trash("Delete patient", f"Delete {patient.name} and their {n} session(s)?",
+                          lambda: self.store.delete_patient(patient.id)):
+            self.message.setText(f"Deleted {patient.name} (recoverable from the trash).")
+            self.refresh()
+            self.sessions_changed.emit()
 
     def delete_session(self) -> None:
         item = self.sessions.currentItem()
         if item is None:
             return
         sid = int(item.data(Qt.UserRole))
-        if not hasattr(self.store, "delete_session"):
-            self.message.setText("Deleting sessions needs the newer store (delete_session).")
-            return
-        if not self.confirm("Delete session", f"Delete the session {item.text().split(' — ')[0]}? Its recordings "
-                            "move to the station's trash and can be restored."):
-            return
+        if self._to_trash("Delete session", f"Delete the session {item.text().split(' — ')[0]}?",
+                          lambda: self.store.delete_session(sid)):
+            self.refresh_sessions()
+            self.sessions_changed.emit()
+
+    def _to_trash(self, title: str, question: str, delete) -> bool:
+        """Ask, then ``delete()`` (the store moves the raw data to its trash); True when it was deleted."""
+        if not self.confirm(title, f"{question} The recordings move to the station's trash and can be restored."):
+            return False
         try:
-            self.store.delete_session(sid)
+            delete()
         except StationError as exc:
             self.message.setText(str(exc))
-            return
-        self.refresh_sessions()
-        self.sessions_changed.emit()
+            return False
+        return True
 
     def _ask(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text, QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)

@@ -123,3 +123,28 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
         w, h, colours, ink = image_stats(save_png(window, tmp_path, name))
         assert (w, h) == (window.width(), window.height())
         assert colours > 50 and ink > 0.05
+
+
+def test_the_virtual_board_runs_a_protocol_faster_than_real_time_when_asked(qtbot, make_window, store):
+    """The runner page's speed choice: the real-time virtual board and the runner's clock both run 20x."""
+    import time
+
+    window = make_window(SimOptions(seed=5), trials_per_side=2, duration_s=6.0, exclude_s=2.0)
+    qtbot.keyClicks(window.patients.name, "Fast F")
+    qtbot.mouseClick(window.patients.add, Qt.LeftButton)
+    panel = window.protocol
+    panel.speed.setCurrentIndex(panel.speed.findData(20.0))
+    assert panel.speed.currentText() == "20× faster" and panel.speed_factor == 20.0
+    board = window.link.board
+    t0_wall, t0_board = time.monotonic(), board.time_s
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.start.isEnabled() and not panel.running, timeout=120_000)
+    wall_s, board_s = time.monotonic() - t0_wall, board.time_s - t0_board
+    session = store.list_sessions(window.patients.patient.id)[-1]
+    assert session.status == "finished"
+    trials = [t for t in store.trials(session.id) if t.task == "single_leg" and t.status == "finished"]
+    assert [t.side for t in trials] == ["left", "right"] * 2
+    # four 6 s trials with rests: tens of seconds of board time in a few seconds of wall time
+    assert board_s > 30.0 and board_s / wall_s > 5.0, (board_s, wall_s)
+    # back to real time for the live view
+    assert window.link.acquisition.transport.speed == 1.0
