@@ -395,8 +395,11 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     result.problems += health.calibration_problems(forces[sel], body_mass_kg=body_mass_kg)
     quality = getattr(health, "quality_problems", None)
     if quality is not None:
+        names = frames.dtype.names or ()  # integrity hook: per-frame arrays count losses inside the window exactly
         result.problems += quality(getattr(trial, "quality", None) or {}, getattr(trial, "gaps", None) or [],
-                                   window_s=(w0, end), nominal_rate_hz=fs_nominal)
+                                   window_s=(w0, end), nominal_rate_hz=fs_nominal, device_time_s=t,
+                                   seq=frames["seq"] if "seq" in names else None,
+                                   missed=frames["missed"] if "missed" in names else None)
     if protocol.is_rdl:
         _rdl(result, t[sel], total[sel], ml[sel], ap[sel], weight=weight)
     else:

@@ -228,3 +228,44 @@ def test_an_adc_stuck_at_10_sps_is_rate_low(tmp_path):
     timeouts, _, _, _ = _record(tmp_path, faults="timeout=br@1", seconds=5.0)
     codes = [x["code"] for x in trial_problems(timeouts)]
     assert codes == ["cell_timeout", "quality_missed_conversions"]
+
+
+# --------------------------------------------------------------------------- through `station analyze --json`
+def _calibration(vb):
+    from station.calibration import Calibration
+
+    return Calibration(board_id=vb.info.board_id_hex, geometry="reference-400x300",
+                       offsets_counts=vb.hidden_offsets_counts, gains_n_per_count=1.0 / vb.hidden_gains_counts_per_n)
+
+
+@pytest.mark.parametrize("faults, cal_seed, expected", [
+    (None, None, []),
+    ("dead=fr", None, [("cell_dead", "fr"), ("calibration_body_mass_mismatch", None)]),  # 516 N for 70 kg
+    # (a saturated cell also makes the total absurd: 148 kN for 70 kg, as the issue saw)
+    ("saturate=bl@4", None, [("cell_saturated", "bl"), ("calibration_total_implausible", None),
+                             ("calibration_body_mass_mismatch", None)]),
+    ("burst=0.3:30", None, [("quality_frames_lost", None)]),
+    (None, 4, [("calibration_negative_cell", "fr"), ("calibration_total_implausible", None),
+                ("calibration_body_mass_mismatch", None)]),
+])
+def test_analyze_json_lists_the_problems_naming_the_cell(tmp_path, capsys, faults, cal_seed, expected):
+    import json
+
+    from station.board.trialfile import write_trial
+    from station.cli import main
+
+    trial, vb, _, _ = _record(tmp_path, faults=faults, seconds=12.0, seed=3)
+    cal = _calibration(vb if cal_seed is None else VirtualBoard(seed=cal_seed, record_truth=False))
+    trial.calibration = dict(cal.to_dict(), board_id=vb.info.board_id_hex)
+    trial.meta["body_mass_kg"] = 70.0
+    path = write_trial(tmp_path / "t.trial", trial)
+    code = main(["analyze", str(path), "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out or "{}")
+    assert "problems" in out, captured.err
+    got = [(p["code"], p.get("cell")) for p in out["problems"]]
+    assert got == expected, out["problems"]
+    for p in out["problems"]:
+        if p.get("cell"):
+            assert f"({p['cell']})" in p["message"] and " cell" in p["message"]
+    assert code in (0, 1, 3)
