@@ -504,7 +504,9 @@ def run(args) -> int:
         return run_batch(inputs, opts, jobs=args.jobs, table=args.table, jsonl=args.jsonl)
     reports = analyze_path(inputs[0], opts)
     for report in reports:
-        if args.json:
+        if args.json and len(reports) > 1:  # a C3D file with several plates: one JSON object per line
+            print(json.dumps(clean(_ordered(report))))
+        elif args.json:
             print(json.dumps(clean(_ordered(report)), indent=1))
         else:
             print(format_report(report))

@@ -30,6 +30,12 @@ from station.core._numba import jit
 SENTINEL_KEY = "planar_range_mm"
 #: sway-density radius (mm)
 SWAY_DENSITY_RADIUS_MM = 3.0
+#: sway density counts at most this long on each side of a sample (s): bounds the cost when the COP
+#: hardly moves (O(n · span) instead of O(n²)); a quiet-stance COP leaves 3 mm within seconds
+SWAY_DENSITY_MAX_S = 30.0
+#: largest zero-padded FFT of the Welch segments (points): the reference pads to n, which for hours
+#: of data would cost minutes; beyond 16384 points (164 s at 100 Hz) the resolution stays fs / 16384
+MAX_NFFT = 16384
 #: the spectral band of the frequency features (Hz)
 BAND_HZ = (0.15, 5.0)
 #: Welch segment (s)
@@ -57,7 +63,7 @@ def _hull_push(x, y, hull, k, floor, i):  # pragma: no cover
 def _planar_range_kernel(x, y):  # pragma: no cover
     # convex hull (monotone chain) of the points, then the largest distance between hull vertices
     n = x.shape[0]
-    order = np.argsort(x + 1e-9 * y)
+    order = np.argsort(x, kind="mergesort")  # stable: equal x keep the y order set by the caller
     hull = np.empty(2 * n, dtype=np.int64)
     k = 0
     for idx in range(n):
@@ -76,6 +82,12 @@ def _planar_range_kernel(x, y):  # pragma: no cover
             if d > best:
                 best = d
     return math.sqrt(best)
+
+
+def planar_range(x, y) -> float:
+    """Largest distance between two COP samples (mm): convex hull (monotone chain), then its farthest pair."""
+    order = np.lexsort((y, x))  # by x, then y: the order the monotone chain needs
+    return float(_planar_range_kernel(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])))
 
 
 def planar_range_reference(x, y) -> float:
@@ -123,19 +135,19 @@ def _velocity_peaks_kernel(v):  # pragma: no cover
 
 
 @jit
-def _sway_density_kernel(x, y, radius, out):  # pragma: no cover
+def _sway_density_kernel(x, y, radius, max_span, out):  # pragma: no cover
     n = x.shape[0]
     r2 = radius * radius
     for t in range(n - 1):
         stop = t + 1
-        while stop < n:
+        while stop < n and stop - t <= max_span:
             dx = x[stop] - x[t]
             dy = y[stop] - y[t]
             if dx * dx + dy * dy > r2:
                 break
             stop += 1
         start = t - 1
-        while start >= 0:
+        while start >= 0 and t - start <= max_span:
             dx = x[start] - x[t]
             dy = y[start] - y[t]
             if dx * dx + dy * dy > r2:
@@ -174,17 +186,20 @@ def welch_linear(x, *, fs_hz: float):
     seg = int(WELCH_SEGMENT_S * fs_hz)
     seg = min(seg, n)
     step = seg - int(0.5 * seg)
-    nfft = max(n, seg)
+    nfft = max(min(n, MAX_NFFT), seg)
     w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(seg) / seg)  # periodic Hann
     scale = 1.0 / (fs_hz * (w * w).sum())
     k = np.arange(seg) - (seg - 1) / 2.0
     kk = float(k @ k)
     starts = np.arange(0, n - seg + 1, step)
-    parts = x[:, starts[:, None] + np.arange(seg)]  # (k, segments, seg)
-    parts = parts - parts.mean(axis=2, keepdims=True)
-    parts = parts - (parts @ k / kk)[..., None] * k
-    spec = np.fft.rfft(parts * w, nfft, axis=2)
-    psd = (spec.real**2 + spec.imag**2).mean(axis=1) * scale
+    acc = np.zeros((x.shape[0], nfft // 2 + 1))
+    for b in range(0, starts.size, 64):  # 64 segments at a time: bounded memory for hours of data
+        parts = x[:, starts[b : b + 64, None] + np.arange(seg)]  # (k, segments, seg)
+        parts = parts - parts.mean(axis=2, keepdims=True)
+        parts = parts - (parts @ k / kk)[..., None] * k
+        spec = np.fft.rfft(parts * w, nfft, axis=2)
+        acc += (spec.real**2 + spec.imag**2).sum(axis=1)
+    psd = acc * (scale / starts.size)
     psd[:, 1 : (nfft + 1) // 2] *= 2.0  # one-sided: all but DC and (even nfft) Nyquist
     return np.fft.rfftfreq(nfft, 1.0 / fs_hz), psd
 
@@ -234,7 +249,7 @@ def positional_features(ml, ap) -> dict:
     return {
         "max_distance_ml_mm": float(np.abs(ml).max()),
         "max_distance_ap_mm": float(np.abs(ap).max()),
-        "planar_range_mm": float(_planar_range_kernel(np.ascontiguousarray(ml), np.ascontiguousarray(ap))),
+        "planar_range_mm": planar_range(ml, ap),
         "range_ratio_ml_ap": r_ml / r_ap if r_ap > 0 else float("nan"),
         "sway_direction_coefficient": float(ml @ ap) / n / (s_ml * s_ap) if s_ml * s_ap > 0 else float("nan"),
     }
@@ -275,7 +290,8 @@ def sway_density_features(ml, ap, *, fs_hz: float, radius_mm: float = SWAY_DENSI
 
     n = ml.size
     sd = np.empty(n - 1)
-    _sway_density_kernel(np.ascontiguousarray(ml), np.ascontiguousarray(ap), float(radius_mm), sd)
+    _sway_density_kernel(np.ascontiguousarray(ml), np.ascontiguousarray(ap), float(radius_mm),
+                         int(SWAY_DENSITY_MAX_S * fs_hz), sd)
     sd /= fs_hz
     nan = float("nan")
     if 2.5 < fs_hz / 2 and sd.size > filtfilt_ba_padlen(4):

@@ -68,6 +68,8 @@ def read_columns(path: Path):
         raw = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if raw.count(b"\n") > MAX_SAMPLES + 10_000:  # refuse before parsing (comments and blank lines allowed for)
+        raise InputFileError(f"{path} has more than {MAX_SAMPLES} lines; split the recording (the limit keeps an analysis to seconds).")
     if b"\x00" in raw[:65536]:
         raise InputFileError(f"{path} is neither a trial file, a C3D file nor a text (CSV) table.")
     try:

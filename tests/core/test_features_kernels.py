@@ -5,7 +5,7 @@ import pytest
 from scipy import signal
 
 from station.core.features import (
-    _planar_range_kernel,
+    planar_range,
     extended_features,
     planar_range_reference,
     savgol_derivative,
@@ -35,10 +35,13 @@ def test_planar_range_is_the_largest_distance():
     rng = np.random.default_rng(0)
     for n in (3, 10, 200, 777):
         p = rng.normal(size=(n, 2)) * [3, 7]
-        assert _planar_range_kernel(p[:, 0].copy(), p[:, 1].copy()) == pytest.approx(planar_range_reference(p[:, 0], p[:, 1]), rel=1e-12)
-    # collinear points and duplicates
+        assert planar_range(p[:, 0], p[:, 1]) == pytest.approx(planar_range_reference(p[:, 0], p[:, 1]), rel=1e-12)
+    # collinear points and duplicates; a rounded Lissajous figure (many equal coordinates on the hull)
     x = np.array([0.0, 1.0, 2.0, 2.0, 5.0])
-    assert _planar_range_kernel(x, 2 * x) == pytest.approx(5 * np.sqrt(5))
+    assert planar_range(x, 2 * x) == pytest.approx(5 * np.sqrt(5))
+    i = np.arange(3000)
+    lx, ly = np.round(np.sin(i / 50), 3), np.round(np.cos(i / 70), 3)
+    assert planar_range(lx, ly) == pytest.approx(planar_range_reference(lx, ly), rel=1e-12)
 
 
 def test_savgol_derivative_equals_scipy():
