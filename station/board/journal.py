@@ -327,6 +327,41 @@ def unfinished_journals(directory) -> list[Path]:
     return sorted(p for p in directory.glob(f"*{JOURNAL_SUFFIX}") if not is_locked(p))
 
 
+def recover_unfinished(directory, deliver) -> list:
+    """The one journal recovery loop: every journal in ``directory`` that no live recorder holds is read
+    (:func:`read_journal`) and handed to ``deliver(path, trial)``, then moved to ``recovered/``; a
+    journal that cannot be read or delivered (``StationError``, ``OSError``, ``ValueError``,
+    ``KeyError``) is moved to ``unreadable/`` with a warning — never deleted. Returns what ``deliver``
+    returned for each recovered journal (``None`` results left out).
+    """
+    from station.errors import StationError
+
+    directory = Path(directory)
+    out = []
+    for path in unfinished_journals(directory):
+        try:
+            result = deliver(path, read_journal(path))
+        except (StationError, OSError, ValueError, KeyError) as exc:
+            log.warning("journal %s could not be recovered (%s); moved to %s", path, exc, directory / "unreadable")
+            move_aside(path, directory / "unreadable")
+            continue
+        move_aside(path, directory / "recovered")
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def move_aside(path, folder) -> Path:
+    """Move ``path`` into ``folder`` (created private, 0700); return the new path."""
+    from station.privatefiles import make_private_dirs
+
+    path, folder = Path(path), Path(folder)
+    make_private_dirs(folder)
+    target = folder / path.name
+    os.replace(path, target)
+    return target
+
+
 def header_of(path) -> dict:
     """The journal's header record ({} when even that is missing)."""
     for tag, payload in iter_records(path):

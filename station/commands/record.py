@@ -43,38 +43,26 @@ def _say(msg: str) -> None:
 
 def recover_unfinished(journals: Path) -> list[tuple[Path, Path, int]]:
     """Recover every unlocked journal in ``journals``; return (journal, trial path, frames) triples."""
-    from station.board.journal import header_of, unfinished_journals
-    from station.board.journal import recover_journal
-    from station.board.trialfile import TRIAL_SUFFIX
+    from station.board.journal import header_of, recover_unfinished as recover_all
+    from station.board.trialfile import TRIAL_SUFFIX, write_trial
 
-    done = []
-    for jpath in unfinished_journals(journals):
-        try:
-            header = header_of(jpath)
-            wanted = (header.get("meta") or {}).get("out_path")
-            target = Path(wanted) if wanted else journals / (jpath.stem + TRIAL_SUFFIX)
-            if target.exists() or not target.parent.is_dir():
-                base = target if target.parent.is_dir() else journals / target.name
-                stem = base.name[: -len(TRIAL_SUFFIX)] if base.name.endswith(TRIAL_SUFFIX) else base.name
-                target = base.with_name(f"{stem}.recovered{TRIAL_SUFFIX}")
-                k = 2
-                while target.exists():
-                    target = base.with_name(f"{stem}.recovered-{k}{TRIAL_SUFFIX}")
-                    k += 1
-            trial = recover_journal(jpath, target)
-        except (StationError, OSError, ValueError, KeyError) as exc:
-            _say(f"could not recover the journal {jpath} ({exc}); moved it to {journals / 'unreadable'}.")
-            _move(jpath, journals / "unreadable")
-            continue
-        _move(jpath, journals / "recovered")
-        done.append((jpath, target, trial.n_frames))
+    def deliver(jpath: Path, trial):
+        header = header_of(jpath)
+        wanted = (header.get("meta") or {}).get("out_path")
+        target = Path(wanted) if wanted else journals / (jpath.stem + TRIAL_SUFFIX)
+        if target.exists() or not target.parent.is_dir():
+            base = target if target.parent.is_dir() else journals / target.name
+            stem = base.name[: -len(TRIAL_SUFFIX)] if base.name.endswith(TRIAL_SUFFIX) else base.name
+            target = base.with_name(f"{stem}.recovered{TRIAL_SUFFIX}")
+            k = 2
+            while target.exists():
+                target = base.with_name(f"{stem}.recovered-{k}{TRIAL_SUFFIX}")
+                k += 1
+        write_trial(target, trial, force=False)
         _say(f"recovered an unfinished recording ({trial.n_frames} frames, {trial.duration_s:.2f} s) into {target}")
-    return done
+        return jpath, target, trial.n_frames
 
-
-def _move(path: Path, folder: Path) -> None:
-    folder.mkdir(mode=0o700, exist_ok=True)
-    os.replace(path, folder / path.name)
+    return recover_all(journals, deliver)
 
 
 def _load_calibration(path: str, board_id: str | None) -> dict:

@@ -12,10 +12,8 @@ sessions left ``running`` without a live (locked) journal are marked ``interrupt
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-from station.store import paths
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +30,10 @@ def recover_journals(store) -> list[int]:
 
     A journal that cannot be read is moved to ``journals/unreadable/`` (never deleted) with a warning.
     """
-    from station.board.journal import is_locked
-    from station.errors import StationError
+    from station.board.journal import recover_unfinished
 
-    recovered: list[int] = []
     folder = store.journals_dir
-    for path in sorted(folder.glob(f"*{JOURNAL_SUFFIX}")):
-        if is_locked(path):
-            log.info("journal %s is being written by a running recording; left alone", path)
-            continue
-        try:
-            trial_id = _recover_one(store, path)
-        except (StationError, OSError, ValueError) as exc:
-            log.warning("journal %s could not be recovered: %s", path, exc)
-            _move(path, folder / "unreadable")
-            continue
-        if trial_id is not None:
-            recovered.append(trial_id)
-        _move(path, folder / "recovered")
+    recovered: list[int] = recover_unfinished(folder, lambda path, trial: _recover_one(store, path, trial))
     # Rows left "running" whose journal is gone (crash before the first block, or a foreign data dir),
     # unless a live recording (locked journal) still owns them.
     live = {p.name for p in folder.glob(f"*{JOURNAL_SUFFIX}")}
@@ -71,10 +55,7 @@ def recover_journals(store) -> list[int]:
     return sorted(set(recovered))
 
 
-def _recover_one(store, path: Path) -> int | None:
-    from station.board.journal import recover_journal
-
-    trial = recover_journal(path)
+def _recover_one(store, path: Path, trial) -> int | None:
     meta = dict(trial.meta or {})
     trial_id = meta.get("trial_id")
     reason = (
@@ -107,7 +88,3 @@ def _exists(getter, row_id) -> bool:
         return False
     return True
 
-
-def _move(path: Path, folder: Path) -> None:
-    paths.ensure_private_dir(folder)
-    os.replace(path, folder / path.name)
