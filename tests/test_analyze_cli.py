@@ -161,7 +161,7 @@ def test_trial_with_calibration_gives_metrics_and_events(tmp_path, capsys):
     step_on = [e["t_s"] for e in js["events"] if e["kind"] in ("step_on", "stance_start")]
     truth_on = [e["t_s"] for e in truth.events if e["kind"] == "step_on"][0] - truth.t_s[0]
     assert len(step_on) == 1 and step_on[0] == pytest.approx(truth_on, abs=0.5)
-    assert js["problems"] == [] and js["window_s"][0] >= step_on[0]
+    assert js["problems"] == [] and js["window"]["start_s"] >= step_on[0]
 
 
 def test_wii_like_irregular_stream(tmp_path, capsys):

@@ -143,7 +143,9 @@ def analyze_trial_file(path: Path, opts: dict) -> dict:
         raise InputFileError(f"{path}: {result.error}")
     report["fs_hz"] = result.metrics.get("fs_hz", result.fs_hz)
     report["metrics"] = result.metrics
-    report["window_s"] = list(result.window_s)
+    report["preset"] = result.preset
+    report["window"] = result.window_dict()  # where the analysed window is and why (docs/METRICS.md §1.1)
+    report["notes"] = list(result.notes)
     events = result.events
     report["events"] = events.as_dicts() if hasattr(events, "as_dicts") else list(events)
     if result.reps:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 
 import pytest
 
 from station.cli import main
+from station.store import Store
 
 #: scores the assessment adds on top of the trial's metrics (docs/ASSESSMENT.md), not analysis output
 SCORE_KEYS = {"sway_index", "stability_score", "steadiness_score"}
@@ -26,13 +26,9 @@ def primer_session(tmp_path_factory):
 
 
 def stored_metrics(data_dir):
-    db = sqlite3.connect(next(data_dir.rglob("*.db")))
-    rows = db.execute("SELECT t.seq, t.status, t.task, m.name, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id"
-                      " WHERE m.rep = 0").fetchall()
-    out: dict[int, dict] = {}
-    for seq, _status, _task, name, value in rows:
-        out.setdefault(seq, {})[name] = math.nan if value is None else value
-    return out
+    """Whole-trial metrics of session 1 as stored, by trial seq (trials with metrics only)."""
+    with Store.open(data_dir, read_only=True) as store:
+        return {t.seq: dict(t.metrics) for t in store.trials(1) if t.metrics}
 
 
 def test_every_stored_metric_equals_a_reanalysis_of_the_exported_trial(primer_session, tmp_path, capsys):
@@ -60,5 +56,5 @@ def test_every_stored_metric_equals_a_reanalysis_of_the_exported_trial(primer_se
             g = math.nan if g is None else float(g)
             assert (math.isnan(value) and math.isnan(g)) or g == value, f"trial {seq} {key}: stored {value!r}, re-analysed {g!r}"
             compared += 1
-        assert doc["window"]["reason"]
+        assert doc["window"]["reason"] and doc["window"]["start_s"] is not None
     assert compared > 300
