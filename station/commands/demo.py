@@ -64,12 +64,15 @@ def run(args) -> int:
 
     report = Path(args.report).expanduser().resolve()
     report.parent.mkdir(parents=True, exist_ok=True)
-    assess_args = argparse.Namespace(
-        port=None, sim=True, patient="Demo runner (virtual)", protocol="primer", report=str(report),
-        calibration=None, operator="station demo", body_mass=72.0, birth_year=1990, sex="female",
-        dominant_leg="right", trials=None, seconds=args.seconds, exclude=None, eyes_closed=False, reps=None,
-        rounds=None, seed=args.seed, subject=args.subject, realtime=False, primer_effect=30.0,
-    )
+    # the arguments as `station assess` itself parses them (its defaults included, whatever it adds)
+    parser = argparse.ArgumentParser(prog="station")
+    assess.register(parser.add_subparsers())
+    assess_args = parser.parse_args([
+        "assess", "--sim", "--patient", "Demo runner (virtual)", "--protocol", "primer", "--report", str(report),
+        "--operator", "station demo", "--body-mass", "72", "--birth-year", "1990", "--sex", "female",
+        "--dominant-leg", "right", "--seconds", f"{args.seconds:g}", "--seed", str(args.seed),
+        "--subject", args.subject, "--primer-effect", "30",
+    ])
     status = assess.run(assess_args)
     print(f"Demo report written to {report}")
     return status
