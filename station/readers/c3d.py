@@ -1,11 +1,13 @@
 """C3D files with force platforms (FORCE_PLATFORM TYPE 1-4) through ezc3d.
 
-ezc3d turns each platform's analog channels (whatever its type: 1 = Fx Fy Fz Px Py Tz, 2 = Fx..Mz,
-3 = the eight Kistler channels, 4 = type 2 through a 6 x 6 calibration matrix) into the force ``F`` and
-the moment ``M`` about the centre of the platform's surface, in the lab frame. The plate's own COP on
-its surface, relative to that centre ``c``, then is (with ``M = r × F + T_z k``, ``r = (r_x, r_y, 0)``)::
+ezc3d turns each platform's analog channels (2 = Fx..Mz, 3 = the eight Kistler channels, 4 = type 2
+through a 6 x 6 calibration matrix) into the force ``F`` and the moment ``M`` about the centre of the
+platform's surface, in the lab frame. The plate's own COP on its surface, relative to that centre
+``c``, then is (with ``M = r × F + T_z k``, ``r = (r_x, r_y, 0)``)::
 
     r_x = -M_y / F_z        r_y = M_x / F_z        COP = c + r
+
+Type 1 (Fx Fy Fz Px Py Tz) records the COP itself; ezc3d puts it in the lab frame and it is taken as is.
 
 and it is undefined (NaN) where ``|F_z|`` is below the load gate. Vertical force is taken positive
 whatever the sign convention of the file (``|F_z|``). The lab's X and Y become ML and AP as
@@ -75,18 +77,23 @@ def plate_cops(path: Path, *, threshold_n: float = PLATE_THRESHOLD_N, lab_axes: 
         bad = np.flatnonzero(~np.isfinite(f).all(axis=0) | (np.abs(f) > MAX_ABS_FORCE_N).any(axis=0))
         if bad.size:
             raise InputFileError(f"{path} platform {k + 1} sample {bad[0] + 1}: a force is not finite or beyond ±1 MN.")
-        centre = np.asarray(pl["corners"], dtype=np.float64).mean(axis=1)
         fz = f[2]
         ok = np.abs(fz) >= threshold_n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rx = np.where(ok, -m[1] / fz, np.nan)
-            ry = np.where(ok, m[0] / fz, np.nan)
-        x = (centre[0] + rx) * to_mm
-        y = (centre[1] + ry) * to_mm
+        ptype = int(types[k]) if k < len(types) else None
+        if ptype == 1:  # type 1 records the COP itself (Px, Py): take it as ezc3d puts it in the lab frame
+            cop = np.asarray(pl["center_of_pressure"], dtype=np.float64)
+            x, y = np.where(ok, cop[0], np.nan) * to_mm, np.where(ok, cop[1], np.nan) * to_mm
+        else:
+            centre = np.asarray(pl["corners"], dtype=np.float64).mean(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rx = np.where(ok, -m[1] / fz, np.nan)
+                ry = np.where(ok, m[0] / fz, np.nan)
+            x = (centre[0] + rx) * to_mm
+            y = (centre[1] + ry) * to_mm
         ml, ap = (x, y) if lab_axes == "xy" else (y, x)
         out.append({"fz_n": np.abs(fz), "cop_ml_mm": ml, "cop_ap_mm": ap,
                     "cop_ezc3d_mm": np.asarray(pl["center_of_pressure"], dtype=np.float64) * to_mm,
-                    "type": int(types[k]) if k < len(types) else None})
+                    "type": ptype})
     return fs, out
 
 

@@ -90,3 +90,29 @@ def test_our_own_export_reads_back_through_analyze(platform_type, tmp_path, anal
     assert out["kind"] == f"C3D plate (type {platform_type})" and m["n_used"] == n
     assert m["mean_cop_ml_mm"] == pytest.approx(ml.mean(), abs=1e-3) and m["mean_cop_ap_mm"] == pytest.approx(ap.mean(), abs=1e-3)
     assert m["range_ml_mm"] == pytest.approx(ml.max() - ml.min(), rel=1e-4)
+
+
+def test_type1_with_the_cop_recorded_reads_like_type2(tmp_path):
+    import ezc3d
+
+    c = ezc3d.c3d(str(WALKING))
+    a = c["data"]["analogs"].copy()
+    origin = c["parameters"]["FORCE_PLATFORM"]["ORIGIN"]["value"]
+    for p in range(2):  # type 2 channels -> Fx Fy Fz Px Py Tz in the platform frame
+        ch = np.arange(6) + 6 * p
+        fx, fy, fz, mx, my, mz = a[0, ch]
+        oz = origin[2, p]
+        with np.errstate(all="ignore"):
+            px = np.where(np.abs(fz) > 10, (-my - oz * fx) / fz, 0.0)
+            py = np.where(np.abs(fz) > 10, (mx - oz * fy) / fz, 0.0)
+        a[0, ch[3]], a[0, ch[4]], a[0, ch[5]] = px, py, mz - (px * fy - py * fx)
+    c["data"]["analogs"] = a
+    c["parameters"]["FORCE_PLATFORM"]["TYPE"]["value"] = np.array([1, 1])
+    path = tmp_path / "type1.c3d"
+    c.write(str(path))
+    _, p1 = plate_cops(path, threshold_n=100.0)
+    _, p2 = plate_cops(WALKING, threshold_n=100.0)
+    assert [p["type"] for p in p1] == [1, 1]
+    for a1, a2 in zip(p1, p2):
+        np.testing.assert_allclose(a1["cop_ml_mm"], a2["cop_ml_mm"], atol=1e-3, equal_nan=True)
+        np.testing.assert_allclose(a1["cop_ap_mm"], a2["cop_ap_mm"], atol=1e-3, equal_nan=True)
