@@ -211,7 +211,7 @@ class ProtocolPanel(QWidget):
             self.step.setText(PICK_PATIENT)
         else:
             title = self.protocol.currentText()
-            self.step.setText(f"{patient.name}: press Start protocol ({title.lower()}).")
+            self.step.setText(f"{patient.name}: press Start protocol — {title}.")
 
     def show_welcome(self, patient, *, ready: bool = False) -> None:
         """The demo's first screen: who is on the board and the one button to press."""

@@ -48,6 +48,17 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
             shots["cue"], shots["countdown"] = panel.cue.text(), panel.countdown.text()
 
     panel.signals.event.connect(mid_trial_screenshot)
+    disagreements = []
+
+    def header_and_cue_agree(event):
+        # after every event: a header naming a leg and a cue naming a leg name the same one (issue 14)
+        header, cue = panel.step.text().lower(), panel.cue.text()
+        header_side = {s for s in ("left", "right") if f" {s} " in f" {header} "}
+        cue_side = {s for s in ("left", "right") if s.upper() in cue}
+        if header.startswith("step") and header_side and cue_side and header_side != cue_side:
+            disagreements.append((event.kind, panel.step.text(), cue))
+
+    panel.signals.event.connect(header_and_cue_agree)
     assert panel.start.isEnabled()
     qtbot.mouseClick(panel.start, Qt.LeftButton)
     assert not panel.start.isEnabled() and panel.stop.isEnabled()
@@ -55,6 +66,7 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
                     or "asymmetry" in panel.result.text(), timeout=90_000)
     qtbot.waitUntil(lambda: panel.start.isEnabled(), timeout=10_000)
     assert shots["cue"] == "Stand on your LEFT leg, eyes open, hands on hips."
+    assert disagreements == []
     assert shots["countdown"] in {"6", "5", "4"}
 
     session = store.list_sessions(window.patients.patient.id)[-1]
