@@ -395,7 +395,8 @@ class Store:
             with dbengine.begin(self._outbox, write=True) as dst:
                 write_rows(dst, fetched)
         except sa.exc.DBAPIError as exc:  # the outbox is a safety net: never fail a stored write for it
-            log.warning("could not keep a copy in the outbox: %s", str(exc.orig).splitlines()[0])
+            log.warning("could not keep a copy in the outbox: %s (%s)", str(exc.orig).splitlines()[0],
+                        ", ".join(f"{t.name} {i}" for t, i, _ in fetched))
 
     def _refresh_outbox(self) -> None:
         """Upload leftovers, then cache the server's patient list (so an offline station finds patients)."""

@@ -6,7 +6,9 @@ with status ``running`` and the journal's ``meta`` carries its ``trial_id``. A j
 at the next start therefore belongs to a recording that never finished: :func:`recover_journals`
 reads what survived (``station.board.journal.recover_journal``), stores it under that trial,
 marks the trial ``interrupted``, and moves the journal to ``journals/recovered/``. Trials and
-sessions left ``running`` without a live (locked) journal are marked ``interrupted`` too.
+sessions left ``running`` without a live (locked) journal are marked ``interrupted`` too — on a
+shared server only this station's (``sessions.station``): another station's recording in progress
+has its journal on that station.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def recover_journals(store) -> list[int]:
     # Rows left "running" whose journal is gone (crash before the first block, or a foreign data dir),
     # unless a live recording (locked journal) still owns them.
     live = {p.name for p in folder.glob(f"*{JOURNAL_SUFFIX}")}
+    mine = _this_station(store)
     for trial in store.trials_in_state("running"):
+        if not mine(trial.session_id):
+            continue  # another station's recording, on a shared server: its own station recovers it
         if journal_path(store, session_id=trial.session_id, trial_id=trial.id).name in live:
             continue
         store.update_trial(trial.id, status="interrupted", reason="the station stopped during this trial")
@@ -45,6 +50,8 @@ def recover_journals(store) -> list[int]:
     # A session still "running" with no live recording belongs to a station that stopped (during a
     # trial or between two). A runner that is in fact alive sets the final status when it ends anyway.
     for session in store.list_sessions(status="running"):
+        if not mine(session.id):
+            continue
         sid = session.id
         prefix = f"session{sid:06d}-"
         if any(name.startswith(prefix) for name in live):
@@ -53,6 +60,20 @@ def recover_journals(store) -> list[int]:
     if recovered:
         log.warning("recovered %d interrupted trial(s) into the database", len(recovered))
     return sorted(set(recovered))
+
+
+def _this_station(store):
+    """``session_id -> bool``: was the session recorded by this station? (Every session, in a SQLite file.)"""
+    if store.backend == "sqlite":
+        return lambda session_id: True
+    cache: dict[int, bool] = {}
+
+    def mine(session_id: int) -> bool:
+        if session_id not in cache:
+            cache[session_id] = store.get_session(session_id).station == store.station
+        return cache[session_id]
+
+    return mine
 
 
 def _recover_one(store, path: Path, trial) -> int | None:

@@ -385,6 +385,23 @@ def test_session_left_running_between_trials_is_marked_interrupted(tmp_path, db_
         writer.close()
 
 
+def test_recovery_leaves_other_stations_recordings_alone(tmp_path, pg, monkeypatch):
+    from .conftest import new_database
+
+    url = new_database(pg)
+    monkeypatch.setenv("STATION_NAME", "room-a")
+    with Store.open(tmp_path / "a", url=url) as a:
+        pid = a.add_patient(name="A")
+        sid = a.create_session(patient_id=pid, protocol="rdl")
+        tid = a.add_trial(sid, task="rdl", side="left", status="running")
+    monkeypatch.setenv("STATION_NAME", "room-b")
+    with Store.open(tmp_path / "b", url=url) as b:  # room B starts while room A records
+        assert b.get_session(sid).status == "running" and b.get_trial(tid).status == "running"
+    monkeypatch.setenv("STATION_NAME", "room-a")
+    with Store.open(tmp_path / "a", url=url) as a:  # room A itself restarts: its own stale rows are closed
+        assert a.get_session(sid).status == "interrupted" and a.get_trial(tid).status == "interrupted"
+
+
 def test_threads_share_one_store(store):
     import threading
 
