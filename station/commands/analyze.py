@@ -355,7 +355,7 @@ def run_batch(inputs: list[str], opts: dict, *, jobs: int | None, table: str | N
                     if table is not None:
                         rows.append(flat_row(r))
                     else:
-                        out_fh.write(json.dumps(clean(_ordered(r))) + "\n")
+                        out_fh.write(json.dumps(json_safe(_ordered(r))) + "\n")
                 if progress is not None:
                     progress.update(1)
         finally:
@@ -378,19 +378,11 @@ def run_batch(inputs: list[str], opts: dict, *, jobs: int | None, table: str | N
 # -- output -----------------------------------------------------------------------------------
 
 
-def clean(obj):
-    """JSON-safe copy: non-finite floats -> None, numpy scalars and arrays -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        obj = obj.tolist()
-        if isinstance(obj, list):
-            return clean(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+def json_safe(obj):
+    """:func:`station.jsonsafe.json_safe`, imported when used (it loads numpy; ``station --help`` must not)."""
+    from station.jsonsafe import json_safe as safe
+
+    return safe(obj)
 
 
 def _ordered(report: dict) -> dict:
@@ -451,7 +443,7 @@ def format_report(report: dict) -> str:
     if report.get("quality"):
         q = report["quality"]
         width = max(len(k) for k in q)
-        lines += ["", "recording quality"] + [f"  {k.ljust(width)}  {_fmt(v) if not isinstance(v, (list, dict)) else json.dumps(clean(v))}" for k, v in q.items()]
+        lines += ["", "recording quality"] + [f"  {k.ljust(width)}  {_fmt(v) if not isinstance(v, (list, dict)) else json.dumps(json_safe(v))}" for k, v in q.items()]
     if report.get("events"):
         lines += ["", "events"] + [f"  {e['t_s']:8.3f} s  {e['kind']}" for e in report["events"]]
     return "\n".join(lines)
@@ -507,9 +499,9 @@ def run(args) -> int:
     reports = analyze_path(inputs[0], opts)
     for report in reports:
         if args.json and len(reports) > 1:  # a C3D file with several plates: one JSON object per line
-            print(json.dumps(clean(_ordered(report))))
+            print(json.dumps(json_safe(_ordered(report))))
         elif args.json:
-            print(json.dumps(clean(_ordered(report)), indent=1))
+            print(json.dumps(json_safe(_ordered(report)), indent=1))
         else:
             print(format_report(report))
     return 0

@@ -12,8 +12,6 @@ import logging
 import sys
 import time
 
-import numpy as np
-
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
@@ -55,6 +53,8 @@ def _sim_source(args):
 
 
 def run(args) -> int:
+    import numpy as np
+
     from station.board.acquisition import Acquisition
     from station.board.lsl import CALIBRATED_CHANNELS, RAW_CHANNELS, LslOutlet
     from station.core.cop import default_threshold_n
