@@ -409,6 +409,22 @@ class Store:
             return
         self._mirror(fetched)
 
+    def _reconnect(self, patient_id: int, calibration_id: int | None) -> tuple[int, int | None]:
+        with self._read() as conn:
+            p_uuid = conn.execute(sa.select(patients.c.uuid).where(patients.c.id == patient_id)).scalar()
+            digest = conn.execute(sa.select(calibrations.c.digest).where(calibrations.c.id == calibration_id)).scalar()
+        try:
+            self.sync()
+        except StationError:
+            return patient_id, calibration_id  # still away
+        if self.offline or p_uuid is None:
+            return patient_id, calibration_id
+        with self._read() as conn:
+            pid = conn.execute(sa.select(patients.c.id).where(patients.c.uuid == p_uuid)).scalar()
+            cid = conn.execute(sa.select(calibrations.c.id).where(calibrations.c.digest == digest)).scalar()
+        log.warning("the database server is back: everything recorded meanwhile is uploaded")
+        return (pid if pid is not None else patient_id), (cid if digest is not None else calibration_id)
+
     # ------------------------------------------------------------------ outbox upload
     def pending(self) -> dict:
         """What the outbox holds that the server has not confirmed: ``{"sessions", "trials", "patients"}``."""
@@ -634,7 +650,14 @@ class Store:
         operator: str = "",
         notes: str = "",
     ) -> int:
-        """Start a session (status ``running``) recorded by this station; return its id."""
+        """Start a session (status ``running``) recorded by this station; return its id.
+
+        An offline station first tries its server again (a new session is a safe moment to switch
+        back: nothing in progress holds an outbox id); ``patient_id`` and ``calibration_id`` given as
+        outbox ids are then translated to the server's.
+        """
+        if self.offline and self._outbox is not None:
+            patient_id, calibration_id = self._reconnect(patient_id, calibration_id)
         patient = self.get_patient(patient_id)
         if patient.deleted_at is not None:
             raise StationError(f"Patient #{patient_id} is in the trash; restore them first.")

@@ -96,12 +96,22 @@ def test_server_unreachable_at_start(tmp_path, pg):
             assert store.pending() == {"sessions": 2, "trials": 2, "patients": 1}
         with pytest.raises(StationError, match="Cannot reach"):  # a read-only command says so in one line
             Store.open(tmp_path / "reader", url=url, read_only=True)
+        dashboard = Store.open(base, url=url)  # a long-running station, offline
+        late = dashboard.add_patient(name="Late", body_mass_kg=90.0)
+        assert dashboard.offline and late < 0
     finally:
         pg.start_server()
-    with Store.open(base, url=url) as store:  # back: opening uploads the outbox
-        assert store.uploaded == {"sessions": 2, "trials": 2, "arrays": 14, "patients": 1}
+    # the server is back: the next session of the long-running station uploads the outbox and goes there
+    sid = dashboard.create_session(patient_id=late, protocol="rdl")
+    assert not dashboard.offline and sid > 0 and dashboard.pending() == NOTHING
+    assert dashboard.uploaded == {"sessions": 2, "trials": 2, "arrays": 14, "patients": 2}  # New and Late
+    assert dashboard.get_patient(dashboard.get_session(sid).patient_id).name == "Late"
+    dashboard.finish_session(sid, status="aborted")
+    dashboard.close()
+    with Store.open(base, url=url) as store:  # opening again uploads nothing more
+        assert store.uploaded == {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}
         assert store.pending() == NOTHING
         names = sorted(p.name for p in store.list_patients())
-        assert names == ["Known", "New"]  # the known patient is not duplicated
-        assert [len(store.trials(s.id)) for s in store.list_sessions()] == [1, 1]
-    assert _server_rows(pg, db) == (2, 2, 2, 14, 0, 2)
+        assert names == ["Known", "Late", "New"]  # the known patient is not duplicated
+        assert [len(store.trials(s.id)) for s in store.list_sessions()] == [1, 1, 0]
+    assert _server_rows(pg, db) == (3, 3, 2, 14, 0, 2)
