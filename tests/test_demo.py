@@ -28,3 +28,17 @@ def test_headless_demo_runs_a_primer_session_and_writes_the_report(tmp_path):
         text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True, check=True).stdout
         assert "Demo runner (virtual)" in text
         assert "Before / after" in text or "before/after" in text.lower()
+
+
+@pytest.mark.slow
+def test_demo_with_a_display_qt_cannot_open_falls_back_to_the_headless_job(tmp_path):
+    """DISPLAY set but no X server (or a missing xcb library): a clear line and the headless job, no abort."""
+    env = dict(os.environ, STATION_DATA_DIR=str(tmp_path / "data"), DISPLAY=":65001")
+    env.pop("QT_QPA_PLATFORM", None)
+    report = tmp_path / "demo.pdf"
+    proc = subprocess.run([sys.executable, "-m", "station", "demo", "--report", str(report), "--seconds", "12"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.startswith("Qt cannot open a window on this display (qt.qpa.xcb: could not connect to "
+                                  "display :65001); running the headless demo instead")
+    assert f"Demo report written to {report}" in proc.stdout and report.stat().st_size > 10_000

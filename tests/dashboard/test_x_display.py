@@ -151,3 +151,13 @@ def test_a_primer_session_on_the_x_display_running_results_and_history(tmp_path)
     assert session.status == "finished" and session.protocol == "primer"
     blocks = {v["block"] for v in session.scores["verdicts"]}
     assert {"stance/baseline/eyes_open", "stance/post_primer/eyes_open", "primer_rdl", "before_after/eyes_open"} <= blocks
+
+
+def test_the_demo_probes_qt_before_opening_a_window(tmp_path):
+    """`station demo` asks a child process whether Qt's platform starts (a failing Qt aborts the process)."""
+    from station.commands.demo import qt_platform_loads
+
+    with Xvfb(width=800, height=600) as x:
+        assert qt_platform_loads(x.env()) == (True, "")
+    ok, why = qt_platform_loads(dict(os.environ, DISPLAY=":65000", QT_QPA_PLATFORM="xcb"))
+    assert not ok and why == "qt.qpa.xcb: could not connect to display :65000"
