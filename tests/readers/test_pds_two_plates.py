@@ -62,3 +62,15 @@ def test_two_board_corner_table_gives_each_boards_cop(tmp_path, analyze_json):
     assert out["right_share_pct"] == pytest.approx(400 / 7, abs=1e-6)
     assert out["feet"]["left"]["mean_cop_ml_mm"] == pytest.approx(-190, abs=0.05)
     assert out["feet"]["right"]["range_ml_mm"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_the_published_net_cop_column_reproduces_the_published_values_exactly(name, tmp_path, analyze_json):
+    from .conftest import write_csv
+
+    d = np.genfromtxt(DATA / "pds" / f"{name}grf.txt", names=True, delimiter="\t")
+    path = write_csv(tmp_path / "net.csv", "t_s,cop_ml_mm,cop_ap_mm", np.column_stack([d["Time"], d["COPNET_Z"] * 1000, d["COPNET_X"] * 1000]))
+    m, pub = analyze_json(path, "--preset", "raw")["metrics"], PUBLISHED[name]
+    assert m["ellipse95_area_mm2"] / 100 == pytest.approx(float(pub["COParea"]), rel=1e-6)
+    assert m["mean_velocity_mm_s"] / 10 == pytest.approx(float(pub["COPvelo"]), rel=1e-6)
+    assert m["mean_power_frequency_hz"] == pytest.approx(float(pub["COPmfreq"]), rel=1e-6)
