@@ -199,7 +199,7 @@ class Store:
         self._lock = threading.RLock()
         self.url = url
         self.backend = url.get_backend_name()
-        self.path = Path(url.database) if self.backend == "sqlite" else dbengine.describe(url)
+        self._path = Path(url.database) if self.backend == "sqlite" else dbengine.describe(url)
         self.data_dir = base_dir
         self.read_only = read_only
         self.station = station_name()
@@ -246,6 +246,9 @@ class Store:
             (dbengine.check_current if read_only else dbengine.upgrade)(engine)
         except sa.exc.DBAPIError as exc:
             engine.dispose()
+            if not dbengine.is_connection_lost(exc):  # reached, but refused (e.g. no privilege to migrate)
+                raise StationError(f"The database {dbengine.describe(db_url)} refused to open: "
+                                   f"{str(exc.orig).splitlines()[0]}") from None
             error = dbengine.connection_error(exc, db_url)
             if db_url.get_backend_name() == "postgresql" and not read_only and dbengine.is_connection_lost(exc) \
                     and "refused the login" not in str(error) and "has no database" not in str(error):
@@ -288,6 +291,11 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def path(self) -> Path | str:
+        """Where the data go: the SQLite file, the server's URL (no password) or, offline, the outbox file."""
+        return self.data_dir / OUTBOX_NAME if self.offline else self._path
 
     @property
     def offline(self) -> bool:
