@@ -66,6 +66,13 @@ def _choose_platform(*, screenshot: bool) -> None:
     if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
         return
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        if not screenshot:
+            from station.commands.qtprobe import qt_platform_loads
+
+            ok, why = qt_platform_loads()
+            if not ok:
+                raise StationError(f"Qt cannot open a window on this display ({why}); as root, `make demo` installs "
+                                   "the libraries Qt's xcb platform needs, or use --screenshot PNG.")
         return
     if screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

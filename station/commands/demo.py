@@ -44,28 +44,6 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def qt_platform_loads(env: dict | None = None, *, timeout_s: float = 30.0) -> tuple[bool, str]:
-    """Can Qt open its window platform here? Tried in a child process, since a failing one aborts.
-
-    A display variable is not enough: with a library of Qt's xcb plugin missing (issue 14:
-    ``libxcb-icccm4``, ``libxcb-keysyms1``) or an X server that refuses us, ``QGuiApplication``
-    aborts the whole process (SIGABRT). Returns ``(True, "")`` or ``(False, Qt's last message)``.
-    """
-    import subprocess
-    import sys
-
-    probe = "from PySide6.QtGui import QGuiApplication; app = QGuiApplication(['station']); print(app.platformName())"
-    try:
-        proc = subprocess.run([sys.executable, "-c", probe], env=env if env is not None else dict(os.environ),
-                              capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return False, f"Qt did not start within {timeout_s:g} s"
-    if proc.returncode == 0:
-        return True, ""
-    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
-    return False, (lines[0] if lines else f"exit status {proc.returncode}")
-
-
 def _demo_data_dir() -> None:
     if os.environ.get("STATION_DATA_DIR"):
         return
@@ -77,6 +55,8 @@ def _demo_data_dir() -> None:
 def run(args) -> int:
     _demo_data_dir()
     if not args.headless and _has_display():
+        from station.commands.qtprobe import qt_platform_loads
+
         ok, why = qt_platform_loads()
         if ok:
             from station.dashboard.app import run_dashboard

@@ -40,3 +40,14 @@ def test_no_display_is_a_clear_error_not_an_abort(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("station: error: no display to show the dashboard on")
     assert "Traceback" not in r.stderr
+
+
+def test_a_display_qt_cannot_open_is_a_clear_error_not_an_abort():
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env["DISPLAY"] = ":65003"
+    r = subprocess.run([sys.executable, "-m", "station", "dashboard", "--sim"], capture_output=True, text=True,
+                       check=False, env=env, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.startswith("station: error: Qt cannot open a window on this display (qt.qpa.xcb: could not "
+                               "connect to display :65003)")
+    assert "Traceback" not in r.stderr

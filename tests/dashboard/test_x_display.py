@@ -155,7 +155,7 @@ def test_a_primer_session_on_the_x_display_running_results_and_history(tmp_path)
 
 def test_the_demo_probes_qt_before_opening_a_window(tmp_path):
     """`station demo` asks a child process whether Qt's platform starts (a failing Qt aborts the process)."""
-    from station.commands.demo import qt_platform_loads
+    from station.commands.qtprobe import qt_platform_loads
 
     with Xvfb(width=800, height=600) as x:
         assert qt_platform_loads(x.env()) == (True, "")
