@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--pseudonymise", action="store_true",
                    help="pseudonym instead of name and id, birth year only, no free-text notes")
     p.add_argument("--force", action="store_true", help="overwrite files that already exist in DIR")
+    p.add_argument("--c3d-type", type=int, choices=(2, 3), default=2,
+                   help="C3D FORCE_PLATFORM type: 2 = Fx Fy Fz Mx My Mz (default), 3 = the four cells")
     p.set_defaults(func=run)
 
 
@@ -35,7 +37,7 @@ def run(args) -> int:
 
     with Store.open(read_only=True) as store:
         paths = export_session(store, args.session, args.out, fmt=args.format, pseudonymise=args.pseudonymise,
-                               force=args.force)
+                               force=args.force, c3d_type=args.c3d_type)
     for path in paths:
         print(path)
     return 0

@@ -14,7 +14,7 @@ FORMATS = ("csv", "json", "c3d", "trial")
 
 
 def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool = False,
-                   force: bool = False) -> list[Path]:
+                   force: bool = False, c3d_type: int = 2) -> list[Path]:
     """Export a stored session into ``out_dir`` (created if missing).
 
     Parameters
@@ -30,6 +30,8 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
         dates to the day, body mass to 5 kg (:mod:`station.report.pseudonym`).
     force : bool, keyword-only
         Replace files that already exist (otherwise the export stops at the first one, with one line).
+    c3d_type : {2, 3}, keyword-only
+        FORCE_PLATFORM type of a C3D export (2: Fx..Mz, the default; 3: the four cells).
 
     Returns
     -------
@@ -55,5 +57,7 @@ def export_session(store, session_id, out_dir, *, fmt: str, pseudonymise: bool =
     elif fmt == "trial":
         from station.report.trial_export import write_trials as writer
     else:
-        from station.report.c3d_export import write_c3d as writer
+        from station.report.c3d_export import write_c3d
+
+        return write_c3d(data, out, force=force, platform_type=c3d_type)
     return writer(data, out, force=force)

@@ -77,3 +77,19 @@ def test_lost_frames_keep_true_timing_and_are_marked(tmp_path):
     # a recorded frame sits at its true time: frame 600 at 600 / 93 s
     point = e["data"]["points"][:, 0, :]
     np.testing.assert_allclose(point[0][slot], s.cop_ml_mm, atol=1e-3)
+
+
+def test_export_command_writes_type_2_or_3(primer_session, tmp_path, monkeypatch, capsys):
+    import ezc3d
+
+    from station.cli import main
+
+    data_dir = str(primer_session.store.data_dir)
+    monkeypatch.setenv("STATION_DATA_DIR", data_dir)  # restored afterwards (the CLI sets it from --data-dir)
+    sid = str(primer_session.session_id)
+    for kind in (2, 3):
+        out = tmp_path / f"c{kind}"
+        assert main(["--data-dir", data_dir, "export", sid, "--format", "c3d", "--out", str(out), "--c3d-type", str(kind)]) == 0
+        first = sorted(out.glob("*.c3d"))[0]
+        assert int(ezc3d.c3d(str(first))["parameters"]["FORCE_PLATFORM"]["TYPE"]["value"][0]) == kind
+    capsys.readouterr()
