@@ -236,11 +236,17 @@ def test_patients_sessions_trials_metrics_round_trip(store):
     assert len(uuids) == 4
 
 
-def test_station_name_is_recorded(store, monkeypatch):
+def test_station_name_is_recorded(tmp_path, db_url, monkeypatch):
+    import socket
+
     monkeypatch.setenv("STATION_NAME", "room-3")
-    pid = store.add_patient(name="A")
-    store.station = "room-3"  # the name is read once when the store opens
-    assert store.get_session(store.create_session(patient_id=pid, protocol="rdl")).station == "room-3"
+    with Store.open(tmp_path / "data", url=db_url) as s:
+        pid = s.add_patient(name="A")
+        first = s.create_session(patient_id=pid, protocol="rdl")
+    monkeypatch.delenv("STATION_NAME")
+    with Store.open(tmp_path / "data", url=db_url) as s:
+        second = s.create_session(patient_id=pid, protocol="rdl")
+        assert [s.get_session(first).station, s.get_session(second).station] == ["room-3", socket.gethostname()]
 
 
 def test_patient_names_and_ids(store):
