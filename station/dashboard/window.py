@@ -331,6 +331,9 @@ class MainWindow(QMainWindow):
         self.patients.refresh_sessions()
         self.history.redraw()
         self.show_session(session_id, scores=scores, switch=False)
+        if self._guided and self.scoreboard.verdicts.rowCount():
+            # the demo promised it: the results page opens at the end, every block of the session on it
+            self.tabs.setCurrentWidget(self.scoreboard.parentWidget())
 
     def show_session(self, session_id: int, *, scores=None, switch: bool = True) -> None:
         """Fill the L/R and before/after views from a stored session."""
