@@ -489,8 +489,12 @@ class Store:
         if self.backend != "sqlite" or self.offline:
             from station.store.copying import copy_database
 
-            copy_database(self._active(), dbengine.make_engine(sa.URL.create("sqlite", database=str(dest))),
-                          target_url=sa.URL.create("sqlite", database=str(dest)))
+            target_url = sa.URL.create("sqlite", database=str(dest))
+            target = dbengine.make_engine(target_url)
+            try:
+                copy_database(self._active(), target, target_url=target_url)
+            finally:
+                target.dispose()
         else:
             paths.ensure_private_file(dest)
             target = sqlite3.connect(dest)
