@@ -83,7 +83,11 @@ def make_engine(url: URL, *, read_only: bool = False) -> Engine:
     """
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(Path(url.database), read_only=read_only)
-    args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "balance-station"}
+    # A server that vanishes without closing the connection (cable, Wi-Fi) is noticed within seconds,
+    # not after the kernel's TCP timeout, so the station moves on to its outbox; the URL may override.
+    args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "balance-station", "keepalives": 1,
+            "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 10_000}
+    args = {k: v for k, v in args.items() if k not in url.query}
     if read_only:
         args["options"] = "-c default_transaction_read_only=on"
     return sa.create_engine(url, pool_pre_ping=True, connect_args=args)
