@@ -100,8 +100,8 @@ class Exercise:
 class AdaptiveStance:
     """Single-leg stance L/R until decided: ``min_trials``..``max_trials`` per side (see the module notes).
 
-    Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha``, the per-look level
-    that keeps the overall false-positive rate at 5 % (``verdicts.ADAPTIVE_ALPHA``).
+    Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
+    one (``max_trials``) at ``alpha_final``: together 5 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
     """
 
     min_trials: int = 3
@@ -111,7 +111,8 @@ class AdaptiveStance:
     condition: str = "eyes_open"
     phase: str = "baseline"
     first_side: str = "left"
-    alpha: float = 0.0182
+    alpha_interim: float = 0.001
+    alpha_final: float = 0.049
     target_resolution_pct: float = 10.0
     task: str = "single_leg"
     label: str = ""
@@ -123,6 +124,10 @@ class AdaptiveStance:
     @property
     def block(self) -> str:
         return f"stance/{self.phase}/{self.condition}"
+
+    def alpha(self, pairs: int) -> float:
+        """Test level of the look after ``pairs`` trials per side."""
+        return self.alpha_final if pairs >= self.max_trials else self.alpha_interim
 
     def trial(self, side: str, number: int) -> StanceTrial:
         """The ``number``-th (1-based) trial on ``side`` of this block."""
@@ -155,8 +160,13 @@ class Protocol:
         }
 
     def design(self) -> dict:
-        """Per-block test levels for scoring: ``{"stance/baseline/eyes_open": {"alpha": ..., "adaptive": True}}``."""
-        return {s.block: {"alpha": s.alpha, "adaptive": True, "min_trials": s.min_trials, "max_trials": s.max_trials}
+        """Per-block test levels for scoring, ``{"stance/baseline/eyes_open": {"alpha": ..., "adaptive": True, ...}}``.
+
+        ``alpha`` is the final look's level; the runner replaces it with the level of the look where the
+        block actually stopped.
+        """
+        return {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
+                          "min_trials": s.min_trials, "max_trials": s.max_trials}
                 for s in self.steps if isinstance(s, AdaptiveStance)}
 
 
@@ -246,7 +256,7 @@ def single_leg(
     is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side. The first ``exclude_s``
     seconds of each trial are not analysed.
     """
-    from station.assessment.verdicts import ADAPTIVE_ALPHA
+    from station.assessment.verdicts import ADAPTIVE_ALPHA_FINAL, ADAPTIVE_ALPHA_INTERIM
 
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, min_trials=min_trials,
            max_trials=max_trials, familiarisation=familiarisation, target_resolution_pct=target_resolution_pct)
@@ -263,7 +273,8 @@ def single_leg(
             raise ValueError("duration_s must be longer than the excluded start exclude_s")
         conditions = ("eyes_open", "eyes_closed") if eyes_closed else ("eyes_open",)
         steps += [AdaptiveStance(min_trials=min_trials, max_trials=max_trials, duration_s=duration_s, exclude_s=exclude_s,
-                                 condition=c, first_side=first_side, alpha=ADAPTIVE_ALPHA,
+                                 condition=c, first_side=first_side, alpha_interim=ADAPTIVE_ALPHA_INTERIM,
+                                 alpha_final=ADAPTIVE_ALPHA_FINAL,
                                  target_resolution_pct=target_resolution_pct,
                                  label=f"single-leg stance L/R, {c.replace('_', ' ')} ({min_trials}-{max_trials} trials per leg)")
                   for c in conditions]

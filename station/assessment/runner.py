@@ -15,15 +15,18 @@ Time: live decisions use the board's own clock (``acquisition.recording_duration
 frames; guided exercises use a :class:`Clock`. With a virtual board running faster than real time
 (``VirtualTransport(realtime=False)``) and a :class:`FastClock`, a whole session runs in seconds.
 
-With a virtual board (``adc_kind == "virtual"``) the runner makes the virtual patient follow the cues
-by sending ``CMD_SIM_SCENE`` commands; with real hardware it never sends them.
+Structure (PyMeasure's Procedure): the runner holds the session and the shared services (one wait
+primitive :meth:`Runner.wait`, events, the board's newest frames); each protocol step is run by a step
+type of :mod:`station.assessment.steps` with its own ``start / execute / stop``. Who follows the cues
+is behind one seam, :mod:`station.assessment.patient_script`: with a virtual board (``adc_kind ==
+"virtual"``) a :class:`VirtualPatient` sends ``CMD_SIM_SCENE`` commands; with real hardware nothing is
+sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import logging
 import threading
 import time
@@ -33,9 +36,10 @@ from typing import Callable
 
 import numpy as np
 
-from station.assessment import analysis, scoring
-from station.assessment.protocols import AdaptiveStance, Exercise, Protocol, RdlSet, StanceTrial
-from station.board.protocol import CMD_SIM_SCENE, encode_command
+from station.assessment import analysis, scoring, steps
+from station.assessment.patient_script import NoScript, VirtualPatient
+from station.assessment.protocols import Protocol
+from station.assessment.steps import Aborted, LiveOutcome  # noqa: F401  (public names of the runner)
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
@@ -53,12 +57,6 @@ class RunState(str, enum.Enum):
 RUNNER_STATES = tuple(s.value for s in RunState)
 
 
-class LiveOutcome(enum.Enum):
-    """How the live watch of a trial ended (decides whether the recording is analysed)."""
-
-    DONE = "done"
-    NO_STANCE = "no_stance"
-    STEPPED_OFF = "stepped_off"
 
 
 @dataclass(frozen=True)
@@ -108,10 +106,6 @@ class FastClock(Clock):
         time.sleep(self._yield_s)
 
 
-class Aborted(Exception):
-    """The operator stopped the session (``Runner.abort()``)."""
-
-
 class Runner:
     """Run ``protocol`` for one patient on one board and store everything.
 
@@ -132,8 +126,9 @@ class Runner:
         "virtual"``. Forced off for any other board.
     sim_subject : dict, optional
         Subject fields (``station.board.virtual.Subject``; ``"preset"`` allowed) of the virtual patient,
-        sent once at the session start. None (default): the virtual patient stays who it is (e.g. the
-        subject chosen with ``station simulate --subject``); the runner only sends cues (stance, task).
+        sent once at the session start (with the patient's body mass unless given). None (default): the
+        virtual patient stays who it is (e.g. the subject chosen with ``station simulate --subject``);
+        the runner only sends cues (stance, task).
     sim_adjust : callable(step) -> dict, optional
         Extra subject fields sent with each cue (e.g. smaller sway after the primer).
     tare : bool
@@ -143,8 +138,12 @@ class Runner:
         settled two-footed stance (the COP reference of the stance detection).
     stance_timeout_s : float
         How long (board time) to wait for the cued stance before failing the trial.
+    poll_s : float
+        Clock step of the wait primitive.
     operator : str
     """
+
+    Aborted = Aborted
 
     def __init__(
         self,
@@ -176,7 +175,13 @@ class Runner:
         is_virtual = info is not None and info.adc_kind == "virtual"
         self.simulate = is_virtual if simulate is None else (bool(simulate) and is_virtual)
         self.sim_subject = dict(sim_subject) if sim_subject is not None else None
-        self.sim_adjust = sim_adjust
+        if self.simulate:
+            subject = self.sim_subject
+            if subject is not None and "body_mass_kg" not in subject and self.patient.body_mass_kg:
+                subject = subject | {"body_mass_kg": float(self.patient.body_mass_kg)}
+            self.patient_script = VirtualPatient(acquisition.send_command, subject=subject, adjust=sim_adjust)
+        else:
+            self.patient_script = NoScript()
         self.tare = tare
         self.rest_s = float(rest_s)
         self.stance_timeout_s = float(stance_timeout_s)
@@ -187,9 +192,12 @@ class Runner:
         self.calibration_id: int | None = None
         self.trial_states: dict[int, str] = {}
         self.scores: dict | None = None
+        self.recording = False
+        #: per-block test levels for the session's scoring (adaptive blocks record where they stopped)
+        self.design = protocol.design()
         self._abort = threading.Event()
         self._t0 = self.clock.now()
-        self._recording = False
+        self._frames0 = None
 
     # ------------------------------------------------------------------ public
     def abort(self) -> None:
@@ -208,266 +216,57 @@ class Runner:
             patient_id=self.patient.id, protocol=self.protocol.name, settings=self.protocol.to_dict(),
             board=info.to_dict() if info else None, operator=self.operator,
         )
-        self._emit("session_start", f"{self.protocol.title} for {self.patient.name}",
-                   session_id=self.session_id, steps=len(self.protocol.steps))
-        final = "failed"
+        self.emit("session_start", f"{self.protocol.title} for {self.patient.name}",
+                  session_id=self.session_id, steps=len(self.protocol.steps))
+        final = RunState.FAILED
         try:
-            if self.simulate and self.sim_subject is not None:
-                self._send_subject(self._initial_subject())
+            self.patient_script.introduce()
             if self.tare:
-                self._tare()
+                steps.TareStep(self).run()
             self.calibration_id = self.store.add_calibration(self.calibration)
             self.store.update_session(self.session_id, calibration_id=self.calibration_id)
             for index, step in enumerate(self.protocol.steps):
-                self._check_abort()
-                self._emit("step", step.label or step.kind, index=index, total=len(self.protocol.steps),
-                           step={"kind": step.kind, **dataclasses.asdict(step)})
-                if isinstance(step, Exercise):
-                    self._exercise(step)
-                elif isinstance(step, AdaptiveStance):
-                    self._adaptive_block(step)
-                else:
-                    self._recorded_step(step)
-            final = "finished"
+                self.check_abort()
+                self.emit("step", step.label or step.kind, index=index, total=len(self.protocol.steps),
+                          step={"kind": step.kind, **dataclasses.asdict(step)})
+                steps.step_run(self, step).run()
+            final = RunState.FINISHED
         except (Aborted, KeyboardInterrupt):
-            final = "aborted"
+            final = RunState.ABORTED
         finally:
             self._stop_step(final)
         return self.session_id
 
-    # ------------------------------------------------------------------ steps
-    def _adaptive_block(self, block: AdaptiveStance) -> None:
-        """Pairs of trials (one per side) until the block's headline verdict is decided (docs/ASSESSMENT.md §5).
+    @property
+    def patient_minutes(self) -> float:
+        """Board time from the session's start to now (min): the patient's time on the protocol."""
+        if self._frames0 is None:
+            return 0.0
+        return float((self.acq.frames_total - self._frames0) / self.rate_hz / 60.0)
 
-        After ``min_trials`` pairs, a look: stop when the verdict names a side, or when its resolution is
-        within ``target_resolution_pct``, or at ``max_trials``; otherwise say why another pair is needed.
+    # ------------------------------------------------------------------ services for the steps
+    def wait(self, done: Callable[[], bool], *, link: bool = True, step_s: Callable[[], float] | None = None) -> None:
+        """The one wait primitive: until ``done()``, check for an abort (and the link), then let the clock run.
+
+        ``step_s`` gives the clock step (default ``poll_s``).
         """
-        from station.assessment.protocols import _sides
-
-        pairs = 0
         while True:
-            pairs += 1
-            for side in _sides(block.first_side):
-                self._check_abort()
-                self._recorded_step(block.trial(side, pairs))
-            if pairs < block.min_trials:
-                continue
-            stop, text, headline = self._adaptive_look(block, pairs)
-            self._emit("adaptive", text, block=block.block, pairs=pairs, stop=stop,
-                       verdict=headline.get("verdict"), estimate=headline.get("estimate"),
-                       ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
-                       resolution=headline.get("resolution"))
-            if stop:
+            self.check_abort()
+            if link:
+                self.check_link()
+            if done():
                 return
+            self.clock.sleep(step_s() if step_s is not None else self.poll_s)
 
-    def _adaptive_look(self, block: AdaptiveStance, pairs: int) -> tuple[bool, str, dict]:
-        rows = self.store.metrics_table(self.session_id)
-        headline = scoring.score_stance(rows, phase=block.phase, condition=block.condition, alpha=block.alpha)["headline"]
-        level = f"{100 * (1 - block.alpha):.1f} % CI"
-        est = headline.get("estimate")
-        if not np.isfinite(est if est is not None else np.nan):
-            detail = "not enough valid trials yet"
-        else:
-            detail = (f"SI {est:+.0f} %, {level} {headline['ci_low']:+.0f} to {headline['ci_high']:+.0f} %, "
-                      f"resolution ±{headline['resolution']:.0f} %")
-        if headline.get("less_stable"):
-            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline
-        if np.isfinite(headline.get("resolution", np.nan)) and headline["resolution"] <= block.target_resolution_pct:
-            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, within "
-                          f"±{block.target_resolution_pct:g} % ({detail})."), headline
-        if pairs >= block.max_trials:
-            return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
-                          f"({detail})."), headline
-        return False, (f"Another trial per leg ({pairs + 1} of up to {block.max_trials}): the left/right verdict is "
-                       f"undecided and its interval is wider than ±{block.target_resolution_pct:g} % ({detail})."), headline
+    def pause(self, seconds: float, text: str) -> None:
+        """Let ``seconds`` of board time pass (counted in frames), e.g. a rest between trials."""
+        if seconds <= 0:
+            return
+        self.emit("rest", text, seconds=seconds)
+        goal = self.acq.frames_total + int(seconds * self.rate_hz)
+        self.wait(lambda: self.acq.frames_total >= goal)
 
-    def _recorded_step(self, step) -> None:
-        repeat_of = None
-        for attempt in range(self.protocol.max_repeats + 1):
-            trial_id, status, reason = self._record(step, repeat_of=repeat_of)
-            if status == "finished":
-                return
-            if status == "aborted":
-                raise Aborted
-            if attempt < self.protocol.max_repeats:
-                self._emit("repeat", f"Trial failed ({reason}); repeating it.", trial_id=trial_id, reason=reason,
-                           attempt=attempt + 2)
-                repeat_of = trial_id
-        self._emit("repeat", f"Giving up on '{step.label}' after {self.protocol.max_repeats + 1} attempts.",
-                   trial_id=trial_id, reason=reason, attempt=None)
-
-    def _record(self, step, *, repeat_of: int | None) -> tuple[int, str, str]:
-        """Cue, record and analyse one trial; return ``(trial_id, status, reason)``."""
-        sid = self.session_id
-        condition = getattr(step, "condition", "eyes_open")
-        tid = self.store.add_trial(sid, task=step.task, side=step.side, phase=step.phase, condition=condition,
-                                   step=step.label, status="queued", repeat_of=repeat_of)
-        self.trial_states[tid] = "queued"
-        meta = {
-            "session_id": sid, "trial_id": tid, "patient_id": self.patient.id, "task": step.task, "side": step.side,
-            "phase": step.phase, "condition": condition, "step": step.label, "protocol": self.protocol.name,
-            "repeat_of": repeat_of,
-        }
-        try:
-            self._pause(self.rest_s, "Rest on both feet.")
-        except Aborted:
-            self.store.update_trial(tid, status="aborted", reason="stopped by the operator")
-            self.trial_states[tid] = "aborted"
-            raise
-        info = self.acq.info
-        self.store.update_trial(tid, status="running", started=_now_iso(), calibration_id=self.calibration_id,
-                                board=info.to_dict() if info else None, meta=meta)
-        self.trial_states[tid] = "running"
-        path = self.store.journal_path(session_id=sid, trial_id=tid)
-        self.acq.begin_recording(path, meta, calibration=self.calibration.to_dict())
-        self._recording = True
-        live_status, live_reason = "failed", "the trial did not complete"
-        outcome = LiveOutcome.DONE
-        error: BaseException | None = None
-        cue_at = 0.0
-        try:
-            reference = self._rest_position()
-            cue_at = float(self.acq.recording_duration_s)
-            self._cue(step)
-            outcome, live_status, live_reason = self._watch(step, reference_ml_mm=reference, cue_at_s=cue_at)
-        except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
-            self._abort.set()
-            live_status, live_reason = "aborted", "stopped by the operator"
-        except BaseException as exc:  # stored as the trial's reason, then re-raised below
-            error = exc
-            live_status, live_reason = "failed", f"the recording stopped: {exc}"
-        finally:
-            trial = self.acq.end_recording()
-            self._recording = False
-            try:
-                self._rest()
-            except StationError as exc:
-                log.debug("rest scene: %s", exc)
-        if live_status == "aborted" or error is not None:
-            result = analysis.TrialAnalysis(live_status, live_reason)
-        elif outcome is LiveOutcome.NO_STANCE:
-            result = analysis.TrialAnalysis("failed", live_reason)
-        else:
-            result = self._analyse(step, trial)
-        self.store.save_trial_data(tid, trial, calibration_id=self.calibration_id)
-        fields = dict(status=result.status, reason=result.reason, events=_events(trial, result, cue_at_s=cue_at),
-                      window_start_s=result.window_start_s, window_end_s=result.window_end_s)
-        self.store.update_trial(tid, **fields)
-        metrics = dict(result.metrics)
-        if isinstance(step, StanceTrial) and metrics:
-            metrics["sway_index"] = scoring.sway_index(metrics)
-            metrics["stability_score"] = scoring.stability_score(metrics["sway_index"])
-        if metrics:
-            self.store.set_metrics(tid, metrics)
-        for k, rep in enumerate(result.rep_metrics, start=1):
-            self.store.set_metrics(tid, rep, rep=k)
-        path.unlink(missing_ok=True)  # safely in the database now
-        self.trial_states[tid] = result.status
-        if error is not None:
-            raise error
-        text = "Trial complete." if result.status == "finished" else f"Trial {result.status}: {result.reason}."
-        self._emit("trial_end", text, trial_id=tid, status=result.status, reason=result.reason,
-                   metrics={k: metrics.get(k) for k in ("mean_velocity_ml_mm_s", "stability_score", "reps_counted")
-                            if k in metrics})
-        return tid, result.status, result.reason
-
-    def _analyse(self, step, trial) -> analysis.TrialAnalysis:
-        try:
-            if isinstance(step, StanceTrial):
-                return analysis.analyze_stance(trial, self.calibration, side=step.side, duration_s=step.duration_s,
-                                               exclude_s=step.exclude_s, body_mass_kg=self._body_mass())
-            return analysis.analyze_rdl(trial, self.calibration, side=step.side, reps=step.reps,
-                                        body_mass_kg=self._body_mass())
-        except (StationError, ValueError) as exc:
-            log.warning("trial analysis failed: %s", exc)
-            return analysis.TrialAnalysis("failed", f"the recording could not be analysed ({exc})")
-
-    def _rest_position(self) -> float:
-        """Wait for the first 0.25 s of the recording (before the cue) and return its ML COP reference."""
-        rate = self._rate()
-        need = max(int(analysis.REFERENCE_S * rate), 2)
-        while self.acq.recording_frames < need:
-            self._check_abort()
-            self._check_link()
-            self.clock.sleep(self.poll_s)
-        n = self.acq.recording_frames
-        counts = self.acq.snapshot(n / rate + 1.0).counts[-n:][:need]
-        min_load = analysis.min_load_n(self._body_mass())
-        ml, _, total = self.calibration.cop_mm(counts, threshold_n=min_load / 4.0)
-        return analysis.reference_ml(total, ml, min_load=min_load)
-
-    def _rate(self) -> float:
-        info = self.acq.info
-        return float(info.nominal_rate_hz or 80) if info is not None else 80.0
-
-    def _watch(self, step, *, reference_ml_mm: float, cue_at_s: float) -> tuple[LiveOutcome, str, str]:
-        """Live loop: wait for the stance, then for the trial's end, a step-off, or enough reps."""
-        rate = self._rate()
-        min_load = analysis.min_load_n(self._body_mass())
-        hold_n = max(int(analysis.HOLD_S * rate), 2)
-        reference = reference_ml_mm
-        stance_at = None
-        weight = None
-        last_count = -1
-        reps_seen = 0
-        is_rdl = isinstance(step, RdlSet)
-        target = step.max_duration_s if is_rdl else step.duration_s
-        while True:
-            self._check_abort()
-            self._check_link()
-            if stance_at is None:
-                total, ml, elapsed = self._latest(hold_n)
-                if len(total) >= hold_n and analysis.stance_mask(
-                    total, ml, side=step.side, min_load=min_load, reference_ml_mm=reference
-                ).all():
-                    stance_at = max(elapsed - analysis.HOLD_S, 0.0)
-                    weight = float(np.median(total))
-                    self._emit("stance_start", f"{step.side.upper()} leg stance detected.", side=step.side)
-                    what = f"{step.reps} repetitions" if is_rdl else f"{step.duration_s:g} s"
-                    self._emit("recording", f"Recording: {what}.", side=step.side)
-                elif elapsed - cue_at_s > self.stance_timeout_s:
-                    return (LiveOutcome.NO_STANCE, "failed",
-                            f"no single-leg stance on the {step.side} leg within {self.stance_timeout_s:g} s")
-            else:
-                total, _, elapsed = self._latest(int(analysis.STEP_OFF_S * rate))
-                remaining = stance_at + target - elapsed
-                whole = int(np.ceil(remaining))
-                if not is_rdl and whole != last_count and whole >= 0:
-                    last_count = whole
-                    self._emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
-                if len(total) and (total < analysis.STEP_OFF_FRACTION * weight).all() and \
-                        elapsed - stance_at > analysis.STEP_OFF_S:
-                    return LiveOutcome.STEPPED_OFF, "failed", "stepped off the board"
-                if is_rdl:
-                    count = self._live_reps(elapsed - stance_at, rate, weight)
-                    if count > reps_seen:
-                        reps_seen = count
-                        self._emit("rep", f"{count}", count=count, target=step.reps)
-                    if count >= step.reps:
-                        # let the last repetition end and the patient stand still briefly
-                        self._wait_board(1.0)
-                        return LiveOutcome.DONE, "finished", ""
-                if remaining < -0.3:  # a little beyond the window so it lies wholly inside the recording
-                    return LiveOutcome.DONE, "finished", "" if not is_rdl else "time limit reached"
-            self.clock.sleep(self.poll_s)
-
-    def _live_reps(self, seconds: float, rate: float, weight: float) -> int:
-        n = int(seconds * rate)
-        if n < int(2 * rate):
-            return 0
-        win = self.acq.snapshot(n / rate + 1.0)
-        counts = win.counts[-n:]
-        if len(counts) < 2:
-            return 0
-        ml, ap, total = self.calibration.cop_mm(counts, threshold_n=analysis.COP_GATE_FRACTION * weight)
-        t = np.arange(len(counts)) / rate
-        try:
-            return len(analysis.segment_reps(t, total, ml, ap, weight_n=weight))
-        except Exception as exc:  # a live count is a display aid: the recorded trial is analysed again
-            log.debug("live repetition count failed: %r", exc)
-            return 0
-
-    def _latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    def latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.
 
         ``elapsed_s`` is the recording's board time read *after* the frames, so it is never older than
@@ -476,205 +275,71 @@ class Runner:
         stance would be dated too early and the recording ended before the analysed trial's end:
         "the recording stopped 29.8 s into a 30 s trial".)
         """
-        rate = self._rate()
+        rate = self.rate_hz
         n = min(n, self.acq.recording_frames)
         if n <= 0:
             return np.zeros(0), np.zeros(0), float(self.acq.recording_duration_s)
         win = self.acq.snapshot(n / rate + 1.0)
         elapsed = float(self.acq.recording_duration_s)
         counts = win.counts[-n:]
-        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.min_load_n(self._body_mass()) / 4.0)
+        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.min_load_n(self.body_mass_kg()) / 4.0)
         return total, ml, elapsed
 
-    def _pause(self, seconds: float, text: str) -> None:
-        """Let ``seconds`` of board time pass (counted in frames), e.g. a rest between trials."""
-        if seconds <= 0:
-            return
-        self._emit("rest", text, seconds=seconds)
-        goal = self.acq.frames_total + int(seconds * self._rate())
-        while self.acq.frames_total < goal:
-            self._check_abort()
-            self._check_link()
-            self.clock.sleep(self.poll_s)
-
-    def _wait_board(self, seconds: float) -> None:
-        """Wait until the board's clock has moved on by ``seconds`` (recording time)."""
-        goal = self.acq.recording_duration_s + seconds
-        while self.acq.recording_duration_s < goal:
-            self._check_abort()
-            self._check_link()
-            self.clock.sleep(self.poll_s)
-
-    def _exercise(self, step: Exercise) -> None:
-        """A guided primer exercise: a cue and a timer (nothing recorded)."""
-        if self.simulate:
-            self._scene({"subject": None})
-        if step.duration_s is not None:
-            text = f"{step.label}: hold for {step.duration_s:g} s."
-        else:
-            text = f"{step.label}: {step.reps} repetitions, {step.seconds_per_rep:g} s each."
-        self._emit("cue", text, side=step.side, exercise=step.name)
-        total = step.total_s
-        start = self.clock.now()
-        last = None
-        while True:
-            self._check_abort()
-            remaining = total - (self.clock.now() - start)
-            if remaining <= 1e-6:  # float steps of the clock need not land on 0 exactly
-                break
-            if step.reps:
-                done = int((total - remaining) // step.seconds_per_rep)
-                if done != last:
-                    last = done
-                    self._emit("rep", f"{done}", count=done, target=step.reps)
-            else:
-                whole = int(np.ceil(remaining))
-                if whole != last:
-                    last = whole
-                    self._emit("countdown", f"{whole} s", remaining_s=float(remaining))
-            self.clock.sleep(min(1.0, remaining))
-        self._emit("exercise_end", f"{step.label}: done.", side=step.side, exercise=step.name)
-        if self.simulate:
-            self._rest()
-
-    def _tare(self) -> None:
-        """Zero the cells with the board empty (2 s of data); keeps the calibration's zero if loaded."""
-        from station.calibration.fit import tare
-
-        if self.simulate:
-            self._scene({"subject": None})
-        self._emit("tare", "Step off the board: zeroing the load cells.")
-        rate = self._rate()
-        start_frames = self.acq.frames_total
-        # let the patient step off (1 s), then average 2 s
-        while self.acq.frames_total - start_frames < int(3.0 * rate):
-            self._check_abort()
-            self._check_link()
-            self.clock.sleep(self.poll_s)
-        counts = self.acq.snapshot(2.0 + 1.0).counts[-int(2.0 * rate):]
-        result = tare(counts)
-        total = float(self.calibration.forces_n(counts).sum(axis=1).mean())
-        if abs(total) > 50.0:
-            self._emit("tare", f"The board is not empty ({total:.0f} N): keeping the calibration's zero.")
-            log.warning("tare skipped: %.0f N on the board", total)
-        else:
-            self.calibration = dataclasses.replace(self.calibration, offsets_counts=np.asarray(result.offsets_counts))
-            self._emit("tare", "Zeroed.", offsets_counts=[float(x) for x in result.offsets_counts])
-        if self.simulate:
-            self._rest()
-
-    # ------------------------------------------------------------------ stop step
-    def _stop_step(self, final: str) -> None:
-        """Always runs: end a recording left open, step the virtual patient down, close the session."""
-        try:
-            if self._recording:
-                try:
-                    self.acq.end_recording()
-                except RuntimeError:
-                    pass
-                self._recording = False
-            if self.simulate:
-                try:
-                    self._scene({"subject": None})
-                except StationError as exc:
-                    log.debug("final scene: %s", exc)
-        finally:
-            scores = None
-            try:
-                scores = scoring.score_session(self.store.metrics_table(self.session_id), design=self.protocol.design())
-            except Exception:  # scoring must never hide the real outcome
-                log.exception("scoring the session failed")
-            minutes = self.patient_minutes
-            if scores is not None:
-                scores["minutes"] = minutes
-            self.scores = scores
-            self.store.finish_session(self.session_id, status=final, scores=scores)
-            self.state = RunState(final)
-            self._emit("session_end", f"Session {final} ({minutes:.1f} min of patient time).", status=final,
-                       session_id=self.session_id, scores=scores or {}, minutes=minutes)
-
     @property
-    def patient_minutes(self) -> float:
-        """Board time from the session's start to now (min): the patient's time on the protocol."""
-        frames = self.acq.frames_total - getattr(self, "_frames0", self.acq.frames_total)
-        return float(frames / self._rate() / 60.0)
+    def rate_hz(self) -> float:
+        info = self.acq.info
+        return float(info.nominal_rate_hz or 80) if info is not None else 80.0
 
-    # ------------------------------------------------------------------ helpers
-    def _cue(self, step) -> None:
-        side = step.side.upper()
-        if isinstance(step, StanceTrial):
-            eyes = "eyes closed" if step.condition == "eyes_closed" else "eyes open"
-            text = f"Stand on your {side} leg, {eyes}, hands on hips."
-            scene = {"stance": step.side, "task": "single_leg"}
-        else:
-            text = f"Stand on your {side} leg and do {step.reps} Romanian dead-lifts."
-            scene = {"stance": step.side, "task": "rdl", "rdl_reps": int(step.reps)}
-        self._emit("cue", text, side=step.side, task=step.task)
-        if self.simulate:
-            if self.sim_adjust is not None:
-                scene.update(self.sim_adjust(step) or {})
-            self._scene({"subject": scene})
-
-    def _rest(self) -> None:
-        if self.simulate:
-            self._scene({"subject": {"stance": "both", "task": "quiet"}})
-
-    def _initial_subject(self) -> dict:
-        subject = {"preset": "healthy"} | (self.sim_subject or {})
-        if "body_mass_kg" not in subject and self.patient.body_mass_kg:
-            subject["body_mass_kg"] = float(self.patient.body_mass_kg)
-        return subject | {"stance": "both", "task": "quiet"}
-
-    def _scene(self, scene: dict) -> None:
-        self.acq.send_command(encode_command(CMD_SIM_SCENE, json.dumps(scene).encode()))
-
-    def _send_subject(self, fields: dict) -> None:
-        """Describe the virtual patient in as many scene commands as the 255-byte payload needs.
-
-        The first carries the preset (a fresh subject); the others update it field by field.
-        """
-        first = {k: v for k, v in fields.items() if k == "preset"}
-        messages, current = [], dict(first)
-        for key, value in fields.items():
-            if key == "preset":
-                continue
-            trial = current | {key: value}
-            if len(json.dumps({"subject": trial})) > 240 and current:
-                messages.append(current)
-                current = {key: value}
-            else:
-                current = trial
-        messages.append(current)
-        for message in messages:
-            self._scene({"subject": message})
-
-    def _body_mass(self) -> float | None:
+    def body_mass_kg(self) -> float | None:
         if self.patient.body_mass_kg:
             return float(self.patient.body_mass_kg)
         if self.simulate and self.sim_subject and "body_mass_kg" in self.sim_subject:
             return float(self.sim_subject["body_mass_kg"])
         return None
 
-    def _check_abort(self) -> None:
+    def check_abort(self) -> None:
         if self._abort.is_set():
             raise Aborted
 
-    def _check_link(self) -> None:
+    def check_link(self) -> None:
         if self.acq.state == "stopped":
             raise self.acq.error or StationError("The board stopped streaming.")
 
-    def _emit(self, kind: str, text: str, **data) -> None:
+    def emit(self, kind: str, text: str, **data) -> None:
         event = RunnerEvent(kind, text, data, self.clock.now() - self._t0)
         log.info("%s: %s", kind, text)
         if self.on_event is not None:
             self.on_event(event)
 
+    @staticmethod
+    def now_iso() -> str:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-def _events(trial, result: analysis.TrialAnalysis, *, cue_at_s: float) -> list[dict]:
-    """Trial events: the cue, the acquisition's (gaps, reboots) and the analysis' (stance, window, reps...)."""
-    events = [{"t_s": cue_at_s, "kind": "cue"}] + list(trial.events or []) + list(result.events)
-    return sorted(events, key=lambda e: e.get("t_s", 0.0))
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # ------------------------------------------------------------------ stop step
+    def _stop_step(self, final: RunState) -> None:
+        """Always runs: end a recording left open, step the virtual patient down, close the session."""
+        try:
+            if self.recording:
+                try:
+                    self.acq.end_recording()
+                except RuntimeError:
+                    pass
+                self.recording = False
+            try:
+                self.patient_script.leave()
+            except StationError as exc:
+                log.debug("final scene: %s", exc)
+        finally:
+            scores = None
+            try:
+                scores = scoring.score_session(self.store.metrics_table(self.session_id), design=self.design)
+            except Exception:  # scoring must never hide the real outcome
+                log.exception("scoring the session failed")
+            minutes = self.patient_minutes
+            if scores is not None:
+                scores["minutes"] = minutes
+            self.scores = scores
+            self.store.finish_session(self.session_id, status=final.value, scores=scores)
+            self.state = final
+            self.emit("session_end", f"Session {final.value} ({minutes:.1f} min of patient time).", status=final.value,
+                      session_id=self.session_id, scores=scores or {}, minutes=minutes)

@@ -33,7 +33,7 @@ Conventions
 - Headline verdicts (one per block, with their error rates and resolutions) come from
   :mod:`station.assessment.verdicts`; the per-metric asymmetries and changes here are descriptive
   differences with intervals. ``score_session(rows)["verdicts"]`` is the headline list.
-- ``familiarisation`` trials (practice, DESIGN §9) are stored but never scored.
+- familiarisation (practice) trials have their own task, ``single_leg_practice``: stored, never scored.
 """
 
 from __future__ import annotations
@@ -294,8 +294,8 @@ def _unit(name: str) -> str:
     return ""
 
 
-#: phases that are recorded but never scored
-UNSCORED_PHASES = ("familiarisation",)
+#: phases that are recorded but never scored (practice trials have their own task instead)
+UNSCORED_PHASES: tuple[str, ...] = ()
 
 
 def _valid(rows: Sequence[dict], *, task: str, phase: str | None = None, condition: str | None = None) -> list[dict]:

@@ -8,10 +8,16 @@ Examples::
 
   station assess --port /dev/ttyACM0 --patient "Runner 7" --protocol single-leg
   station assess --sim --subject weak-right --patient demo --body-mass 70 --protocol primer --report out.pdf
+  station assess --sim --patient demo --body-mass 70 --protocol single-leg --json > verdicts.json
+
+With ``--json`` the session's headline verdicts are printed as one JSON object on stdout when the
+session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...]}``, docs/ASSESSMENT.md
+§8) and everything for people goes to stderr.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -37,13 +43,19 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="PATH", help="write the session's PDF report here")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the board's active calibration)")
     p.add_argument("--operator", default="", help="who runs the session (stored)")
+    p.add_argument("--json", action="store_true",
+                   help="print the headline verdicts as one JSON object on stdout (human output on stderr)")
     new = p.add_argument_group("new patient (when --patient names nobody yet)")
     new.add_argument("--body-mass", type=float, metavar="KG", help="body mass in kg")
     new.add_argument("--birth-year", type=int, metavar="YEAR")
     new.add_argument("--sex", choices=("female", "male", "other", "unknown"))
     new.add_argument("--dominant-leg", choices=("left", "right", "unknown"))
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
-    proto.add_argument("--trials", type=int, metavar="N", help="single-leg trials per side (default 3)")
+    proto.add_argument("--trials", type=int, metavar="N",
+                       help="scored single-leg trials per side (single-leg default: adaptive, 3-6 until decided; "
+                            "primer default 4)")
+    proto.add_argument("--practice", type=int, metavar="N",
+                       help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")
     proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 30)")
     proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 5)")
     proto.add_argument("--eyes-closed", action="store_true", help="add an eyes-closed block (single-leg)")
@@ -59,8 +71,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+_HUMAN = {"stream": None}
+
+
 def _say(text: str) -> None:
-    print(text, flush=True)
+    print(text, file=_HUMAN["stream"] or sys.stdout, flush=True)
 
 
 def _protocol(args):
@@ -68,7 +83,8 @@ def _protocol(args):
 
     overrides = {}
     if args.protocol in ("single-leg", "primer"):
-        for key, value in (("trials_per_side", args.trials), ("duration_s", args.seconds), ("exclude_s", args.exclude)):
+        for key, value in (("trials_per_side", args.trials), ("duration_s", args.seconds), ("exclude_s", args.exclude),
+                           ("familiarisation", args.practice)):
             if value is not None:
                 overrides[key] = value
     if args.protocol == "single-leg" and args.eyes_closed:
@@ -162,29 +178,31 @@ def _printer():
 
 
 def _summary(scores: dict) -> list[str]:
-    lines = []
+    """The headline verdicts (one line each), then the balance scores per side and what they mean."""
+    from station.assessment.verdicts import headline_verdicts
+
+    lines = [v["text"] for v in headline_verdicts(scores)]
+    meaning = scores.get("score_meaning") or {}
     for key, stance in (scores.get("stance") or {}).items():
-        lines.append(f"{key}: {stance['summary']}")
         for side in ("left", "right"):
             s = stance["sides"][side]["stability_score"]
             if s["n"]:
-                sd = f" ± {s['sd']:.0f}" if s["sd"] is not None and s["n"] > 1 else ""
-                lines.append(f"  {side:5s} stability score {s['mean']:.0f}{sd} (n={s['n']})")
-    for key in ("rdl", "primer_rdl"):
-        if key in scores:
-            lines.append(scores[key]["summary"])
-    for condition, ba in (scores.get("before_after") or {}).items():
-        for side in ("left", "right"):
-            m = ba["sides"][side]["metrics"]["sway_index"]
-            if m["n_baseline"] and m["n_post"]:
-                lines.append(
-                    f"before/after ({condition}), {side}: {ba['sides'][side]['verdict']} "
-                    f"(sway index {m['baseline_mean']:.2f} -> {m['post_mean']:.2f}, change {m['change_pct']:+.0f} %, "
-                    f"MDC95 {m['mdc95']:.2f})"
-                )
-            else:
-                lines.append(f"before/after ({condition}), {side}: not enough trials")
+                sd = f" ± {s['sd']:.0f}" if s["sd"] is not None and s["n"] > 1 and s["sd"] == s["sd"] else ""
+                lines.append(f"  {key} {side:5s} {meaning.get('name', 'balance score').lower()} {s['mean']:.0f}{sd} (n={s['n']})")
+    if meaning.get("text"):
+        lines.append(f"  ({meaning['text']})")
     return lines
+
+
+def _verdicts_json(session_id: int, session, scores: dict) -> str:
+    from station.assessment.verdicts import headline_verdicts
+    from station.store.database import json_safe
+
+    keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit", "text",
+            "resolution")
+    doc = {"session_id": int(session_id), "protocol": session.protocol, "status": session.status,
+           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in headline_verdicts(scores)]}
+    return json.dumps(json_safe(doc), ensure_ascii=False, allow_nan=False)
 
 
 def run(args) -> int:
@@ -195,7 +213,8 @@ def run(args) -> int:
 
     if not args.sim and not args.port:
         raise StationError("Give the board's serial port with --port DEV, or use --sim for the virtual board.")
-    protocol = _protocol(args)
+    _HUMAN["stream"] = sys.stderr if args.json else None
+    protocol = _protocol(args)  # invalid settings are refused here, before any session exists
     store = Store.open()
     try:
         sim_subject, sim_adjust = None, None
@@ -231,8 +250,11 @@ def run(args) -> int:
         finally:
             acq.stop()
         session = store.get_session(session_id)
+        scores = session.scores or {}
+        minutes = scores.get("minutes", runner.patient_minutes)
         _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
-        for line in _summary(session.scores or {}):
+        _say(f"Protocol time: {minutes:.1f} min of patient time.")
+        for line in _summary(scores):
             _say(line)
         if args.report:
             try:
@@ -243,6 +265,8 @@ def run(args) -> int:
                 ) from None
             path = write_session_report(store, session_id, args.report)
             _say(f"Report: {path or args.report}")
+        if args.json:
+            print(_verdicts_json(session_id, session, scores), flush=True)
         return 0 if session.status == "finished" else 1
     finally:
         store.close()

@@ -25,7 +25,7 @@ def main(data_dir: str) -> None:
     def show(event):
         print(event.kind, repr(time.time()), flush=True)
 
-    runner = Runner(protocols.get("single-leg", trials_per_side=1, duration_s=60.0, exclude_s=2.0), acquisition=acq,
+    runner = Runner(protocols.get("single-leg", trials_per_side=1, duration_s=60.0, exclude_s=2.0, familiarisation=0), acquisition=acq,
                     store=store, patient_id=patient, calibration=calibration_for(board), on_event=show,
                     clock=RealClock(), sim_subject={"preset": "healthy"}, tare=False, poll_s=0.05)
     runner.run()

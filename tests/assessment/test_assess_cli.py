@@ -18,15 +18,16 @@ sys.exit(rc)
 def test_assess_sim_runs_stores_and_reports(tmp_path):
     pdf = tmp_path / "session.pdf"
     args = ["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--subject", "weak-right", "--patient", "Runner 7",
-            "--body-mass", "70", "--protocol", "single-leg", "--trials", "1", "--seconds", "8", "--exclude", "2",
-            "--report", str(pdf)]
+            "--body-mass", "70", "--protocol", "single-leg", "--trials", "1", "--practice", "0", "--seconds", "8",
+            "--exclude", "2", "--report", str(pdf)]
     proc = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "New patient #1: Runner 7." in out
     assert "Stand on your LEFT leg, eyes open, hands on hips." in out
     assert "Session #1 (single-leg) finished" in out
-    assert "baseline/eyes_open: single-leg stance:" in out
+    assert "Single-leg stance, baseline (eyes open): not enough valid trials" in out  # one trial per leg
+    assert "Protocol time: " in out and "Balance score 0-100" in out
     assert out.strip().splitlines()[-1] == "NO-QT"
     assert "Traceback" not in proc.stderr
     with Store.open(tmp_path / "data") as store:
@@ -92,10 +93,43 @@ def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeyp
     monkeypatch.setattr(acq_mod.Acquisition, "send_command", send_command)
     monkeypatch.setattr(acq_mod.Acquisition, "snapshot", run_ahead_snapshot)
     rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--patient", "Runner 8", "--body-mass", "70",
-               "--protocol", "single-leg", "--trials", "1", "--seconds", "8", "--exclude", "2"])
+               "--protocol", "single-leg", "--trials", "1", "--practice", "0", "--seconds", "8", "--exclude", "2"])
     out = capsys.readouterr().out
     with Store.open(tmp_path / "data") as store:
         trials = store.trials(1)
     assert [(t.side, t.status, t.reason) for t in trials] == [("left", "finished", ""), ("right", "finished", "")]
     assert "recording stopped" not in out
     assert armed["runs_ahead"] == 2 and rc == 0
+
+
+def test_assess_json_prints_the_headline_verdicts(tmp_path, capsys):
+    import json
+
+    rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--subject", "weak-right", "--patient", "Runner 9",
+               "--body-mass", "70", "--protocol", "single-leg", "--trials", "2", "--practice", "0", "--seconds", "8",
+               "--exclude", "2", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    doc = json.loads(captured.out)  # stdout is exactly one JSON object; people read stderr
+    assert set(doc) == {"session_id", "protocol", "status", "minutes", "verdicts"}
+    assert (doc["session_id"], doc["protocol"], doc["status"]) == (1, "single-leg", "finished")
+    assert 0.5 < doc["minutes"] < 5.0
+    (verdict,) = doc["verdicts"]
+    assert set(verdict) == {"block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit",
+                            "text", "resolution"}
+    assert (verdict["block"], verdict["kind"], verdict["unit"]) == ("stance/baseline/eyes_open", "asymmetry", "%")
+    assert verdict["ci_low"] <= verdict["estimate"] <= verdict["ci_high"]
+    assert "Stand on your LEFT leg" in captured.err and "Session #1 (single-leg) finished" in captured.err
+    with Store.open(tmp_path / "data") as store:
+        assert store.get_session(1).scores["verdicts"][0]["verdict"] == verdict["verdict"]
+
+
+def test_invalid_protocol_settings_are_refused_before_a_session(tmp_path, capsys):
+    for extra in (["--protocol", "single-leg", "--trials", "0"], ["--protocol", "rdl", "--reps", "0"],
+                  ["--protocol", "single-leg", "--seconds", "-5"]):
+        rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--patient", "Runner 10", "--body-mass", "70",
+                   *extra])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and err.startswith("station: error: Invalid protocol settings: ") and "\n" not in err
+    with Store.open(tmp_path / "data") as store:
+        assert store.list_patients() == [] or all(store.list_sessions(p.id) == [] for p in store.list_patients())

@@ -209,3 +209,46 @@ def test_a_link_gap_inside_a_trial_fails_it_and_it_is_repeated(tmp_path):
     assert len(trials[0].gaps) == 1 and trials[0].quality["lost_in_gaps"] == 160  # 2 s at 80 Hz
     assert any(e["kind"] == "gap" for e in trials[0].events)
     assert run.store.get_session(run.session_id).status == "finished"
+
+
+STEADY = {"trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fatigue_pct_per_trial": 0.0,
+          "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0}
+
+
+def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_path):
+    protocol = protocols.get("single-leg", duration_s=10.0, exclude_s=2.0)
+    # a clearly weak right leg: decided at the first look (3 trials per leg), even at the strict interim level
+    run = run_protocol(protocol, data_dir=tmp_path / "weak", seed=3,
+                       sim_subject={"preset": "healthy", "sway_scale_right": 2.0, **STEADY})
+    trials = run.store.trials(run.session_id)
+    assert [t.task for t in trials] == ["single_leg_practice"] * 2 + ["single_leg"] * 6
+    (look,) = [e for e in run.events if e.kind == "adaptive"]
+    assert look.data["stop"] and look.text.startswith("Decided after 3 trials per leg: right less stable (SI +")
+    scores = run.store.get_session(run.session_id).scores
+    (verdict,) = scores["verdicts"]
+    assert verdict["less_stable"] == "right" and verdict["alpha"] == 0.001  # the interim look's level
+    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}  # practice not scored
+    # 8 trials of 10 s (+ stance detection, 1.5 s rests, tare): under 2.5 min of board time
+    assert 1.2 < scores["minutes"] < 2.5 and run.events[-1].data["minutes"] == scores["minutes"]
+    # a symmetric patient: undecided at every interim look, so it goes on to the maximum, saying why
+    run = run_protocol(protocol, data_dir=tmp_path / "sym", seed=4, sim_subject={"preset": "healthy", **STEADY})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [e.data["pairs"] for e in looks] == [3, 4, 5, 6] and [e.data["stop"] for e in looks] == [False] * 3 + [True]
+    assert looks[0].text.startswith("Another trial per leg (4 of up to 6): the left/right verdict is undecided")
+    assert looks[-1].text.startswith("Stopping at the maximum of 6 trials per leg")
+    verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
+    assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.049
+
+
+def test_without_subject_fields_the_virtual_patient_keeps_its_traits(tmp_path):
+    # as over --port: the board's subject was chosen with `station simulate --subject weak-right`
+    from station.board.virtual import Subject
+
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=10.0, exclude_s=2.0, familiarisation=0)
+    run = run_protocol(protocol, data_dir=tmp_path, seed=5, sim_subject=None, subject=Subject.named("weak-right"))
+    scenes = [e for e in run.board.truth.events if e["kind"] in ("scene", "step_on")]
+    assert len(scenes) >= 4 and {e["subject"] for e in scenes} == {"weak-right"}
+    trials = run.store.trials(run.session_id)
+    assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
+    left, right = (t.metrics["mean_velocity_ml_mm_s"] for t in trials)
+    assert right > 1.2 * left  # still weak on the right (1.5 x ML sway)

@@ -1,0 +1,455 @@
+"""Step types of the protocol runner, PyMeasure-Procedure style: ``start`` / ``execute`` / ``stop``.
+
+:meth:`StepRun.run` calls the three in order and ``stop`` always runs, whatever went wrong in
+``execute`` -- so a recording is always ended and stored, and the virtual patient always rests.
+
+- :class:`TareStep` -- zero the cells with the board empty;
+- :class:`ExerciseStep` -- a guided primer exercise (cue and timer, nothing recorded);
+- :class:`TrialStep` -- one recorded attempt of a stance trial or an RDL set: queue, rest, record, watch
+  live, analyse, store;
+- :class:`RecordedStep` -- a trial, repeated when it fails (up to the protocol's ``max_repeats``);
+- :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided.
+
+Every wait goes through :meth:`Runner.wait` (one primitive: abort and link checks, then the runner's
+clock); the live watch of a trial is a :class:`TrialWatch` polled by it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+
+import numpy as np
+
+from station.assessment import analysis, scoring
+from station.assessment.protocols import AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+
+class Aborted(Exception):
+    """The operator stopped the session (``Runner.abort()``)."""
+
+
+class LiveOutcome(enum.Enum):
+    """How the live watch of a trial ended (decides whether the recording is analysed)."""
+
+    DONE = "done"
+    NO_STANCE = "no_stance"
+    STEPPED_OFF = "stepped_off"
+    ABORTED = "aborted"
+    ERROR = "error"
+
+
+class StepRun:
+    """One protocol step being run: ``start`` (prepare), ``execute`` (the work), ``stop`` (always runs)."""
+
+    def __init__(self, runner, step):
+        self.runner = runner
+        self.step = step
+
+    def start(self) -> None:
+        pass
+
+    def execute(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+    def run(self) -> None:
+        self.start()
+        try:
+            self.execute()
+        finally:
+            self.stop()
+
+
+class TareStep(StepRun):
+    """Zero the cells with the board empty (2 s of data); keeps the calibration's zero if the board is loaded."""
+
+    def __init__(self, runner):
+        super().__init__(runner, None)
+
+    def start(self) -> None:
+        self.runner.patient_script.leave()
+        self.runner.emit("tare", "Step off the board: zeroing the load cells.")
+
+    def execute(self) -> None:
+        from station.calibration.fit import tare
+
+        r = self.runner
+        rate = r.rate_hz
+        goal = r.acq.frames_total + int(3.0 * rate)  # let the patient step off (1 s), then average 2 s
+        r.wait(lambda: r.acq.frames_total >= goal)
+        counts = r.acq.snapshot(2.0 + 1.0).counts[-int(2.0 * rate):]
+        result = tare(counts)
+        total = float(r.calibration.forces_n(counts).sum(axis=1).mean())
+        if abs(total) > 50.0:
+            r.emit("tare", f"The board is not empty ({total:.0f} N): keeping the calibration's zero.")
+            log.warning("tare skipped: %.0f N on the board", total)
+        else:
+            r.calibration = dataclasses.replace(r.calibration, offsets_counts=np.asarray(result.offsets_counts))
+            r.emit("tare", "Zeroed.", offsets_counts=[float(x) for x in result.offsets_counts])
+
+    def stop(self) -> None:
+        try:
+            self.runner.patient_script.rest()
+        except StationError as exc:
+            log.debug("rest scene: %s", exc)
+
+
+class ExerciseStep(StepRun):
+    """A guided primer exercise: a cue and a timer on the runner's clock (nothing recorded)."""
+
+    step: Exercise
+
+    def start(self) -> None:
+        self.runner.patient_script.leave()
+        s = self.step
+        text = (f"{s.label}: hold for {s.duration_s:g} s." if s.duration_s is not None
+                else f"{s.label}: {s.reps} repetitions, {s.seconds_per_rep:g} s each.")
+        self.runner.emit("cue", text, side=s.side, exercise=s.name)
+
+    def execute(self) -> None:
+        r, s = self.runner, self.step
+        total = s.total_s
+        start = r.clock.now()
+        last = {"shown": None}
+
+        def remaining() -> float:
+            return total - (r.clock.now() - start)
+
+        def done() -> bool:
+            left = remaining()
+            if left <= 1e-6:  # float steps of the clock need not land on 0 exactly
+                return True
+            shown = int((total - left) // s.seconds_per_rep) if s.reps else int(np.ceil(left))
+            if shown != last["shown"]:
+                last["shown"] = shown
+                if s.reps:
+                    r.emit("rep", f"{shown}", count=shown, target=s.reps)
+                else:
+                    r.emit("countdown", f"{shown} s", remaining_s=float(left))
+            return False
+
+        r.wait(done, link=False, step_s=lambda: min(1.0, max(remaining(), 0.0)))
+        r.emit("exercise_end", f"{s.label}: done.", side=s.side, exercise=s.name)
+
+    def stop(self) -> None:
+        try:
+            self.runner.patient_script.rest()
+        except StationError as exc:
+            log.debug("rest scene: %s", exc)
+
+
+class TrialWatch:
+    """The live decisions of one trial, polled by :meth:`Runner.wait`: stance start, end, step-off, reps."""
+
+    def __init__(self, runner, step, *, reference_ml_mm: float, cue_at_s: float):
+        self.r = runner
+        self.step = step
+        self.reference = reference_ml_mm
+        self.cue_at_s = cue_at_s
+        self.rate = runner.rate_hz
+        self.min_load = analysis.min_load_n(runner.body_mass_kg())
+        self.hold_n = max(int(analysis.HOLD_S * self.rate), 2)
+        self.is_rdl = isinstance(step, RdlSet)
+        self.target_s = step.max_duration_s if self.is_rdl else step.duration_s
+        self.stance_at: float | None = None
+        self.weight: float | None = None
+        self.last_count = -1
+        self.reps_seen = 0
+        self.result: tuple[LiveOutcome, str, str] | None = None
+
+    def poll(self) -> bool:
+        """One look at the newest frames; True once the trial's live part is over (see ``result``)."""
+        self.result = self._stance() if self.stance_at is None else self._running()
+        return self.result is not None
+
+    def _stance(self):
+        r, step = self.r, self.step
+        total, ml, elapsed = r.latest(self.hold_n)
+        if len(total) >= self.hold_n and analysis.stance_mask(
+            total, ml, side=step.side, min_load=self.min_load, reference_ml_mm=self.reference
+        ).all():
+            self.stance_at = max(elapsed - analysis.HOLD_S, 0.0)
+            self.weight = float(np.median(total))
+            r.emit("stance_start", f"{step.side.upper()} leg stance detected.", side=step.side)
+            what = f"{step.reps} repetitions" if self.is_rdl else f"{step.duration_s:g} s"
+            r.emit("recording", f"Recording: {what}.", side=step.side)
+        elif elapsed - self.cue_at_s > r.stance_timeout_s:
+            return (LiveOutcome.NO_STANCE, "failed",
+                    f"no single-leg stance on the {step.side} leg within {r.stance_timeout_s:g} s")
+        return None
+
+    def _running(self):
+        r, step = self.r, self.step
+        total, _, elapsed = r.latest(int(analysis.STEP_OFF_S * self.rate))
+        remaining = self.stance_at + self.target_s - elapsed
+        whole = int(np.ceil(remaining))
+        if not self.is_rdl and whole != self.last_count and whole >= 0:
+            self.last_count = whole
+            r.emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
+        if len(total) and (total < analysis.STEP_OFF_FRACTION * self.weight).all() and \
+                elapsed - self.stance_at > analysis.STEP_OFF_S:
+            return LiveOutcome.STEPPED_OFF, "failed", "stepped off the board"
+        if self.is_rdl:
+            count = self._live_reps(elapsed - self.stance_at)
+            if count > self.reps_seen:
+                self.reps_seen = count
+                r.emit("rep", f"{count}", count=count, target=step.reps)
+            if count >= step.reps:
+                # let the last repetition end and the patient stand still briefly
+                goal = r.acq.recording_duration_s + 1.0
+                r.wait(lambda: r.acq.recording_duration_s >= goal)
+                return LiveOutcome.DONE, "finished", ""
+        if remaining < -0.3:  # a little beyond the window so it lies wholly inside the recording
+            return LiveOutcome.DONE, "finished", "time limit reached" if self.is_rdl else ""
+        return None
+
+    def _live_reps(self, seconds: float) -> int:
+        r, rate = self.r, self.rate
+        n = int(seconds * rate)
+        if n < int(2 * rate):
+            return 0
+        counts = r.acq.snapshot(n / rate + 1.0).counts[-n:]
+        if len(counts) < 2:
+            return 0
+        ml, ap, total = r.calibration.cop_mm(counts, threshold_n=analysis.COP_GATE_FRACTION * self.weight)
+        t = np.arange(len(counts)) / rate
+        try:
+            return len(analysis.segment_reps(t, total, ml, ap, weight_n=self.weight))
+        except Exception as exc:  # a live count is a display aid: the recorded trial is analysed again
+            log.debug("live repetition count failed: %r", exc)
+            return 0
+
+
+class TrialStep(StepRun):
+    """One recorded attempt: ``start`` queues it, rests and starts the journal; ``execute`` cues and
+    watches; ``stop`` ends the recording, rests the patient, analyses and stores (always)."""
+
+    def __init__(self, runner, step, *, repeat_of: int | None = None):
+        super().__init__(runner, step)
+        self.repeat_of = repeat_of
+        self.trial_id: int | None = None
+        self.status, self.reason = "failed", "the trial did not complete"
+        self.live: tuple[LiveOutcome, str, str] = (LiveOutcome.ERROR, "failed", "the trial did not complete")
+        self.error: BaseException | None = None
+        self.cue_at_s = 0.0
+        self._path = None
+
+    def start(self) -> None:
+        r, step = self.runner, self.step
+        sid = r.session_id
+        condition = getattr(step, "condition", "eyes_open")
+        tid = r.store.add_trial(sid, task=step.task, side=step.side, phase=step.phase, condition=condition,
+                                step=step.label, status="queued", repeat_of=self.repeat_of)
+        self.trial_id = tid
+        r.trial_states[tid] = "queued"
+        meta = {
+            "session_id": sid, "trial_id": tid, "patient_id": r.patient.id, "task": step.task, "side": step.side,
+            "phase": step.phase, "condition": condition, "step": step.label, "protocol": r.protocol.name,
+            "repeat_of": self.repeat_of,
+        }
+        try:
+            r.pause(r.rest_s, "Rest on both feet.")
+        except Aborted:
+            r.store.update_trial(tid, status="aborted", reason="stopped by the operator")
+            r.trial_states[tid] = "aborted"
+            raise
+        info = r.acq.info
+        r.store.update_trial(tid, status="running", started=r.now_iso(), calibration_id=r.calibration_id,
+                             board=info.to_dict() if info else None, meta=meta)
+        r.trial_states[tid] = "running"
+        self._path = r.store.journal_path(session_id=sid, trial_id=tid)
+        r.acq.begin_recording(self._path, meta, calibration=r.calibration.to_dict())
+        r.recording = True
+
+    def run(self) -> None:
+        self.start()  # an abort during the rest leaves no recording to stop
+        try:
+            self.execute()
+        finally:
+            self.stop()
+        if self.error is not None:
+            raise self.error
+
+    def execute(self) -> None:
+        r, step = self.runner, self.step
+        try:
+            reference = self._rest_position()
+            self.cue_at_s = float(r.acq.recording_duration_s)
+            self._cue()
+            watch = TrialWatch(r, step, reference_ml_mm=reference, cue_at_s=self.cue_at_s)
+            r.wait(watch.poll)
+            self.live = watch.result
+        except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
+            r.abort()
+            self.live = (LiveOutcome.ABORTED, "aborted", "stopped by the operator")
+        except BaseException as exc:  # stored as the trial's reason, re-raised after stop
+            self.error = exc
+            self.live = (LiveOutcome.ERROR, "failed", f"the recording stopped: {exc}")
+
+    def _cue(self) -> None:
+        r, step = self.runner, self.step
+        side = step.side.upper()
+        if isinstance(step, StanceTrial):
+            eyes = "eyes closed" if step.condition == "eyes_closed" else "eyes open"
+            text = f"Stand on your {side} leg, {eyes}, hands on hips."
+        else:
+            text = f"Stand on your {side} leg and do {step.reps} Romanian dead-lifts."
+        r.emit("cue", text, side=step.side, task=step.task)
+        r.patient_script.cue(step)
+
+    def _rest_position(self) -> float:
+        """Wait for the first 0.25 s of the recording (before the cue) and return its ML COP reference."""
+        r = self.runner
+        rate = r.rate_hz
+        need = max(int(analysis.REFERENCE_S * rate), 2)
+        r.wait(lambda: r.acq.recording_frames >= need)
+        n = r.acq.recording_frames
+        counts = r.acq.snapshot(n / rate + 1.0).counts[-n:][:need]
+        min_load = analysis.min_load_n(r.body_mass_kg())
+        ml, _, total = r.calibration.cop_mm(counts, threshold_n=min_load / 4.0)
+        return analysis.reference_ml(total, ml, min_load=min_load)
+
+    def stop(self) -> None:
+        r, step = self.runner, self.step
+        trial = r.acq.end_recording()
+        r.recording = False
+        try:
+            r.patient_script.rest()
+        except StationError as exc:
+            log.debug("rest scene: %s", exc)
+        outcome, live_status, live_reason = self.live
+        if outcome in (LiveOutcome.ABORTED, LiveOutcome.ERROR, LiveOutcome.NO_STANCE):
+            result = analysis.TrialAnalysis(live_status, live_reason)
+        else:
+            result = self._analyse(trial)
+        tid = self.trial_id
+        r.store.save_trial_data(tid, trial, calibration_id=r.calibration_id)
+        r.store.update_trial(tid, status=result.status, reason=result.reason,
+                             events=_events(trial, result, cue_at_s=self.cue_at_s),
+                             window_start_s=result.window_start_s, window_end_s=result.window_end_s)
+        metrics = dict(result.metrics)
+        if isinstance(step, StanceTrial) and metrics:
+            metrics["sway_index"] = scoring.sway_index(metrics)
+            metrics["stability_score"] = scoring.stability_score(metrics["sway_index"])
+        if metrics:
+            r.store.set_metrics(tid, metrics)
+        for k, rep in enumerate(result.rep_metrics, start=1):
+            r.store.set_metrics(tid, rep, rep=k)
+        self._path.unlink(missing_ok=True)  # safely in the database now
+        r.trial_states[tid] = result.status
+        self.status, self.reason = result.status, result.reason
+        if self.error is None:
+            text = "Trial complete." if result.status == "finished" else f"Trial {result.status}: {result.reason}."
+            r.emit("trial_end", text, trial_id=tid, status=result.status, reason=result.reason,
+                   metrics={k: metrics.get(k) for k in ("mean_velocity_ml_mm_s", "stability_score", "reps_counted")
+                            if k in metrics})
+
+    def _analyse(self, trial) -> analysis.TrialAnalysis:
+        r, step = self.runner, self.step
+        try:
+            if isinstance(step, StanceTrial):
+                return analysis.analyze_stance(trial, r.calibration, side=step.side, duration_s=step.duration_s,
+                                               exclude_s=step.exclude_s, body_mass_kg=r.body_mass_kg())
+            return analysis.analyze_rdl(trial, r.calibration, side=step.side, reps=step.reps,
+                                        body_mass_kg=r.body_mass_kg())
+        except (StationError, ValueError) as exc:
+            log.warning("trial analysis failed: %s", exc)
+            return analysis.TrialAnalysis("failed", f"the recording could not be analysed ({exc})")
+
+
+class RecordedStep(StepRun):
+    """A recorded step, repeated when it fails (at most ``protocol.max_repeats`` more times)."""
+
+    def execute(self) -> None:
+        r = self.runner
+        repeat_of = None
+        attempts = r.protocol.max_repeats + 1
+        for attempt in range(attempts):
+            trial = TrialStep(r, self.step, repeat_of=repeat_of)
+            trial.run()
+            if trial.status == "finished":
+                return
+            if trial.status == "aborted":
+                raise Aborted
+            if attempt < r.protocol.max_repeats:
+                r.emit("repeat", f"Trial failed ({trial.reason}); repeating it.", trial_id=trial.trial_id,
+                       reason=trial.reason, attempt=attempt + 2)
+                repeat_of = trial.trial_id
+        r.emit("repeat", f"Giving up on '{self.step.label}' after {attempts} attempts.", trial_id=trial.trial_id,
+               reason=trial.reason, attempt=None)
+
+
+class AdaptiveStanceStep(StepRun):
+    """Pairs of trials (one per side) until the block's headline verdict is decided (docs/ASSESSMENT.md §5).
+
+    After ``min_trials`` pairs, a look: stop when the verdict names a side, or when its resolution is
+    within ``target_resolution_pct``, or at ``max_trials``; otherwise the runner says why another pair
+    is needed (an ``adaptive`` event, shown to the clinician).
+    """
+
+    step: AdaptiveStance
+
+    def execute(self) -> None:
+        r, block = self.runner, self.step
+        pairs = 0
+        while True:
+            pairs += 1
+            for side in _sides(block.first_side):
+                r.check_abort()
+                RecordedStep(r, block.trial(side, pairs)).run()
+            if pairs < block.min_trials:
+                continue
+            stop, text, headline = self.look(pairs)
+            r.emit("adaptive", text, block=block.block, pairs=pairs, stop=stop, verdict=headline.get("verdict"),
+                   estimate=headline.get("estimate"), ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
+                   resolution=headline.get("resolution"))
+            if stop:
+                # the session's verdict is the test of the look where the block stopped
+                r.design.setdefault(block.block, {})["alpha"] = block.alpha(pairs)
+                return
+
+    def look(self, pairs: int) -> tuple[bool, str, dict]:
+        """The stopping rule after ``pairs`` pairs: ``(stop, text for the clinician, headline verdict)``."""
+        r, block = self.runner, self.step
+        rows = r.store.metrics_table(r.session_id)
+        alpha = block.alpha(pairs)
+        headline = scoring.score_stance(rows, phase=block.phase, condition=block.condition, alpha=alpha)["headline"]
+        est = headline.get("estimate")
+        if est is None or not np.isfinite(est):
+            detail = "not enough valid trials yet"
+        else:
+            detail = (f"SI {est:+.0f} %, {100 * (1 - alpha):.1f} % CI {headline['ci_low']:+.0f} to "
+                      f"{headline['ci_high']:+.0f} %, resolution ±{headline['resolution']:.0f} %")
+        if headline.get("less_stable"):
+            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline
+        resolution = headline.get("resolution")
+        if resolution is not None and np.isfinite(resolution) and resolution <= block.target_resolution_pct:
+            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, within "
+                          f"±{block.target_resolution_pct:g} % ({detail})."), headline
+        if pairs >= block.max_trials:
+            return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
+                          f"({detail})."), headline
+        return False, (f"Another trial per leg ({pairs + 1} of up to {block.max_trials}): the left/right verdict is "
+                       f"undecided and its interval is wider than ±{block.target_resolution_pct:g} % ({detail})."), headline
+
+
+def step_run(runner, step) -> StepRun:
+    """The step type that runs ``step``."""
+    if isinstance(step, Exercise):
+        return ExerciseStep(runner, step)
+    if isinstance(step, AdaptiveStance):
+        return AdaptiveStanceStep(runner, step)
+    return RecordedStep(runner, step)
+
+
+def _events(trial, result: analysis.TrialAnalysis, *, cue_at_s: float) -> list[dict]:
+    """Trial events: the cue, the acquisition's (gaps, reboots) and the analysis' (stance, window, reps...)."""
+    events = [{"t_s": cue_at_s, "kind": "cue"}] + list(trial.events or []) + list(result.events)
+    return sorted(events, key=lambda e: e.get("t_s", 0.0))
