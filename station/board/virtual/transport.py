@@ -85,6 +85,7 @@ class VirtualTransport(Transport):
         if not self.board.link_up:
             raise PortError(f"{self.name}: the virtual board is disconnected.")
         self._open = True
+        self.allowed_s = None  # a new owner starts free-running (demand pacing belongs to whoever asked for it)
         self._sync_clock()
         info = self.board.info
         logger.info("opened %s (board %s, %d Hz)", self.name, info.board_id_hex, info.nominal_rate_hz)

@@ -191,3 +191,20 @@ def test_simulate_bad_input_is_one_clear_line(capsys):
         assert main(["simulate", *args, "--seconds", "1"]) == 2
         captured = capsys.readouterr()
         assert captured.err == message and captured.out == ""
+
+
+def test_demand_pacing_ends_with_its_owner():
+    """A consumer that paced the board (the calibration wizard) must not freeze it for the next owner
+    (`station assess --sim` hung at the tare after calibrating)."""
+    vb = VirtualBoard(seed=1)
+    tr = VirtualTransport(vb, realtime=False, chunk_s=0.05)
+    tr.open()
+    tr.allow(0.5)
+    for _ in range(40):
+        tr.read(0.001)
+    assert vb.time_s == pytest.approx(0.5)  # paced: no further than allowed
+    tr.close()
+    tr.open()  # the next owner
+    for _ in range(20):
+        tr.read()
+    assert vb.time_s == pytest.approx(1.5)  # free-running again
