@@ -154,14 +154,16 @@ def analyze_trial_file(path: Path, opts: dict) -> dict:
 
 
 def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
+    """Metrics of one COP series; ``--resample swarii`` first puts its longest defined stretch on the
+    preset's grid with SWARII (the preset's own linear resampling then has nothing left to do)."""
+    import numpy as np
+
     from station.core.metrics import compute_metrics
 
     if opts["resample"] == "swarii" and opts["preset"] != "raw":
         from station.core.metrics import get_preset
         from station.core.runs import longest_run
         from station.core.swarii import swarii_resample
-
-        import numpy as np
 
         lo, hi = longest_run(np.isfinite(ml) & np.isfinite(ap))
         if hi - lo < 2:
