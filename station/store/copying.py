@@ -73,16 +73,26 @@ def _calibration_map(src: Connection, dst: Connection, ids: set) -> dict:
     return out
 
 
-def copy_session(src: Connection, dst: Connection, session_id: int) -> dict:
+def copy_session(src: Connection, dst: Connection, session_id: int, *, session_changed: bool = True,
+                 changed_trials: set[str] | None = None) -> dict:
     """Copy one session (its patient, calibrations, trials, raw arrays, metrics) into ``dst``.
 
     The patient is created on the target if missing but never overwritten (the target's edits win);
     the session and its trials are the source's (the station that recorded them is authoritative).
 
+    Parameters
+    ----------
+    session_changed
+        Overwrite the target's session row (False: only create it if missing).
+    changed_trials
+        uuids of the trials to copy (rows, raw arrays, metrics); None: all. The others are only
+        created when the target lacks them (an outbox copies what changed while offline, never a
+        stale mirror of what the server already has).
+
     Returns
     -------
     dict
-        ``{"session_id": id on the target, "trials": n, "arrays": n}``.
+        ``{"session_id": id on the target, "trials": n copied, "arrays": n copied}``.
     """
     session = _row(src, sessions, session_id)
     patient = _row(src, patients, session["patient_id"])
@@ -91,13 +101,15 @@ def copy_session(src: Connection, dst: Connection, session_id: int) -> dict:
     cal = _calibration_map(src, dst, {session["calibration_id"]} | {t["calibration_id"] for t in trial_rows})
     new_pid = _ensure(dst, patients, patient, key="uuid", update=False)
     new_sid = _ensure(dst, sessions, {**session, "patient_id": new_pid, "calibration_id": cal[session["calibration_id"]]},
-                      key="uuid", update=True)
+                      key="uuid", update=session_changed)
     uuid_of = {t["id"]: t["uuid"] for t in trial_rows}
+    copied = [t for t in trial_rows if changed_trials is None or t["uuid"] in changed_trials
+              or _id_by(dst, trials, "uuid", t["uuid"]) is None]
     new_tid: dict[int, int] = {}
-    for t in trial_rows:  # repeat_of is set in a second pass (it may point at any trial of the session)
+    for t in copied:  # repeat_of is set in a second pass (it may point at any trial of the session)
         new_tid[t["id"]] = _ensure(dst, trials, {**t, "session_id": new_sid, "repeat_of": None,
                                                   "calibration_id": cal[t["calibration_id"]]}, key="uuid", update=True)
-    for t in trial_rows:
+    for t in copied:
         if t["repeat_of"] is not None:
             target = new_tid.get(t["repeat_of"]) or _id_by(dst, trials, "uuid", uuid_of.get(t["repeat_of"]))
             dst.execute(trials.update().where(trials.c.id == new_tid[t["id"]]).values(repeat_of=target))
@@ -110,7 +122,7 @@ def copy_session(src: Connection, dst: Connection, session_id: int) -> dict:
         if rows:  # the source's metrics replace the target's (a trial without metrics leaves them alone)
             dst.execute(metrics.delete().where(metrics.c.trial_id == new))
             dst.execute(metrics.insert(), rows)
-    return {"session_id": new_sid, "trials": len(trial_rows), "arrays": n_arrays}
+    return {"session_id": new_sid, "trials": len(copied), "arrays": n_arrays}
 
 
 def forget_session(conn: Connection, session_id: int) -> None:
@@ -139,8 +151,7 @@ def mark_pending(conn: Connection, refs: Iterable[tuple]) -> None:
         elif table is sessions:
             kind, query = "session", sa.select(sessions.c.uuid).where(sessions.c.id == row_id)
         elif table in (trials, metrics):
-            kind, query = "session", (sa.select(sessions.c.uuid).join(trials, trials.c.session_id == sessions.c.id)
-                                      .where(trials.c.id == row_id))
+            kind, query = "trial", sa.select(trials.c.uuid).where(trials.c.id == row_id)
         else:
             continue
         uuid = conn.execute(query).scalar()
@@ -148,17 +159,27 @@ def mark_pending(conn: Connection, refs: Iterable[tuple]) -> None:
             _upsert(conn, outbox, {"kind": kind, "uuid": uuid, "marked": now_iso()}, keys=["kind", "uuid"])
 
 
-def pending_sessions(conn: Connection) -> dict:
-    """Counts of what the outbox holds for upload: sessions (and their trials), patients."""
+def _pending(conn: Connection) -> dict[int, tuple[bool, set[str]]]:
+    """Outbox sessions to upload: ``session id -> (session row changed, uuids of changed trials)``."""
+    out: dict[int, tuple[bool, set[str]]] = {}
     marked = sa.select(outbox.c.uuid).where(outbox.c.kind == "session")
-    sids = list(conn.execute(sa.select(sessions.c.id).where(sessions.c.uuid.in_(marked))).scalars())
-    n_trials = conn.execute(sa.select(sa.func.count()).select_from(trials).where(trials.c.session_id.in_(sids))).scalar()
+    for sid in conn.execute(sa.select(sessions.c.id).where(sessions.c.uuid.in_(marked))).scalars():
+        out[sid] = (True, set())
+    marked = sa.select(outbox.c.uuid).where(outbox.c.kind == "trial")
+    for sid, tuuid in conn.execute(sa.select(trials.c.session_id, trials.c.uuid).where(trials.c.uuid.in_(marked))):
+        out.setdefault(sid, (False, set()))[1].add(tuuid)
+    return out
+
+
+def pending_sessions(conn: Connection) -> dict:
+    """Counts of what the outbox holds for upload: sessions, trials, patients changed offline."""
+    pending = _pending(conn)
     n_patients = conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.kind == "patient")).scalar()
-    return {"sessions": len(sids), "trials": int(n_trials), "patients": int(n_patients)}
+    return {"sessions": len(pending), "trials": sum(len(t) for _, t in pending.values()), "patients": int(n_patients)}
 
 
 def upload_outbox(outbox_engine: Engine, server: Engine) -> dict:
-    """Upload every session and patient marked in the outbox; unmark each once the server has it.
+    """Upload every session, trial and patient marked in the outbox; unmark each once the server has it.
 
     Each session goes in one server transaction inside one outbox write transaction (so a recording
     that carries on meanwhile cannot lose a mark); a finished session is then removed from the outbox.
@@ -166,21 +187,24 @@ def upload_outbox(outbox_engine: Engine, server: Engine) -> dict:
     """
     done = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}
     with dbengine.begin(outbox_engine, write=False) as conn:
-        marks = [tuple(r) for r in conn.execute(sa.select(outbox.c.kind, outbox.c.uuid).order_by(outbox.c.marked))]
-    for kind, uuid in [m for m in marks if m[0] == "session"]:
+        sids = sorted(_pending(conn))
+        patient_marks = list(conn.execute(sa.select(outbox.c.uuid).where(outbox.c.kind == "patient")
+                                          .order_by(outbox.c.marked)).scalars())
+    for sid in sids:
         with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
-            sid = _id_by(src, sessions, "uuid", uuid)
-            if sid is not None:
-                copied = copy_session(src, dst, sid)
-                status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
-                if status != "running":  # safely on the server; a running one stays for the recorder
-                    forget_session(src, sid)
-                done["sessions"] += 1
-                done["trials"] += copied["trials"]
-                done["arrays"] += copied["arrays"]
-                log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
-            src.execute(outbox.delete().where(outbox.c.kind == kind, outbox.c.uuid == uuid))
-    for kind, uuid in [m for m in marks if m[0] == "patient"]:
+            changed, trial_uuids = _pending(src).get(sid, (False, set()))
+            session_uuid = src.execute(sa.select(sessions.c.uuid).where(sessions.c.id == sid)).scalar()
+            copied = copy_session(src, dst, sid, session_changed=changed, changed_trials=trial_uuids)
+            status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
+            src.execute(outbox.delete().where(outbox.c.kind == "session", outbox.c.uuid == session_uuid))
+            src.execute(outbox.delete().where(outbox.c.kind == "trial", outbox.c.uuid.in_(trial_uuids)))
+            if status != "running":  # safely on the server; a running one stays for the recorder
+                forget_session(src, sid)
+        done["sessions"] += 1
+        done["trials"] += copied["trials"]
+        done["arrays"] += copied["arrays"]
+        log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
+    for uuid in patient_marks:
         with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
             patient = src.execute(sa.select(patients).where(patients.c.uuid == uuid)).mappings().first()
             if patient is not None:
@@ -191,7 +215,7 @@ def upload_outbox(outbox_engine: Engine, server: Engine) -> dict:
                                    .where(sessions.c.patient_id == patient["id"])).scalar()
                 if patient["id"] < 0 and left == 0:
                     src.execute(patients.delete().where(patients.c.id == patient["id"]))
-            src.execute(outbox.delete().where(outbox.c.kind == kind, outbox.c.uuid == uuid))
+            src.execute(outbox.delete().where(outbox.c.kind == "patient", outbox.c.uuid == uuid))
     return done
 
 

@@ -162,7 +162,7 @@ metrics = Table(
 )
 
 #: a station's outbox (its local SQLite file next to a server): what was changed while the server was
-#: away and still has to be uploaded, by global id (kind "session" or "patient"); empty on a server
+#: away and still has to be uploaded, by global id (kind "session", "trial" or "patient"); empty on a server
 outbox = Table(
     "outbox", metadata,
     Column("kind", Text, primary_key=True),

@@ -51,14 +51,15 @@ def test_server_lost_mid_session_then_back(tmp_path, pg):
         assert [t.id for t in store.trials(sid)] == [first, second]  # the clinician's view stays whole
         assert [r["metrics"]["mean_velocity_mm_s"] for r in store.metrics_table(sid)] == [41.0, 55.0]
         assert store.get_session(sid).status == "finished"
-        assert store.pending() == {"sessions": 1, "trials": 2, "patients": 0}
+        assert store.pending() == {"sessions": 1, "trials": 1, "patients": 0}  # the trial recorded offline
         with pytest.raises(StationError, match="Cannot reach"):
             store.sync()
     finally:
         pg.start_server()
     assert _server_rows(pg, db) == (1, 1, 1, 7, 1, 1)  # what reached the server before it went away
+    pg.psql("UPDATE trials SET reason = 'checked by the clinician'", db=db)  # changed on the server meanwhile
     result = store.sync()
-    assert result["uploaded"] == {"sessions": 1, "trials": 2, "arrays": 7, "patients": 0}
+    assert result["uploaded"] == {"sessions": 1, "trials": 1, "arrays": 7, "patients": 0}
     assert result["pending"] == NOTHING and not store.offline
     store.close()
     assert _server_rows(pg, db) == (1, 1, 2, 14, 3, 2)  # nothing lost, nothing twice
@@ -68,6 +69,7 @@ def test_server_lost_mid_session_then_back(tmp_path, pg):
         trials = server.trials(session.id)
         assert [t.side for t in trials] == ["left", "right"] and all(t.status == "finished" for t in trials)
         assert trials[1].rep_metrics == [{"lateral_shift_mm": 3.0}] and trials[1].calibration_id == cid
+        assert trials[0].reason == "checked by the clinician"  # the outbox's mirror never overwrites the server
         for t, seed in zip(trials, (1, 2)):
             assert np.array_equal(server.trial_arrays(t.id)["counts"], _trial(seed=seed).frames["counts"])
     with Store.open(base, url=url) as again:  # opening again uploads nothing more
