@@ -137,7 +137,7 @@ def summarise(name: str, results: list[dict]) -> list[str]:
                 lines.append(f"   {label}: false-positive (any change called) {rate(len(called), n)}")
                 truth = 0.0 if side is None else float(np.mean([v["estimate"] for v in vs]))
             else:
-                want = "improved" if side == "right" else ("asymmetry reduced" if side is None else None)
+                want = "improved" if side == "right" else ("reduced" if side is None else None)
                 if want:
                     good = sum(v["verdict"] == want for v in vs)
                     lines.append(f"   {label}: power ('{want}') {rate(good, n)}; opposite call "

@@ -32,7 +32,8 @@ Statistics
   change ``100 (e^Δ − 1)``; "improved" / "worse" only when the interval excludes 0. Between-session
   variability does not enter: both blocks are in one session. The asymmetry change is
   ``Δd = d_post − d_baseline`` with the same pooled SD, reported as SI before → after (each with its
-  interval) and their difference in SI points.
+  interval) and their difference in SI points; verdict "reduced" (|asymmetry| shrank), "increased"
+  or "no detectable change".
 - **Resolution** of a verdict: the smallest effect this session could have called, the interval's
   half-width (in the verdict's unit).
 
@@ -107,12 +108,18 @@ def _title(block: str) -> str:
     return {"rdl": "Single-leg RDL", "primer_rdl": "Primer RDL (rear foot elevated)"}.get(block, block)
 
 
-def _pct(x: float) -> str:
-    """``+31``, ``-4``, ``0`` (never ``-0``), ``—`` when undefined."""
-    if not np.isfinite(x):
+def _signed(x: float, decimals: int = 0) -> str:
+    """``+31``, ``−4`` (a minus sign), ``0`` (never ``−0``), ``—`` when undefined."""
+    if x is None or not np.isfinite(x):
         return "—"
-    r = int(round(x))
-    return "0" if r == 0 else f"{r:+d}"
+    text = f"{x:+.{decimals}f}"
+    if float(text) == 0.0:
+        return f"{0:.{decimals}f}"
+    return text.replace("-", "−")
+
+
+def _pct(x: float) -> str:
+    return _signed(x, 0)
 
 
 def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: str, alpha: float = ALPHA,
@@ -149,8 +156,8 @@ def _asym_text(v: dict, *, what: str) -> str:
         est = (f"{what} {_pct(v['estimate'])} % ({level:.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); "
                f"smallest detectable asymmetry ±{v['resolution']:.0f} %")
     else:
-        est = (f"{what} {v['estimate']:+.1f} {v['unit']} ({level:.0f} % CI {v['ci_low']:+.1f} to "
-               f"{v['ci_high']:+.1f}); smallest detectable difference ±{v['resolution']:.1f} {v['unit']}")
+        est = (f"{what} {_signed(v['estimate'], 1)} {v['unit']} ({level:.0f} % CI {_signed(v['ci_low'], 1)} to "
+               f"{_signed(v['ci_high'], 1)}); smallest detectable difference ±{v['resolution']:.1f} {v['unit']}")
     return f"{_title(v['block'])}: {who} — {est}; false-positive rate {100 * v['family_alpha']:.0f} %."
 
 
@@ -246,7 +253,7 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA) -> list[dict]
                  log_ratio=change, log_se=se)
         if change - half > 0 or change + half < 0:
             shrinks = (change < 0) == (d_pre > 0)
-            a["verdict"] = "asymmetry reduced" if shrinks else "asymmetry increased"
+            a["verdict"] = "reduced" if shrinks else "increased"
         else:
             a["verdict"] = "no detectable change"
         a["text"] = (f"{_title(block)}, left/right asymmetry: {a['verdict']} — SI {_pct(si_pre)} % "

@@ -32,11 +32,11 @@ OFFSETS_COUNTS = (1200, -2100, 3050, 480)
 
 
 class PacedTransport(VirtualTransport):
-    """A non-realtime virtual transport that never runs ahead of ``allowed_s`` (board time)."""
+    """A non-realtime virtual transport that never runs ahead of ``lockstep_s`` (board time)."""
 
     def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25):
         super().__init__(board, realtime=False, chunk_s=chunk_s)
-        self.allowed_s = board.time_s
+        self.lockstep_s = board.time_s
         self.reads = 0
         self.cond = threading.Condition()
 
@@ -44,7 +44,7 @@ class PacedTransport(VirtualTransport):
         with self.cond:
             self.reads += 1
             self.cond.notify_all()
-            ahead = self.allowed_s - self.board.time_s
+            ahead = self.lockstep_s - self.board.time_s
         if ahead > 1e-9:
             return self.board.advance(min(self.chunk_s, ahead))
         time.sleep(0.0002)
@@ -58,16 +58,16 @@ class LockstepClock(runner_mod.Clock):
         self.transport = transport
 
     def now(self) -> float:
-        return self.transport.allowed_s
+        return self.transport.lockstep_s
 
     def sleep(self, seconds: float) -> None:
         tr = self.transport
         with tr.cond:
-            tr.allowed_s += max(seconds, 0.0)
+            tr.lockstep_s += max(seconds, 0.0)
             deadline = time.monotonic() + 30.0
-            while tr.board.time_s < tr.allowed_s - 1e-9 and time.monotonic() < deadline:
+            while tr.board.time_s < tr.lockstep_s - 1e-9 and time.monotonic() < deadline:
                 tr.cond.wait(0.05)
-            # two more reads: the acquisition has decoded and stored the batch that reached allowed_s
+            # two more reads: the acquisition has decoded and stored the batch that reached lockstep_s
             target = tr.reads + 2
             while tr.reads < target and time.monotonic() < deadline:
                 tr.cond.wait(0.05)
