@@ -4,7 +4,8 @@
 directory (``platformdirs``). Layout::
 
     <data_dir>/                 0700
-        station.sqlite3         0600 (and its -wal / -shm files)
+        station.sqlite3         0600 (and its -wal / -shm files): the database, unless a server is used
+        outbox.sqlite3          0600: with a server, what this station recorded while it was away
         journals/               recording journals of trials in progress (crash recovery)
         journals/recovered/     journals already recovered into the database
         backups/                copies made with the SQLite backup API
