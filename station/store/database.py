@@ -555,7 +555,7 @@ class Store:
         """A patient by ``#12`` (id), else by exact name or pseudonym (case-insensitive, must be unique).
 
         A bare number is a name first (a patient may be called ``007``) and an id only when no patient
-        has that name. Deleted patients are not found.
+        has that name and it has no leading zero. Deleted patients are not found.
         """
         text = str(ref).strip()
         if text.startswith("#") and text[1:].isdigit():
@@ -565,7 +565,7 @@ class Store:
                 sa.select(patients).where(sa.func.lower(patients.c.name) == text.lower(),
                                           patients.c.deleted_at.is_(None)).order_by(patients.c.id)
             ).mappings().all()
-        if not rows and text.isdigit():
+        if not rows and text.isdigit() and text == str(int(text)):  # "12" may be an id; "007" is only a name
             return self.get_patient(int(text))
         if not rows:
             raise StationError(f"There is no patient named {text!r}; add one first or give the id as #ID.")

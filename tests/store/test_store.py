@@ -257,6 +257,8 @@ def test_patient_names_and_ids(store):
     assert store.find_patient(str(other)).name == "Ann"  # a bare number no patient is called: an id
     with pytest.raises(StationError, match="There is no patient with id 42."):
         store.find_patient("42")
+    with pytest.raises(StationError, match="no patient named '0042'"):  # never read as id 42
+        store.find_patient("0042")
     with pytest.raises(StationError, match="no patient named 'Bob'"):
         store.find_patient("Bob")
     store.add_patient(name="ann")
