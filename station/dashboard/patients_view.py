@@ -329,16 +329,9 @@ def session_line(session) -> str:
 
 
 def before_after_summary(scores: dict | None) -> str:
-    """``"left no detectable change, right improved"`` (the sway-index verdict per side), or ``""``."""
-    blocks = (scores or {}).get("before_after") or {}
-    if not blocks:
-        return ""
-    sides = blocks["eyes_open" if "eyes_open" in blocks else min(blocks)].get("sides", {})
-    parts = []
-    for side in ("left", "right"):
-        verdict = (sides.get(side) or {}).get("verdict")
-        if isinstance(verdict, dict):
-            verdict = verdict.get("verdict")
-        if verdict:
-            parts.append(f"{side} {verdict}")
+    """``"left no detectable change, right improved"``: the headline before/after verdict of each leg, or ``""``."""
+    from station.report.session import headline_verdicts
+
+    parts = [f"{v['side']} {v['verdict']}" for v in headline_verdicts(scores)
+             if v.get("kind") == "before_after" and v.get("side") and v["block"] == "before_after/eyes_open"]
     return ", ".join(parts)

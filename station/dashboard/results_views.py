@@ -338,10 +338,11 @@ class BeforeAfter(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.RichText)
         self.table = _table(["side · metric", "before", "after", "change", "MDC95", "verdict"])
-        note = QLabel("Before = mean of the baseline trials, after = mean of the trials after the primer. A change "
-                      "counts only when it is larger than the minimal detectable change (MDC95, from the trial-to-"
-                      "trial variability of this session); lower sway = improved. The side's verdict follows its "
-                      "sway index.")
+        note = QLabel("Top: the session's before/after verdicts (each leg's sway index, and the change of the "
+                      "left/right asymmetry) with their 95 % intervals, as on page 1 of the report. Table: each "
+                      "measure's change against its minimal detectable change (MDC95, from the trial-to-trial "
+                      "variability of this session); before = mean of the baseline trials, after = mean of the "
+                      "trials after the primer; lower sway = improved.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {theme.MUTED};")
         layout = QVBoxLayout(self)
@@ -362,18 +363,18 @@ class BeforeAfter(QWidget):
         self.title.setText(f"Before / after the primer — single-leg stance, {key.replace('_', ' ')}")
         rows, lines = [], []
         counts = set()
+        from station.report.session import headline_verdicts, verdict_estimate
+
+        # the headline: the session's before/after verdicts (per leg, then the asymmetry change), as the
+        # report's page 1 lists them; the table below is the per-metric detail
+        for v in headline_verdicts(scores):
+            if v.get("kind") != "before_after" or not v["block"].endswith("/" + key):
+                continue
+            who = f"{v['side'].upper()} leg" if v.get("side") else "Asymmetry"
+            lines.append(f"<b>{who}:</b> <span style='color:{verdict_colour(v.get('verdict'))}'>"
+                         f"{v.get('verdict', '')}</span> ({verdict_estimate(v)})")
         for side in ("left", "right"):
             data = sides.get(side) or {}
-            verdict = data.get("verdict")
-            if isinstance(verdict, dict):
-                verdict = verdict.get("verdict")
-            index = (data.get("metrics") or {}).get("sway_index") or {}
-            if verdict:
-                detail = ""
-                if index.get("change_pct") is not None:
-                    detail = f" (sway index {_signed(index['change_pct'], 0, ' %')})"
-                lines.append(f"<b>{side.upper()} leg:</b> <span style='color:{verdict_colour(verdict)}'>"
-                             f"{verdict}</span>{detail}")
             for metric in BEFORE_AFTER_METRICS:
                 m = (data.get("metrics") or {}).get(metric)
                 if m:
@@ -399,11 +400,5 @@ class BeforeAfter(QWidget):
                 mdc,
                 m.get("verdict", ""),
             ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
-        from station.report.session import headline_verdicts, verdict_estimate
-
-        for v in headline_verdicts(scores):  # the asymmetry change, when the scoring provides it
-            if v.get("kind") == "before_after" and v.get("side") is None and v["block"].endswith("/" + key):
-                lines.append(f"<b>Asymmetry:</b> <span style='color:{verdict_colour(v.get('verdict'))}'>"
-                             f"{v.get('verdict', '')}</span> ({verdict_estimate(v)})")
         self.summary.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines) or "No verdict.")
         return True

@@ -377,7 +377,12 @@ def _first_page(data, st, width) -> list:
     for condition, ba in ba_all.items():
         extra = CONDITION_LABELS.get(condition, condition)
         sides = ba.get("sides", {})
-        summary = "; ".join(f"{side.upper()}: {(sides.get(side) or {}).get('verdict', '–')}" for side in SIDES)
+        from station.report.session import headline_verdicts
+
+        heads = {v["side"]: v["verdict"] for v in headline_verdicts(data.scores)
+                 if v.get("kind") == "before_after" and v.get("side") and v["block"] == f"before_after/{condition}"}
+        summary = "; ".join(f"{side.upper()}: {heads.get(side) or (sides.get(side) or {}).get('verdict', '–')}"
+                            for side in SIDES)
         story += [Paragraph(f"Before / after the primer{', ' + _esc(extra) if extra else ''} — {_esc(summary)}", st["h2"]),
                   _before_after_table(ba, st, width)]
         if any((m or {}).get("mdc_source") == "default" for s in sides.values() for m in (s or {}).get("metrics", {}).values()):

@@ -90,16 +90,18 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
     from station.report.session import headline_verdicts, verdict_estimate
 
     change = next(v for v in headline_verdicts(session.scores) if v["kind"] == "before_after" and v["side"] is None)
-    assert plain_text(view.summary) == (
-        f"LEFT leg: {block['left']['verdict']} (sway index {_pct(left_index['change_pct'])})  ·  "
-        f"RIGHT leg: {block['right']['verdict']} (sway index {_pct(right_index['change_pct'])})  ·  "
-        f"Asymmetry: {change['verdict']} ({verdict_estimate(change)})")
+    # the summary line is the session's headline before/after verdicts (page 1 of the report), in order
+    heads = [v for v in headline_verdicts(session.scores) if v["kind"] == "before_after"]
+    assert [v["side"] for v in heads] == ["left", "right", None] and heads[-1] == change
+    assert plain_text(view.summary) == "  ·  ".join(
+        f"{v['side'].upper() + ' leg' if v['side'] else 'Asymmetry'}: {v['verdict']} ({verdict_estimate(v)})"
+        for v in heads)
     assert view.title.text() == "Before / after the primer — single-leg stance, eyes open"
     assert table.horizontalHeaderItem(1).text() == "before (mean of 5)"
 
     # the session list names the primer's effect per side
     assert sessions.item(0).text().endswith(
-        f"; after the primer: left {block['left']['verdict']}, right {block['right']['verdict']}")
+        f"; after the primer: left {heads[0]['verdict']}, right {heads[1]['verdict']}")
     qtbot.wait(500)  # the link-quality figures refresh (the runner held the UI thread)
     w, h, colours, ink = image_stats(save_png(window, tmp_path, "before-after.png"))
     assert (w, h) == (1500, 900) and colours > 50 and ink > 0.05

@@ -52,9 +52,13 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     from station.report.session import headline_verdicts, verdict_estimate
 
     change = next(v for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"] is None)
-    assert plain_text(view.summary) == ("LEFT leg: no detectable change (sway index 0 %)  ·  "
-                                        f"RIGHT leg: improved (sway index {right_index['change_pct']:+.0f} %)  ·  "
+    heads = [v for v in headline_verdicts(scores) if v["kind"] == "before_after"]
+    assert [v["side"] for v in heads] == ["left", "right", None] and heads[-1] == change
+    assert [v["verdict"] for v in heads[:2]] == ["no detectable change", "improved"]
+    assert plain_text(view.summary) == (f"LEFT leg: no detectable change ({verdict_estimate(heads[0])})  ·  "
+                                        f"RIGHT leg: improved ({verdict_estimate(heads[1])})  ·  "
                                         f"Asymmetry: {change['verdict']} ({verdict_estimate(change)})")
+    assert "-0 " not in plain_text(view.summary)
     assert view.table.horizontalHeaderItem(1).text() == "before (mean of 3)"
     assert view.table.horizontalHeaderItem(2).text() == "after (mean of 3)"
     view.show()
