@@ -30,7 +30,7 @@ class _GatedTransport(VirtualTransport):
         return super().read(timeout_s)
 
 
-def _record(tmp_path, *, seconds=6.0, seed=2, subject=None, faults=None, **board_kw):
+def _record(tmp_path, *, seconds=6.0, seed=2, subject=None, faults=None, scenes=(), **board_kw):
     """Record through the station's acquisition from a virtual board at CPU speed; return (trial, board, acq)."""
     vb = VirtualBoard(seed=seed, subject=subject if subject is not None else Subject(), faults=faults, **board_kw)
     transport = _GatedTransport(vb, realtime=False, chunk_s=0.05)
@@ -41,8 +41,11 @@ def _record(tmp_path, *, seconds=6.0, seed=2, subject=None, faults=None, **board
         acq.begin_recording(journal, {"test": True})
         transport.gate.set()
         deadline = time.monotonic() + 60
+        pending = sorted(scenes, key=lambda sc: sc[0])
         while vb.time_s < seconds and acq.state != "stopped" and time.monotonic() < deadline:
-            time.sleep(0.01)
+            while pending and vb.time_s >= pending[0][0]:
+                vb.apply_scene(pending.pop(0)[1])  # the patient follows a cue (board time ~0.05 s late at most)
+            time.sleep(0.005)
         trial = acq.end_recording()
     finally:
         acq.stop()
@@ -269,3 +272,15 @@ def test_analyze_json_lists_the_problems_naming_the_cell(tmp_path, capsys, fault
         if p.get("cell"):
             assert f"({p['cell']})" in p["message"] and " cell" in p["message"]
     assert code in (0, 1, 3)
+
+
+def test_an_assessment_trial_with_a_dead_cell_fails_naming_it(tmp_path):
+    from station.assessment.analysis import analyze_stance
+
+    cue = [(2.0, {"subject": {"stance": "left", "task": "single_leg"}})]
+    trial, vb, _, _ = _record(tmp_path, faults="dead=fr@1", seconds=16.0, seed=3, scenes=cue)
+    result = analyze_stance(trial, _calibration(vb), side="left", duration_s=10.0, exclude_s=2.0, body_mass_kg=70.0)
+    assert result.status == "failed" and "front-right cell (fr) is dead" in result.reason, result.reason
+    clean, vb, _, _ = _record(tmp_path, seconds=16.0, seed=3, scenes=cue)
+    ok = analyze_stance(clean, _calibration(vb), side="left", duration_s=10.0, exclude_s=2.0, body_mass_kg=70.0)
+    assert ok.status == "finished" and ok.problems == [], (ok.reason, ok.problems)
