@@ -53,6 +53,9 @@ def test_before_after_per_side_and_asymmetry_change():
 def test_rdl_uses_set_means_when_there_are_sets():
     one = vd.rdl_asymmetry([[4, 5, 3, 6]], [[9, 12, 10, 11]], block="rdl")
     assert one["method"] == "pooled t on repetitions" and one["df"] == 6 and one["less_stable"] == "right"
+    # the reps of one set are correlated: each mean's variance x (1 + 3 x 0.15)
+    sd = math.sqrt((np.var([4, 5, 3, 6], ddof=1) + np.var([9, 12, 10, 11], ddof=1)) / 2)
+    assert one["resolution"] == pytest.approx(stats.t.ppf(0.975, 6) * sd * math.sqrt(2 * 1.45 / 4))
     two = vd.rdl_asymmetry([[4, 5], [3, 6]], [[9, 12], [10, 11]], block="rdl")
     assert two["method"] == "pooled t on set means" and two["df"] == 2
     # identical set means (zero variance): the 0.1 mm SD floor keeps the interval finite, not zero-wide
