@@ -149,13 +149,18 @@ def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: st
     low, high = d - half, d + half
     out.update(estimate=si_from_log_ratio(d), ci_low=si_from_log_ratio(low), ci_high=si_from_log_ratio(high),
                resolution=si_from_log_ratio(half), df=df, log_ratio=d, log_se=se)
+    _name_side(out, d, low, high)
+    out["text"] = _asym_text(out, what="sway index SI")
+    return out
+
+
+def _name_side(out: dict, d: float, low: float, high: float) -> None:
+    """Name the side whose value is larger when the interval ``low..high`` of ``d = R - L`` excludes 0."""
     if low > 0 or high < 0:
         side = "right" if d > 0 else "left"
         out.update(less_stable=side, verdict=f"{side} less stable")
     else:
         out["verdict"] = "no detectable asymmetry"
-    out["text"] = _asym_text(out, what="sway index SI")
-    return out
 
 
 def _asym_text(v: dict, *, what: str) -> str:
@@ -199,11 +204,7 @@ def rdl_asymmetry(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Seq
         out["design_effect"] = [deff_l, deff_r]
     half = _t(alpha, df) * se
     out.update(estimate=d, ci_low=d - half, ci_high=d + half, resolution=half, df=df, alpha=alpha, family_alpha=alpha)
-    if d - half > 0 or d + half < 0:
-        side = "right" if d > 0 else "left"
-        out.update(less_stable=side, verdict=f"{side} less stable")
-    else:
-        out["verdict"] = "no detectable asymmetry"
+    _name_side(out, d, d - half, d + half)
     out["text"] = _asym_text(out, what="outward lateral shift R − L")
     return out
 

@@ -2,32 +2,20 @@
 phantom repetitions, rejected candidates with reasons, ``max_reps``, and the per-rep lateral-shift
 estimator's error against the true shift of every repetition."""
 
+import functools
+
 import numpy as np
 import pytest
 
 import station.board.virtual as virtual
-from station.board.protocol import CMD_START, encode_command
-from station.core.cop import cop_from_forces
 from station.core.events import rep_shift_fit, segment_rdl_reps
 
-RATE = 80.0
+from test_events_virtual_board import RATE  # same folder (pytest puts it on sys.path)
+from test_events_virtual_board import record as _record
 
-
-def record(subject, *, seed, seconds, then=None, then_s=0.0):
-    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE)
-    vb.write(encode_command(CMD_START))
-    vb.advance(1.5)
-    vb.set_subject(subject)
-    vb.advance(seconds)
-    if then is not None:
-        vb.set_subject(then)
-        vb.advance(then_s)
-    truth = vb.truth
-    gains = np.asarray(truth.meta["gains_counts_per_n"])
-    offsets = np.asarray(truth.meta["offsets_counts"])
-    ml, ap, total = cop_from_forces((truth.counts - offsets) / gains, np.asarray(truth.meta["positions_mm"]),
-                                    threshold_n=100.0)
-    return truth, total, ml, ap
+#: the oracle-calibrated recording of tests/core/test_events_virtual_board.py, gated at 100 N (a
+#: touchdown unloads the board to >= 20 % of the weight, so the COP stays defined through it)
+record = functools.partial(_record, threshold_n=100.0)
 
 
 def true_shifts(truth):

@@ -17,12 +17,16 @@ RATE = 80.0
 TOL_S = 0.100
 
 
-def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None):
+def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None, then=None, then_s=0.0, threshold_n=None):
+    """Record ``subject`` for ``seconds`` (then ``then`` for ``then_s``, then off the board for ``off_s``)."""
     vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE)
     vb.write(encode_command(CMD_START))
     vb.advance(on_s)
     vb.set_subject(subject)
     vb.advance(seconds)
+    if then is not None:
+        vb.set_subject(then)
+        vb.advance(then_s)
     if off_s is not None:
         vb.set_subject(None)
         vb.advance(off_s)
@@ -30,7 +34,8 @@ def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None):
     gains = np.asarray(truth.meta["gains_counts_per_n"])
     offsets = np.asarray(truth.meta["offsets_counts"])
     forces = (truth.counts - offsets) / gains
-    ml, ap, total = cop_from_forces(forces, np.asarray(truth.meta["positions_mm"]), threshold_n=default_threshold_n(subject.body_mass_kg))
+    gate = default_threshold_n(subject.body_mass_kg) if threshold_n is None else threshold_n
+    ml, ap, total = cop_from_forces(forces, np.asarray(truth.meta["positions_mm"]), threshold_n=gate)
     assert np.allclose(np.diff(truth.t_s), 1 / RATE)
     return truth, total, ml, ap
 
