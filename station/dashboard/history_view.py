@@ -57,7 +57,7 @@ class HistoryView(QWidget):
         self.store = store
         self.patient = None
         self.history: list[dict] = []
-        default = Criterion()
+        default = Criterion.load(store.data_dir)
         self.title = QLabel("Patient history — pick a patient")
         self.title.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.max_si = QDoubleSpinBox()
@@ -71,7 +71,7 @@ class HistoryView(QWidget):
         self.ci_within.setSuffix(" %")
         self.ci_within.setValue(default.ci_within_pct)
         for box in (self.max_si, self.ci_within):
-            box.valueChanged.connect(self.redraw)
+            box.valueChanged.connect(self._criterion_changed)
         criterion = QHBoxLayout()
         criterion.addWidget(QLabel("Return-to-sport criterion:  |SI| ≤"))
         criterion.addWidget(self.max_si)
@@ -118,6 +118,16 @@ class HistoryView(QWidget):
             return Criterion(float(self.max_si.value()), float(self.ci_within.value()))
         except StationError:
             return Criterion(float(self.max_si.value()), float(self.max_si.value()))
+
+    def _criterion_changed(self, *_) -> None:
+        """Keep the clinic's criterion (reports written from the command line use it too), then redraw."""
+        from station.errors import StationError
+
+        try:
+            self.criterion().save(self.store.data_dir)
+        except (OSError, StationError) as exc:
+            self.summary.setText(f"The criterion could not be saved: {exc}")
+        self.redraw()
 
     def show_patient(self, patient) -> None:
         self.patient = patient

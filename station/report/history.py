@@ -23,6 +23,8 @@ from dataclasses import dataclass
 SWAY_METRIC = "mean_velocity_ml_mm_s"
 #: the stance block the history follows
 HISTORY_BLOCK = "stance/baseline/eyes_open"
+#: where the clinic's criterion is kept, in the station's data directory
+CRITERION_FILE = "return-to-sport-criterion.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,32 @@ class Criterion:
     @property
     def text(self) -> str:
         return f"|SI| ≤ {self.max_si_pct:g} % with the 95 % interval inside ±{self.ci_within_pct:g} %"
+
+    @classmethod
+    def load(cls, data_dir) -> "Criterion":
+        """The clinic's criterion saved in ``data_dir`` (the default when none was saved or it is unreadable)."""
+        import json
+        from pathlib import Path
+
+        from station.errors import StationError
+
+        path = Path(data_dir) / CRITERION_FILE
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            return cls(float(d["max_si_pct"]), float(d["ci_within_pct"]))
+        except (OSError, ValueError, KeyError, TypeError, StationError):
+            return cls()
+
+    def save(self, data_dir):
+        """Keep this criterion for the station (dashboard and ``station report`` read it); return the file."""
+        import json
+        from pathlib import Path
+
+        from station.privatefiles import write_private
+
+        return write_private(Path(data_dir) / CRITERION_FILE,
+                             json.dumps({"max_si_pct": self.max_si_pct, "ci_within_pct": self.ci_within_pct}),
+                             force=True)
 
     def status(self, si_pct, ci_low, ci_high) -> str:
         """``"met"``, ``"not met"`` or ``"undecided"`` for one visit (see the module docstring)."""
@@ -83,7 +111,8 @@ def patient_history(store, patient_id: int, *, criterion: Criterion | None = Non
     store : station.store.Store
     patient_id : int
     criterion : Criterion, optional
-        Default ``Criterion()`` (±10 %, interval inside ±15 %).
+        Default: the one saved for the station (:meth:`Criterion.load`), else ±10 % with the interval
+        inside ±15 %.
     until_session_id : int, optional
         Leave out sessions after this one (a report shows the history up to its own session).
 
@@ -95,7 +124,7 @@ def patient_history(store, patient_id: int, *, criterion: Criterion | None = Non
     """
     from station.report.session import headline_verdicts
 
-    criterion = criterion or Criterion()
+    criterion = criterion or Criterion.load(store.data_dir)
     out = []
     for session in store.list_sessions(patient_id):
         if until_session_id is not None and session.id > until_session_id:

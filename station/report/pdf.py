@@ -492,7 +492,7 @@ def _history_section(data, st, width, criterion=None) -> list:
     from station.report.history import SWAY_METRIC, Criterion, patient_history
     from station.report.session import interval_text, range_text
 
-    criterion = criterion or Criterion()
+    criterion = criterion or Criterion.load(data.store.data_dir)
     history = patient_history(data.store, data.session.patient_id, criterion=criterion,
                               until_session_id=data.session.id)
     if not history:
@@ -706,7 +706,8 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False,
     force : bool, keyword-only
         Replace an existing file (otherwise refused before any work, with one line).
     criterion : station.report.history.Criterion, optional
-        The return-to-sport criterion of the history page (default ±10 %, interval inside ±15 %).
+        The return-to-sport criterion of the history page (default: the one the clinic set in the
+        dashboard's History tab, else ±10 % with the interval inside ±15 %).
 
     Returns
     -------

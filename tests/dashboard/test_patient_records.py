@@ -65,3 +65,25 @@ def test_add_edit_and_delete_a_patient_and_a_session(qtbot, store):
     store.restore_patient(p.id)
     panel.refresh()
     assert panel.patient.id == p.id and [s.id for s in store.list_sessions(p.id)] == [sid]
+
+
+def test_the_history_tab_keeps_the_criterion_the_clinician_sets(qtbot, store):
+    from station.dashboard.history_view import HistoryView
+    from station.report.history import Criterion, patient_history
+
+    from .history_data import build_rehab_history
+
+    pid, _ = build_rehab_history(store)
+    view = HistoryView(store)
+    qtbot.addWidget(view)
+    view.show_patient(store.get_patient(pid))
+    statuses = [view.table.item(r, 5).text() for r in range(view.table.rowCount())]
+    assert statuses == [h["criterion"] for h in patient_history(store, pid)] == ["not met"] * 3 + ["met"] * 2
+    view.max_si.setValue(8.0)
+    view.ci_within.setValue(12.0)
+    assert Criterion.load(store.data_dir) == Criterion(8.0, 12.0)
+    assert view.table.item(3, 5).text() == "undecided"
+    # a new view (the next start of the dashboard) and the report use the kept criterion
+    again = HistoryView(store)
+    qtbot.addWidget(again)
+    assert (again.max_si.value(), again.ci_within.value()) == (8.0, 12.0)

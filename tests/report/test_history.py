@@ -50,3 +50,14 @@ def test_history_follows_the_stored_headline_verdicts(tmp_path):
         strict = patient_history(store, pid, criterion=Criterion(max_si_pct=8.0, ci_within_pct=12.0))
         assert strict[3]["criterion"] == "undecided"
         assert [h["session_id"] for h in patient_history(store, pid, until_session_id=ids[2])] == ids[:3]
+
+
+def test_the_clinics_criterion_is_kept_for_the_station(tmp_path):
+    import os
+
+    assert Criterion.load(tmp_path) == Criterion()
+    path = Criterion(8.0, 12.0).save(tmp_path)
+    assert Criterion.load(tmp_path) == Criterion(8.0, 12.0)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    path.write_text("{not json")
+    assert Criterion.load(tmp_path) == Criterion()
