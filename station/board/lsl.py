@@ -43,6 +43,11 @@ CALIBRATED_CHANNELS = (
 RAW_CHANNELS = tuple(Channel(f"counts_{c}", "counts", "Raw") for c in ("fl", "fr", "bl", "br"))
 
 
+#: liblsl's configuration when the user has none: warnings only (its INFO lines would clutter the
+#: command's output); set only when ``LSLAPICFG`` names no configuration file of the user's
+QUIET_CONFIG = "[log]\nlevel = -1\n"
+
+
 def _pylsl():
     try:
         import pylsl
@@ -50,6 +55,10 @@ def _pylsl():
         raise StationError("Live streaming needs the Python package pylsl (pip install 'balance-station[lsl]').") from None
     except RuntimeError as exc:  # pylsl without a loadable liblsl
         raise StationError(f"pylsl is installed but cannot load liblsl: {exc}.") from None
+    import os
+
+    if "LSLAPICFG" not in os.environ and hasattr(pylsl, "set_config_content"):
+        pylsl.set_config_content(QUIET_CONFIG)
     return pylsl
 
 
