@@ -386,7 +386,9 @@ class FrameSanity:
     A frame that disagrees with the last good one is *held* until the next frame decides: if the
     next one agrees with the last good frame, the held one was an isolated outlier and is rejected;
     if it agrees with the held one, the stream really jumped (an unannounced restart) and both are
-    kept — so a single corrupted frame can never make the following good frames look wrong.
+    kept — so a single corrupted frame can never make the following good frames look wrong. (The first
+    frame after a start, reboot or reconnect has nothing to be compared with; a count outside the
+    24-bit range is refused even there.)
 
     Parameters
     ----------

@@ -289,13 +289,11 @@ def quality_problems(quality: dict | None, gaps, *, window_s=None, nominal_rate_
         if seq is not None and received > 1:
             s = np.asarray(seq, dtype=np.int64).reshape(-1)[inside]
             step = np.diff(s) % 65536
-            dt = np.diff(t[inside])
             gap_step = np.zeros(len(step), dtype=bool)
             for g in gaps or []:
                 gap_step |= (t[inside][:-1] <= float(g[0]) + 1e-9) & (t[inside][1:] >= float(g[1]) - 1e-9)
             ok = (step > 0) & (step < 4096) & ~gap_step
             lost = int(np.sum(step[ok] - 1))
-            del dt
         gap_s, n_gaps = _overlap_s(gaps, a, b)
         rate = float(nominal_rate_hz) if nominal_rate_hz else (float(q.get("effective_rate_hz") or 0.0))
         lost_in_gaps = int(round(gap_s * rate)) if rate > 0 else 0

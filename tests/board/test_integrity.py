@@ -119,7 +119,7 @@ def test_a_foreign_calibration_is_reported_and_the_own_one_is_not(tmp_path):
 def _stream(n, *, period_us=12500, seq0=0, t0=0):
     f = np.zeros(n, dtype=P.FRAME_DTYPE)
     f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
-    f["t_us"] = (t0 + np.arange(n) * period_us) & 0xFFFFFFFF
+    f["t_us"] = np.rint(t0 + np.arange(n) * period_us).astype(np.int64) & 0xFFFFFFFF
     f["counts"] = np.arange(n)[:, None] + np.array([10, 20, 30, 40])
     return f
 
@@ -284,3 +284,37 @@ def test_an_assessment_trial_with_a_dead_cell_fails_naming_it(tmp_path):
     clean, vb, _, _ = _record(tmp_path, seconds=16.0, seed=3, scenes=cue)
     ok = analyze_stance(clean, _calibration(vb), side="left", duration_s=10.0, exclude_s=2.0, body_mass_kg=70.0)
     assert ok.status == "finished" and ok.problems == [], (ok.reason, ok.problems)
+
+
+def test_frame_sanity_property_isolated_outliers_never_cost_a_good_frame():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=150, deadline=None)
+    @given(n=st.integers(20, 400), rate_factor=st.floats(0.75, 1.3), seed=st.integers(0, 10_000),
+           every=st.integers(3, 60), batch=st.integers(1, 64), lost_every=st.integers(0, 30))
+    def check(n, rate_factor, seed, every, batch, lost_every):
+        rng = np.random.default_rng(seed)
+        good = _stream(n, period_us=12500 / rate_factor, seq0=int(rng.integers(0, 65536)),
+                       t0=int(rng.integers(0, 1 << 32)))
+        if lost_every:
+            good = np.delete(good, np.arange(5, n - 1, lost_every + 2))  # lost frames: seq and clock both skip
+        wire = list(good)
+        bad_at = set(range(1 + int(rng.integers(0, every)), len(good), every))  # never two in a row
+        out_rows = []
+        for i in sorted(bad_at, reverse=True):
+            f = good[i].copy()
+            if rng.random() < 0.5:
+                f["counts"][int(rng.integers(0, 4))] = int(rng.choice([1, -1])) * int(rng.integers(1 << 23, 1 << 31))
+            else:
+                f["t_us"] = (int(f["t_us"]) + int(rng.integers(2_000_000, 4_000_000_000))) & 0xFFFFFFFF
+            wire.insert(i, f)
+        stream = np.array(wire, dtype=P.FRAME_DTYPE)
+        sanity = FrameSanity(nominal_period_s=0.0125)
+        for a in range(0, len(stream), batch):
+            out_rows.append(sanity.feed(stream[a : a + batch]))
+        out_rows.append(sanity.feed(stream[:0], final=True))
+        out = np.concatenate(out_rows)
+        assert out.tobytes() == good.tobytes()
+        assert sanity.rejected == len(bad_at)
+
+    check()
