@@ -7,6 +7,8 @@ the superuser. As root, the server runs as ``nobody`` (PostgreSQL refuses to run
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import pwd
 import shutil
@@ -48,15 +50,17 @@ class PgServer:
         os.chmod(self.dir, 0o700)
 
     def _run_as(self):
-        if self._user is None:
-            return None
-        uid, gid = self._user.pw_uid, self._user.pw_gid
+        """preexec_fn: drop to ``nobody`` when root; die with the test process (no orphaned servers)."""
+        user = self._user
 
-        def demote():
-            os.setgid(gid)
-            os.setuid(uid)
+        def prepare():
+            if user is not None:
+                os.setgid(user.pw_gid)
+                os.setuid(user.pw_uid)
+            with contextlib.suppress(OSError, AttributeError):  # Linux: PR_SET_PDEATHSIG (after setuid)
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)
 
-        return demote
+        return prepare
 
     def start(self) -> "PgServer":
         pwfile = self.dir / "pw"
