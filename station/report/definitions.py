@@ -35,15 +35,22 @@ DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
      "jumped towards the free foot).",
      "METRICS.md §9"),
     ("Asymmetry index (SI)", "%",
-     "SI = 200 (R − L) / (R + L) on the side means; SI > 0 = the right side sways more. The 95 % interval comes from "
-     "the trial-to-trial variability of each side. A side is named less stable only when the interval excludes 0 "
-     "(healthy people reach |SI| ≈ 18 %, so no fixed cut-off is used).",
+     "SI = 200 (R − L) / (R + L) on the side means; SI > 0 = the right side sways more. Each headline verdict gives "
+     "its estimate with a 95 % interval from this patient's trial-to-trial variability (its sentence names the "
+     "method) and the smallest asymmetry the session can detect. A side is named less stable only when the "
+     "interval excludes 0 (healthy people reach |SI| ≈ 18 %, so no fixed cut-off is used). Counts (touchdowns) and "
+     "means near 0 are compared by the difference R − L instead.",
      "ASSESSMENT.md §4"),
-    ("Before/after change and MDC95", "",
-     "Change = post-primer mean − baseline mean. MDC95 = 1.96 · s_w · √(1/n_pre + 1/n_post) from the pooled "
-     "within-session trial SD s_w (30 % of baseline when a block has fewer than 2 trials). A change is real "
-     "(improved / worse) only when it exceeds MDC95.",
+    ("Before/after change", "%",
+     "Headline: each leg's change of the sway index after the primer, in %, with its 95 % interval, and the change "
+     "of the asymmetry (SI points). Per-measure table: post-primer mean − baseline mean against MDC95 = 1.96 · s_w "
+     "· √(1/n_pre + 1/n_post) from the pooled within-session trial SD s_w (30 % of baseline when a block has fewer "
+     "than 2 trials); a change is real (improved / worse) only when it exceeds MDC95.",
      "ASSESSMENT.md §5"),
+    ("Return-to-sport criterion (history)", "%",
+     "Set by the clinic (default |SI| ≤ 10 % with the whole 95 % interval inside ±15 %): met when both hold, not "
+     "met when the whole interval lies beyond the SI limit, undecided otherwise.",
+     "report history page"),
     ("Lateral weight shift (RDL)", "mm",
      "Per repetition: ML COP over the bottom of the hinge minus its position just before the repetition, "
      "signed outwards over the stance leg (lateral_shift_mm from ml_shift_mm).",

@@ -639,13 +639,19 @@ def _calibration_section(data, st, width) -> list:
     return [KeepTogether(story)]
 
 
-def _definitions_section(st, width) -> list:
+def _definitions_section(st, width, scores: dict | None = None) -> list:
     from reportlab.platypus import PageBreak, Paragraph
 
     from station.report.definitions import DEFINITIONS
 
+    definitions = list(DEFINITIONS)
+    meaning = (scores or {}).get("score_meaning") or {}
+    if meaning.get("name") and meaning.get("text"):  # the score as the scoring defines it for this session
+        lo, hi = (meaning.get("range") or (0, 100))[:2]
+        formula = f" ({meaning['formula']})" if meaning.get("formula") else ""
+        definitions[0] = (meaning["name"], f"{lo:g}–{hi:g}", meaning["text"] + formula, "ASSESSMENT.md §4")
     rows = [["Measure", "Unit", "Definition", "Details"]]
-    for title, unit, text, source in DEFINITIONS:
+    for title, unit, text, source in definitions:
         rows.append([_p(title, st["cellb"]), _p(unit, st["cell"]), _p(text, st["cell"]), _p(source, st["small"])])
     return [PageBreak(), Paragraph("Definitions of the measures shown", st["h1"]),
             Paragraph("Axes: ML = medio-lateral (side to side, + to the right), AP = antero-posterior (+ forward); "
@@ -739,7 +745,7 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False,
     story += _rdl_section(data, st, width)
     story += _history_section(data, st, width, criterion)
     story += _trial_section(data, st, width)
-    story += _definitions_section(st, width)
+    story += _definitions_section(st, width, data.scores)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"Balance Station · session {data.session.id} · {data.patient.label} · generated {made}"
     try:
