@@ -279,8 +279,11 @@ class Store:
             if self._engine is None:
                 return
             if self._outbox is not None:
-                with contextlib.suppress(StationError):
+                try:
                     self.sync()
+                except StationError as exc:
+                    if not self.offline:
+                        log.warning("%s", exc)
                 self._outbox.dispose()
                 self._outbox = None
             self._engine.dispose()
@@ -463,7 +466,13 @@ class Store:
                 raise dbengine.connection_error(exc, self.url) from None
             if self.offline:
                 log.warning("the database server is reachable again")
-            uploaded = upload_outbox(self._outbox, self._engine)
+            try:
+                uploaded = upload_outbox(self._outbox, self._engine)
+            except sa.exc.DBAPIError as exc:  # what was uploaded before stays uploaded; the rest stays marked
+                if dbengine.is_connection_lost(exc):
+                    raise dbengine.connection_error(exc, self.url) from None
+                raise StationError(f"The upload to the server stopped: {str(exc.orig).splitlines()[0]}; "
+                                   "what is left stays in the outbox (`station sync` retries).") from None
             self.uploaded = {k: self.uploaded[k] + uploaded[k] for k in self.uploaded}
             left = self.pending()
             if self.offline and not any(left.values()):
