@@ -235,6 +235,8 @@ def test_record_names_a_dead_cell_in_its_summary(tmp_path):
 def test_board_info_and_set_id_over_the_protocol(tmp_path):
     sim, link = _simulate(tmp_path, "--seed", "7", "--seconds", "60", "--board-id", "FFFFFFFF")
     try:
+        unset = station("record", "--port", link, "--seconds", 0.5, "--out", tmp_path / "u.trial", data_dir=tmp_path)
+        assert unset.returncode == 0 and "has no id (FFFFFFFF)" in unset.stderr and "station board set-id" in unset.stderr
         info = station("board", "info", "--port", link, data_dir=tmp_path)
         assert info.returncode == 0, info.stderr
         assert info.stdout.startswith("board FFFFFFFF: protocol 1.0") and "station board set-id HEX" in info.stdout
@@ -247,6 +249,9 @@ def test_board_info_and_set_id_over_the_protocol(tmp_path):
         _one_clear_line(station("board", "set-id", "12345678Z", "--port", link, data_dir=tmp_path),
                         "is not 1-8 hexadecimal digits")
         _one_clear_line(station("board", "set-id", "--port", link, data_dir=tmp_path), "needs the new id")
+        # (the id stays set: a recording from it now carries it)
+        rec = station("record", "--port", link, "--seconds", 0.5, "--out", tmp_path / "i.trial", data_dir=tmp_path)
+        assert rec.returncode == 0 and read_trial(tmp_path / "i.trial").board["board_id"] == "5B00C0DE"
     finally:
         _end(sim)
 

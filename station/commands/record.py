@@ -143,6 +143,9 @@ def run(args) -> int:
 
     acq = Acquisition(SerialTransport(args.port, baudrate=args.baud), reconnect_timeout_s=30.0)
     info = acq.start()
+    if info.board_id == 0xFFFFFFFF:
+        _say(f"warning: the board on {args.port} has no id (FFFFFFFF): no calibration can be stored for it; "
+             "give it one with `station board set-id HEX --port DEV`.")
     interrupted = False
     journal = journals / f"record-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.journal"
     try:
