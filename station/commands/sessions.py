@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 
-from station.errors import StationError
-
 log = logging.getLogger(__name__)
 
 
