@@ -129,3 +129,14 @@ def test_data_dir_is_0700_whichever_command_creates_it(tmp_path):
     finally:
         os.umask(old)
     assert _mode(tmp_path / "b" / "data") == 0o700 and _mode(path.parent) == 0o700 and _mode(path) == 0o600
+
+
+def test_assess_refuses_an_existing_report_before_the_session(tmp_path):
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(b"%PDF- an earlier report")
+    proc = _station("assess", "--sim", "--patient", "x", "--protocol", "single-leg", "--report", pdf,
+                    data_dir=tmp_path / "data")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"station: error: {pdf} already exists; use --force to overwrite it."]
+    assert pdf.read_bytes() == b"%PDF- an earlier report"
+    assert not (tmp_path / "data" / "station.sqlite3").exists()  # refused before any session was created

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
                    help="patient id or name/pseudonym; a new name is added as a patient")
     p.add_argument("--protocol", required=True, choices=("single-leg", "rdl", "primer"))
     p.add_argument("--report", metavar="PATH", help="write the session's PDF report here")
+    p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the board's active calibration)")
     p.add_argument("--operator", default="", help="who runs the session (stored)")
     p.add_argument("--json", action="store_true",
@@ -215,6 +216,10 @@ def run(args) -> int:
         raise StationError("Give the board's serial port with --port DEV, or use --sim for the virtual board.")
     _HUMAN["stream"] = sys.stderr if args.json else None
     protocol = _protocol(args)  # invalid settings are refused here, before any session exists
+    if args.report:  # an existing report is refused now, not after the whole session
+        from station.privatefiles import refuse_existing
+
+        refuse_existing(args.report, force=args.force)
     store = Store.open()
     try:
         sim_subject, sim_adjust = None, None
@@ -263,7 +268,7 @@ def run(args) -> int:
                 raise StationError(
                     f"The session was stored (#{session_id}) but PDF reports are not available in this build yet."
                 ) from None
-            path = write_session_report(store, session_id, args.report)
+            path = write_session_report(store, session_id, args.report, force=args.force)
             _say(f"Report: {path or args.report}")
         if args.json:
             print(_verdicts_json(session_id, session, scores), flush=True)

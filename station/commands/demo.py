@@ -79,6 +79,7 @@ def run(args) -> int:
         "--operator", "station demo", "--body-mass", "72", "--birth-year", "1990", "--sex", "female",
         "--dominant-leg", "right", "--seconds", f"{args.seconds:g}", "--seed", str(args.seed),
         "--subject", args.subject, "--primer-effect", "30",
+        "--force",  # the demo replaces its own report
     ])
     status = assess.run(assess_args)
     print(f"Demo report written to {report}")
