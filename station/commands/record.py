@@ -59,7 +59,9 @@ def recover_unfinished(journals: Path) -> list[tuple[Path, Path, int]]:
                 target = base.with_name(f"{stem}.recovered-{k}{TRIAL_SUFFIX}")
                 k += 1
         write_trial(target, trial, force=False)
-        _say(f"recovered an unfinished recording ({trial.n_frames} frames, {trial.duration_s:.2f} s) into {target}")
+        damaged = trial.quality.get("journal_damaged_bytes")
+        _say(f"recovered an unfinished recording ({trial.n_frames} frames, {trial.duration_s:.2f} s) into {target}"
+             + (f"; {damaged} damaged journal bytes were skipped ({trial.quality['lost']} frames lost)" if damaged else ""))
         return jpath, target, trial.n_frames
 
     return recover_all(journals, deliver)

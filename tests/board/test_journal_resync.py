@@ -102,3 +102,27 @@ def test_not_a_journal_is_still_refused(tmp_path):
     path.write_bytes(b"PK\x03\x04 this is a zip, not a journal" * 10)
     with pytest.raises(InputFileError, match="is not a Balance Station recording journal"):
         list(iter_records(path))
+
+
+def test_record_recover_keeps_the_intact_frames_of_a_journal_with_a_damaged_header(tmp_path):
+    import subprocess
+    import sys
+
+    from station.board.trialfile import read_trial
+
+    journals = tmp_path / "data" / "journals" / "record"
+    journals.mkdir(parents=True)
+    path = journals / "record-1.journal"
+    frames, blocks = _write(path)
+    data = bytearray(path.read_bytes())
+    data[len(MAGIC) + 20] ^= 0x10  # one byte inside the header record
+    path.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "station", "--data-dir", str(tmp_path / "data"), "record", "--recover"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    target = journals / "record-1.trial"  # the header (with the wanted out path) was the damaged record
+    assert f"recovered an unfinished recording ({N_FRAMES} frames" in proc.stderr and str(target) in proc.stderr
+    assert "damaged journal bytes were skipped (0 frames lost)" in proc.stderr
+    trial = read_trial(target)
+    assert trial.frames.tobytes() == frames.tobytes()  # all 894 intact frames
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
