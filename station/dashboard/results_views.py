@@ -28,20 +28,24 @@ RDL_METRICS = ("lateral_shift_mm", "ml_sd_mm", "duration_s")
 COUNT_METRICS = ("touchdowns",)
 
 
-def metric_text(key: str) -> tuple[str, str, int]:
-    """``(label, unit, decimals)`` of a metric from :mod:`station.core.registry` (the key itself if undeclared)."""
+def metric_text(key: str, *, rdl: bool = False) -> tuple[str, str, int]:
+    """``(label, unit, decimals)`` of a metric from :mod:`station.core.registry` (the key itself if undeclared).
+
+    ``rdl``: ``key`` is one of the RDL scoring's per-repetition keys (declared as ``rep_..._mean``).
+    """
     from station.core import registry
+    from station.report.session import RDL_REGISTRY_KEYS
 
     try:
-        spec = registry.spec(key)
+        spec = registry.spec(RDL_REGISTRY_KEYS.get(key, key) if rdl else key)
     except (KeyError, ValueError):
         return key.replace("_", " "), "", 1
     unit = "" if spec.unit in ("×", "") else spec.unit
     return spec.label, unit, spec.decimals
 
 
-def metric_heading(key: str) -> str:
-    label, unit, _ = metric_text(key)
+def metric_heading(key: str, *, rdl: bool = False) -> str:
+    label, unit, _ = metric_text(key, rdl=rdl)
     return f"{label} ({unit})" if unit else label
 
 
@@ -263,22 +267,26 @@ class Scoreboard(QWidget):
             self.table.setRowCount(0)
             return
         block = detail_block(self._scores, key)
-        self._show_block(block, STANCE_METRICS if key.startswith("stance/") else RDL_METRICS)
+        self._show_block(block, STANCE_METRICS if key.startswith("stance/") else RDL_METRICS,
+                         rdl=not key.startswith("stance/"))
 
-    def _show_block(self, block: dict, metrics: tuple) -> None:
+    def _show_block(self, block: dict, metrics: tuple, *, rdl: bool = False) -> None:
         sides = block.get("sides", {})
         asym = block.get("asymmetry", {})
         meaning = self._scores.get("score_meaning") or {}
+        from station.report.session import RDL_REGISTRY_KEYS
+
+        # only measures the metric registry declares (their labels are written once, there)
         rows = [m for m in metrics if (m in sides.get("left", {}) or m in sides.get("right", {}) or m in asym)
-                and (m != "stability_score" or _declared(m) or meaning.get("key") == m)]
+                and (_declared(RDL_REGISTRY_KEYS.get(m, m) if rdl else m) or meaning.get("key") == m)]
         self.table.setRowCount(len(rows))
         for r, key in enumerate(rows):
-            _label, _unit, decimals = metric_text(key)
+            _label, _unit, decimals = metric_text(key, rdl=rdl)
             if key in COUNT_METRICS:
                 decimals += 1
             a = asym.get(key) or (block.get("verdict") if key == "sway_index" else None)
             verdict = (a or {}).get("verdict", "")
-            heading = metric_heading(key)
+            heading = metric_heading(key, rdl=rdl)
             if meaning.get("key") == key and meaning.get("name"):
                 lo, hi = (meaning.get("range") or (0, 100))[:2]
                 heading = f"{meaning['name']} ({lo:g}–{hi:g})"

@@ -364,7 +364,7 @@ def _first_page(data, st, width) -> list:
     if verdicts is not None:
         story += [Paragraph("Headline verdicts: every block of the session", st["h2"]), verdicts]
     meaning = (data.scores.get("score_meaning") or {}).get("text")
-    if meaning:
+    if meaning and data.scores.get("stance"):  # the score summarises stance trials only
         story.append(Paragraph(_esc(meaning), st["small"]))
     from reportlab.platypus import PageBreak
 
@@ -391,20 +391,35 @@ def _first_page(data, st, width) -> list:
     for key, title in (("rdl", "Single-leg RDL"), ("primer_rdl", "Primer: rear-foot-elevated RDL")):
         if key in data.scores and (key == "rdl" or not blocks):
             story += [Paragraph(f"{title}: lateral weight shift per repetition", st["h2"]),
-                      _rdl_table(data.scores[key], st, width)]
+                      _rdl_table(data.scores[key], st, width, _headline_of(data, key))]
     if not blocks and not any(k in data.scores for k in ("rdl", "primer_rdl")):
         story.append(Paragraph("This session has no finished trials that can be scored.", st["body"]))
     return story
 
 
-def _rdl_table(score: dict, st, width):
+def _headline_of(data, block: str) -> dict | None:
+    from station.report.session import headline_verdicts
+
+    return next((v for v in headline_verdicts(data.scores) if v["block"] == block), None)
+
+
+def _rdl_table(score: dict, st, width, verdict: dict | None = None):
+    """Per-side repetition statistics; the asymmetry column is the block's headline verdict when given."""
+    from station.report.session import RDL_REGISTRY_KEYS, verdict_estimate
+
     sides = score.get("sides") or {}
     asym = (score.get("asymmetry") or {}).get("lateral_shift_mm")
-    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "SI % (95 % CI)", "Verdict"],
-            [_p("Lateral weight shift (mm)", st["cell"]), mean_sd(sides.get("left", {}).get("lateral_shift_mm"), 1),
-             mean_sd(sides.get("right", {}).get("lateral_shift_mm"), 1), si_text(asym),
-             _p((asym or {}).get("verdict", "–"), st["cellb"] if (asym or {}).get("less_stable") else st["cell"])],
-            [_p("Repetition duration (s)", st["cell"]), mean_sd(sides.get("left", {}).get("duration_s"), 2),
+    if verdict is not None:
+        shift_asym = _p(verdict_estimate(verdict, minus="−").replace("95 % CI ", ""), st["cell"])
+        shift_verdict = _p(verdict.get("verdict", "–"), st["cellb"] if verdict.get("less_stable") else st["cell"])
+    else:
+        shift_asym = _p(si_text(asym), st["cell"])
+        shift_verdict = _p((asym or {}).get("verdict", "–"), st["cellb"] if (asym or {}).get("less_stable") else st["cell"])
+    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "Asymmetry (95 % CI)", "Verdict"],
+            [_p(metric_label(RDL_REGISTRY_KEYS["lateral_shift_mm"]), st["cell"]),
+             mean_sd(sides.get("left", {}).get("lateral_shift_mm"), 1),
+             mean_sd(sides.get("right", {}).get("lateral_shift_mm"), 1), shift_asym, shift_verdict],
+            [_p(metric_label(RDL_REGISTRY_KEYS["duration_s"]), st["cell"]), mean_sd(sides.get("left", {}).get("duration_s"), 2),
              mean_sd(sides.get("right", {}).get("duration_s"), 2), "", ""],
             ["Repetitions", str(sides.get("left", {}).get("reps", 0)), str(sides.get("right", {}).get("reps", 0)), "", ""]]
     return _table(rows, [f * width for f in RESULT_WIDTHS], left_cols=(4,))
@@ -472,7 +487,7 @@ def _rdl_section(data, st, width) -> list:
                   Paragraph("Lateral weight shift: how far the COP moved sideways, outwards over the stance leg, at the "
                             "bottom of each hinge (larger = more hip drop / lateral shift). Duration: the tempo of each "
                             "repetition. Dashed lines: the side means.", st["small"]),
-                  _image(fig, width), Spacer(1, 4), _rdl_table(data.scores[key], st, width),
+                  _image(fig, width), Spacer(1, 4), _rdl_table(data.scores[key], st, width, _headline_of(data, key)),
                   Paragraph(_esc(data.scores[key].get("summary", "")), st["small"])]
     if story:
         from reportlab.platypus import PageBreak
