@@ -52,7 +52,17 @@ from typing import Sequence
 
 import numpy as np
 
+from station.core import registry
+
 log = logging.getLogger(__name__)
+
+
+def label(key: str) -> str:
+    """The metric's label from the registry (repetition metrics may live in its per-rep table)."""
+    for table in (getattr(registry, "REGISTRY", {}), getattr(registry, "REP_REGISTRY", {})):
+        if key in table:
+            return table[key].label
+    return key.replace("_mm", "").replace("_", " ")
 
 #: two-sided false-positive rate of every headline verdict
 ALPHA = 0.05
@@ -150,7 +160,7 @@ def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: st
     out.update(estimate=si_from_log_ratio(d), ci_low=si_from_log_ratio(low), ci_high=si_from_log_ratio(high),
                resolution=si_from_log_ratio(half), df=df, log_ratio=d, log_se=se)
     _name_side(out, d, low, high)
-    out["text"] = _asym_text(out, what="sway index SI")
+    out["text"] = _asym_text(out, what=f"{label('sway_index').lower()} SI")
     return out
 
 
@@ -205,7 +215,7 @@ def rdl_asymmetry(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Seq
     half = _t(alpha, df) * se
     out.update(estimate=d, ci_low=d - half, ci_high=d + half, resolution=half, df=df, alpha=alpha, family_alpha=alpha)
     _name_side(out, d, d - half, d + half)
-    out["text"] = _asym_text(out, what="outward lateral shift R − L")
+    out["text"] = _asym_text(out, what=f"outward {label('lateral_shift_mm').lower()} R − L")
     return out
 
 
@@ -243,7 +253,7 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA) -> list[dict]
                  ci_high=100.0 * math.expm1(delta + half), resolution=100.0 * math.expm1(half), df=df,
                  log_ratio=delta, log_se=se)
         v["verdict"] = "improved" if delta + half < 0 else "worse" if delta - half > 0 else "no detectable change"
-        v["text"] = (f"{_title(block)}, {side.upper()} leg: {v['verdict']} — sway index {_pct(v['estimate'])} % "
+        v["text"] = (f"{_title(block)}, {side.upper()} leg: {v['verdict']} — {label('sway_index').lower()} {_pct(v['estimate'])} % "
                      f"({100 * (1 - alpha):.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); smallest "
                      f"detectable change ±{v['resolution']:.0f} %; false-positive rate {100 * alpha:.0f} % per leg.")
         out.append(v)

@@ -168,7 +168,7 @@ def test_rdl_lateral_shift_near_zero_on_one_side():
     out = scoring.score_session(rows)["rdl"]
     assert out["verdict"]["method"] == "difference" and math.isnan(out["verdict"]["si_pct"])
     assert out["less_stable"] == "right"
-    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral shift R − L +7.0 mm (95 % CI +")
+    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral weight shift R − L +7.0 mm (95 % CI +")
     assert out["verdict"]["note"] == "SI undefined: the left mean is near 0 or below"
 
 
