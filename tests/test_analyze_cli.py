@@ -182,8 +182,11 @@ def test_wii_like_irregular_stream(tmp_path, capsys):
 
 def test_a_cold_kernel_cache_is_noticed(tmp_path, monkeypatch):
     from station.commands.analyze import kernels_cached
+    from station.core.features import extended_features
 
-    assert kernels_cached()  # this checkout has run the kernels
+    t = np.arange(400) / 100.0
+    extended_features(np.sin(t), np.cos(t), fs_hz=100.0)  # compiled (and cached) in this checkout
+    assert kernels_cached()
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert not kernels_cached()  # a fresh install: analyze compiles them once, with a message
 

@@ -468,13 +468,15 @@ def warm_kernels() -> None:
         return
     from station.core.precompile import warmup
 
-    print("station: compiling the analysis kernels once (first run after install; later runs load them from the cache).",
-          file=sys.stderr, flush=True)
     bar = None
-    if sys.stderr.isatty():
+    if sys.stderr.isatty():  # a person waits: say why, with progress (a script's stderr keeps its one-line errors)
         from tqdm import tqdm
 
+        print("station: compiling the analysis kernels once (first run after install; later runs load them from the cache).",
+              file=sys.stderr, flush=True)
         bar = tqdm(total=1, unit="kernel", file=sys.stderr, desc="compile")
+    else:
+        log.info("compiling the analysis kernels once (first run after install)")
 
     def progress(done, total, name):
         if bar is not None:
@@ -495,7 +497,8 @@ def run(args) -> int:
     if args.jobs is not None and not (1 <= args.jobs <= 256):
         raise InputFileError(f"--jobs must be between 1 and 256, got {args.jobs}.")
     many = len(inputs) > 1 or args.table is not None or args.jsonl is not None
-    warm_kernels()
+    if any(os.path.isfile(p) for p in inputs[:64]):  # a missing file is reported at once, not after compiling
+        warm_kernels()
     if many:
         return run_batch(inputs, opts, jobs=args.jobs, table=args.table, jsonl=args.jsonl)
     reports = analyze_path(inputs[0], opts)
