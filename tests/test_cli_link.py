@@ -265,32 +265,22 @@ def test_virtual_boards_get_distinct_ids_from_their_seed():
 
 
 @pytest.mark.slow
-def test_record_fails_a_trial_when_another_board_comes_back(tmp_path):
-    # the swap comes 12 s into the simulator's time: after the recorder's start-up even on a loaded machine
-    sim, link = _simulate(tmp_path, "--seed", "1", "--seconds", "60", "--faults", "disconnect=12:1.5,swap=5B0000EE")
+@pytest.mark.parametrize("faults, code, said", [
+    ("disconnect=12:1.5,swap=5B0000EE", "board_changed", "a different board (id 5B0000EE)"),
+    ("reflash=12:2", "protocol_changed", "announced protocol 2.0 in the middle of the stream"),
+])
+def test_record_ends_as_failed_when_the_link_changes_identity(tmp_path, faults, code, said):
+    # the change comes 12 s into the simulator's time: after the recorder's start-up even on a loaded machine
+    sim, link = _simulate(tmp_path, "--seed", "1", "--seconds", "60", "--faults", faults)
     try:
         proc = station("record", "--port", link, "--seconds", 20, "--out", tmp_path / "s.trial",
                        data_dir=tmp_path / "data", timeout=90)
     finally:
         _end(sim)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "a different board (id 5B0000EE)" in proc.stderr and "marked failed" in proc.stderr
-    assert proc.stdout.strip().endswith("FAILED: board_changed")
+    assert said in proc.stderr and "marked failed" in proc.stderr
+    assert proc.stdout.strip().endswith(f"FAILED: {code}")
     trial = read_trial(tmp_path / "s.trial")
-    assert trial.quality["failed_code"] == "board_changed" and trial.n_frames > 50
-    assert trial.board["board_id"] == "5B000002"  # the first board: its data is not merged with the second one
-
-
-@pytest.mark.slow
-def test_record_stops_on_a_mid_stream_protocol_change_and_keeps_what_it_has(tmp_path):
-    sim, link = _simulate(tmp_path, "--seed", "2", "--seconds", "60", "--faults", "reflash=12:2")
-    try:
-        proc = station("record", "--port", link, "--seconds", 20, "--out", tmp_path / "p.trial",
-                       data_dir=tmp_path / "data", timeout=90)
-    finally:
-        _end(sim)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "announced protocol 2.0 in the middle of the stream" in proc.stderr and "marked failed" in proc.stderr
-    trial = read_trial(tmp_path / "p.trial")
-    assert trial.quality["failed_code"] == "protocol_changed" and trial.n_frames > 80 * 3
+    assert trial.quality["failed_code"] == code and trial.n_frames > 80 * 3  # what came before is kept
+    assert trial.board["board_id"] == "5B000002"  # the first board's: nothing of another board merged in
     assert trial.quality["lost"] == 0 and np.all(np.diff(trial.frames["seq"].astype(int)) == 1)
