@@ -223,7 +223,11 @@ def active_calibration_path(board_id) -> Path:
 UNSET_BOARD_ID = "FFFFFFFF"
 
 
-def _refuse_unset_board_id(board_id: str) -> None:
+def refuse_unset_board_id(board_id) -> None:
+    """Raise :class:`CalibrationError` (saying how to set an id) for the unset board id FFFFFFFF.
+
+    ``save_calibration`` calls it; a calibration procedure can call it first, before any mass is placed.
+    """
     if normalize_board_id(board_id) == UNSET_BOARD_ID:
         raise CalibrationError(
             "this board has no id yet (it reports FFFFFFFF, an erased EEPROM), so a calibration stored for it "
@@ -246,7 +250,7 @@ def save_calibration(calibration: Calibration, path: str | os.PathLike | None = 
     OutputExistsError
         ``path`` exists and ``force`` is False.
     """
-    _refuse_unset_board_id(calibration.board_id)
+    refuse_unset_board_id(calibration.board_id)
     if path is None:
         force = True  # the active file is replaced on purpose (the previous one is kept as .v<N>)
         target = active_calibration_path(calibration.board_id)
