@@ -61,17 +61,14 @@ def _hull_push(x, y, hull, k, floor, i):  # pragma: no cover
 
 @jit
 def _planar_range_kernel(x, y):  # pragma: no cover
-    # convex hull (monotone chain) of the points, then the largest distance between hull vertices
+    # convex hull (monotone chain) of points sorted by x then y, then the farthest pair of hull vertices
     n = x.shape[0]
-    order = np.argsort(x, kind="mergesort")  # stable: equal x keep the y order set by the caller
     hull = np.empty(2 * n, dtype=np.int64)
     k = 0
-    for idx in range(n):
-        i = order[idx]
+    for i in range(n):
         k = _hull_push(x, y, hull, k, 2, i)
     lower = k + 1
-    for idx in range(n - 2, -1, -1):
-        i = order[idx]
+    for i in range(n - 2, -1, -1):
         k = _hull_push(x, y, hull, k, lower, i)
     best = 0.0
     for p in range(k):
@@ -85,9 +82,25 @@ def _planar_range_kernel(x, y):  # pragma: no cover
 
 
 def planar_range(x, y) -> float:
-    """Largest distance between two COP samples (mm): convex hull (monotone chain), then its farthest pair."""
-    order = np.lexsort((y, x))  # by x, then y: the order the monotone chain needs
-    return float(_planar_range_kernel(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])))
+    """Largest distance between two COP samples (mm): convex hull (monotone chain), then its farthest pair.
+
+    Points strictly inside the quadrilateral of the four extreme samples (least / largest x and y)
+    cannot be hull vertices and are dropped first (Akl & Toussaint 1978), which leaves a few percent
+    of a sway trajectory to sort.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ext = [int(np.argmin(x)), int(np.argmin(y)), int(np.argmax(x)), int(np.argmax(y))]  # counter-clockwise
+    keep = np.zeros(x.size, dtype=bool)
+    keep[ext] = True
+    inside = np.ones(x.size, dtype=bool)
+    for a, b in zip(ext, ext[1:] + ext[:1]):
+        # strictly left of each edge a -> b of the (counter-clockwise) quadrilateral
+        inside &= (x[b] - x[a]) * (y - y[a]) - (y[b] - y[a]) * (x - x[a]) > 0
+    cand = np.flatnonzero(keep | ~inside)
+    xs, ys = x[cand], y[cand]
+    order = np.lexsort((ys, xs))  # by x, then y: the order the monotone chain needs
+    return float(_planar_range_kernel(np.ascontiguousarray(xs[order]), np.ascontiguousarray(ys[order])))
 
 
 def planar_range_reference(x, y) -> float:

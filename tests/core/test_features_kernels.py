@@ -39,6 +39,9 @@ def test_planar_range_is_the_largest_distance():
     # collinear points and duplicates; a rounded Lissajous figure (many equal coordinates on the hull)
     x = np.array([0.0, 1.0, 2.0, 2.0, 5.0])
     assert planar_range(x, 2 * x) == pytest.approx(5 * np.sqrt(5))
+    for n in range(3, 200, 7):  # rounded clouds: ties in x and points on the extreme quadrilateral's edges
+        p = np.round(rng.normal(size=(n, 2)) * rng.uniform(0.1, 10, 2), 1)
+        assert planar_range(p[:, 0], p[:, 1]) == pytest.approx(planar_range_reference(p[:, 0], p[:, 1]), rel=1e-12)
     i = np.arange(3000)
     lx, ly = np.round(np.sin(i / 50), 3), np.round(np.cos(i / 70), 3)
     assert planar_range(lx, ly) == pytest.approx(planar_range_reference(lx, ly), rel=1e-12)
