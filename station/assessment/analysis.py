@@ -5,7 +5,10 @@ assessment decides (docs/ASSESSMENT.md §6):
 
 - a single-leg trial **fails** (and is repeated) when no stance on the cued leg was detected, the
   patient stepped off before the trial's end, the recording stopped early, the link was lost inside the
-  window, a cell is bad or the calibration does not fit (``problems`` of severity ``error``);
+  window, another board answered, a cell is bad or the recording lost too much (``problems`` of
+  severity ``error``);
+- a calibration that does not fit the board (``calibration_*`` problems) fails the trial with
+  ``Failure.CALIBRATION``: repeating cannot help, so the runner stops the assessment with that message;
 - an RDL set fails when fewer repetitions than asked were recognised.
 
 The runner's live loop uses the same detectors (:mod:`station.core.stance`) on the newest frames only
@@ -82,6 +85,16 @@ def _from_result(res, *, duration_s: float | None = None) -> TrialAnalysis:
         out.weight_n = float(res.weight_n)
     if np.isfinite(res.window_s[0]):
         out.window_start_s, out.window_end_s = float(res.window_s[0]), float(res.window_s[1])
+    bad = _blocking(res.problems)
+    cells = [p for p in bad if str(p["code"]).startswith("cell_")]
+    if cells:  # a dead, saturated or silent cell explains everything else (a wrong total, a lost stance)
+        return _failed(out, Failure.BAD_SIGNAL, cells[0]["message"].rstrip("."))
+    calibration = [p for p in bad if str(p["code"]).startswith("calibration_")]
+    if calibration:  # the numbers cannot be trusted at all: the assessment stops (the runner's rule)
+        return _failed(out, Failure.CALIBRATION, calibration[0]["message"].rstrip("."))
+    link = [p for p in bad if str(p["code"]).startswith("link_")]
+    if link:  # another board or firmware answered: say so, not "the recording stopped"
+        return _failed(out, Failure.QUALITY, link[0]["message"].rstrip("."))
     if res.failure is not None:
         out.status, out.failure, out.reason = "failed", res.failure, _reason(res)
         return out
@@ -94,10 +107,8 @@ def _from_result(res, *, duration_s: float | None = None) -> TrialAnalysis:
     if duration_s is not None and bounds[1] is Bound.RECORDING_END and res.window_s[1] < start + duration_s - 1.5 / max(res.fs_hz, 1.0):
         return _failed(out, Failure.RECORDING_SHORT,
                        f"the recording stopped {res.window_s[1] - start:.1f} s into a {duration_s:g} s trial")
-    bad = _blocking(res.problems)
     if bad:
-        kind = Failure.QUALITY if str(bad[0]["code"]).startswith(("quality_", "link_", "rate_")) else Failure.BAD_SIGNAL
-        return _failed(out, kind, bad[0]["message"].rstrip("."))
+        return _failed(out, Failure.QUALITY, bad[0]["message"].rstrip("."))
     return out
 
 

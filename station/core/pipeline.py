@@ -68,6 +68,7 @@ class Failure(str, Enum):
     TOO_FEW_REPS = "too_few_reps"
     BAD_SIGNAL = "bad_signal"
     QUALITY = "quality"
+    CALIBRATION = "calibration"
 
 
 class Bound(str, Enum):
@@ -348,6 +349,11 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     a, b = seg
     _uniform_series(result, t[a:b], forces[a:b], ml[a:b], ap[a:b])
     if start is None:
+        # A calibration that does not fit the board (another board's, wrong signs) can make a person look
+        # absent: check it on every sample that carries a load of either sign, so the real cause is named.
+        heavy = np.abs(total) >= gate
+        if np.any(heavy):
+            result.problems += health.calibration_problems(forces[heavy], body_mass_kg=body_mass_kg)
         if not np.any(total >= gate):
             return _fail(result, Failure.NO_LOAD, "Every sample is below the load threshold: nobody stood on the board.")
         where = f" on the {side} leg" if side else ""
@@ -393,13 +399,11 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     sel[:a] = False
     sel[b:] = False
     result.problems += health.calibration_problems(forces[sel], body_mass_kg=body_mass_kg)
-    quality = getattr(health, "quality_problems", None)
-    if quality is not None:
-        names = frames.dtype.names or ()  # integrity hook: per-frame arrays count losses inside the window exactly
-        result.problems += quality(getattr(trial, "quality", None) or {}, getattr(trial, "gaps", None) or [],
-                                   window_s=(w0, end), nominal_rate_hz=fs_nominal, device_time_s=t,
-                                   seq=frames["seq"] if "seq" in names else None,
-                                   missed=frames["missed"] if "missed" in names else None)
+    names = frames.dtype.names or ()  # per-frame arrays count losses inside the window exactly
+    result.problems += health.quality_problems(getattr(trial, "quality", None) or {}, getattr(trial, "gaps", None) or [],
+                                               window_s=(w0, end), nominal_rate_hz=fs_nominal, device_time_s=t,
+                                               seq=frames["seq"] if "seq" in names else None,
+                                               missed=frames["missed"] if "missed" in names else None)
     if protocol.is_rdl:
         _rdl(result, t[sel], total[sel], ml[sel], ap[sel], weight=weight)
     else:

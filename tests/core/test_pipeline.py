@@ -74,3 +74,19 @@ def test_gap_splits_the_trial():
     t = np.r_[np.arange(0, 10, 0.0125), np.arange(12, 30, 0.0125)]
     assert segments_between_gaps(t, nominal_rate_hz=80) == [(0, 800), (800, t.size)]
     assert segments_between_gaps(t[:800], gaps=[[3.0, 3.5]]) == [(0, 241), (241, 800)]
+
+
+def test_a_calibration_that_does_not_fit_is_named_not_taken_for_an_empty_board():
+    from station.assessment.analysis import Failure, analyze_stance
+
+    trial, _, cal = make_trial("healthy:single-left", seconds=14.0, seed=4, meta={"task": "single_leg", "side": "left"})
+    wrong = Calibration(board_id=cal.board_id, geometry=cal.geometry, offsets_counts=cal.offsets_counts,
+                        gains_n_per_count=-cal.gains_n_per_count)  # another board: every cell reads negative
+    res = analyze_trial(trial, calibration=wrong, body_mass_kg=70.0)
+    assert res.failure is not None and res.metrics == {}
+    codes = {p["code"] for p in res.problems}
+    assert any(c.startswith("calibration_") for c in codes), codes
+    out = analyze_stance(trial, wrong, side="left", duration_s=8.0, exclude_s=2.0, body_mass_kg=70.0)
+    assert out.status == "failed" and out.failure is Failure.CALIBRATION, out.reason
+    good = analyze_stance(trial, cal, side="left", duration_s=8.0, exclude_s=2.0, body_mass_kg=70.0)
+    assert good.status == "finished" and good.failure is None and good.problems == [], good.problems
