@@ -46,30 +46,27 @@ WELCH_SEGMENT_S = 10.0
 
 
 @jit
-def _hull_push(x, y, hull, k, floor, i):  # pragma: no cover
-    # drop hull points that make a clockwise (or straight) turn with point i, then push i
-    while k >= floor:
-        a = hull[k - 2]
-        b = hull[k - 1]
-        if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-            k -= 1
-        else:
-            break
-    hull[k] = i
-    return k + 1
-
-
-@jit
 def _planar_range_kernel(x, y):  # pragma: no cover
-    # convex hull (monotone chain) of points sorted by x then y, then the farthest pair of hull vertices
+    # convex hull (monotone chain) of points sorted by x then y, then the farthest pair of hull vertices;
+    # one loop runs the lower pass (i = 0 .. n-1) and the upper pass (i = n-2 .. 0)
     n = x.shape[0]
     hull = np.empty(2 * n, dtype=np.int64)
     k = 0
-    for i in range(n):
-        k = _hull_push(x, y, hull, k, 2, i)
-    lower = k + 1
-    for i in range(n - 2, -1, -1):
-        k = _hull_push(x, y, hull, k, lower, i)
+    floor = 2
+    for step in range(2 * n - 1):
+        if step == n:
+            floor = k + 1  # the upper pass keeps the lower hull
+        i = step if step < n else 2 * n - 2 - step
+        # drop hull points that make a clockwise (or straight) turn with point i, then push i
+        while k >= floor:
+            a = hull[k - 2]
+            b = hull[k - 1]
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
+                k -= 1
+            else:
+                break
+        hull[k] = i
+        k += 1
     best = 0.0
     for p in range(k):
         for q in range(p + 1, k):
