@@ -55,8 +55,8 @@ TYPE3_CHANNELS = (5, 6, 7, 8, 1, 2, 4, 3)
 PLATFORM_TYPES = (2, 3)
 #: geometry tolerance for the rectangle a type-3 platform assumes (mm)
 RECTANGLE_TOL_MM = 0.5
-EVENT_KINDS = {"stance_start": "Stance start", "touchdown": "Touchdown", "step_off": "Step off",
-               "rep_start": "Rep start", "rep_bottom": "Rep bottom", "rep_end": "Rep end"}
+#: trial event kinds written as C3D events; the C3D label is the kind in words ("stance_start" -> "Stance start")
+EVENT_KINDS = ("stance_start", "touchdown", "step_off", "rep_start", "rep_bottom", "rep_end")
 
 
 def platform_geometry(positions_mm) -> tuple[float, float]:
@@ -210,14 +210,14 @@ def build_c3d(samples, *, events=(), subject: str = "", description: str = "", p
 
     t0, t1 = float(samples.t_s[0]), float(samples.t_s[-1])
     for e in events:
-        kind = EVENT_KINDS.get(e.get("kind"))
+        kind = str(e.get("kind"))
         t = float(e.get("t_s", np.nan))
-        if kind is None or not (t0 <= t <= t1):
+        if kind not in EVENT_KINDS or not (t0 <= t <= t1):
             continue
         since = t - t0  # seconds from the first frame (frame 1 at time 0)
         side = e.get("side")
         c.add_event([int(since // 60), since % 60], context=side.capitalize() if side in ("left", "right") else "General",
-                    label=kind)
+                    label=kind.replace("_", " ").capitalize())
     return c
 
 
