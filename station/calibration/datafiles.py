@@ -1,7 +1,8 @@
 """Board geometries (``boards/``) and calibration procedures (``protocols/``) as TOML data.
 
-The station ships its own inside the package (``station/calibration/data/<folder>/*.toml``, read
-with :mod:`importlib.resources`, so a wheel carries them); a user folder may add more or replace one
+The station ships its own: they live in the repository's ``calibration/<folder>/*.toml`` and the package
+reaches them as ``station/calibration/data`` (a link to that folder, which setuptools follows, so a
+wheel carries real copies; read with :mod:`importlib.resources`); a user folder may add more or replace one
 by name. Search order for a name: ``$STATION_CALIBRATION_DIR/<folder>`` (when set), then the user
 folder ``<data dir>/calibration/<folder>`` (see :mod:`station.paths`), then the shipped files. A
 command-line argument may give either such a name (``reference-400x300``, ``quick``) or a path to a
