@@ -44,6 +44,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from station.core.registry import label
+
 from station.assessment import verdicts as vd
 
 #: metrics summarised per side for single-leg stance; larger = less stable for all of them
@@ -146,7 +148,7 @@ HEALTHY_INDEX_UPPER = 1.25
 #: what the balance score means, stored in every session's scores (report and dashboard show it)
 SCORE_MEANING = {
     "key": "stability_score",
-    "name": "Balance score",
+    "name": label("stability_score"),
     "range": [0, 100],
     "healthy_range": [80, 100],
     "formula": "100 x min(1, 1.25 / sway index)",

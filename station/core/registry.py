@@ -91,14 +91,15 @@ _SPECS: list[MetricSpec] = [
     MetricSpec("path_length_ml_mm", "ML path length", "mm", 0, "higher", _T, "Length of the side-to-side COP trajectory."),
     MetricSpec("path_length_ap_mm", "AP path length", "mm", 0, "higher", _T, "Length of the front-back COP trajectory."),
     MetricSpec("mean_velocity_mm_s", "Total velocity", "mm/s", 1, "higher", _T,
-               "COP path length in the plane divided by the analysed time."),
+               "COP path length in the plane divided by the analysed time (mean_velocity_mm_s)."),
     MetricSpec("mean_velocity_ml_mm_s", "ML velocity", "mm/s", 1, "higher", _T,
-               "Side-to-side COP path length divided by the analysed time."),
+               "Side-to-side COP path length divided by the analysed time (mean_velocity_ml_mm_s)."),
     MetricSpec("mean_velocity_ap_mm_s", "AP velocity", "mm/s", 1, "higher", _T,
                "Front-back COP path length divided by the analysed time."),
     MetricSpec("rms_ml_mm", "ML RMS", "mm", 1, "higher", _T, "Root mean square of the centred ML COP."),
     MetricSpec("rms_ap_mm", "AP RMS", "mm", 1, "higher", _T, "Root mean square of the centred AP COP."),
-    MetricSpec("range_ml_mm", "ML range", "mm", 1, "higher", _T, "Largest minus smallest ML COP position."),
+    MetricSpec("range_ml_mm", "ML range", "mm", 1, "higher", _T,
+               "Largest minus smallest side-to-side COP position in the analysed window (range_ml_mm)."),
     MetricSpec("range_ap_mm", "AP range", "mm", 1, "higher", _T, "Largest minus smallest AP COP position."),
     MetricSpec("mean_distance_mm", "Mean distance", "mm", 1, "higher", _T, "Mean distance of the COP from its mean."),
     MetricSpec("mean_distance_ml_mm", "ML mean distance", "mm", 1, "higher", _T, "Mean |ML COP − its mean|."),
@@ -113,14 +114,15 @@ _SPECS: list[MetricSpec] = [
     MetricSpec("mean_frequency_ap_hz", "AP mean frequency", "Hz", 2, "none", _T, "AP velocity / (4√2 · AP mean distance)."),
     # ellipse and direction
     MetricSpec("ellipse95_area_mm2", "95 % ellipse area", "mm²", 0, "higher", _E,
-               "Area of the 95 % prediction ellipse of the COP."),
+               "Area of the 95 % prediction ellipse of the COP (ellipse95_area_mm2): the region that would hold 95 % "
+               "of new samples. Drawn on the stabilograms, one per trial."),
     MetricSpec("ellipse95_area_rate_mm2_s", "Ellipse area rate", "mm²/s", 1, "higher", _E,
                "95 % ellipse area divided by the analysed time."),
     MetricSpec("ellipse95_major_mm", "Ellipse major semi-axis", "mm", 1, "higher", _E, "Major semi-axis of the 95 % ellipse."),
     MetricSpec("ellipse95_minor_mm", "Ellipse minor semi-axis", "mm", 1, "higher", _E, "Minor semi-axis of the 95 % ellipse."),
-    MetricSpec("ellipse95_angle_deg", "Ellipse angle", "°", 0, "none", _E, "Angle of the major axis from the ML axis."),
+    MetricSpec("ellipse95_angle_deg", "Ellipse angle", "°", 0, "none", _E, "Angle of the ellipse's major axis from the ML axis."),
     MetricSpec("principal_sway_direction_deg", "Principal sway direction", "°", 0, "none", _E,
-               "Direction of the largest COP variance from the AP axis."),
+               "Direction of the largest COP variance, counter-clockwise from the ML axis (0 = side to side, 90 = front to back)."),
     MetricSpec("sway_anisotropy_ratio", "Anisotropy", "", 2, "none", _E, "Ratio of the ellipse's major to minor axis."),
     # spectral
     MetricSpec("total_power_ml_mm2", "ML total power", "mm²", 1, "higher", _S, "Integral of the ML COP power spectrum."),
@@ -167,8 +169,12 @@ _SPECS: list[MetricSpec] = [
     MetricSpec("rep_depth_m_mean", "Hinge depth", "m", 2, "none", _V, "Mean vertical travel of the centre of mass."),
     MetricSpec("rep_duration_s_mean", "Repetition duration", "s", 1, "none", _V, "Mean descent + bottom + ascent time."),
     # assessment scores
+    MetricSpec("stability_score", "Balance score", "0–100", 0, "lower", _A,
+               "100 × min(1, 1.25 / sway index): 100 = sways no more than 1.25 × a typical healthy single-leg stance "
+               "(healthy adults about 80–100), 50 = 2.5 ×; higher = steadier."),
     MetricSpec("sway_index", "Sway index", "×", 2, "higher", _A,
-               "Geometric mean of ML velocity, ML range and √ellipse area relative to a typical single-leg stance."),
+               "Geometric mean of ML velocity / 35 mm/s, ML range / 35 mm and √(ellipse area / 800 mm²): how many times "
+               "the sway of a typical healthy single-leg stance (orders of magnitude, not norms). 1.0 = reference."),
 ]
 
 #: per-repetition measures of an RDL set (their own namespace: ``duration_s`` there is one repetition's)
@@ -179,13 +185,15 @@ _REP_SPECS: list[MetricSpec] = [
     MetricSpec("descent_s", "Descent", "s", 2, "none", _V, "Time going down."),
     MetricSpec("bottom_s", "Bottom hold", "s", 2, "none", _V, "Time held at the bottom."),
     MetricSpec("ascent_s", "Ascent", "s", 2, "none", _V, "Time coming up."),
-    MetricSpec("duration_s", "Repetition duration", "s", 1, "none", _V, "Descent + bottom + ascent of one repetition."),
+    MetricSpec("duration_s", "Repetition duration", "s", 1, "none", _V,
+               "Descent + bottom hold + ascent of one repetition, from the vertical force (duration_s): the tempo."),
     MetricSpec("interval_s", "Interval", "s", 1, "none", _V, "Start of this repetition to the start of the next (tempo)."),
     MetricSpec("depth_m", "Hinge depth", "m", 2, "none", _V, "Vertical travel of the centre of mass in a repetition."),
     MetricSpec("ap_shift_mm", "AP shift", "mm", 1, "none", _V, "AP COP shift at the bottom of the hinge (+ forward)."),
     MetricSpec("ml_shift_mm", "ML shift", "mm", 1, "none", _V, "ML COP shift over the hinge (+ right)."),
     MetricSpec("lateral_shift_mm", "Lateral weight shift", "mm", 1, "higher", _V,
-               "ML COP shift over the hinge, signed outwards over the stance leg."),
+               "Per repetition: the ML COP shift over the whole hinge (fitted on the repetition's own depth profile), "
+               "signed outwards over the stance leg (lateral_shift_mm)."),
     MetricSpec("ml_max_dev_mm", "Max ML deviation", "mm", 1, "higher", _V, "Largest ML COP excursion during a repetition."),
     MetricSpec("force_range_pct", "Force range", "%", 0, "none", _V, "Range of the vertical force in % of body weight."),
     MetricSpec("touchdown", "Touchdown", "", 0, "higher", _V, "1 when the free foot touched down during the repetition."),
