@@ -775,6 +775,3 @@ def write_session_report(store, session_id, path, *, pseudonymise: bool = False,
     log.info("wrote the report of session %s to %s", data.session.id, out)
     return out
 
-
-#: the name the dashboard looks up (``station.dashboard.window._pdf_writer``); same function
-write_report = write_session_report

@@ -494,24 +494,31 @@ class Store:
         if dest is None:
             folder = paths.ensure_private_dir(self.data_dir / "backups")
             dest = folder / f"station-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.sqlite3"
-        dest = Path(dest)
-        if self.backend != "sqlite" or self.offline:
-            from station.store.copying import copy_database
+        from station.privatefiles import private_temp_path
 
-            target_url = sa.URL.create("sqlite", database=str(dest))
-            target = dbengine.make_engine(target_url)
-            try:
-                copy_database(self._active(), target, target_url=target_url)
-            finally:
-                target.dispose()
-        else:
-            paths.ensure_private_file(dest)
-            target = sqlite3.connect(dest)
-            try:
-                with self._lock, self._engine.connect() as conn:
-                    conn.connection.driver_connection.backup(target)
-            finally:
-                target.close()
+        dest = Path(dest)
+        # written privately (0600) under a unique temporary name, moved into place only when complete;
+        # never through a symlink, never over an existing file
+        with private_temp_path(dest) as tmp:
+            tmp.unlink()  # the backup creates its own database file at this name
+            if self.backend != "sqlite" or self.offline:
+                from station.store.copying import copy_database
+
+                target_url = sa.URL.create("sqlite", database=str(tmp))
+                target = dbengine.make_engine(target_url)
+                try:
+                    copy_database(self._active(), target, target_url=target_url)
+                finally:
+                    target.dispose()
+            else:
+                target = sqlite3.connect(tmp)
+                try:
+                    with self._lock, self._engine.connect() as conn:
+                        conn.connection.driver_connection.backup(target)
+                finally:
+                    target.close()
+            for side in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+                side.unlink(missing_ok=True)
         log.info("database backed up to %s", dest)
         return dest
 
