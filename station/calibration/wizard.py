@@ -383,7 +383,7 @@ def sim_scene_acknowledged(reader) -> bool:
 
 
 def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, geometry: BoardGeometry,
-                   operator_name: str = "") -> CalibrationOutcome:
+                   operator_name: str = "", for_saving: bool = False) -> CalibrationOutcome:
     """Start the board's :class:`~station.board.acquisition.Acquisition` on ``transport``, run the wizard
     with ``make_operator(link)`` and always release the board.
 
@@ -394,12 +394,23 @@ def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, g
     make_operator : callable
         ``link -> operator`` (``ConsoleOperator`` for a person, ``SimOperator`` for the virtual board);
         ``link.write(bytes)`` sends a command through the acquisition.
+    for_saving : bool
+        The result will be stored under the board's id: a board whose id was never set (FFFFFFFF) is
+        refused before the first mass is placed, with how to set one.
     """
     from station.board.acquisition import Acquisition
     from station.calibration.reader import CountsReader
 
     acq = Acquisition(transport, ring_seconds=5.0)
     info = acq.start()
+    if for_saving:
+        from station.calibration.files import refuse_unset_board_id
+
+        try:
+            refuse_unset_board_id(info.board_id)
+        except BaseException:
+            acq.stop()
+            raise
     reader = CountsReader(acq)
     try:
         wizard = CalibrationWizard(reader, make_operator(CommandLink(acq)), protocol=protocol, geometry=geometry,

@@ -117,7 +117,7 @@ def run(args) -> int:
         return SimOperator(t, out=sys.stderr, misplace=misplace) if scripted else ConsoleOperator()
 
     outcome = calibrate_over(transport, make_operator=make_operator, protocol=protocol, geometry=geometry,
-                             operator_name=args.operator)
+                             operator_name=args.operator, for_saving=not args.no_save)
     print(outcome.format())
     cal = outcome.calibration
     if not outcome.passed:

@@ -106,3 +106,20 @@ def test_reader_reports_a_silent_board():
         with pytest.raises(PortError, match="sent no data for 0.5 s|link failed"):
             for _ in range(20):
                 reader.read(1.0)
+
+
+def test_a_board_without_an_id_is_refused_before_any_mass_is_placed():
+    from station.board.virtual import VirtualTransport
+    from station.calibration.wizard import calibrate_over
+
+    vb = VirtualBoard(seed=2, record_truth=False, board_id=0xFFFFFFFF)
+    placed = []
+
+    def operator(link):
+        placed.append(link)
+        return SimOperator(link)
+
+    with pytest.raises(CalibrationError, match="station board set-id HEX --port DEV"):
+        calibrate_over(VirtualTransport(vb, realtime=False), make_operator=operator, protocol=load_protocol("quick"),
+                       geometry=load_geometry(), for_saving=True)
+    assert placed == []  # refused before the wizard (and its first mass) started
