@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from station.core.cop import G_N_PER_KG
 from station.core.filters import lowpass_zero_lag
 from station.core.runs import merge_short_gaps
 from station.core.runs import runs
@@ -448,7 +449,7 @@ def segment_rdl_reps(total_n, cop_ml_mm, cop_ap_mm, *, fs_hz: float, t0_s: float
         repetition, bottom at the deepest, no hold; or, for a repetition the force missed entirely,
         from the AP COP, see ``_missing_reps_from_ap``).
     """
-    g = 9.80665
+    g = G_N_PER_KG
     total = np.asarray(total_n, dtype=np.float64)
     ml_all = np.asarray(cop_ml_mm, dtype=np.float64)
     ap_all = np.asarray(cop_ap_mm, dtype=np.float64)

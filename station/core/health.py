@@ -55,7 +55,7 @@ _SATURATED_BIT = 0x01
 _TIMEOUT_BIT = 0x10
 _RAIL_MAX = (1 << 23) - 1
 _RAIL_MIN = -(1 << 23)
-G_M_S2 = 9.80665
+from station.core.cop import G_N_PER_KG as G_M_S2  # noqa: E402  (the one gravity constant)
 
 #: documented limits (module docstring; hardware/PROTOCOL.md)
 LIMITS = {

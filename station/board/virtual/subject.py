@@ -23,12 +23,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from station.core.cop import G_N_PER_KG
 from station.errors import InputFileError, StationError
 
 logger = logging.getLogger(__name__)
 
 #: standard gravity (m/s^2): the force of a kilogram, here and in calibration
-G_M_S2 = 9.80665
+G_M_S2 = G_N_PER_KG  # the one gravity constant (station.core.cop)
 
 STANCES = ("both", "left", "right")
 TASKS = ("quiet", "single_leg", "rdl", "steps", "empty")
