@@ -47,6 +47,8 @@ import math
 
 import numpy as np
 
+from station.core.cop import G_N_PER_KG as G_M_S2  # the one gravity constant
+
 #: position names in words, by cell key (DESIGN §3)
 CELL_WORDS = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 CELLS = ("fl", "fr", "bl", "br")
@@ -55,7 +57,6 @@ _SATURATED_BIT = 0x01
 _TIMEOUT_BIT = 0x10
 _RAIL_MAX = (1 << 23) - 1
 _RAIL_MIN = -(1 << 23)
-from station.core.cop import G_N_PER_KG as G_M_S2  # noqa: E402  (the one gravity constant)
 
 #: documented limits (module docstring; hardware/PROTOCOL.md)
 LIMITS = {
