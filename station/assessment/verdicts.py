@@ -29,12 +29,14 @@ Statistics
   (measured on the virtual board; one set cannot estimate it) — the bench measures the resulting
   false-positive rate and coverage.
 - **Before/after.** Per side, ``Δ = mean log post − mean log baseline`` of the sway index; the noise
-  term is the within-session trial-to-trial SD of ``log(sway_index)`` pooled over both sides and both
-  blocks (df = N − 4), Student-t interval (not a normal quantile on an SD with 4 df), reported as a %
-  change ``100 (e^Δ − 1)``; "improved" / "worse" only when the interval excludes 0. Between-session
-  variability does not enter: both blocks are in one session. The asymmetry change is
-  ``Δd = d_post − d_baseline`` with the same pooled SD, reported as SI before → after (each with its
-  interval) and their difference in SI points; verdict "reduced" (|asymmetry| shrank), "increased"
+  term is that leg's within-session trial-to-trial SD of ``log(sway_index)``, pooled over its two blocks
+  (df = n_baseline + n_post − 2), Student-t interval (not a normal quantile on an SD with 4 df),
+  reported as a % change ``100 (e^Δ − 1)``; "improved" / "worse" only when the interval excludes 0. A
+  weak leg varies more from trial to trial than the other (touchdowns, hip drop), so the legs do not
+  share one SD (a shared SD called the unchanged weak leg "worse" in 10 % of sessions on the bench).
+  Between-session variability does not enter: both blocks are in one session. The asymmetry change is
+  ``Δd = d_post − d_baseline`` with the per-leg SDs and Welch–Satterthwaite df, reported as SI before →
+  after (each with its interval) and their difference in SI points; verdict "reduced" (|asymmetry| shrank), "increased"
   or "no detectable change".
 - **Resolution** of a verdict: the smallest effect this session could have called, the interval's
   half-width (in the verdict's unit).
@@ -75,8 +77,8 @@ ALPHA = 0.05
 ADAPTIVE_ALPHA_INTERIM = 0.001
 ADAPTIVE_ALPHA_FINAL = 0.049
 NOISE_STANCE = "trial-to-trial variability within the session (pooled SD of log sway index over both legs)"
-NOISE_BEFORE_AFTER = ("trial-to-trial variability within the session (pooled SD of log sway index over both "
-                      "legs and both blocks); between-session variability does not enter")
+NOISE_BEFORE_AFTER = ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
+                      "over its baseline and post-primer blocks); between-session variability does not enter")
 NOISE_RDL_REPS = ("repetition-to-repetition variability (pooled over both legs; one set per leg), inflated for "
                   "the correlation of repetitions within a set (design effect 1 + (m - 1) x 0.15)")
 #: within-set correlation of per-rep lateral-shift estimates (exchangeable), used when a leg has one set:
@@ -231,24 +233,26 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA) -> list[dict]
     for phase in ("baseline", "post_primer"):
         for side in ("left", "right"):
             logs.setdefault((phase, side), np.zeros(0))
-    sd, df = pooled_sd(list(logs.values()))
+    # one noise term per leg (its two blocks pooled): a weak leg (touchdowns, hip drop) varies more
+    # from trial to trial than the other, and a shared SD would call its unchanged sway "worse"
+    noise = {side: pooled_sd([logs[("baseline", side)], logs[("post_primer", side)]]) for side in ("left", "right")}
     family = 1.0 - (1.0 - alpha) ** 3
     n = {f"{p}_{s}": int(v.size) for (p, s), v in logs.items()}
     out = []
-    enough = all(v.size >= 2 for v in logs.values()) and df >= 2
-    t = _t(alpha, df) if enough else math.nan
-    sd = max(sd, 1e-3) if enough else sd
+    enough = all(v.size >= 2 for v in logs.values())
     for side in ("left", "right"):
         v = _empty(block, "before_after", side, "%", "change")
-        v.update(alpha=alpha, family_alpha=family, method="pooled t on log sway index", noise=NOISE_BEFORE_AFTER, n=n)
+        v.update(alpha=alpha, family_alpha=family, method="pooled t on log sway index (this leg's two blocks)",
+                 noise=NOISE_BEFORE_AFTER, n=n)
         pre, post = logs[("baseline", side)], logs[("post_primer", side)]
         if not enough:
             v["text"] = f"{_title(block)}, {side.upper()} leg: not enough trials in both blocks."
             out.append(v)
             continue
+        sd, df = noise[side]
         delta = float(post.mean() - pre.mean())
-        se = sd * math.sqrt(1.0 / pre.size + 1.0 / post.size)
-        half = t * se
+        se = max(sd, 1e-3) * math.sqrt(1.0 / pre.size + 1.0 / post.size)
+        half = _t(alpha, df) * se
         v.update(estimate=100.0 * math.expm1(delta), ci_low=100.0 * math.expm1(delta - half),
                  ci_high=100.0 * math.expm1(delta + half), resolution=100.0 * math.expm1(half), df=df,
                  log_ratio=delta, log_se=se)
@@ -258,15 +262,22 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA) -> list[dict]
                      f"detectable change ±{v['resolution']:.0f} %; false-positive rate {100 * alpha:.0f} % per leg.")
         out.append(v)
     a = _empty(block, "before_after", None, "%", "SI change")
-    a.update(alpha=alpha, family_alpha=family, method="pooled t on the change of the log L/R ratio",
+    a.update(alpha=alpha, family_alpha=family, method="Welch t on the change of the log L/R ratio (per-leg SDs)",
              noise=NOISE_BEFORE_AFTER, n=n)
     if enough:
+        (sd_l, df_l), (sd_r, df_r) = noise["left"], noise["right"]
+        var_l, var_r = max(sd_l, 1e-3) ** 2, max(sd_r, 1e-3) ** 2
+        size = {k: v.size for k, v in logs.items()}
         d_pre = float(logs[("baseline", "right")].mean() - logs[("baseline", "left")].mean())
         d_post = float(logs[("post_primer", "right")].mean() - logs[("post_primer", "left")].mean())
-        se_pre = sd * math.sqrt(1 / logs[("baseline", "right")].size + 1 / logs[("baseline", "left")].size)
-        se_post = sd * math.sqrt(1 / logs[("post_primer", "right")].size + 1 / logs[("post_primer", "left")].size)
+        se_pre = math.sqrt(var_r / size[("baseline", "right")] + var_l / size[("baseline", "left")])
+        se_post = math.sqrt(var_r / size[("post_primer", "right")] + var_l / size[("post_primer", "left")])
         change = d_post - d_pre
         se = math.hypot(se_pre, se_post)
+        part_r = var_r * (1 / size[("baseline", "right")] + 1 / size[("post_primer", "right")])
+        part_l = var_l * (1 / size[("baseline", "left")] + 1 / size[("post_primer", "left")])
+        df = (part_r + part_l) ** 2 / (part_r**2 / df_r + part_l**2 / df_l)  # Welch-Satterthwaite
+        t = _t(alpha, df)
         half = t * se
         si_pre, si_post = si_from_log_ratio(d_pre), si_from_log_ratio(d_post)
         # the SI change's interval by the delta method (dSI/dd = 100 / cosh^2(d/2)), its verdict by the exact t

@@ -39,8 +39,11 @@ def test_before_after_per_side_and_asymmetry_change():
     assert (left["side"], right["side"], asym["side"]) == ("left", "right", None)
     assert all(v["kind"] == "before_after" and KEYS <= set(v) for v in (left, right, asym))
     logs = {k: np.log(v) for k, v in cells.items()}
-    sd = math.sqrt(sum(((x - x.mean()) ** 2).sum() for x in logs.values()) / 12)
-    t = stats.t.ppf(0.975, 12)  # pooled over four cells of 4: df = 16 - 4
+    # the right leg's own noise: its two blocks of 4 pooled, df = 6 -- the same as scipy's pooled t
+    ref = stats.ttest_ind(logs[("post_primer", "right")], logs[("baseline", "right")], equal_var=True)
+    assert right["df"] == 6 and (right["verdict"] != "no detectable change") == (ref.pvalue < 0.05)
+    sd = math.sqrt(sum(((logs[(p, "right")] - logs[(p, "right")].mean()) ** 2).sum() for p in ("baseline", "post_primer")) / 6)
+    t = stats.t.ppf(0.975, 6)
     delta = logs[("post_primer", "right")].mean() - logs[("baseline", "right")].mean()
     half = t * sd * math.sqrt(0.5)
     assert right["estimate"] == pytest.approx(100 * math.expm1(delta))
