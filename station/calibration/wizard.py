@@ -432,3 +432,51 @@ class CommandLink:
 
     def write(self, data: bytes) -> None:
         self._acq.send_command(data)
+
+
+def calibrate_virtual(transport, *, geometry: BoardGeometry | None = None, protocol: str = "quick",
+                      operator_name: str = "virtual board (scripted)", wrap_operator=None, on_finished=None):
+    """The one virtual-board calibration: the known-mass wizard with the masses placed over the wire.
+
+    The virtual board places each mass itself when told (CMD_SIM_SCENE), so this runs the same wizard,
+    acquisition and fit as a technician's calibration, faster than real time. Drift and creep checks
+    (minutes of waiting that belong to ``station calibrate``) are skipped.
+
+    Parameters
+    ----------
+    transport : VirtualTransport
+        Not yet opened; opened and closed here.
+    geometry : BoardGeometry, optional
+        Default ``reference-400x300``.
+    protocol : str
+        Calibration procedure name (``calibration/protocols``).
+    wrap_operator : callable, optional
+        ``operator -> operator`` (e.g. one that also shows every prompt in the dashboard).
+    on_finished : callable, optional
+        ``outcome -> None``, called before a failed calibration raises.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    CalibrationError
+        The calibration did not pass.
+    """
+    from station.calibration.geometry import load_geometry
+    from station.calibration.protocol import load_protocol
+
+    def make_operator(link):
+        operator = SimOperator(link)
+        return operator if wrap_operator is None else wrap_operator(operator)
+
+    outcome = calibrate_over(transport, make_operator=make_operator,
+                             protocol=load_protocol(protocol).replace(drift=None, creep=None),
+                             geometry=geometry or load_geometry("reference-400x300"), operator_name=operator_name)
+    if on_finished is not None:
+        on_finished(outcome)
+    if not outcome.passed:
+        raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
+    logger.info("virtual board calibrated:\n%s", outcome.format())
+    return outcome.calibration

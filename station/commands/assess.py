@@ -126,18 +126,10 @@ def _sim_board(args, patient):
 
 def _sim_calibration(transport):
     """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself)."""
-    from station.calibration import load_geometry
-    from station.calibration.protocol import load_protocol
-    from station.calibration.wizard import SimOperator, calibrate_over
+    from station.calibration.wizard import calibrate_virtual
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")
-    protocol = load_protocol("quick")
-    protocol = protocol.replace(drift=None, creep=None)
-    outcome = calibrate_over(transport, make_operator=SimOperator, protocol=protocol,
-                             geometry=load_geometry("reference-400x300"), operator_name="station assess --sim")
-    if not outcome.passed:
-        raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
-    return outcome.calibration
+    return calibrate_virtual(transport, operator_name="station assess --sim")
 
 
 def _board_calibration(args, info):

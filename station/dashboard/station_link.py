@@ -355,21 +355,11 @@ def calibrate_virtual(board, geometry, *, observer=None, protocol: str = "quick"
         The calibration did not pass.
     """
     from station.board.virtual import VirtualTransport
-    from station.calibration.wizard import SimOperator
-    from station.errors import CalibrationError
+    from station.calibration.wizard import calibrate_virtual as calibrate
 
-    def make_operator(transport):
-        operator = SimOperator(transport)
-        return operator if observer is None else ObservedOperator(operator, observer)
-
-    outcome = run_calibration_wizard(VirtualTransport(board, realtime=False, chunk_s=0.25), make_operator,
-                                     geometry=geometry, protocol=protocol, operator_name="virtual board (scripted)")
-    if observer is not None and hasattr(observer, "finished"):
-        observer.finished(outcome)
-    if not outcome.passed:
-        raise CalibrationError("The virtual board's calibration failed: " + "; ".join(outcome.problems))
-    log.info("virtual board calibrated:\n%s", outcome.format())
-    return outcome.calibration
+    return calibrate(VirtualTransport(board, realtime=False, chunk_s=0.25), geometry=geometry, protocol=protocol,
+                     wrap_operator=None if observer is None else (lambda op: ObservedOperator(op, observer)),
+                     on_finished=getattr(observer, "finished", None))
 
 
 _TIMED = ("disconnects", "reboots", "dead", "saturate", "timeout", "forge", "reflashes")
