@@ -162,6 +162,7 @@ def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
 
     if opts["resample"] == "swarii" and opts["preset"] != "raw":
         from station.core.metrics import get_preset
+        from station.core.resample import effective_rate_hz
         from station.core.runs import longest_run
         from station.core.swarii import swarii_resample
 
@@ -169,7 +170,7 @@ def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
         if hi - lo < 2:
             raise InputFileError(f"{where}: no centre of pressure to analyse.")
         cols = [ml[lo:hi], ap[lo:hi]] + ([] if forces_n is None else list(np.asarray(forces_n)[lo:hi].T))
-        rate = get_preset(opts["preset"]).grid_hz or (hi - lo - 1) / (t[hi - 1] - t[lo])
+        rate = get_preset(opts["preset"]).grid_hz or effective_rate_hz(t[lo:hi])
         t, y = swarii_resample(t[lo:hi], np.column_stack(cols), fs_hz=rate)
         ml, ap = y[:, 0], y[:, 1]
         forces_n = None if forces_n is None else y[:, 2:]

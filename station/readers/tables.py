@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from station.core.resample import effective_rate_hz
 from station.errors import InputFileError
 from station.readers import MAX_ABS_COP_MM, MAX_ABS_FORCE_N, MAX_INPUT_BYTES, MAX_SAMPLES, Plate, Recording
 
@@ -188,7 +189,7 @@ def timing_quality(t_s) -> dict:
     return {
         "n_samples": int(t.size),
         "duration_s": float(t[-1] - t[0]) if t.size > 1 else 0.0,
-        "effective_rate_hz": float((t.size - 1) / (t[-1] - t[0])) if t.size > 1 else float("nan"),
+        "effective_rate_hz": effective_rate_hz(t),
         "interval_min_ms": float(dt.min() * 1e3) if dt.size else float("nan"),
         "interval_max_ms": float(dt.max() * 1e3) if dt.size else float("nan"),
         "jitter_ms": float(dt.std() * 1e3) if dt.size else float("nan"),
