@@ -202,7 +202,9 @@ def calibration_problems(forces_n, *, body_mass_kg: float | None, limits: dict |
     if len(f) == 0:
         return []
     total = f.sum(axis=1)
-    mean_total = float(total.mean())
+    # the standing level: the median, since touchdowns of the free foot unload the board for a second or two
+    # (a mean over a single-leg trial with two touchdowns reads ~10 % light) and an RDL modulates it by ~15 %
+    mean_total = float(np.median(total))
     problems = []
     tol = np.maximum(lim["negative_n"], lim["negative_fraction_of_total"] * np.abs(total))
     for i, cell in enumerate(CELLS):

@@ -543,10 +543,10 @@ def _history_section(data, st, width, criterion=None) -> list:
 def _trial_section(data, st, width) -> list:
     from reportlab.platypus import PageBreak, Paragraph
 
-    rows = [["#", "Step", "Status", "Window (s)", "ML vel. (mm/s)", "ML range (mm)", "Ellipse (mm²)", "Reps / TD"]]
+    rows = [["#", "Step", "Status", "Analysed window (s)", "ML vel. (mm/s)", "ML range (mm)", "Ellipse (mm²)", "Reps / TD"]]
     for t in data.trials:
         m = t.metrics
-        window = f"{fmt(t.window_end_s - t.window_start_s, 1)}" if _finite(t.window_start_s) and _finite(t.window_end_s) else "–"
+        window = _window_cell(t, st)
         if t.task in ("rdl", "rfe_rdl"):
             extra = f"{fmt(m.get('reps_counted'), 0)} reps" if _finite(m.get("reps_counted")) else "–"
         else:
@@ -560,9 +560,28 @@ def _trial_section(data, st, width) -> list:
                      fmt(m.get("mean_velocity_ml_mm_s"), 1), fmt(m.get("range_ml_mm"), 1),
                      fmt(m.get("ellipse95_area_mm2"), 0), extra])
     story = [PageBreak(), Paragraph("Trials", st["h1"]),
-             _table(rows, [f * width for f in (0.04, 0.32, 0.185, 0.09, 0.09, 0.095, 0.09, 0.09)], align_right_from=3)]
-    story.append(Paragraph("Only finished trials enter the scores. TD = touchdowns of the free foot.", st["small"]))
+             _table(rows, [f * width for f in (0.04, 0.27, 0.185, 0.14, 0.09, 0.095, 0.09, 0.09)], align_right_from=4)]
+    story.append(Paragraph("Only finished trials enter the scores. TD = touchdowns of the free foot. The analysed window "
+                           "runs from the stance start plus the settling time to the bound named under it (trial end, "
+                           "0.5 s before a step-off, a link gap or the end of the recording); the metrics describe "
+                           "that window only.", st["small"]))
     return story + _quality_section(data, st, width) + _calibration_section(data, st, width)
+
+
+#: the window's end bound (the core's ``Bound`` values) in the trial table
+_END_WORDS = {"duration": "trial end", "step_off": "before step-off", "gap": "link gap", "recording_end": "recording end"}
+
+
+def _window_cell(t, st):
+    """``start–end`` of a trial's analysed window and, under it, what ended it (from its window event)."""
+    if not (_finite(t.window_start_s) and _finite(t.window_end_s)):
+        return "–"
+    event = next((e for e in t.events or () if isinstance(e, dict) and e.get("kind") == "window"), {})
+    why = _END_WORDS.get(event.get("end_bound"), "")
+    text = _esc(f"{fmt(t.window_start_s, 1)}–{fmt(t.window_end_s, 1)}")
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(text + (f"<br/>{_esc(why)}" if why else ""), st["cell"])
 
 
 def _seq_of(data, trial_id) -> str:
