@@ -138,7 +138,9 @@ def summarise(name: str, results: list[dict]) -> list[str]:
         if block.startswith("before_after"):
             called = [v for v in vs if v["verdict"] not in ("no detectable change", "not enough trials")]
             if post is None:
-                lines.append(f"   {label}: false-positive (any change called) {rate(len(called), n)}")
+                ups = sum(v["verdict"] in ("worse", "increased") for v in called)
+                lines.append(f"   {label}: false-positive (any change called) {rate(len(called), n)}; of them "
+                             f"improved/reduced {len(called) - ups}, worse/increased {ups}")
                 truth = 0.0 if side is None else float(np.mean([v["estimate"] for v in vs]))
             else:
                 want = "improved" if side == "right" else ("reduced" if side is None else None)
