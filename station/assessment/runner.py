@@ -193,6 +193,7 @@ class Runner:
         self.trial_states: dict[int, str] = {}
         self.scores: dict | None = None
         self.recording = False
+        self.patient_s = 0.0
         #: per-block test levels for the session's scoring (adaptive blocks record where they stopped)
         self.design = protocol.design()
         self._abort = threading.Event()
@@ -239,10 +240,13 @@ class Runner:
 
     @property
     def patient_minutes(self) -> float:
-        """Board time from the session's start to now (min): the patient's time on the protocol."""
-        if self._frames0 is None:
-            return 0.0
-        return float((self.acq.frames_total - self._frames0) / self.rate_hz / 60.0)
+        """The patient's time on the protocol so far (min): recordings (board time), rests, the tare and
+        the guided exercises, summed by the steps -- exact whether the board runs in real time, in lockstep
+        or free-running ahead of a fast clock."""
+        return float(self.patient_s / 60.0)
+
+    def add_patient_time(self, seconds: float) -> None:
+        self.patient_s += max(float(seconds), 0.0)
 
     # ------------------------------------------------------------------ services for the steps
     def wait(self, done: Callable[[], bool], *, link: bool = True, step_s: Callable[[], float] | None = None) -> None:
@@ -265,6 +269,7 @@ class Runner:
         self.emit("rest", text, seconds=seconds)
         goal = self.acq.frames_total + int(seconds * self.rate_hz)
         self.wait(lambda: self.acq.frames_total >= goal)
+        self.add_patient_time(seconds)
 
     def latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.

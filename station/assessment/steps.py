@@ -84,6 +84,7 @@ class TareStep(StepRun):
         rate = r.rate_hz
         goal = r.acq.frames_total + int(3.0 * rate)  # let the patient step off (1 s), then average 2 s
         r.wait(lambda: r.acq.frames_total >= goal)
+        r.add_patient_time(3.0)
         counts = r.acq.snapshot(2.0 + 1.0).counts[-int(2.0 * rate):]
         result = tare(counts)
         total = float(r.calibration.forces_n(counts).sum(axis=1).mean())
@@ -136,6 +137,7 @@ class ExerciseStep(StepRun):
             return False
 
         r.wait(done, link=False, step_s=lambda: min(1.0, max(remaining(), 0.0)))
+        r.add_patient_time(total)
         r.emit("exercise_end", f"{s.label}: done.", side=s.side, exercise=s.name)
 
     def stop(self) -> None:
@@ -320,6 +322,10 @@ class TrialStep(StepRun):
         r, step = self.runner, self.step
         trial = r.acq.end_recording()
         r.recording = False
+        times = getattr(trial, "device_time_s", None)
+        times = np.asarray(times if times is not None else [], dtype=float)
+        if times.size > 1:
+            r.add_patient_time(times[-1] - times[0])
         try:
             r.patient_script.rest()
         except StationError as exc:
