@@ -72,8 +72,8 @@ def _session(task):
     protocol = protocols.get(proto, **settings)
     adjust = (lambda step, _p=post: dict(_p) if step.phase == "post_primer" else {}) if post else None
     t0 = time.perf_counter()
-    run = run_protocol(protocol, data_dir=None, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
-                       store=_STORE, record_truth=False, rest_s=3.0)
+    run = run_protocol(protocol, store=_STORE, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
+                       record_truth=False, rest_s=3.0)
     session = run.store.get_session(run.session_id)
     scores = session.scores or {}
     trials = run.store.trials(run.session_id)

@@ -25,7 +25,6 @@ from station.assessment import runner as runner_mod
 from station.board.acquisition import Acquisition
 from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
 from station.calibration import Calibration, load_geometry
-from station.store import Store
 
 GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
 OFFSETS_COUNTS = (1200, -2100, 3050, 480)
@@ -85,15 +84,15 @@ def calibration_for(board: VirtualBoard) -> Calibration:
 
 @dataclass
 class SimRun:
-    store: Store
+    store: object  # station.store.Store (a higher layer: passed in, never imported here)
     session_id: int
     board: VirtualBoard
     runner: runner_mod.Runner
     events: list
 
 
-def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict | None, body_mass_kg: float = 70.0,
-                 sim_adjust=None, on_event=None, store: Store | None = None, poll_s: float = 0.5,
+def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_mass_kg: float = 70.0,
+                 sim_adjust=None, on_event=None, poll_s: float = 0.5,
                  rest_s: float = 1.5, faults=None, subject=None, record_truth: bool = True) -> SimRun:
     """Run ``protocol`` for a new virtual patient; ``sim_subject`` as in :class:`runner.Runner` (None: the
     board's own ``subject`` keeps its traits, as over ``--port``)."""
@@ -101,7 +100,6 @@ def run_protocol(protocol, *, data_dir, seed: int, sim_subject: dict | None, bod
                          faults=faults, subject=subject, record_truth=record_truth)
     transport = PacedTransport(board)
     acq = Acquisition(transport)
-    store = store or Store.open(data_dir)
     patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=body_mass_kg)
     events: list = []
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from station.assessment import virtual_session
 from station.assessment.virtual_session import (  # noqa: F401
-    GAINS_COUNTS_PER_N, OFFSETS_COUNTS, LockstepClock, PacedTransport, SimRun, calibration_for, run_protocol,
+    GAINS_COUNTS_PER_N, OFFSETS_COUNTS, LockstepClock, PacedTransport, SimRun, calibration_for,
 )
 from station.store import Store
+
+
+def run_protocol(protocol, *, data_dir, store: Store | None = None, **kwargs) -> SimRun:
+    """:func:`virtual_session.run_protocol` with a store opened in ``data_dir`` (unless one is given)."""
+    return virtual_session.run_protocol(protocol, store=store or Store.open(data_dir), **kwargs)
 
 
 def truth_metrics(store: Store, trial, truth) -> dict:
