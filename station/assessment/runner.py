@@ -287,7 +287,7 @@ class Runner:
         win = self.acq.snapshot(n / rate + 1.0)
         elapsed = float(self.acq.recording_duration_s)
         counts = win.counts[-n:]
-        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.min_load_n(self.body_mass_kg()) / 4.0)
+        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(self.body_mass_kg()))
         return total, ml, elapsed
 
     @property

@@ -69,8 +69,9 @@ SWAY_INDEX_TERMS: dict[str, tuple[float, float]] = {
     "ellipse95_area_mm2": (800.0, 0.5),
 }
 
-#: per-repetition RDL metrics; "lateral_shift_mm" is the peak-to-peak ML COP excursion within a rep
-RDL_REP_METRICS = ("lateral_shift_mm", "ml_sd_mm", "duration_s")
+#: per-repetition RDL metrics (docs/METRICS.md §9): the lateral weight shift over the whole hinge, the largest
+#: ML COP excursion within the rep, and its duration
+RDL_REP_METRICS = ("lateral_shift_mm", "ml_max_dev_mm", "duration_s")
 RDL_ASYMMETRY_METRICS = ("lateral_shift_mm",)
 
 #: before/after comparison metrics (stance), with the composite first
@@ -93,7 +94,7 @@ RESOLUTION: dict[str, float] = {
     "sway_index": 0.01,
     "stability_score": 0.5,
     "lateral_shift_mm": 0.5,
-    "ml_sd_mm": 0.2,
+    "ml_max_dev_mm": 0.5,
     "duration_s": 0.0125,
 }
 #: SI is used only when each side mean is at least this many standard errors above 0 (else the

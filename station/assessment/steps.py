@@ -24,7 +24,7 @@ import numpy as np
 
 from station.assessment import analysis, scoring
 from station.assessment.protocols import AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
-from station.errors import StationError
+from station.errors import CalibrationError, StationError
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,7 @@ class TrialStep(StepRun):
         self.repeat_of = repeat_of
         self.trial_id: int | None = None
         self.status, self.reason = "failed", "the trial did not complete"
+        self.failure: analysis.Failure | None = None
         self.live: tuple[LiveOutcome, str, str] = (LiveOutcome.ERROR, "failed", "the trial did not complete")
         self.error: BaseException | None = None
         self.cue_at_s = 0.0
@@ -315,7 +316,7 @@ class TrialStep(StepRun):
         n = r.acq.recording_frames
         counts = r.acq.snapshot(n / rate + 1.0).counts[-n:][:need]
         min_load = analysis.min_load_n(r.body_mass_kg())
-        ml, _, total = r.calibration.cop_mm(counts, threshold_n=min_load / 4.0)
+        ml, _, total = r.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(r.body_mass_kg()))
         return analysis.reference_ml(total, ml, min_load=min_load)
 
     def stop(self) -> None:
@@ -351,6 +352,7 @@ class TrialStep(StepRun):
         self._path.unlink(missing_ok=True)  # safely in the database now
         r.trial_states[tid] = result.status
         self.status, self.reason = result.status, result.reason
+        self.failure = result.failure
         if self.error is None:
             text = "Trial complete." if result.status == "finished" else f"Trial {result.status}: {result.reason}."
             r.emit("trial_end", text, trial_id=tid, status=result.status, reason=result.reason,
@@ -384,6 +386,11 @@ class RecordedStep(StepRun):
                 return
             if trial.status == "aborted":
                 raise Aborted
+            if trial.failure is analysis.Failure.CALIBRATION:
+                # the numbers cannot be trusted and repeating the trial cannot help: stop the assessment
+                r.emit("repeat", f"Assessment stopped: {trial.reason}.", trial_id=trial.trial_id, reason=trial.reason,
+                       attempt=None)
+                raise CalibrationError(f"the assessment stopped: {trial.reason}.")
             if attempt < r.protocol.max_repeats:
                 r.emit("repeat", f"Trial failed ({trial.reason}); repeating it.", trial_id=trial.trial_id,
                        reason=trial.reason, attempt=attempt + 2)

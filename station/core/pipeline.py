@@ -485,7 +485,8 @@ def _stance_metrics(result: AnalysisResult, t, forces, total, ml, ap, *, preset,
     result.metrics = m
 
 
-def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_reps: int | None = None) -> list[dict]:
+def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_reps: int | None = None,
+                 rejected: list | None = None) -> list[dict]:
     """RDL repetitions of a stretch of stance (times ``t_s`` may be irregular): at most ``max_reps``.
 
     The samples go on a uniform grid; free-foot touchdowns (a drop of more than 25 % of body weight;
@@ -502,13 +503,21 @@ def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_rep
     for td in detect_touchdowns(force, fs_hz=fs, body_weight_n=weight_n, t0_s=float(grid[0]),
                                 drop_fraction=TOUCHDOWN_DROP_FRACTION):
         force[(grid >= td["t_s"] - TOUCHDOWN_MARGIN_S) & (grid <= td["t_end_s"] + TOUCHDOWN_MARGIN_S)] = weight_n
-    reps = segment_rdl_reps(force, y[:, 1], y[:, 2], fs_hz=fs, t0_s=float(grid[0]), threshold_n=0.5 * weight_n)
+    reps = segment_rdl_reps(force, y[:, 1], y[:, 2], fs_hz=fs, t0_s=float(grid[0]), threshold_n=0.5 * weight_n,
+                            max_reps=max_reps, rejected=rejected)
     return reps[:max_reps] if max_reps else reps
 
 
 def _rdl(result: AnalysisResult, t, total, ml, ap, *, weight: float) -> None:
     target = result.protocol.reps
-    reps = segment_reps(t, total, ml, ap, weight_n=weight, max_reps=target)
+    rejected: list[dict] = []
+    reps = segment_reps(t, total, ml, ap, weight_n=weight, max_reps=target, rejected=rejected)
+    for cand in rejected:  # candidates that were not repetitions, with the reason (shown in the report)
+        t_rej = cand.get("t_start_s", cand.get("t_s"))
+        if t_rej is not None and math.isfinite(float(t_rej)):
+            result.events.new(float(t_rej), Kind.REP_REJECTED, reason=str(cand.get("reason", "")),
+                              **{k: float(cand[k]) for k in ("t_end_s", "depth_m", "duration_s") if k in cand
+                                 and isinstance(cand[k], (int, float))})
     side = result.protocol.side
     sign = 1.0 if side == "right" else -1.0
     for r in reps:

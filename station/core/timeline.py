@@ -25,6 +25,7 @@ class Kind(str, Enum):
     REP_START = "rep_start"
     REP_BOTTOM = "rep_bottom"
     REP_END = "rep_end"
+    REP_REJECTED = "rep_rejected"
     GAP = "gap"
     LINK_LOST = "link_lost"
     REBOOT = "reboot"

@@ -23,7 +23,7 @@ from station.dashboard import theme
 #: stance metrics shown per side, in display order (labels, units and decimals from the registry)
 STANCE_METRICS = ("sway_index", "stability_score", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2",
                   "mean_velocity_mm_s", "touchdowns")
-RDL_METRICS = ("lateral_shift_mm", "ml_sd_mm", "duration_s")
+RDL_METRICS = ("lateral_shift_mm", "ml_max_dev_mm", "duration_s")
 #: metrics that count events: their per-trial means get one decimal more than the count itself
 COUNT_METRICS = ("touchdowns",)
 

@@ -145,7 +145,7 @@ BLOCK_TITLES = {
 
 #: the RDL scoring's per-repetition keys -> their declarations in the metric registry
 RDL_REGISTRY_KEYS = {"lateral_shift_mm": "rep_lateral_shift_mm_mean", "duration_s": "rep_duration_s_mean",
-                     "ml_sd_mm": "rep_ml_sd_mm_mean"}
+                     "ml_max_dev_mm": "rep_ml_max_dev_mm_mean"}
 
 
 def block_title(block: str) -> str:

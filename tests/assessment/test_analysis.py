@@ -45,3 +45,24 @@ def test_step_off_needs_a_long_unloading_touchdowns_do_not_count():
 def test_min_load_from_body_mass():
     assert analysis.min_load_n(70.0) == pytest.approx(0.8 * 70.0 * 9.80665)
     assert analysis.min_load_n(None) == 200.0
+
+
+def test_a_calibration_that_does_not_fit_stops_the_assessment(tmp_path, monkeypatch):
+    """Another board's calibration (gains 1.5 x): the first trial names it and the session stops, no repeats."""
+    import dataclasses
+
+    from station.assessment import protocols, virtual_session
+    from station.errors import CalibrationError
+    from station.store import Store
+
+    good = virtual_session.calibration_for
+    monkeypatch.setattr(virtual_session, "calibration_for",
+                        lambda board: dataclasses.replace(good(board), gains_n_per_count=1.5 * good(board).gains_n_per_count))
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=6.0, exclude_s=1.0, familiarisation=0)
+    store = Store.open(tmp_path)
+    with pytest.raises(CalibrationError, match="the assessment stopped: the board measured 10[0-9].[0-9] kg for a patient of 70.0 kg"):
+        virtual_session.run_protocol(protocol, store=store, seed=5, sim_subject={"preset": "healthy"})
+    session = store.list_sessions()[0]
+    trials = store.trials(session.id)
+    assert session.status == "failed" and len(trials) == 1 and trials[0].status == "failed"
+    assert "calibration does not fit this board" in trials[0].reason
