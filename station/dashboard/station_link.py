@@ -332,28 +332,8 @@ def run_calibration_wizard(transport, make_operator, *, geometry, protocol: str 
 
 
 def calibrate_virtual(board, geometry, *, observer=None, protocol: str = "quick"):
-    """Calibrate a virtual board with the calibration wizard, masses placed over the wire.
-
-    Runs the board faster than real time (a second or two of CPU).
-
-    Parameters
-    ----------
-    board : VirtualBoard
-    geometry : BoardGeometry
-    observer : operator-like or None
-        Also told every prompt and progress step (the calibration view); its ``finished(outcome)``
-        is called at the end when it has one.
-    protocol : str
-
-    Returns
-    -------
-    Calibration
-
-    Raises
-    ------
-    CalibrationError
-        The calibration did not pass.
-    """
+    """:func:`station.calibration.wizard.calibrate_virtual` on ``board`` (a VirtualBoard), with ``observer``
+    (the calibration view) told every prompt and progress step and, at the end, ``finished(outcome)``."""
     from station.board.virtual import VirtualTransport
     from station.calibration.wizard import calibrate_virtual as calibrate
 
