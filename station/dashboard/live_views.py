@@ -356,8 +356,14 @@ class LinkQuality(QWidget):
             grid.addWidget(value, 0, col)
             grid.addWidget(name, 1, col)
             self.values[key] = value
+        # a dead, saturated or silent load cell, named (station.core.health): red, above everything else
+        self.cells = _elastic(QLabel(""))
+        self.cells.setWordWrap(True)
+        self.cells.setStyleSheet(f"color: {theme.BAD}; font-weight: bold;")
+        self.cells.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state)
+        layout.addWidget(self.cells)
         layout.addLayout(grid)
         layout.addWidget(self.detail)
         self.show_state("starting")
@@ -370,6 +376,13 @@ class LinkQuality(QWidget):
         self.state.setStyleSheet(theme.badge_style(colour))
         self.state.setProperty("state", state)
         self.detail.setText(detail)
+
+    def show_cells(self, problems: list[dict]) -> None:
+        """Show the live cell problems (``station.core.health.cell_problems``); hidden when there are none."""
+        text = "\n".join(f"Load cell problem: {p['message']}" for p in problems)
+        if text != self.cells.text():
+            self.cells.setText(text)
+            self.cells.setVisible(bool(text))
 
     def show_quality(self, quality: dict, *, nominal_rate_hz: float | None = None) -> None:
         rate = quality.get("effective_rate_hz")

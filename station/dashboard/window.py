@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from station.core.health import cell_problems
 from station.dashboard import theme
 from station.dashboard.calibration_view import CalibrationPanel
 from station.dashboard.live_data import cop_threshold_n, live_frame
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: how often the link quality figures are refreshed (every n-th redraw)
 QUALITY_EVERY = 10
+#: seconds of the newest frames the live cell-health check looks at
+CELL_CHECK_S = 2.0
 
 
 class _StartupSignals(QObject):
@@ -259,6 +262,9 @@ class MainWindow(QMainWindow):
             self.quality.show_state(state, state_detail(state, quality, _error_text(acq)))
             nominal = acq.info.nominal_rate_hz if acq.info is not None else None
             self.quality.show_quality(quality, nominal_rate_hz=nominal)
+            recent = acq.snapshot(CELL_CHECK_S)
+            if len(recent.t_s) >= 10:  # the core's cell health on the last seconds: the live view names a bad cell
+                self.quality.show_cells(cell_problems(recent.counts, recent.status, fs_hz=float(nominal or 80.0)))
         page = self.tabs.currentIndex()
         if page not in (0, 1) or self.link.calibration is None:
             return  # the link state above still shows for a board without a calibration

@@ -35,6 +35,7 @@ def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
     assert window.quality.state.text() == "Board connected"
     assert window.quality.values["rate"].text() == "80 / 80 Hz"
     assert window.quality.values["lost"].text() == "0"
+    assert window.quality.cells.text() == ""  # four healthy cells: no cell problem named
     # the time series is drawn from the ring buffer with peak downsampling and clipping
     item = window.series.ml_plot.getPlotItem()
     assert item.ctrl.downsampleCheck.isChecked() or item.downsampleMode() == "peak"
@@ -158,3 +159,14 @@ def test_faults_over_a_port_disconnect_reconnect_and_recover(qtbot, store, tmp_p
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_a_dead_cell_is_named_on_the_live_view(qtbot, make_window):
+    """`--faults dead=fr@T`: the live view names the front-right cell (the core's cell health), in red."""
+    window = make_window(SimOptions(seed=3, subject="healthy", faults="dead=fr@1"))
+    cells = window.quality.cells
+    qtbot.waitUntil(lambda: window.quality.state.property("state") == "connected", timeout=10_000)
+    assert not cells.isVisible() or cells.text() == ""
+    qtbot.waitUntil(lambda: "front-right" in cells.text(), timeout=15_000)
+    assert cells.text().startswith("Load cell problem: ") and "(fr)" in cells.text()
+    assert cells.isVisibleTo(window)
