@@ -51,8 +51,11 @@ class CountsReader:
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
-        if getattr(self.acq.transport, "allowed_s", None) is not None:
-            self.acq.transport.allowed_s = None  # demand pacing ends with the calibration: the board runs free again
+        transport = self.acq.transport
+        if getattr(transport, "allowed_s", None) is not None:
+            transport.allowed_s = None  # demand pacing ends with the calibration: the board runs free again
+        if getattr(transport, "paced_from_open", False):
+            transport.paced_from_open = False
 
     def drain(self) -> None:
         """Nothing to discard: every window starts with the frames that arrive after the call.

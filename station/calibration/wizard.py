@@ -401,6 +401,8 @@ def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, g
     from station.board.acquisition import Acquisition
     from station.calibration.reader import CountsReader
 
+    if hasattr(transport, "paced_from_open"):
+        transport.paced_from_open = True  # a simulated board waits for the reader from its first byte
     acq = Acquisition(transport, ring_seconds=5.0)
     info = acq.start()
     if for_saving:
@@ -410,6 +412,8 @@ def calibrate_over(transport, *, make_operator, protocol: CalibrationProtocol, g
             refuse_unset_board_id(info.board_id)
         except BaseException:
             acq.stop()
+            if hasattr(transport, "paced_from_open"):
+                transport.paced_from_open = False
             raise
     reader = CountsReader(acq)
     try:

@@ -13,7 +13,9 @@ from station.calibration.wizard import CommandLink
 @contextmanager
 def virtual_link(vb, *, chunk_s: float = 0.25, realtime: bool = False):
     """Yield ``(reader, link, info)`` for a virtual board; always stops the acquisition."""
-    acq = Acquisition(VirtualTransport(vb, realtime=realtime, chunk_s=chunk_s), ring_seconds=5.0)
+    transport = VirtualTransport(vb, realtime=realtime, chunk_s=chunk_s)
+    transport.paced_from_open = True  # as calibrate_over does: the board waits for the reader from the start
+    acq = Acquisition(transport, ring_seconds=5.0)
     info = acq.start()
     reader = CountsReader(acq)
     try:

@@ -45,6 +45,7 @@ class VirtualTransport(Transport):
         self._board0 = 0.0
         self._pending = b""  # bytes that arrived while reconnecting
         self.allowed_s: float | None = None  # demand pacing (see allow)
+        self.paced_from_open = False  # open() starts paused instead of free-running (see allow)
 
     # --- clock -------------------------------------------------------------------------------------
     def _sync_clock(self) -> None:
@@ -85,7 +86,9 @@ class VirtualTransport(Transport):
         if not self.board.link_up:
             raise PortError(f"{self.name}: the virtual board is disconnected.")
         self._open = True
-        self.allowed_s = None  # a new owner starts free-running (demand pacing belongs to whoever asked for it)
+        # a new owner starts free-running (demand pacing belongs to whoever asked for it), unless it asked
+        # to be paced from the first byte (``paced_from_open``: the calibration reader; no race at start)
+        self.allowed_s = self.board.time_s if self.paced_from_open and not self.realtime else None
         self._sync_clock()
         info = self.board.info
         logger.info("opened %s (board %s, %d Hz)", self.name, info.board_id_hex, info.nominal_rate_hz)
