@@ -361,9 +361,15 @@ class LinkQuality(QWidget):
         self.cells.setWordWrap(True)
         self.cells.setStyleSheet(f"color: {theme.BAD}; font-weight: bold;")
         self.cells.setVisible(False)
+        # a shared database server that went away: the station records locally (the store's outbox)
+        self.database = _elastic(QLabel(""))
+        self.database.setWordWrap(True)
+        self.database.setStyleSheet(f"color: {theme.WARN}; font-weight: bold;")
+        self.database.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state)
         layout.addWidget(self.cells)
+        layout.addWidget(self.database)
         layout.addLayout(grid)
         layout.addWidget(self.detail)
         self.show_state("starting")
@@ -383,6 +389,14 @@ class LinkQuality(QWidget):
         if text != self.cells.text():
             self.cells.setText(text)
             self.cells.setVisible(bool(text))
+
+    def show_database(self, offline_reason: str | None) -> None:
+        """Say that the database server is unreachable and the station keeps recording locally."""
+        text = (f"Database server unreachable ({offline_reason}): this station keeps recording and uploads "
+                "everything when the server is back (or run `station sync`).") if offline_reason else ""
+        if text != self.database.text():
+            self.database.setText(text)
+            self.database.setVisible(bool(text))
 
     def show_quality(self, quality: dict, *, nominal_rate_hz: float | None = None) -> None:
         rate = quality.get("effective_rate_hz")

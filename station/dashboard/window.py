@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
             self.quality.show_state(state, state_detail(state, quality, _error_text(acq)))
             nominal = acq.info.nominal_rate_hz if acq.info is not None else None
             self.quality.show_quality(quality, nominal_rate_hz=nominal)
+            self.quality.show_database(getattr(self.store, "offline_reason", None))
             recent = acq.snapshot(CELL_CHECK_S)
             if len(recent.t_s) >= 10:  # the core's cell health on the last seconds: the live view names a bad cell
                 self.quality.show_cells(cell_problems(recent.counts, recent.status, fs_hz=float(nominal or 80.0)))

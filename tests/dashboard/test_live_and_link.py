@@ -170,3 +170,16 @@ def test_a_dead_cell_is_named_on_the_live_view(qtbot, make_window):
     qtbot.waitUntil(lambda: "front-right" in cells.text(), timeout=15_000)
     assert cells.text().startswith("Load cell problem: ") and "(fr)" in cells.text()
     assert cells.isVisibleTo(window)
+
+
+def test_a_lost_database_server_is_shown_on_the_live_view(qtbot, make_window):
+    """The store says its server went away (Store.offline_reason, set by the store when a PostgreSQL
+    connection fails; tests/store runs that for real): the clinician reads it on the live view."""
+    window = make_window(SimOptions(seed=3, subject="healthy"))
+    qtbot.waitUntil(lambda: window.quality.state.property("state") == "connected", timeout=10_000)
+    assert window.quality.database.text() == ""
+    window.store.offline_reason = "connection refused"
+    qtbot.waitUntil(lambda: "Database server unreachable" in window.quality.database.text(), timeout=5_000)
+    assert "keeps recording" in window.quality.database.text() and window.quality.database.isVisibleTo(window)
+    window.store.offline_reason = None
+    qtbot.waitUntil(lambda: window.quality.database.text() == "", timeout=5_000)
