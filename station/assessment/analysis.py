@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from station.core.cop import THRESHOLD_FRACTION_OF_BODY_WEIGHT, default_threshold_n
+from station.core.cop import default_threshold_n
 from station.core.pipeline import Bound, Failure, TrialProtocol, analyze_trial, rep_metrics, segment_reps  # noqa: F401
 from station.core.stance import (  # noqa: F401  (the runner's live loop uses these names)
     HOLD_S,
@@ -40,10 +40,6 @@ from station.core.stance import (  # noqa: F401  (the runner's live loop uses th
 log = logging.getLogger(__name__)
 
 __all__ = ["Failure", "TrialAnalysis", "analyze_rdl", "analyze_stance", "min_load_n", "reference_ml", "stance_mask"]
-
-#: the runner's live views gate the COP at this fraction of the measured weight: the one load gate
-#: (20 % of body weight) with the weight measured on the board
-COP_GATE_FRACTION = THRESHOLD_FRACTION_OF_BODY_WEIGHT
 
 def cop_gate_n(body_mass_kg: float | None) -> float:
     """The one load gate for live views (20 % of body weight, 100 N unknown): the core's."""

@@ -220,7 +220,7 @@ class TrialWatch:
         counts = r.acq.snapshot(n / rate + 1.0).counts[-n:]
         if len(counts) < 2:
             return 0
-        ml, ap, total = r.calibration.cop_mm(counts, threshold_n=analysis.COP_GATE_FRACTION * self.weight)
+        ml, ap, total = r.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(r.body_mass_kg()))
         t = np.arange(len(counts)) / rate
         try:
             return len(analysis.segment_reps(t, total, ml, ap, weight_n=self.weight))
