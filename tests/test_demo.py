@@ -42,3 +42,18 @@ def test_demo_with_a_display_qt_cannot_open_falls_back_to_the_headless_job(tmp_p
     assert proc.stdout.startswith("Qt cannot open a window on this display (qt.qpa.xcb: could not connect to "
                                   "display :65001); running the headless demo instead")
     assert f"Demo report written to {report}" in proc.stdout and report.stat().st_size > 10_000
+
+
+def test_headless_demo_runs_assess_on_the_board_id_given(tmp_path, monkeypatch):
+    """``demo --headless --board-id HEX`` hands the id to ``station assess --sim`` (default: seed 7's own id)."""
+    import station.commands.assess as assess
+    from station.cli import main
+    from station.commands.board import virtual_board_id_option
+
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    seen = []
+    monkeypatch.setattr(assess, "run", lambda args: seen.append(args) or 0)
+    report = str(tmp_path / "demo.pdf")
+    assert main(["demo", "--headless", "--report", report, "--board-id", "5b0000aa"]) == 0
+    assert main(["demo", "--headless", "--report", report]) == 0
+    assert [(a.sim, a.seed, virtual_board_id_option(a)) for a in seen] == [(True, 7, 0x5B0000AA), (True, 7, None)]

@@ -21,6 +21,7 @@ import json
 import logging
 import sys
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
 from station.errors import CalibrationError, StationError
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--protocol", required=True, choices=("single-leg", "rdl", "primer"))
     p.add_argument("--report", metavar="PATH", help="write the session's PDF report here")
     p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
-    p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the board's active calibration)")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="calibration file, refused if it belongs to another board (default: the board's active "
+                   "calibration; with --sim the virtual board is calibrated with known masses first)")
     p.add_argument("--operator", default="", help="who runs the session (stored)")
     p.add_argument("--json", action="store_true",
                    help="print the headline verdicts as one JSON object on stdout (human output on stderr)")
@@ -64,6 +67,7 @@ def register(subparsers) -> None:
     proto.add_argument("--rounds", type=int, metavar="N", help="primer rounds (default 3)")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    add_virtual_board_id_option(sim)
     sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
                      help="the virtual patient: healthy, weak-right, weak-left, or a subject file (default healthy)")
     sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock (default: fast)")
@@ -113,15 +117,21 @@ def _patient(store, args):
     return store.get_patient(pid)
 
 
-def _sim_board(args, patient):
-    from station.board.virtual import Subject, VirtualBoard, VirtualTransport
+def _sim_transport(args, board_id: int | None):
+    """The in-process virtual board (its id: ``board_id``, or its seed's own when None)."""
+    from station.board.virtual import VirtualBoard, VirtualTransport
+
+    board = VirtualBoard(seed=args.seed, board_id=board_id, record_truth=False)
+    return VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
+
+
+def _sim_subject(args, patient):
+    from station.board.virtual import Subject
 
     subject = Subject.resolve(args.subject)
     if patient.body_mass_kg:
         subject = subject.replace(body_mass_kg=float(patient.body_mass_kg))
-    board = VirtualBoard(seed=args.seed, record_truth=False)
-    transport = VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
-    return transport, subject
+    return subject
 
 
 def _sim_calibration(transport):
@@ -206,6 +216,7 @@ def run(args) -> int:
 
     if not args.sim and not args.port:
         raise StationError("Give the board's serial port with --port DEV, or use --sim for the virtual board.")
+    board_id = virtual_board_id_option(args)  # a bad --board-id is refused before anything is stored
     _HUMAN["stream"] = sys.stderr if args.json else None
     protocol = _protocol(args)  # invalid settings are refused here, before any session exists
     if args.report:  # an existing report is refused now, not after the whole session
@@ -214,11 +225,16 @@ def run(args) -> int:
         refuse_existing(args.report, force=args.force)
     store = Store.open()
     try:
-        sim_subject, sim_adjust = None, None
+        sim_subject, sim_adjust, calibration = None, None, None
+        if args.sim:
+            transport = _sim_transport(args, board_id)
+            if args.calibration:  # another board's calibration is refused before the patient is stored
+                calibration = _board_calibration(args, transport.board.info)
         patient = _patient(store, args) if args.sim else None  # with a port: once the board answered
         if args.sim:
-            transport, subject = _sim_board(args, patient)
-            calibration = _sim_calibration(transport)
+            subject = _sim_subject(args, patient)
+            if calibration is None:
+                calibration = _sim_calibration(transport)
             defaults = Subject().to_dict()
             sim_subject = {k: v for k, v in subject.to_dict().items()
                            if k not in ("stance", "task") and v != defaults.get(k)}

@@ -4,6 +4,11 @@ Every board needs a unique id: calibrations are stored per board id, and a new c
 FFFFFFFF (erased EEPROM), which the station refuses to store a calibration for. ``set-id`` writes
 the id over the protocol (CMD_SET_BOARD_ID, acknowledged), then asks the board for its info again
 and checks that it reports the new id.
+
+It also holds the one parser of a board id typed by a user (:func:`parse_board_id`) and the
+``--board-id HEX`` option of every command that creates a virtual board (``simulate``, ``calibrate
+--sim``, ``assess --sim``, ``dashboard --sim``, ``demo``, ``stream --sim``), whose default is the
+seed's own id (:func:`station.board.virtual.board.virtual_board_id`).
 """
 
 from __future__ import annotations
@@ -36,16 +41,55 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def parse_board_id(text: str) -> int:
-    """``"5b000002"`` or ``"0x5B000002"`` -> 0x5B000002; refuses non-hex, > 32 bits and the reserved ids."""
+def parse_board_id(text: str, *, allow_reserved: bool = False) -> int:
+    """The one parser of a board id typed by a user: ``"5b000002"`` or ``"0x5B000002"`` -> 0x5B000002.
+
+    Parameters
+    ----------
+    text : str
+        1-8 hexadecimal digits, optionally prefixed ``0x``.
+    allow_reserved : bool
+        Accept 00000000 and FFFFFFFF (a virtual board may play a new, unprogrammed chip); a real
+        board is never given them.
+
+    Raises
+    ------
+    StationError
+        Not 1-8 hex digits, or a reserved id when those are not allowed.
+    """
     raw = str(text).strip()
     digits = raw[2:] if raw.lower().startswith("0x") else raw
     if not digits or len(digits) > 8 or any(c not in "0123456789abcdefABCDEF" for c in digits):
         raise StationError(f"board id '{text}' is not 1-8 hexadecimal digits (e.g. 5B000002).")
     value = int(digits, 16)
-    if value in RESERVED_IDS:
+    if value in RESERVED_IDS and not allow_reserved:
         raise StationError(f"board id {value:08X} is reserved (it means 'no id'); choose another, e.g. 5B000002.")
     return value
+
+
+#: help of ``--board-id`` on every command that creates a virtual board
+VIRTUAL_BOARD_ID_HELP = ("the virtual board's id, 8 hex digits (default: one id per seed, 5B000000 + seed + 1, "
+                         "so seed 0 is 5B000001); calibrations are kept per board id")
+
+
+def add_virtual_board_id_option(parser, *, help_prefix: str = "") -> None:
+    """Add ``--board-id HEX`` (the id of an in-process or simulated virtual board) to ``parser`` or a group."""
+    parser.add_argument("--board-id", default=None, metavar="HEX", help=help_prefix + VIRTUAL_BOARD_ID_HELP)
+
+
+def virtual_board_id_option(args) -> int | None:
+    """``--board-id`` as an int, or None when not given (the virtual board then takes its seed's id).
+
+    FFFFFFFF is allowed: a virtual board may play a new chip, whose calibration the station refuses to store.
+    Given together with ``--port`` (a real board) it is refused: a real board's id is set with ``board set-id``.
+    """
+    text = getattr(args, "board_id", None)
+    if text is None:
+        return None
+    if getattr(args, "port", None):
+        raise StationError("--board-id sets the id of the virtual board (--sim); a real board keeps its id in its "
+                           "EEPROM: `station board set-id HEX --port DEV` changes it.")
+    return parse_board_id(text, allow_reserved=True)
 
 
 def _print_info(info, *, as_json: bool) -> None:

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
 from station.errors import CalibrationError, StationError
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ EXAMPLES = """\
 examples:
   station calibrate --port /dev/ttyACM0 --operator "J. Doe"        interactive, standard procedure
   station calibrate --sim --protocol quick                          the virtual board calibrates itself
+  station calibrate --sim --seed 3 --protocol quick                 another virtual board (id 5B000004)
   station simulate --link /tmp/vb &  station calibrate --port /tmp/vb --scripted --protocol quick
 """
 
@@ -54,6 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-save", action="store_true", help="do not make it the board's active calibration")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    add_virtual_board_id_option(sim)
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="virtual board frame rate (default 80)")
     sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock")
     sim.add_argument("--misplace", action="append", default=[], metavar="STEP:X,Y",
@@ -89,12 +92,13 @@ def _protocol(args):
     )
 
 
-def _transport(args, geometry):
+def _transport(args, geometry, board_id: int | None):
     if args.sim:
         from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
 
         model = BoardModel(positions_mm=tuple(map(tuple, geometry.positions_mm.tolist())), name=geometry.name)
-        board = VirtualBoard(seed=args.seed, rate_hz=args.rate, board=model, record_truth=False)
+        board = VirtualBoard(seed=args.seed, rate_hz=args.rate, board=model, board_id=board_id,
+                             record_truth=False)
         return VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
     from station.board.serial_transport import SerialTransport
 
@@ -105,13 +109,14 @@ def run(args) -> int:
     from station.calibration import load_geometry, save_calibration
     from station.calibration.wizard import ConsoleOperator, SimOperator, calibrate_over
 
+    board_id = virtual_board_id_option(args)  # a bad --board-id is refused before anything starts
     protocol = _protocol(args)
     geometry = load_geometry(args.geometry)
     misplace = _parse_misplace(args.misplace)
     scripted = args.sim or args.scripted
     if misplace and not scripted:
         raise StationError("--misplace only applies when the virtual board places the masses (--sim or --scripted).")
-    transport = _transport(args, geometry)
+    transport = _transport(args, geometry, board_id)
 
     def make_operator(t):
         return SimOperator(t, out=sys.stderr, misplace=misplace) if scripted else ConsoleOperator()

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
 from station.errors import StationError
 
 EXAMPLES = """\
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
                    help="tab shown first (default live)")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    add_virtual_board_id_option(sim)
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="frame rate (default 80, up to 1000)")
     sim.add_argument("--subject", default="healthy",
                      help="virtual patient: healthy, weak-right, weak-left (default healthy)")
@@ -48,6 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    board_id = virtual_board_id_option(args)
     if args.after < 0:
         raise StationError("--after must be zero or more seconds.")
     if args.screenshot is not None and not args.screenshot.lower().endswith(".png"):
@@ -58,7 +61,7 @@ def run(args) -> int:
     except ImportError as exc:
         raise StationError(f"the dashboard needs PySide6 and pyqtgraph ({exc}).") from None
     return run_dashboard(port=args.port, sim=args.sim, seed=args.seed, rate_hz=args.rate, subject=args.subject,
-                         faults=args.faults, screenshot=args.screenshot, after_s=args.after, tab=args.tab)
+                         faults=args.faults, board_id=board_id, screenshot=args.screenshot, after_s=args.after, tab=args.tab)
 
 
 def _choose_platform(*, screenshot: bool) -> None:

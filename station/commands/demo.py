@@ -18,6 +18,8 @@ import argparse
 import os
 from pathlib import Path
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="PATH", default="station-demo-report.pdf",
                    help="where the headless session's PDF report goes (default: ./station-demo-report.pdf)")
     p.add_argument("--seed", type=int, default=7, help="virtual board seed (default 7)")
+    add_virtual_board_id_option(p)
     p.add_argument("--subject", default="weak-right", metavar="NAME|FILE",
                    help="the virtual patient (default weak-right: a runner whose right hip drops)")
     p.add_argument("--seconds", type=float, default=30.0, metavar="S",
@@ -53,6 +56,7 @@ def _demo_data_dir() -> None:
 
 
 def run(args) -> int:
+    board_id = virtual_board_id_option(args)  # a bad --board-id is one clear line, before anything starts
     _demo_data_dir()
     if not args.headless and _has_display():
         from station.commands.qtprobe import qt_platform_loads
@@ -61,7 +65,7 @@ def run(args) -> int:
         if ok:
             from station.dashboard.app import run_dashboard
 
-            return run_dashboard(sim=True, subject=args.subject, seed=args.seed, guided=True)
+            return run_dashboard(sim=True, subject=args.subject, seed=args.seed, board_id=board_id, guided=True)
         print(f"Qt cannot open a window on this display ({why}); running the headless demo instead "
               "(a simulated primer session ending in a PDF report). `make demo` as root installs the "
               "libraries Qt's xcb platform needs.")
@@ -79,6 +83,7 @@ def run(args) -> int:
         "--operator", "station demo", "--body-mass", "72", "--birth-year", "1990", "--sex", "female",
         "--dominant-leg", "right", "--seconds", f"{args.seconds:g}", "--seed", str(args.seed),
         "--subject", args.subject, "--primer-effect", "30",
+        *(["--board-id", f"{board_id:08X}"] if board_id is not None else []),
         "--force",  # the demo replaces its own report
     ])
     status = assess.run(assess_args)

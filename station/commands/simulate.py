@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
 from station.errors import StationError
 
 logger = logging.getLogger(__name__)
@@ -38,24 +39,12 @@ def register(subparsers) -> None:
     p.add_argument("--link", default=None, metavar="PATH", help="also create the symlink PATH to the device")
     p.add_argument("--truth", default=None, metavar="FILE", help="write the ground truth (.npz) on exit")
     p.add_argument("--clock-ppm", type=float, default=0.0, metavar="PPM", help="board clock error against the host (default 0)")
-    p.add_argument("--board-id", default=None, metavar="HEX",
-                   help="board id in the info frame (default: one per seed, 5B000000 + seed + 1, so seed 0 is 5B000001)")
+    add_virtual_board_id_option(p)
     p.set_defaults(func=run)
-
-
-def _board_id(text: str) -> int:
-    try:
-        value = int(text, 16)
-    except ValueError:
-        raise StationError(f"board id '{text}' is not hexadecimal (e.g. 5B000001).") from None
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise StationError(f"board id '{text}' does not fit in 32 bits.")
-    return value
 
 
 def run(args) -> int:
     from station.board.virtual import BoardModel, FaultSpec, Subject, VirtualBoard
-    from station.board.virtual.board import virtual_board_id
     from station.board.virtual.pty_server import serve
 
     subject = Subject.resolve(args.subject)
@@ -67,7 +56,7 @@ def run(args) -> int:
     board = VirtualBoard(
         seed=args.seed, rate_hz=args.rate, subject=subject, board=BoardModel.named(args.board),
         faults=FaultSpec.parse(args.faults),
-        board_id=_board_id(args.board_id) if args.board_id is not None else virtual_board_id(args.seed),
+        board_id=virtual_board_id_option(args),  # None: the seed's own id
         clock_ppm=args.clock_ppm,
         record_truth=args.truth is not None,
     )

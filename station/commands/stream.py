@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 
+from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,20 @@ def register(subparsers) -> None:
     p.add_argument("--calibration", metavar="FILE", help="calibration file (default: the board's active calibration)")
     p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="--sim: the virtual board's seed")
+    add_virtual_board_id_option(p, help_prefix="--sim: ")
     p.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="--sim: frame rate (default 80)")
     p.add_argument("--subject", default="healthy", help="--sim: who stands on the board (default healthy)")
     p.add_argument("--body-mass", type=float, metavar="KG", help="load gate of the COP: 20 %% of body weight (default 100 N)")
     p.set_defaults(func=run)
 
 
-def _sim_source(args):
+def _sim_source(args, board_id: int | None):
     from station.board.virtual import BoardModel, Subject, VirtualBoard, VirtualTransport
     from station.calibration import Calibration, load_geometry
 
     geometry = load_geometry("reference-400x300")
     model = BoardModel(positions_mm=tuple(map(tuple, geometry.positions_mm.tolist())), name=geometry.name)
-    board = VirtualBoard(seed=args.seed, rate_hz=args.rate, board=model, record_truth=False)
+    board = VirtualBoard(seed=args.seed, rate_hz=args.rate, board=model, board_id=board_id, record_truth=False)
     board.set_subject(Subject.named(args.subject))
 
     def calibration_for(board_id: str):
@@ -61,9 +63,10 @@ def run(args) -> int:
 
     if args.seconds is not None and not args.seconds > 0:
         raise StationError(f"--seconds must be positive (got {args.seconds:g}).")
+    board_id = virtual_board_id_option(args)
     sim_calibration = None
     if args.sim:
-        transport, sim_calibration = _sim_source(args)
+        transport, sim_calibration = _sim_source(args, board_id)
     else:
         from station.board.serial_transport import SerialTransport
 

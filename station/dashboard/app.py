@@ -23,7 +23,8 @@ def qt_application():
 
 
 def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
-                 subject: str = "healthy", faults: str | None = None, realtime: bool = True, store=None,
+                 subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
+                 realtime: bool = True, store=None,
                  calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int = 3,
                  duration_s: float = 30.0, exclude_s: float = 5.0):
     """Create (not start) the main window and its board link; see :func:`run_dashboard`."""
@@ -34,7 +35,8 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
     qt_application()
     if sim == (port is not None):
         raise StationError("Choose --sim or --port DEV (one of them).")
-    options = SimOptions(seed=seed, rate_hz=rate_hz, subject=subject, faults=faults, realtime=realtime) if sim else None
+    options = (SimOptions(seed=seed, rate_hz=rate_hz, subject=subject, faults=faults, board_id=board_id, realtime=realtime)
+               if sim else None)
     link = BoardLink(port=port, sim=options, calibration=calibration)
     store = store if store is not None else Store.open()
     return MainWindow(link, store, fps=fps, clock_factory=clock_factory, trials_per_side=trials_per_side,
@@ -42,8 +44,9 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
 
 
 def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
-                  subject: str = "healthy", faults: str | None = None, screenshot: str | os.PathLike | None = None,
-                  after_s: float = 5.0, tab: str | None = None, guided: bool = False) -> int:
+                  subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
+                  screenshot: str | os.PathLike | None = None, after_s: float = 5.0, tab: str | None = None,
+                  guided: bool = False) -> int:
     """Open the clinic dashboard on a serial board or the in-process virtual board; block until closed.
 
     Parameters
@@ -52,8 +55,9 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
         Serial device of a board (or of ``station simulate``).
     sim : bool
         Use an in-process virtual board (real time), calibrated at start-up by the calibration wizard.
-    seed, rate_hz, subject, faults
-        Virtual board settings (``subject``: healthy, weak-right, weak-left; ``faults``: FaultSpec).
+    seed, rate_hz, subject, faults, board_id
+        Virtual board settings (``subject``: healthy, weak-right, weak-left; ``faults``: FaultSpec;
+        ``board_id``: None = the seed's own id, see :func:`station.board.virtual.board.virtual_board_id`).
     screenshot : path or None
         Save the window as PNG after ``after_s`` seconds and exit 0 (works offscreen).
     tab : str or None
@@ -70,7 +74,8 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
     from PySide6.QtCore import QTimer
 
     app = qt_application()
-    window = build_window(port=port, sim=sim, seed=seed, rate_hz=rate_hz, subject=subject, faults=faults)
+    window = build_window(port=port, sim=sim, seed=seed, rate_hz=rate_hz, subject=subject, faults=faults,
+                          board_id=board_id)
     if guided:
         window.guide_first_run(demo_patient(window.store))
     if tab:

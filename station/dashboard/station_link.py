@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from station.errors import StationError
+from station.errors import CalibrationError, StationError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class SimOptions:
         Subject preset of the virtual patient (``healthy``, ``weak-right``, ``weak-left``).
     faults : str or None
         Fault spec (``FaultSpec.parse`` syntax), e.g. ``"disconnect=20:3"``.
+    board_id : int or None
+        The board's id; None = the seed's own (:func:`station.board.virtual.board.virtual_board_id`).
     realtime : bool
         Pace the board by the wall clock (False: as fast as the CPU allows, for tests).
     chunk_s : float
@@ -62,6 +64,7 @@ class SimOptions:
     rate_hz: float = 80.0
     subject: str = "healthy"
     faults: str | None = None
+    board_id: int | None = None
     realtime: bool = True
     chunk_s: float = 0.05
     standing: bool = True
@@ -185,7 +188,7 @@ class BoardLink:
         # scripted start-up calibration runs minutes of board time in a second, and a disconnect
         # "at 20 s" must not land in it (issue 14: the dashboard stayed on "Board stopped")
         self.board = VirtualBoard(seed=sim.seed, rate_hz=sim.rate_hz, board=model, faults=untimed(spec),
-                                  record_truth=False)
+                                  board_id=sim.board_id, record_truth=False)
         if self.calibration is None:
             progress(0.65, "Calibrating the virtual board with known masses…")
             self.calibration = calibrate_virtual(self.board, geometry, observer=wizard_observer)
@@ -217,6 +220,11 @@ class BoardLink:
         if self._closed.is_set():  # the window closed while the board was opening
             acq.stop()
             return
+        given = getattr(self.calibration, "board_id", None)
+        if given is not None and given != self.info.board_id_hex:  # never another board's calibration
+            acq.stop()
+            raise CalibrationError(f"The calibration given is board {given}'s, but this board is {self.info.board_id_hex}: "
+                                   "calibrate this board before assessing patients.")
         self.acquisition = acq
         self.status_text = f"Connected to {self.source_text}."
 

@@ -1,8 +1,13 @@
 """``station assess``: a whole protocol headless on the virtual board, stored; clear errors; no Qt."""
 
+import json
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
+from station.board.virtual.board import virtual_board_id
 from station.cli import main
 from station.store import Store
 
@@ -38,7 +43,7 @@ def test_assess_sim_runs_stores_and_reports(tmp_path):
         assert [t.side for t in trials if t.status == "finished"] == ["left", "right"]
         assert session.scores["stance"]["baseline/eyes_open"]["sides"]["left"]["mean_velocity_ml_mm_s"]["n"] == 1
         assert session.calibration_id is not None and {t.calibration_id for t in trials} == {session.calibration_id}
-        assert store.get_calibration(session.calibration_id)["board_id"] == "5B000001"
+        assert store.get_calibration(session.calibration_id)["board_id"] == f"{virtual_board_id(0):08X}"  # seed 0's
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
@@ -133,3 +138,69 @@ def test_invalid_protocol_settings_are_refused_before_a_session(tmp_path, capsys
         assert rc == 2 and err.startswith("station: error: Invalid protocol settings: ") and "\n" not in err
     with Store.open(tmp_path / "data") as store:
         assert store.list_patients() == [] or all(store.list_sessions(p.id) == [] for p in store.list_patients())
+
+
+SHORT = ["--body-mass", "70", "--protocol", "single-leg", "--trials", "1", "--practice", "0", "--seconds", "6",
+         "--exclude", "2"]
+
+
+def _calibrate_sim(data, out, *extra) -> None:
+    assert main(["--data-dir", str(data), "calibrate", "--sim", "--protocol", "quick", "--skip-drift", "--skip-creep",
+                 "--no-save", "--out", str(out), *extra]) == 0
+
+
+def test_assess_sim_uses_its_own_boards_calibration_never_another_seeds(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    monkeypatch.setenv("STATION_DATA_DIR", str(data))
+    one, two = f"{virtual_board_id(1):08X}", f"{virtual_board_id(2):08X}"
+    seed_1 = tmp_path / "seed1.json"
+    _calibrate_sim(data, seed_1, "--seed", "1")
+    capsys.readouterr()
+    # seed 1's calibration on seed 2's board: refused in one line, before the patient is stored
+    rc = main(["--data-dir", str(data), "assess", "--sim", "--seed", "2", "--calibration", str(seed_1),
+               "--patient", "Runner 11", *SHORT])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err == f"station: error: calibration file {seed_1} belongs to board {one}, this board is {two}.\n"
+    with Store.open(data) as store:
+        assert store.list_patients() == []
+    # on seed 1's own board the same file is the session's calibration (no calibration of its own)
+    rc = main(["--data-dir", str(data), "assess", "--sim", "--seed", "1", "--calibration", str(seed_1),
+               "--patient", "Runner 11", *SHORT])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "Calibrating the virtual board" not in captured.out
+    with Store.open(data) as store:
+        (session,) = store.list_sessions(store.list_patients()[0].id)
+        stored = store.get_calibration(session.calibration_id)
+        assert session.board["board_id"] == stored["board_id"] == one
+        file = json.loads(seed_1.read_text())
+        np.testing.assert_array_equal(stored["gains_n_per_count"], file["gains_n_per_count"])
+
+
+def test_assess_sim_board_id_option_names_the_board_and_its_calibration(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    monkeypatch.setenv("STATION_DATA_DIR", str(data))
+    rc = main(["--data-dir", str(data), "assess", "--sim", "--seed", "2", "--board-id", "5B0000AA",
+               "--patient", "Runner 12", *SHORT])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "Calibrating the virtual board with known masses" in captured.out
+    with Store.open(data) as store:
+        (session,) = store.list_sessions(store.list_patients()[0].id)
+        assert session.board["board_id"] == "5B0000AA"
+        assert store.get_calibration(session.calibration_id)["board_id"] == "5B0000AA"
+
+
+@pytest.mark.parametrize("board_id, message", [
+    ("nope", "board id 'nope' is not 1-8 hexadecimal digits (e.g. 5B000002)."),
+    ("0x5B0000AA1", "board id '0x5B0000AA1' is not 1-8 hexadecimal digits (e.g. 5B000002)."),
+])
+def test_assess_bad_board_id_is_one_clear_line_before_anything_is_stored(tmp_path, monkeypatch, capsys, board_id,
+                                                                          message):
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--board-id", board_id, "--patient", "Runner 13",
+               *SHORT])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.err == f"station: error: {message}\n" and captured.out == ""
+    assert not (tmp_path / "data" / "station.sqlite3").exists()  # refused before the store was opened

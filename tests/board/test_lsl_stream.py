@@ -48,3 +48,24 @@ def test_stream_carries_labelled_forces_and_cop(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("extra, board", [([], None), (["--board-id", "5B0000AA"], "5B0000AA")])
+def test_stream_names_the_virtual_boards_own_id_or_the_option(tmp_path, monkeypatch, capsys, extra, board):
+    from station.board.virtual.board import virtual_board_id
+    from station.cli import main
+
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    assert main(["stream", "--sim", "--seed", "3", *extra, "--seconds", "0.5"]) == 0
+    err = capsys.readouterr().err
+    assert f"streaming BalanceStation-{board or f'{virtual_board_id(3):08X}'} (7 channels: " in err
+
+
+def test_stream_bad_board_id_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    from station.cli import main
+
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "data"))
+    assert main(["stream", "--sim", "--board-id", "-1", "--seconds", "0.5"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "station: error: board id '-1' is not 1-8 hexadecimal digits (e.g. 5B000002).\n"
+    assert captured.out == ""

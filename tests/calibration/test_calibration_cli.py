@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from station.board.virtual.board import virtual_board_id
 from station.calibration import active_calibration, load_calibration
 from station.calibration.wizard import ConsoleOperator, describe_position
 from station.cli import main
@@ -24,14 +25,65 @@ def test_sim_calibration_becomes_active(tmp_path, monkeypatch, capsys):
     assert rc == 0
     assert "Place 20 kg at the centre." in captured.err  # the prompt, answered by the virtual board
     assert "RESULT: PASS" in captured.out
-    active = active_calibration(0x5B000001)
+    board = f"{virtual_board_id(2):08X}"  # seed 2's own id
+    assert f"active calibration of board {board}: " in captured.out
+    active = active_calibration(board)
     assert active.operator == "tech" and active.version == 1 and active.protocol == "quick"
     assert stat.S_IMODE((tmp_path / "calibrations").stat().st_mode) == 0o700
     assert load_calibration(out).to_dict() == active.to_dict()
     # a second calibration supersedes the first and keeps it as v1
     assert main(["calibrate", "--sim", "--seed", "2", "--protocol", "quick", "--skip-drift", "--skip-creep"]) == 0
-    assert active_calibration("5B000001").version == 2
-    assert (tmp_path / "calibrations" / "5B000001.v1.json").exists()
+    assert active_calibration(board).version == 2
+    assert (tmp_path / "calibrations" / f"{board}.v1.json").exists()
+
+
+QUICK = ["calibrate", "--sim", "--protocol", "quick", "--skip-drift", "--skip-creep"]
+
+
+def test_boards_of_two_seeds_keep_two_calibrations(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))
+    assert main([*QUICK, "--seed", "1"]) == 0
+    assert main([*QUICK, "--seed", "3"]) == 0
+    capsys.readouterr()
+    one, three = f"{virtual_board_id(1):08X}", f"{virtual_board_id(3):08X}"
+    assert sorted(p.name for p in (tmp_path / "calibrations").iterdir()) == [f"{one}.json", f"{three}.json"]
+    cal_1, cal_3 = active_calibration(one), active_calibration(three)
+    assert (cal_1.board_id, cal_1.version, cal_3.board_id, cal_3.version) == (one, 1, three, 1)
+    # two boards, two sets of hidden gains: neither calibration would fit the other board
+    assert np.abs(cal_1.gains_n_per_count / cal_3.gains_n_per_count - 1).max() > 0.01
+
+
+def test_board_id_option_is_the_virtual_boards_id(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))
+    assert main([*QUICK, "--seed", "4", "--board-id", "5B0000AA"]) == 0
+    assert "active calibration of board 5B0000AA: " in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "calibrations").iterdir()] == ["5B0000AA.json"]
+    assert active_calibration("5b0000aa").board_id == "5B0000AA"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sim", "--board-id", "5B00XYZ"], "board id '5B00XYZ' is not 1-8 hexadecimal digits (e.g. 5B000002)."),
+    (["--sim", "--board-id", "123456789"], "board id '123456789' is not 1-8 hexadecimal digits (e.g. 5B000002)."),
+    (["--port", "/dev/null", "--board-id", "5B0000AA"],
+     "--board-id sets the id of the virtual board (--sim); a real board keeps its id in its EEPROM: "
+     "`station board set-id HEX --port DEV` changes it."),
+])
+def test_bad_board_id_is_one_clear_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))
+    assert main(["calibrate", *argv, "--protocol", "quick"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"station: error: {message}\n" and captured.out == ""
+    assert not (tmp_path / "calibrations").exists()
+
+
+def test_a_virtual_board_without_an_id_is_refused_before_any_mass(tmp_path, monkeypatch, capsys):
+    # FFFFFFFF is allowed for a virtual board: it plays a new chip, which the station refuses to calibrate
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))
+    assert main([*QUICK, "--board-id", "FFFFFFFF"]) == 2
+    captured = capsys.readouterr()
+    assert "this board has no id yet (it reports FFFFFFFF" in captured.err and "station board set-id" in captured.err
+    assert "Place 20 kg" not in captured.err
+    assert not (tmp_path / "calibrations").exists()
 
 
 def test_failed_calibration_exits_nonzero_and_saves_nothing(tmp_path):

@@ -31,13 +31,14 @@ def store(tmp_path, monkeypatch):
     s.close()
 
 
-def known_board():
-    """A BoardModel with known gains and the matching Calibration."""
+def known_board(seed: int):
+    """A BoardModel with known gains and the matching Calibration of the virtual board of ``seed`` (its id)."""
     from station.board.virtual import BoardModel
+    from station.board.virtual.board import virtual_board_id
     from station.calibration import Calibration, load_geometry
 
     model = BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS)
-    cal = Calibration(board_id="5B000001", geometry=load_geometry("reference-400x300"),
+    cal = Calibration(board_id=virtual_board_id(seed), geometry=load_geometry("reference-400x300"),
                       offsets_counts=np.asarray(OFFSETS_COUNTS, float),
                       gains_n_per_count=1.0 / np.asarray(GAINS_COUNTS_PER_N))
     return model, cal

@@ -29,7 +29,7 @@ def _pct(value: float) -> str:
 
 
 def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_window, store, tmp_path):
-    model, calibration = known_board()
+    model, calibration = known_board(4)
     window = make_window(SimOptions(seed=4, realtime=False, chunk_s=0.05, subject="weak-right", board_model=model),
                          calibration=calibration)
     window.resize(1500, 900)

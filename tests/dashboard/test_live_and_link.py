@@ -10,7 +10,7 @@ from .conftest import image_stats, known_board, save_png
 
 
 def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
-    model, cal = known_board()
+    model, cal = known_board(3)
     window = make_window(SimOptions(seed=3, subject="healthy", board_model=model), calibration=cal)
     window.patients.name.setText("Quiet Q")
     window.patients.mass.setValue(70.0)
@@ -48,7 +48,7 @@ def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
 def test_unplugging_the_board_mid_trial_shows_it_and_recovers(qtbot, make_window, store):
     from station.board.virtual import FaultSpec
 
-    model, cal = known_board()
+    model, cal = known_board(5)
     window = make_window(SimOptions(seed=5, board_model=model), calibration=cal, trials_per_side=1, duration_s=20.0,
                          exclude_s=2.0)
     window.patients.name.setText("Unplug U")
@@ -79,7 +79,7 @@ def test_unplugging_the_board_mid_trial_shows_it_and_recovers(qtbot, make_window
 
 
 def test_calibration_wizard_from_the_dashboard_recalibrates_and_resumes(qtbot, make_window):
-    model, cal = known_board()
+    model, cal = known_board(7)
     window = make_window(SimOptions(seed=7, board_model=model), calibration=cal)
     panel = window.calibration_panel
     window.tabs.setCurrentWidget(panel)

@@ -123,7 +123,7 @@ def busy_window(make_window, store, tmp_path):
     primer_store, session_id = build_primer_session(tmp_path / "data", name="Primer P")
     primer_store.close()
     build_rehab_history(store)
-    model, cal = known_board()
+    model, cal = known_board(2)
     window = make_window(SimOptions(seed=2, realtime=False, chunk_s=0.05, board_model=model), calibration=cal)
     window.resize(1500, 900)
     window.patients.refresh()

@@ -27,6 +27,8 @@ from station.store import Store
 GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
 OFFSETS_COUNTS = (1200, -2100, 3050, 480)
 BODY_MASS_KG = 70.0
+#: the virtual board's seed (its id is the seed's own, ``virtual_board_id(SEED)``)
+SEED = 7
 DURATION_S, EXCLUDE_S, RFE_REPS = 15.0, 2.0, 3
 
 
@@ -60,7 +62,7 @@ def _record(board: VirtualBoard, scene: dict, *, seconds: float, step_off_after_
                      quality=quality, gaps=[], calibration=None, meta={}, events=[])
 
 
-def build_primer_session(data_dir, *, seed: int = 7, name: str = "Test Patient", birth_year: int | None = 1984):
+def build_primer_session(data_dir, *, seed: int = SEED, name: str = "Test Patient", birth_year: int | None = 1984):
     """Store the session described in the module docstring; return ``(store, session_id)``."""
     board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
     cal = calibration_for(board)

@@ -6,9 +6,11 @@ import subprocess
 
 import pytest
 
+from station.board.virtual.board import virtual_board_id
 from station.report.pdf import fmt, headline, si_text, write_session_report
 
 from .conftest import BIRTH_YEAR, PATIENT_NAME
+from .sessions import SEED
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
                                 reason="poppler-utils (pdftotext, pdftoppm) not installed")
@@ -84,7 +86,7 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     trials = run.store.trials(run.session_id)
     frames = sum(t.quality["frames"] for t in trials)
     assert f"{frames} frames received, 0 lost (0.00 %), 0 CRC errors" in rest and "A clean recording" in rest
-    assert "Board 5B000001" in rest and "valid at the session" in rest and "technician A" in rest
+    assert f"Board {virtual_board_id(SEED):08X}" in rest and "valid at the session" in rest and "technician A" in rest
     for t in trials:
         if t.task == "single_leg" and t.status == "finished":
             assert fmt(t.metrics["ellipse95_area_mm2"], 0) in rest

@@ -94,8 +94,9 @@ class VirtualBoard:
         Geometry and electronics (default: the reference 400 x 300 mm board).
     faults : FaultSpec, str or None
         Faults to inject (``FaultSpec.parse`` syntax).
-    board_id : int
-        The id in the info frame (u32).
+    board_id : int or None
+        The id in the info frame (u32); None (the default) = :func:`virtual_board_id` of ``seed``, so
+        boards of different seeds (different hidden gains) never share a calibration.
     clock_ppm : float
         Board clock error against the host (+ = board clock fast).
     seq_start, clock_start_us : int
@@ -105,12 +106,14 @@ class VirtualBoard:
     """
 
     def __init__(self, *, seed: int = 0, rate_hz: float = 80.0, subject: Subject | None = None, board: BoardModel | None = None,
-                 faults: FaultSpec | str | None = None, board_id: int = 0x5B000001, clock_ppm: float = 0.0,
+                 faults: FaultSpec | str | None = None, board_id: int | None = None, clock_ppm: float = 0.0,
                  seq_start: int = 0, clock_start_us: int = 0, record_truth: bool = True):
         if not 1.0 <= float(rate_hz) <= MAX_RATE_HZ:
             raise StationError(f"rate {rate_hz} Hz is outside the virtual board's 1-{MAX_RATE_HZ:.0f} Hz.")
         if abs(clock_ppm) > 10_000:
             raise StationError(f"clock error {clock_ppm} ppm is implausible (limit ±10000 ppm).")
+        if board_id is None:
+            board_id = virtual_board_id(seed)
         if not 0 <= int(board_id) <= 0xFFFFFFFF:
             raise StationError("board id must fit in 32 bits.")
         self.seed = int(seed)

@@ -184,7 +184,7 @@ def test_simulate_bad_input_is_one_clear_line(capsys):
     for args, message in [
         (["--subject", "nobody"], "station: error: unknown subject 'nobody'; known: empty, healthy, weak-left, weak-right (or a .json/.toml file).\n"),
         (["--faults", "foo=1"], "station: error: unknown fault 'foo'; known: corrupt, drop, burst, disconnect, reboot, dead, saturate, timeout, forge, reflash, swap.\n"),
-        (["--board-id", "xyz"], "station: error: board id 'xyz' is not hexadecimal (e.g. 5B000001).\n"),
+        (["--board-id", "xyz"], "station: error: board id 'xyz' is not 1-8 hexadecimal digits (e.g. 5B000002).\n"),
         (["--rate", "5000"], "station: error: rate 5000.0 Hz is outside the virtual board's 1-1000 Hz.\n"),
         (["--board", "round"], "station: error: unknown board geometry 'round'; known: reference-400x300, wii-433x238.\n"),
     ]:

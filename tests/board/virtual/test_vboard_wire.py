@@ -8,7 +8,8 @@ import pytest
 
 from station.board import protocol as P
 from station.board.virtual import BoardModel, Subject, VirtualBoard
-from station.board.virtual.board import BOOT_S
+from station.board.virtual.board import BOOT_S, virtual_board_id
+from station.errors import StationError
 from vboard_wire import parse
 
 START = P.encode_command(P.CMD_START)
@@ -46,7 +47,23 @@ def test_silent_until_start_then_exact_bytes_for_a_known_seed():
     assert list(truth.t_us[:3]) == [2_012_500, 2_025_000, 2_037_500]
     np.testing.assert_allclose(np.diff(truth.t_s), 1 / 80.0, rtol=0, atol=1e-9)
     assert truth.intact.all()
-    assert vb.info.adc_kind == "virtual" and vb.info.board_id == 0x5B000001 and vb.info.nominal_rate_hz == 80
+    assert vb.info.adc_kind == "virtual" and vb.info.board_id == virtual_board_id(7) and vb.info.nominal_rate_hz == 80
+
+
+def test_board_id_defaults_to_the_seeds_own_and_an_explicit_one_is_kept():
+    boards = [VirtualBoard(seed=s, record_truth=False) for s in (0, 1, 2, 41)]
+    assert [b.info.board_id for b in boards] == [virtual_board_id(s) for s in (0, 1, 2, 41)]
+    assert len({b.info.board_id for b in boards}) == 4
+    # the id is on the wire (the INFO frame) and in the ground truth's metadata
+    boards[2].write(INFO)
+    _, others, _ = parse(boards[2].advance(0.1))
+    assert P.decode_info_payload(others[0][1]).board_id == virtual_board_id(2)
+    assert boards[2].truth.meta["board_id"] == f"{virtual_board_id(2):08X}"
+    # an explicit id wins over the seed's, whatever the seed (0 and FFFFFFFF included: a new chip)
+    for seed, board_id in ((0, 0x5B0000AA), (5, 0x5B0000AA), (3, 0xFFFFFFFF), (3, 0)):
+        assert VirtualBoard(seed=seed, board_id=board_id, record_truth=False).info.board_id == board_id
+    with pytest.raises(StationError, match="32 bits"):
+        VirtualBoard(seed=1, board_id=0x1_0000_0000)
 
 
 def test_counts_are_hidden_gain_times_force_plus_offset():
