@@ -45,11 +45,17 @@ CONDITIONS = {
     "stance-weak-right": ("stance", "single-leg", {}, {"preset": "weak-right"}, None),
     "rdl-null": ("rdl", "rdl", {}, {"preset": "healthy"}, None),
     "rdl-4v12": ("rdl", "rdl", {}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
+    "rdl-4v12-2sets": ("rdl", "rdl", {"sets_per_side": 2}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
     "primer-null": ("primer", "primer", PRIMER_BENCH, {"preset": "weak-right"}, None),
     "primer-weak-25": ("primer", "primer", PRIMER_BENCH, {"preset": "weak-right"}, {"sway_scale_right": 1.5 * 0.71}),
 }
-DEFAULT_ORDER = ["stance-null", "stance-si25", "rdl-null", "rdl-4v12", "primer-null", "primer-weak-25",
-                 "stance-si15", "stance-weak-right"]
+DEFAULT_ORDER = ["primer-null", "primer-weak-25", "stance-null", "stance-si25", "rdl-null", "rdl-4v12",
+                 "rdl-4v12-2sets", "stance-si15", "stance-weak-right"]
+#: false-positive conditions run more sessions (x --seeds): a rate near 5 % needs several hundred sessions
+#: before the upper end of its 95 % interval says anything useful
+NULL_SEEDS_FACTOR = {"stance-null": 3, "rdl-null": 3}
+#: the true typical outward shift (mm) per side in the RDL conditions (the subject's rdl_ml_shift_mm_*)
+RDL_TRUE_SHIFT = {"left": 4.0, "right": 4.0}
 
 _STORE = None
 
@@ -78,12 +84,14 @@ def _session(task):
     scores = session.scores or {}
     trials = run.store.trials(run.session_id)
     counted = [t.metrics.get("reps_counted") for t in trials if t.task in ("rdl", "rfe_rdl") and t.status == "finished"]
+    rep_sets = [(t.side, [r.get("lateral_shift_mm") for r in t.rep_metrics]) for t in trials
+                if t.task == "rdl" and t.status == "finished"]
     truth_reps = sum(1 for e in run.board.truth.events if e["kind"] == "rep_start")
     stance_trials = sum(1 for t in trials if t.task == "single_leg" and t.status == "finished")
     return {"name": name, "seed": seed, "status": session.status, "verdicts": scores.get("verdicts") or [],
             "minutes": float(scores.get("minutes", math.nan)), "cpu_s": time.perf_counter() - t0,
             "reps_counted": counted, "truth_reps": truth_reps, "stance_trials": stance_trials,
-            "rdl_sets": len(counted)}
+            "rdl_sets": len(counted), "rep_sets": rep_sets}
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -117,6 +125,14 @@ def summarise(name: str, results: list[dict]) -> list[str]:
     lines.append(f"   patient time per session: mean {np.nanmean(minutes):.1f} min, 95th pct {np.nanpercentile(minutes, 95):.1f} min; "
                  f"finished {sum(r['status'] == 'finished' for r in results)}/{len(results)}; "
                  f"CPU {np.mean([r['cpu_s'] for r in results]):.1f} s/session")
+    if family == "primer" and PRIMER_BENCH:
+        from station.assessment import protocols
+
+        def timers(proto):
+            return sum(st.total_s for st in proto.steps if st.kind == "exercise")
+
+        extra = (timers(protocols.get("primer")) - timers(protocols.get("primer", **PRIMER_BENCH))) / 60.0
+        lines.append(f"   in the clinic (full primer timers, +{extra:.1f} min): mean {np.nanmean(minutes) + extra:.1f} min")
     if family == "stance":
         n_tr = np.array([r["stance_trials"] for r in results]) / 2
         lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f} (3-6, adaptive)")
@@ -127,6 +143,8 @@ def summarise(name: str, results: list[dict]) -> list[str]:
         exact = sum(1 for c in sets if c == asked)
         lines.append(f"   RDL sets: {len(sets)} finished; exactly {asked} reps {rate(exact, len(sets))}; "
                      f"more than {asked} (phantom) {rate(phantom, len(sets))}")
+    if family == "rdl":
+        lines += _within_set_correlation(subject, results)
     for block, side in _blocks(family):
         vs = [next((v for v in r["verdicts"] if v["block"] == block and v.get("side") == side), None) for r in results]
         vs = [v for v in vs if v is not None and np.isfinite(v.get("estimate", math.nan))]
@@ -171,9 +189,45 @@ def summarise(name: str, results: list[dict]) -> list[str]:
     return lines
 
 
+def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
+    """The design effect of a set's mean lateral shift, and the exchangeable correlation it implies.
+
+    Per leg: the variance of the set means around the patient's true typical shift (every source: the
+    sway shared by the repetitions, the set's own level) over the mean within-set variance / m.
+    ``rho = (ratio - 1) / (m - 1)``; its 95 % interval from the chi-square of the numerator.
+    """
+    from scipy import stats
+
+    out = []
+    for side in ("left", "right"):
+        truth = float(subject.get(f"rdl_ml_shift_mm_{side}", RDL_TRUE_SHIFT[side]))
+        sets = [np.asarray([x for x in reps if x is not None and np.isfinite(x)], float)
+                for r in results for s, reps in r["rep_sets"] if s == side]
+        sets = [x for x in sets if x.size >= 3]
+        if len(sets) < 10:
+            continue
+        m = float(np.mean([x.size for x in sets]))
+        num = float(np.mean([(x.mean() - truth) ** 2 for x in sets]))
+        den = float(np.mean([x.var(ddof=1) / x.size for x in sets]))
+        k = len(sets)
+        lo, hi = num * k / stats.chi2.ppf(0.975, k) / den, num * k / stats.chi2.ppf(0.025, k) / den
+        rho = lambda ratio: (ratio - 1.0) / (m - 1.0)
+        out.append(f"   within-set correlation, {side} ({truth:g} mm): design effect {num / den:.2f} "
+                   f"[{lo:.2f}, {hi:.2f}] over {k} sets of {m:.0f} -> rho {rho(num / den):+.3f} "
+                   f"[{rho(lo):+.3f}, {rho(hi):+.3f}] (the verdict assumes {_rho():.2f})")
+    return out
+
+
+def _rho() -> float:
+    from station.assessment.verdicts import RDL_WITHIN_SET_CORRELATION
+
+    return RDL_WITHIN_SET_CORRELATION
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=200, help="sessions per condition (default 200)")
+    p.add_argument("--seeds", type=int, default=200,
+                   help="sessions per condition (default 200; x3 for stance-null and rdl-null)")
     p.add_argument("--quick", action="store_true", help="20 seeds per condition")
     p.add_argument("--only", default="", help="comma-separated conditions (default: all, in priority order)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
@@ -193,7 +247,8 @@ def main(argv=None) -> int:
     ctx = mp.get_context("fork")
     with ctx.Pool(args.jobs, initializer=_init_worker) as pool:
         for name in names:
-            results = list(pool.imap_unordered(_session, [(name, s) for s in range(seeds)], chunksize=2))
+            n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
+            results = list(pool.imap_unordered(_session, [(name, s) for s in range(n)], chunksize=2))
             for line in summarise(name, results):
                 print(line, flush=True)
             print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)

@@ -101,7 +101,7 @@ class AdaptiveStance:
     """Single-leg stance L/R until decided: ``min_trials``..``max_trials`` per side (see the module notes).
 
     Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
-    one (``max_trials``) at ``alpha_final``: together 5 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
+    one (``max_trials``) at ``alpha_final``: together 4 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
     """
 
     min_trials: int = 3
@@ -112,7 +112,7 @@ class AdaptiveStance:
     phase: str = "baseline"
     first_side: str = "left"
     alpha_interim: float = 0.001
-    alpha_final: float = 0.049
+    alpha_final: float = 0.039
     target_resolution_pct: float = 10.0
     task: str = "single_leg"
     label: str = ""
@@ -296,7 +296,7 @@ def rdl(*, reps: int = 10, sets_per_side: int = 1, max_duration_s: float = 90.0,
 
 def primer(
     *,
-    trials_per_side: int = 4,
+    trials_per_side: int = 6,
     duration_s: float = 30.0,
     exclude_s: float = 5.0,
     rounds: int = 3,
@@ -312,7 +312,8 @@ def primer(
 
     ``familiarisation`` practice trials per side come first and are not scored, so the learning over
     the first trials does not read as an improvement after the primer; both blocks then have
-    ``trials_per_side`` (default 4) trials per side.
+    ``trials_per_side`` (default 6) trials per side: with a trial-to-trial CV of 10-15 %, 6 trials per
+    block are what a 25 % change of one leg needs for 80 % power (docs/ASSESSMENT.md §11).
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and

@@ -75,20 +75,20 @@ class HistoryView(QWidget):
         criterion = QHBoxLayout()
         criterion.addWidget(QLabel("Return-to-sport criterion:  |SI| ≤"))
         criterion.addWidget(self.max_si)
-        criterion.addWidget(QLabel("with the 95 % interval inside ±"))
+        criterion.addWidget(QLabel("with its interval inside ±"))
         criterion.addWidget(self.ci_within)
         criterion.addStretch(1)
         self.summary = QLabel("")
         self.summary.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.si_plot = _plot("Asymmetry per visit (SI, 95 % interval)", "SI (%), + = right sways more")
+        self.si_plot = _plot("Asymmetry per visit (SI with its interval)", "SI (%), + = right sways more")
         from station.report.history import SWAY_METRIC
 
         self.sway_plot = _plot(f"{metric_heading(SWAY_METRIC)} per leg (mean, 95 % interval)",
                                metric_heading(SWAY_METRIC))
         self.sway_plot.addLegend(offset=(-10, 10))
-        self.table = _table(["visit", "date", "asymmetry (95 % CI)", "LEFT leg", "RIGHT leg", "criterion"])
+        self.table = _table(["visit", "date", "asymmetry (interval)", "LEFT leg", "RIGHT leg", "criterion"])
         from PySide6.QtWidgets import QHeaderView
 
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
@@ -177,8 +177,7 @@ class HistoryView(QWidget):
         for r, h in enumerate(history):
             measure = "SI " if h["measure"] == "SI" else "R − L "
             cells = [str(r + 1), h["date"],
-                     measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"])
-                     .replace("95 % CI ", "")]
+                     measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"], level=None)]
             for side in ("left", "right"):
                 cells.append(range_text(*h["sides"][side], decimals=decimals))
             cells.append(h["criterion"])

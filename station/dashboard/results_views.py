@@ -140,7 +140,7 @@ def headline_block(scores: dict | None) -> tuple[str, dict] | None:
 
 
 def verdict_headline(verdict: dict) -> tuple[str, bool]:
-    """``("RIGHT leg less stable\nSI +36 % (95 % CI +21 to +51)", side_named)`` from a headline verdict."""
+    """``("RIGHT leg less stable\nSI +36 % (96 % CI +21 to +51)", side_named)`` from a headline verdict."""
     from station.report.session import verdict_estimate
     from station.report.session import verdict_headline as headline
 
@@ -162,7 +162,7 @@ def verdict_colour(verdict: str | None) -> str:
 
 class Scoreboard(QWidget):
     NOTE = ("SI = 200 (R − L) / (R + L); positive = the right leg sways more. Counts (touchdowns) and means near 0 "
-            "are compared by the difference R − L instead. A side is named only when the 95 % interval excludes 0 "
+            "are compared by the difference R − L instead. A side is named only when the headline test's interval (96 %) excludes 0 "
             "(the patient's own trial-to-trial noise).")
     """Every headline verdict of the session (one row per block), and the per-side table of a chosen block.
 
@@ -183,7 +183,7 @@ class Scoreboard(QWidget):
         self.verdict.setWordWrap(True)
         self.verdict.setAlignment(Qt.AlignCenter)
         self.verdict.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.verdicts = _table(["result", "verdict", "estimate (95 % CI)"])
+        self.verdicts = _table(["result", "verdict", "estimate (confidence interval)"])
         self.verdicts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.verdicts.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
         self.verdicts.cellClicked.connect(lambda row, _col: self.select_row(row))
@@ -347,7 +347,7 @@ class BeforeAfter(QWidget):
         self.summary.setTextFormat(Qt.RichText)
         self.table = _table(["side · metric", "before", "after", "change", "MDC95", "verdict"])
         note = QLabel("Top: the session's before/after verdicts (each leg's sway index, and the change of the "
-                      "left/right asymmetry) with their 95 % intervals, as on page 1 of the report. Table: each "
+                      "left/right asymmetry) with their intervals, as on page 1 of the report. Table: each "
                       "measure's change against its minimal detectable change (MDC95, from the trial-to-trial "
                       "variability of this session); before = mean of the baseline trials, after = mean of the "
                       "trials after the primer; lower sway = improved.")

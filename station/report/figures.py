@@ -164,7 +164,7 @@ def rdl_figure(reps: dict, *, width_in: float = 7.0):
 
 def history_figure(history: list[dict], *, max_si_pct: float = 10.0, ci_within_pct: float = 15.0,
                    sway_label: str = "ML velocity (mm/s)", width_in: float = 7.0):
-    """A patient's visits: headline SI with its 95 % interval (criterion band shaded) above, each side's
+    """A patient's visits: headline SI with its interval (criterion band shaded) above, each side's
     sway with its interval below. ``history``: :func:`station.report.history.patient_history`."""
     fig = _figure(width_in, 4.6)
     top, bottom = fig.subplots(2, 1, sharex=True)

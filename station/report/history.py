@@ -1,7 +1,7 @@
 """A patient's sessions over time: headline asymmetry and per-side sway per visit, and a return-to-sport check.
 
 Everything comes from the stored scores of each session (``Session.scores``, written by the scoring
-when the session ended): the baseline single-leg stance block's headline verdict (SI with its 95 %
+when the session ended): the baseline single-leg stance block's headline verdict (SI with its
 interval, or the difference R − L where SI is undefined) and each side's mean ML sway velocity with
 a 95 % t interval of the trial mean (mean ± t · SD / √n from the stored per-side summary).
 
@@ -29,7 +29,7 @@ CRITERION_FILE = "return-to-sport-criterion.json"
 
 @dataclass(frozen=True)
 class Criterion:
-    """Asymmetry within ±``max_si_pct`` % with the 95 % interval inside ±``ci_within_pct`` %."""
+    """Asymmetry within ±``max_si_pct`` % with the headline test's interval inside ±``ci_within_pct`` %."""
 
     max_si_pct: float = 10.0
     ci_within_pct: float = 15.0
@@ -42,7 +42,7 @@ class Criterion:
 
     @property
     def text(self) -> str:
-        return f"|SI| ≤ {self.max_si_pct:g} % with the 95 % interval inside ±{self.ci_within_pct:g} %"
+        return f"|SI| ≤ {self.max_si_pct:g} % with its interval inside ±{self.ci_within_pct:g} %"
 
     @classmethod
     def load(cls, data_dir) -> "Criterion":

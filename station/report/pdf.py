@@ -339,7 +339,7 @@ def _verdicts_table(data, st, width):
     verdicts = headline_verdicts(data.scores)
     if not verdicts:
         return None
-    rows = [["Result", "Verdict", "Estimate (95 % CI)", "Smallest detectable"]]
+    rows = [["Result", "Verdict", "Estimate (confidence interval)", "Smallest detectable"]]
     for v in verdicts:
         res = v.get("resolution")
         unit = v.get("unit") or ""
@@ -405,17 +405,18 @@ def _headline_of(data, block: str) -> dict | None:
 
 def _rdl_table(score: dict, st, width, verdict: dict | None = None):
     """Per-side repetition statistics; the asymmetry column is the block's headline verdict when given."""
-    from station.report.session import RDL_REGISTRY_KEYS, verdict_estimate
+    from station.report.session import RDL_REGISTRY_KEYS, ci_level, verdict_estimate
 
     sides = score.get("sides") or {}
     asym = (score.get("asymmetry") or {}).get("lateral_shift_mm")
     if verdict is not None:
-        shift_asym = _p(verdict_estimate(verdict, minus="−").replace("95 % CI ", ""), st["cell"])
+        shift_asym = _p(verdict_estimate(verdict, minus="−", label=False), st["cell"])
         shift_verdict = _p(verdict.get("verdict", "–"), st["cellb"] if verdict.get("less_stable") else st["cell"])
     else:
         shift_asym = _p(si_text(asym), st["cell"])
         shift_verdict = _p((asym or {}).get("verdict", "–"), st["cellb"] if (asym or {}).get("less_stable") else st["cell"])
-    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", "Asymmetry (95 % CI)", "Verdict"],
+    level = ci_level(verdict) if verdict is not None else 95.0
+    rows = [["Measure", "Left, mean ± SD", "Right, mean ± SD", f"Asymmetry ({level:.0f} % CI)", "Verdict"],
             [_p(metric_label(RDL_REGISTRY_KEYS["lateral_shift_mm"]), st["cell"]),
              mean_sd(sides.get("left", {}).get("lateral_shift_mm"), 1),
              mean_sd(sides.get("right", {}).get("lateral_shift_mm"), 1), shift_asym, shift_verdict],
@@ -517,20 +518,21 @@ def _history_section(data, st, width, criterion=None) -> list:
     sway = spec(SWAY_METRIC)
     story = [PageBreak(), Paragraph("Patient history: single-leg stance over the visits", st["h1"]),
              Paragraph(_esc(f"Baseline single-leg stance, eyes open, of every session of this patient up to this "
-                            f"one. Top: the asymmetry index with its 95 % interval; bottom: each leg's {sway.label} "
+                            f"one. Top: the asymmetry index with the interval of that session's headline test "
+                            f"(96 % since the left/right tests run at 4 %); bottom: each leg's {sway.label} "
                             f"({sway.unit}), mean of the trials with its 95 % interval. Return-to-sport criterion: "
                             f"{criterion.text}."), st["small"]),
              _image(history_figure(history, max_si_pct=criterion.max_si_pct, ci_within_pct=criterion.ci_within_pct,
                                    sway_label=f"{sway.label} ({sway.unit})"), width), Spacer(1, 4)]
-    rows = [["Visit", "Date", "Session", "Asymmetry (95 % CI)", f"Left {sway.unit}", f"Right {sway.unit}", "Criterion"]]
+    rows = [["Visit", "Date", "Session", "Asymmetry (interval)", f"Left {sway.unit}", f"Right {sway.unit}", "Criterion"]]
     for i, h in enumerate(history, start=1):
         measure = "SI " if h["measure"] == "SI" else "R − L "
-        asym = measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"], minus="−")
+        asym = measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"], minus="−", level=None)
         sides = [range_text(*h["sides"][side], decimals=sway.decimals) for side in SIDES]
         colour = CRITERION_COLOURS[h["criterion"]]
         from reportlab.platypus import Paragraph
 
-        rows.append([str(i), h["date"], f"#{h['session_id']}", _p(asym.replace("95 % CI ", ""), st["cell"]),
+        rows.append([str(i), h["date"], f"#{h['session_id']}", _p(asym, st["cell"]),
                      _p(sides[0], st["cell"]), _p(sides[1], st["cell"]),
                      Paragraph(f'<font color="{colour}">{_esc(h["criterion"])}</font>', st["cellb"])])
     story.append(_table(rows, [0.07 * width, 0.13 * width, 0.1 * width, 0.27 * width, 0.15 * width, 0.15 * width,

@@ -161,8 +161,13 @@ def _num(value) -> float:
     return v
 
 
-def interval_text(estimate, low, high, *, unit: str = "", decimals: int | None = None, minus: str = "-") -> str:
-    """``"+31 % (95 % CI +12 to +50)"``; ``"—"`` when the estimate is undefined; never "nan" or "-0"."""
+def interval_text(estimate, low, high, *, unit: str = "", decimals: int | None = None, minus: str = "-",
+                  level: float | None = 95.0) -> str:
+    """``"+31 % (95 % CI +12 to +50)"``; ``"—"`` when the estimate is undefined; never "nan" or "-0".
+
+    ``level`` is the interval's confidence in % (``None``: ``"+31 % (+12 to +50)"``, for a column whose
+    heading names it).
+    """
     from station.core.registry import format_value
 
     if decimals is None:
@@ -173,7 +178,7 @@ def interval_text(estimate, low, high, *, unit: str = "", decimals: int | None =
     text += f" {unit}" if unit else ""
     lo, hi = format_value(low, decimals, sign=True), format_value(high, decimals, sign=True)
     if lo != "—" and hi != "—":
-        text += f" (95 % CI {lo} to {hi})"
+        text += f" ({level:.0f} % CI {lo} to {hi})" if level is not None else f" ({lo} to {hi})"
     return text.replace("-", minus)
 
 
@@ -261,24 +266,34 @@ def verdict_headline(v: dict) -> str:
     return verdict[:1].upper() + verdict[1:]
 
 
-def verdict_estimate(v: dict, *, minus: str = "-") -> str:
-    """The estimate with its interval: ``"SI +31 % (95 % CI +12 to +50)"``, ``"R − L +1.3 touchdowns ..."``."""
+def ci_level(v: dict) -> float:
+    """Confidence (%) of a headline verdict's interval: ``100 (1 - alpha)`` (96 % for the 4 % L/R tests);
+    95 for verdicts stored without their level."""
+    alpha = _num(v.get("alpha"))
+    return 100.0 * (1.0 - alpha) if alpha == alpha and 0.0 < alpha < 1.0 else 95.0
+
+
+def verdict_estimate(v: dict, *, minus: str = "-", label: bool = True) -> str:
+    """The estimate with its interval: ``"SI +31 % (96 % CI +12 to +50)"``, ``"R − L +1.3 touchdowns ..."``.
+
+    The interval's level is the verdict's own (:func:`ci_level`); ``label=False`` leaves it out.
+    """
     measure = v.get("measure") or ("change" if v.get("kind") == "before_after" else
                                    "SI" if v.get("unit") == "%" else "R − L")
     if v.get("kind") == "before_after" and v.get("side") is None:
         measure = "SI change"
     body = interval_text(v.get("estimate"), v.get("ci_low"), v.get("ci_high"), unit=v.get("unit") or "",
                          decimals=2 if v.get("kind") == "before_after" and v.get("unit") in ("", None) else None,
-                         minus=minus)
+                         minus=minus, level=ci_level(v) if label else None)
     if body == "—":
         return "—"
     if v.get("kind") == "before_after" and v.get("side") and not v.get("unit"):
-        body = body.replace("95 % CI", "±MDC95")
+        body = body.replace(f"{ci_level(v):.0f} % CI", "±MDC95")
     return f"{measure} {body}"
 
 
 def verdict_text(v: dict) -> str:
-    """One sentence: ``"Single-leg stance, baseline: RIGHT leg less stable, SI +31 % (95 % CI +12 to +50)"``."""
+    """One sentence: ``"Single-leg stance, baseline: RIGHT leg less stable, SI +31 % (96 % CI +12 to +50)"``."""
     estimate = verdict_estimate(v)
     text = f"{block_title(v.get('block', ''))}: {verdict_headline(v)}"
     if v.get("kind") == "before_after" and v.get("side"):

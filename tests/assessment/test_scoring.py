@@ -168,7 +168,7 @@ def test_rdl_lateral_shift_near_zero_on_one_side():
     out = scoring.score_session(rows)["rdl"]
     assert out["verdict"]["method"] == "difference" and math.isnan(out["verdict"]["si_pct"])
     assert out["less_stable"] == "right"
-    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral weight shift R − L +7.0 mm (95 % CI +")
+    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral weight shift R − L +7.0 mm (96 % CI +")
     assert out["verdict"]["note"] == "SI undefined: the left mean is near 0 or below"
 
 
@@ -222,9 +222,9 @@ def test_protocol_defaults_are_the_clinic_routine():
     assert [(s.side, s.task) for s in practice] == [("left", "single_leg_practice"), ("right", "single_leg_practice")]
     assert (block.kind, block.min_trials, block.max_trials, block.duration_s, block.exclude_s) == (
         "adaptive_stance", 3, 6, 30.0, 5.0)
-    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.049, "alpha_interim": 0.001, "adaptive": True,
+    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.039, "alpha_interim": 0.001, "adaptive": True,
                                                         "min_trials": 3, "max_trials": 6}}
-    assert (block.alpha(3), block.alpha(5), block.alpha(6)) == (0.001, 0.001, 0.049)
+    assert (block.alpha(3), block.alpha(5), block.alpha(6)) == (0.001, 0.001, 0.039)
     fixed = protocols.get("single-leg", trials_per_side=3, familiarisation=0)
     assert [s.side for s in fixed.steps] == ["left", "right"] * 3 and fixed.design() == {}
     assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(30.0, 5.0, "eyes_open")}
@@ -234,8 +234,9 @@ def test_protocol_defaults_are_the_clinic_routine():
     pr = protocols.get("primer")
     phases = [s.phase for s in pr.steps]
     assert [s.task for s in pr.steps[:2]] == ["single_leg_practice"] * 2
-    assert phases[:10] == ["baseline"] * 10 and phases[-8:] == ["post_primer"] * 8
-    primer = pr.steps[10:-8]
+    # 1 practice + 6 scored trials per side before, 6 per side after (docs/ASSESSMENT.md §11: power)
+    assert phases[:14] == ["baseline"] * 14 and phases[-12:] == ["post_primer"] * 12 and phases[14] == "primer"
+    primer = pr.steps[14:-12]
     assert len(primer) == 3 * 6
     assert [(s.kind, getattr(s, "name", None) or s.task, s.side) for s in primer[:6]] == [
         ("exercise", "pigeon", "left"), ("exercise", "pigeon", "right"),

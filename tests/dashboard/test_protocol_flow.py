@@ -82,7 +82,8 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     # what the clinician reads on the runner page: the side and the asymmetry with its interval
     text = panel.result.text()
     assert text == f"RIGHT leg less stable\n{verdict_estimate(headline)}"
-    assert f"SI {headline['estimate']:+.0f} % (95 % CI {headline['ci_low']:+.0f} to {headline['ci_high']:+.0f})" in text
+    level = 100 * (1 - headline["alpha"])  # the level of the look where the adaptive block stopped
+    assert f"SI {headline['estimate']:+.0f} % ({level:.0f} % CI {headline['ci_low']:+.0f} to {headline['ci_high']:+.0f})" in text
     assert headline["ci_low"] > 0
     # the runner page's header and cue agree at the end: no stale step or cue
     assert panel.step.text() == f"Done: all {len(panel.runner.protocol.steps)} steps."

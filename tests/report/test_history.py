@@ -18,7 +18,7 @@ def test_criterion_met_not_met_undecided():
     assert c.status(25.0, 11.0, 39.0) == "not met"  # all of the interval beyond +10 %
     assert c.status(-25.0, -39.0, -11.0) == "not met"
     assert c.status(float("nan"), 0.0, 1.0) == "undecided" and c.status(None, None, None) == "undecided"
-    assert c.text == "|SI| ≤ 10 % with the 95 % interval inside ±15 %"
+    assert c.text == "|SI| ≤ 10 % with its interval inside ±15 %"
     with pytest.raises(StationError):
         Criterion(max_si_pct=10.0, ci_within_pct=5.0)
 
