@@ -268,6 +268,9 @@ def _verdict_box(data, st, width):
 
     verdicts = headline_verdicts(data.scores)
     first = verdicts[0] if verdicts else None
+    # a primer session's headline is the change of the left/right asymmetry (the table lists the rest)
+    first = next((v for v in verdicts if v.get("kind") == "before_after" and v.get("side") is None
+                  and v.get("verdict") != "not enough trials"), first)
     colour = VERDICT_COLOURS.get((first or {}).get("less_stable"), "#333333")
     title = verdict_headline(first) if first else "No left/right result"
     lines = [Paragraph(f'<font color="{colour}">{_esc(title)}</font>', st["verdict"])]
@@ -345,6 +348,8 @@ def _verdicts_table(data, st, width):
         unit = v.get("unit") or ""
         unit = " points" if v.get("measure") == "SI change" else (f" {unit}" if unit else "")
         detectable = f"±{fmt(res, 0 if unit.strip() in ('%', 'points') else 1)}{unit}" if _finite(res) else "–"
+        if _finite(v.get("resolution_down")) and _finite(v.get("resolution_up")):  # per-leg change: its two sides
+            detectable = f"−{fmt(v['resolution_down'], 0)} % / +{fmt(v['resolution_up'], 0)} %"
         colour = VERDICT_COLOURS.get(v.get("less_stable"), "#333333")
         from reportlab.platypus import Paragraph
 
@@ -366,6 +371,9 @@ def _first_page(data, st, width) -> list:
     meaning = (data.scores.get("score_meaning") or {}).get("text")
     if meaning and data.scores.get("stance"):  # the score summarises stance trials only
         story.append(Paragraph(_esc(meaning), st["small"]))
+    quality = _verdict_quality_line(data)
+    if quality:
+        story += [Spacer(1, 4), Paragraph(_esc(quality), st["small"])]
     from reportlab.platypus import PageBreak
 
     story.append(PageBreak())  # page 1 is the summary; the per-side results follow on their own page
@@ -395,6 +403,38 @@ def _first_page(data, st, width) -> list:
     if not blocks and not any(k in data.scores for k in ("rdl", "primer_rdl")):
         story.append(Paragraph("This session has no finished trials that can be scored.", st["body"]))
     return story
+
+
+#: tasks whose finished trials the headline verdicts rest on
+SCORED_TASKS = ("single_leg", "rdl", "rfe_rdl")
+
+
+def _verdict_quality_line(data) -> str:
+    """Page 1: the recording quality of the trials the verdicts rest on, against the gates' limits."""
+    from station.core.health import LIMITS
+
+    scored = [t for t in data.trials if t.status == "finished" and t.task in SCORED_TASKS]
+    if not scored:
+        return ""
+    frames = lost = gaps = missed = 0
+    for t in scored:
+        q = t.quality or {}
+        frames += int(q.get("frames") or 0)
+        lost += int(q.get("lost") or 0)
+        gaps += int(q.get("gaps") or 0)
+        missed += int(q.get("missed_conversions") or 0)
+    lost_pct = 100.0 * lost / max(frames + lost, 1)
+    missed_pct = 100.0 * missed / max(frames, 1)
+    failed = sum(1 for t in data.trials if t.status == "failed")
+    text = (f"Recordings the verdicts rest on: {len(scored)} trials, {frames} frames, {lost} lost "
+            f"({lost_pct:.2f} %), {gaps} gap{'s' if gaps != 1 else ''}, {missed} missed conversions "
+            f"({missed_pct:.2f} %). A trial is valid only with at most {100 * LIMITS['lost_fraction']:g} % lost "
+            f"frames and {100 * LIMITS['missed_fraction']:g} % missed conversions, no gap and at least "
+            f"{100 * LIMITS['rate_fraction']:g} % of the nominal rate inside its analysed "
+            f"window")
+    text += (f"; {failed} trial{'s' if failed != 1 else ''} failed (quality, stance or cells) and "
+             f"{'were' if failed != 1 else 'was'} repeated or left out (trial table)." if failed else "; none failed.")
+    return text
 
 
 def _headline_of(data, block: str) -> dict | None:

@@ -289,6 +289,12 @@ def verdict_estimate(v: dict, *, minus: str = "-", label: bool = True) -> str:
         return "—"
     if v.get("kind") == "before_after" and v.get("side") and not v.get("unit"):
         body = body.replace(f"{ci_level(v):.0f} % CI", "±MDC95")
+    if measure == "SI change" and _num(v.get("si_before")) == _num(v.get("si_before")):
+        # the primer's headline: the asymmetry before -> after, and its change in SI points
+        from station.core.registry import format_value
+
+        before, after = (format_value(_num(v.get(k)), 0, sign=True).replace("-", minus) for k in ("si_before", "si_after"))
+        return f"SI {before} → {after} %, change {body.replace(' %', '', 1)}"  # the change is in SI points
     return f"{measure} {body}"
 
 

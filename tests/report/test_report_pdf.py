@@ -57,8 +57,18 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     flat = " ".join(_text(pdf, layout=False).split("\f")[0].split())  # reading order keeps wrapped cells whole
     for v in headline_verdicts(scores):
         assert block_title(v["block"]) in flat and verdict_estimate(v, minus="−") in flat, v
-    # the box on top: the first verdict in the scoring's own words (its asymmetry and interval)
-    assert " ".join(headline_verdicts(scores)[0]["text"].split()) in flat
+    # the box on top: a primer session's headline, the change of the L/R asymmetry, in the scoring's own
+    # words (SI before -> after with their intervals, the change in points)
+    (asym,) = [v for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"] is None]
+    assert " ".join(asym["text"].split()) in flat and "→" in asym["text"]
+    assert verdict_estimate(asym, minus="−").startswith(f"SI {asym['si_before']:+.0f} → ".replace("-", "−"))
+    # page 1 states the recording quality of exactly the trials the verdicts rest on (issue 12 item 5)
+    scored = [t for t in run.store.trials(run.session_id)
+              if t.status == "finished" and t.task in ("single_leg", "rdl", "rfe_rdl")]
+    scored_frames = sum(t.quality["frames"] for t in scored)
+    assert (f"Recordings the verdicts rest on: {len(scored)} trials, {scored_frames} frames, 0 lost "
+            f"(0.00 %), 0 gaps") in flat
+    assert "at most 1 % lost frames" in flat and "1 trial failed" in flat
     # page 2: the per-side values of the results tables
     results = pages[1]
     left, right = stance["sides"]["left"], stance["sides"]["right"]
