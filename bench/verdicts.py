@@ -57,8 +57,6 @@ DEFAULT_ORDER = ["primer-null", "primer-weak-25", "primer-weak-25-net", "stance-
 #: false-positive conditions run more sessions (x --seeds): a rate near 5 % needs several hundred sessions
 #: before the upper end of its 95 % interval says anything useful
 NULL_SEEDS_FACTOR = {"stance-null": 3, "rdl-null": 3}
-#: the true typical outward shift (mm) per side in the RDL conditions (the subject's rdl_ml_shift_mm_*)
-RDL_TRUE_SHIFT = {"left": 4.0, "right": 4.0}
 
 _STORE = None
 
@@ -201,9 +199,12 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
     """
     from scipy import stats
 
+    from station.assessment.verdicts import RDL_WITHIN_SET_CORRELATION
+    from station.board.virtual import Subject
+
     out = []
-    for side in ("left", "right"):
-        truth = float(subject.get(f"rdl_ml_shift_mm_{side}", RDL_TRUE_SHIFT[side]))
+    for side in ("left", "right"):  # the true typical shift: the condition's, else the preset's
+        truth = float(subject.get(f"rdl_ml_shift_mm_{side}", Subject.named(subject["preset"]).side_value("rdl_ml_shift_mm", side)))
         sets = [np.asarray([x for x in reps if x is not None and np.isfinite(x)], float)
                 for r in results for s, reps in r["rep_sets"] if s == side]
         sets = [x for x in sets if x.size >= 3]
@@ -217,14 +218,8 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
         rho = lambda ratio: (ratio - 1.0) / (m - 1.0)
         out.append(f"   within-set correlation, {side} ({truth:g} mm): design effect {num / den:.2f} "
                    f"[{lo:.2f}, {hi:.2f}] over {k} sets of {m:.0f} -> rho {rho(num / den):+.3f} "
-                   f"[{rho(lo):+.3f}, {rho(hi):+.3f}] (the verdict assumes {_rho():.2f})")
+                   f"[{rho(lo):+.3f}, {rho(hi):+.3f}] (the verdict assumes {RDL_WITHIN_SET_CORRELATION:.2f})")
     return out
-
-
-def _rho() -> float:
-    from station.assessment.verdicts import RDL_WITHIN_SET_CORRELATION
-
-    return RDL_WITHIN_SET_CORRELATION
 
 
 def main(argv=None) -> int:

@@ -313,7 +313,8 @@ def primer(
     ``familiarisation`` practice trials per side come first and are not scored, so the learning over
     the first trials does not read as an improvement after the primer; both blocks then have
     ``trials_per_side`` (default 6) trials per side: with a trial-to-trial CV of 10-15 %, 6 trials per
-    block are what a 25 % change of one leg needs for 80 % power (docs/ASSESSMENT.md §11).
+    block find a 25 % primer effect on one leg in 74.5 % of sessions on the bench (docs/ASSESSMENT.md §11;
+    the issue's 80 % is not reached).
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and
