@@ -89,10 +89,14 @@ def _session(task):
                 if t.task == "rdl" and t.status == "finished"]
     truth_reps = sum(1 for e in run.board.truth.events if e["kind"] == "rep_start")
     stance_trials = sum(1 for t in trials if t.task == "single_leg" and t.status == "finished")
+    # the scored stance trials themselves (phase, side, sway index): --save keeps them, so a study of
+    # another test rule can re-use the sessions
+    stance = [(t.phase, t.side, t.metrics.get("sway_index")) for t in trials
+              if t.task == "single_leg" and t.status == "finished"]
     return {"name": name, "seed": seed, "status": session.status, "verdicts": scores.get("verdicts") or [],
             "minutes": float(scores.get("minutes", math.nan)), "cpu_s": time.perf_counter() - t0,
             "reps_counted": counted, "truth_reps": truth_reps, "stance_trials": stance_trials,
-            "rdl_sets": len(counted), "rep_sets": rep_sets}
+            "rdl_sets": len(counted), "rep_sets": rep_sets, "stance": stance}
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -258,7 +262,7 @@ def main(argv=None) -> int:
                 with open(args.save, "a", encoding="utf-8") as f:
                     for r in results:
                         f.write(json.dumps({k: r[k] for k in ("name", "seed", "status", "minutes", "verdicts",
-                                                              "reps_counted")}, default=float) + "\n")
+                                                              "reps_counted", "stance", "rep_sets")}, default=float) + "\n")
             for line in summarise(name, results):
                 print(line, flush=True)
             print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)

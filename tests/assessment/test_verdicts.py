@@ -41,13 +41,16 @@ def test_before_after_per_side_and_asymmetry_change():
     logs = {k: np.log(v) for k, v in cells.items()}
     # the right leg's own noise: its two blocks of 4 pooled, df = 6 -- the same as scipy's pooled t
     ref = stats.ttest_ind(logs[("post_primer", "right")], logs[("baseline", "right")], equal_var=True)
-    assert right["df"] == 6 and (right["verdict"] != "no detectable change") == (ref.pvalue < 0.05)
+    # "improved" is scipy's one-sided pooled t at 4 % (the interval's upper tail), "worse" at 1 % beyond the allowance
+    less = stats.ttest_ind(logs[("post_primer", "right")], logs[("baseline", "right")], equal_var=True, alternative="less")
+    assert right["df"] == 6 and (right["verdict"] == "improved") == (less.pvalue < 0.04) and ref.pvalue < 0.05
     sd = math.sqrt(sum(((logs[(p, "right")] - logs[(p, "right")].mean()) ** 2).sum() for p in ("baseline", "post_primer")) / 6)
-    t = stats.t.ppf(0.975, 6)
     delta = logs[("post_primer", "right")].mean() - logs[("baseline", "right")].mean()
-    half = t * sd * math.sqrt(0.5)
+    half_up, half_down = (stats.t.ppf(q, 6) * sd * math.sqrt(0.5) for q in (0.96, 0.99))
     assert right["estimate"] == pytest.approx(100 * math.expm1(delta))
-    assert right["ci_high"] == pytest.approx(100 * math.expm1(delta + half))
+    assert right["ci_high"] == pytest.approx(100 * math.expm1(delta + half_up))
+    assert right["ci_low"] == pytest.approx(100 * math.expm1(delta - half_down))
+    assert (right["alpha_improved"], right["alpha_worse"], right["alpha"]) == (0.04, 0.01, pytest.approx(0.05))
     assert right["verdict"] == "improved" and left["verdict"] == "no detectable change"
     assert asym["verdict"] == "reduced" and asym["si_before"] > 30 and abs(asym["si_after"]) < 15
     assert asym["estimate"] == pytest.approx(asym["si_after"] - asym["si_before"])

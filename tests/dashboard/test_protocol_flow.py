@@ -46,6 +46,7 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
             window.redraw(full=True)
             shots["running"] = save_png(window, tmp_path, "protocol-running.png")
             shots["cue"], shots["countdown"] = panel.cue.text(), panel.countdown.text()
+            shots["remaining_s"] = event.data["remaining_s"]
 
     panel.signals.event.connect(mid_trial_screenshot)
     disagreements = []
@@ -67,7 +68,10 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     qtbot.waitUntil(lambda: panel.start.isEnabled(), timeout=10_000)
     assert shots["cue"] == "Stand on your LEFT leg, eyes open, hands on hips."
     assert disagreements == []
-    assert shots["countdown"] in {"6", "5", "4"}
+    # the countdown shows the runner's remaining time of that event (how far into the trial the
+    # first event under 6 s falls depends on the load: the fast clock emits per chunk of board data)
+    assert 0 < shots["remaining_s"] <= 6
+    assert shots["countdown"] == f"{round(shots['remaining_s'])}"
 
     session = store.list_sessions(window.patients.patient.id)[-1]
     assert session.status == "finished"
