@@ -45,7 +45,9 @@ CONDITIONS = {
     "stance-weak-right": ("stance", "single-leg", {}, {"preset": "weak-right"}, None),
     "rdl-null": ("rdl", "rdl", {}, {"preset": "healthy"}, None),
     "rdl-4v12": ("rdl", "rdl", {}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
-    "rdl-4v12-2sets": ("rdl", "rdl", {"sets_per_side": 2}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
+    # the default RDL protocol is 2 sets of 10 per leg; one set of 10 is the design
+    "rdl-4v12-1set": ("rdl", "rdl", {"sets_per_side": 1}, {"preset": "healthy", "rdl_ml_shift_mm_right": 12.0}, None),
+    "rdl-null-1set": ("rdl", "rdl", {"sets_per_side": 1}, {"preset": "healthy"}, None),
     "primer-null": ("primer", "primer", PRIMER_BENCH, {"preset": "weak-right"}, None),
     "primer-weak-25": ("primer", "primer", PRIMER_BENCH, {"preset": "weak-right"}, {"sway_scale_right": 1.5 * 0.71}),
     # the same with a net true change of -25 %: the primer's effect (x 0.664) outweighs the session's fatigue
@@ -53,10 +55,10 @@ CONDITIONS = {
     "primer-weak-25-net": ("primer", "primer", PRIMER_BENCH, {"preset": "weak-right"}, {"sway_scale_right": 1.5 * 0.664}),
 }
 DEFAULT_ORDER = ["primer-null", "primer-weak-25", "primer-weak-25-net", "stance-null", "stance-si25", "rdl-null", "rdl-4v12",
-                 "rdl-4v12-2sets", "stance-si15", "stance-weak-right"]
+                 "rdl-4v12-1set", "rdl-null-1set", "stance-si15", "stance-weak-right"]
 #: false-positive conditions run more sessions (x --seeds): a rate near 5 % needs several hundred sessions
 #: before the upper end of its 95 % interval says anything useful
-NULL_SEEDS_FACTOR = {"stance-null": 3, "rdl-null": 3}
+NULL_SEEDS_FACTOR = {"stance-null": 3, "rdl-null": 3, "rdl-null-1set": 3}
 
 _STORE = None
 

@@ -57,13 +57,15 @@ def register(subparsers) -> None:
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
     proto.add_argument("--trials", type=int, metavar="N",
                        help="scored single-leg trials per side (single-leg default: adaptive, 3-6 until decided; "
-                            "primer default 4)")
+                            "primer default 6 per block)")
     proto.add_argument("--practice", type=int, metavar="N",
                        help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")
     proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 30)")
     proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 5)")
     proto.add_argument("--eyes-closed", action="store_true", help="add an eyes-closed block (single-leg)")
-    proto.add_argument("--reps", type=int, metavar="N", help="RDL repetitions per side (default 10)")
+    proto.add_argument("--reps", type=int, metavar="N",
+                       help="RDL repetitions per set (default 10); primer: rear-foot-elevated RDL repetitions")
+    proto.add_argument("--sets", type=int, metavar="N", help="RDL sets per side (default 2)")
     proto.add_argument("--rounds", type=int, metavar="N", help="primer rounds (default 3)")
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
@@ -96,6 +98,8 @@ def _protocol(args):
         overrides["eyes_closed"] = True
     if args.reps is not None:
         overrides["reps" if args.protocol == "rdl" else "rfe_rdl_reps"] = args.reps
+    if args.sets is not None and args.protocol == "rdl":
+        overrides["sets_per_side"] = args.sets
     if args.rounds is not None and args.protocol == "primer":
         overrides["rounds"] = args.rounds
     try:

@@ -25,7 +25,7 @@ def qt_application():
 def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
                  subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
                  realtime: bool = True, store=None,
-                 calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int = 3,
+                 calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int | None = None,
                  duration_s: float = 30.0, exclude_s: float = 5.0):
     """Create (not start) the main window and its board link; see :func:`run_dashboard`."""
     from station.dashboard.station_link import BoardLink, SimOptions

@@ -45,6 +45,12 @@ SPEEDS = {1.0: "Real time", 4.0: "4× faster", 10.0: "10× faster", 20.0: "20× 
 #: what the runner page says before a run
 PICK_PATIENT = "Pick or add a patient (left panel), then press Start protocol."
 
+def _default(protocol: str, key: str):
+    """A protocol's default setting (``station.assessment.protocols`` is the one place they live)."""
+    from station.assessment import protocols
+
+    return protocols.get(protocol).settings[key]
+
 
 class RunnerSignals(QObject):
     """Carries runner events and the end of the run from the worker thread to the UI thread."""
@@ -68,7 +74,7 @@ class ProtocolPanel(QWidget):
     session_finished = Signal(int, object)  # session id, scores
     new_phase = Signal()  # a cue or a detected stance: live trails restart here
 
-    def __init__(self, context: Callable[[], dict], *, clock_factory=None, trials_per_side: int = 3,
+    def __init__(self, context: Callable[[], dict], *, clock_factory=None, trials_per_side: int | None = None,
                  duration_s: float = 30.0, exclude_s: float = 5.0, parent=None):
         super().__init__(parent)
         self.context = context
@@ -86,12 +92,20 @@ class ProtocolPanel(QWidget):
         self.protocol.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # the whole title, never cut
         for key, title in PROTOCOLS.items():
             self.protocol.addItem(title, key)
+        # scored trials per side: by default each protocol's own design (single-leg: adaptive 3-6 until
+        # decided, shown as the spin box's special value 0; primer: 6 per block), the designs whose error
+        # rates and power bench/verdicts.py measures; a number fixes the trials (no adaptive stopping)
+        self._fixed_trials = trials_per_side
         self.trials = QSpinBox()
-        self.trials.setRange(1, 10)
-        self.trials.setValue(trials_per_side)
+        self.trials.setRange(0, 10)
+        self.trials.setSpecialValueText(  # 0: the single-leg protocol's adaptive design
+            f"adaptive ({_default('single-leg', 'min_trials')}–{_default('single-leg', 'max_trials')})")
         self.reps = QSpinBox()
         self.reps.setRange(1, 30)
-        self.reps.setValue(10)
+        self.reps.setValue(_default("rdl", "reps"))
+        self.sets = QSpinBox()
+        self.sets.setRange(1, 5)
+        self.sets.setValue(_default("rdl", "sets_per_side"))
         self.duration = QDoubleSpinBox()
         self.duration.setRange(5.0, 120.0)
         self.duration.setDecimals(0)
@@ -109,10 +123,12 @@ class ProtocolPanel(QWidget):
         form.addRow("Protocol", self.protocol)
         self.trials_label = QLabel("Trials per side")
         self.duration_label = QLabel("Stance duration")
-        self.reps_label = QLabel("Repetitions per side")
+        self.reps_label = QLabel("Repetitions per set")
+        self.sets_label = QLabel("Sets per side")
         form.addRow(self.trials_label, self.trials)
         form.addRow(self.duration_label, self.duration)
         form.addRow(self.reps_label, self.reps)
+        form.addRow(self.sets_label, self.sets)
         self.subject_label = QLabel("Virtual patient")
         form.addRow(self.subject_label, self.subject)
         self.speed_label = QLabel("Speed")
@@ -200,7 +216,13 @@ class ProtocolPanel(QWidget):
             widget.setVisible(stance)
         for widget in (self.reps, self.reps_label):
             widget.setVisible(name in ("rdl", "primer"))
-        self.reps_label.setText("Repetitions per side" if name == "rdl" else "Primer RDL repetitions")
+        for widget in (self.sets, self.sets_label):
+            widget.setVisible(name == "rdl")
+        self.reps_label.setText("Repetitions per set" if name == "rdl" else "Primer RDL repetitions")
+        if stance:  # the protocol's own design unless the panel was built with a fixed number
+            self.trials.setMinimum(0 if name == "single-leg" else 2)
+            default = _default(name, "trials_per_side")
+            self.trials.setValue(self._fixed_trials or default or 0)
 
     def set_patient(self, patient) -> None:
         """The side panel's patient changed: say what to press next (when no run is on)."""
@@ -239,26 +261,30 @@ class ProtocolPanel(QWidget):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def build_protocol(self):
+        """The protocol the form describes (raises ValueError on settings no protocol can run)."""
+        from station.assessment import protocols
+
+        name = self.protocol.currentData()
+        duration = float(self.duration.value())
+        exclude = min(self.exclude_s, duration / 3.0)
+        trials = self.trials.value() or None  # 0: the adaptive design
+        if name == "single-leg":
+            return protocols.get(name, trials_per_side=trials, duration_s=duration, exclude_s=exclude)
+        if name == "primer":
+            return protocols.get(name, trials_per_side=trials, duration_s=duration, exclude_s=exclude,
+                                 rfe_rdl_reps=self.reps.value())
+        return protocols.get(name, reps=self.reps.value(), sets_per_side=self.sets.value())
+
     # ------------------------------------------------------------------ actions
     def start_protocol(self) -> None:
-        from station.assessment import protocols
         from station.assessment.runner import Runner
 
         if self.running:
             return
         try:
             ctx = self.context()
-            name = self.protocol.currentData()
-            duration = float(self.duration.value())
-            exclude = min(self.exclude_s, duration / 3.0)
-            if name == "single-leg":
-                protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration,
-                                         exclude_s=exclude)
-            elif name == "primer":
-                protocol = protocols.get(name, trials_per_side=self.trials.value(), duration_s=duration,
-                                         exclude_s=exclude, rfe_rdl_reps=self.reps.value())
-            else:
-                protocol = protocols.get(name, reps=self.reps.value())
+            protocol = self.build_protocol()
             speed = self.speed_factor if ctx.get("virtual") else 1.0
             if self.clock_factory is not None:
                 clock = self.clock_factory()

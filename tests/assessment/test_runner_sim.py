@@ -93,7 +93,8 @@ def test_primer_session_improves_the_weak_side_only(tmp_path):
 
 def test_rdl_protocol_counts_reps_and_scores_the_lateral_shift(tmp_path):
     # weak-right: 3 free-foot touchdowns a minute on the right (bridged before the segmentation)
-    run = run_protocol(protocols.get("rdl", reps=10), data_dir=tmp_path, seed=4, sim_subject={"preset": "weak-right"})
+    run = run_protocol(protocols.get("rdl", reps=10, sets_per_side=1), data_dir=tmp_path, seed=4,
+                       sim_subject={"preset": "weak-right"})
     trials = run.store.trials(run.session_id)
     assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
     assert len([e for e in run.board.truth.events if e["kind"] == "rep_start"]) == 20

@@ -230,7 +230,10 @@ def test_protocol_defaults_are_the_clinic_routine():
     assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(30.0, 5.0, "eyes_open")}
     assert len(protocols.get("single-leg", eyes_closed=True, trials_per_side=3, familiarisation=0).steps) == 12
     r = protocols.get("rdl")
-    assert [(s.side, s.reps) for s in r.steps] == [("left", 10), ("right", 10)]
+    # two sets of 10 per side, alternating (one set: 53 % power at 4 vs 12 mm, two: 84 %; ASSESSMENT.md §11)
+    assert [(s.side, s.reps) for s in r.steps] == [("left", 10), ("right", 10)] * 2
+    assert [s.label for s in r.steps][:3] == ["single-leg RDL left set 1", "single-leg RDL right set 1",
+                                              "single-leg RDL left set 2"]
     pr = protocols.get("primer")
     phases = [s.phase for s in pr.steps]
     assert [s.task for s in pr.steps[:2]] == ["single_leg_practice"] * 2

@@ -15,13 +15,32 @@ def test_the_form_follows_the_protocol_and_the_patient(qtbot):
     panel.show()
     assert panel.step.text() == PICK_PATIENT
     panel.set_protocol("rdl")
-    assert _shown(panel, panel.reps, panel.trials, panel.duration) == [True, False, False]
-    assert panel.reps_label.text() == "Repetitions per side"
+    assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [True, True, False, False]
+    assert panel.reps_label.text() == "Repetitions per set"
+    assert (panel.reps.value(), panel.sets.value()) == (10, 2)
+    # each stance protocol starts on its own benchmarked design: single-leg adaptive, primer 6 per block
     panel.set_protocol("single-leg")
-    assert _shown(panel, panel.reps, panel.trials, panel.duration) == [False, True, True]
+    assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [False, False, True, True]
+    assert panel.trials.value() == 0 and panel.trials.text() == "adaptive (3–6)"
     panel.set_protocol("primer")
-    assert _shown(panel, panel.reps, panel.trials, panel.duration) == [True, True, True]
+    assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [True, False, True, True]
     assert panel.reps_label.text() == "Primer RDL repetitions"
+    assert panel.trials.value() == 6 and panel.trials.minimum() == 2
+    # what Start runs: the defaults of station.assessment.protocols, the designs bench/verdicts.py measures
+    from station.assessment import protocols
+
+    assert panel.build_protocol().to_dict() == protocols.get("primer").to_dict()
+    panel.set_protocol("single-leg")
+    assert panel.build_protocol().to_dict() == protocols.get("single-leg").to_dict()
+    assert panel.build_protocol().design()["stance/baseline/eyes_open"]["adaptive"] is True
+    panel.set_protocol("rdl")
+    assert panel.build_protocol().to_dict() == protocols.get("rdl").to_dict()
+    panel.sets.setValue(1)
+    assert [s.side for s in panel.build_protocol().steps] == ["left", "right"]
+    panel.set_protocol("single-leg")
+    panel.trials.setValue(4)  # a number fixes the trials: no adaptive stopping
+    assert panel.build_protocol().design() == {} and panel.build_protocol().settings["trials_per_side"] == 4
+    panel.set_protocol("primer")
     # a chosen patient: the page names them and the button; the protocol change follows
     panel.set_patient(SimpleNamespace(name="Runner A"))
     assert panel.step.text() == "Runner A: press Start protocol — Primer session: baseline, primer, re-test."
