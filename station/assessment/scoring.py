@@ -317,7 +317,7 @@ def _with_index(metrics: dict) -> dict:
 
 
 def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: str = "eyes_open",
-                 alpha: float = vd.ALPHA) -> dict:
+                 alpha: float = vd.ALPHA, family_alpha: float = vd.ALPHA) -> dict:
     """Left/right summary, stability scores, asymmetry indices and verdict for single-leg stance.
 
     Returns
@@ -347,7 +347,7 @@ def score_stance(rows: Sequence[dict], *, phase: str = "baseline", condition: st
     }
     headline = vd.stance_asymmetry([m.get("sway_index") for m in per_side["left"]],
                                    [m.get("sway_index") for m in per_side["right"]],
-                                   block=f"stance/{phase}/{condition}", alpha=alpha, family_alpha=vd.ALPHA)
+                                   block=f"stance/{phase}/{condition}", alpha=alpha, family_alpha=family_alpha)
     overall = metric_asymmetry("sway_index", summaries["left"]["sway_index"], summaries["right"]["sway_index"])
     # the sway index row agrees with the headline test (its interval, verdict and side)
     if np.isfinite(headline["estimate"]):
@@ -515,14 +515,21 @@ def score_session(rows: Sequence[dict], *, design: dict | None = None) -> dict:
     ----------
     design : dict, optional
         Per-block test level from the protocol, ``{"stance/baseline/eyes_open": {"alpha": 0.0182}}``
-        (an adaptive block tests at its per-look level; default 5 %).
+        (an adaptive block tests at its per-look level, its false-positive rate over all looks is
+        ``verdicts.ADAPTIVE_FAMILY_ALPHA``; default 4 %).
     """
     design = design or {}
+
+    def levels(block: str) -> dict:
+        d = design.get(block) or {}
+        return {"alpha": d.get("alpha", vd.ALPHA),
+                "family_alpha": vd.ADAPTIVE_FAMILY_ALPHA if d.get("adaptive") else d.get("alpha", vd.ALPHA)}
+
     out: dict = {"score_meaning": dict(SCORE_MEANING)}
     combos = sorted({(r.get("phase"), r.get("condition")) for r in _valid(rows, task="single_leg")})
     stance = {
         f"{phase}/{condition}": score_stance(rows, phase=phase, condition=condition,
-                                             alpha=(design.get(f"stance/{phase}/{condition}") or {}).get("alpha", vd.ALPHA))
+                                             **levels(f"stance/{phase}/{condition}"))
         for phase, condition in combos
     }
     if stance:

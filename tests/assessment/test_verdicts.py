@@ -125,3 +125,30 @@ def test_score_session_lists_the_headline_verdicts_in_report_order():
     assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
     assert vd.headline_verdicts(scores) == scores["verdicts"]
     assert scores["score_meaning"]["healthy_range"] == [80, 100]
+    # an adaptive block (its design stored with the session): the look's level, the family's rate
+    from station.assessment import protocols
+
+    adaptive = scoring.score_session(rows, design=protocols.get("single-leg").design())["stance"]["baseline/eyes_open"]
+    assert (adaptive["headline"]["alpha"], adaptive["headline"]["family_alpha"]) == (0.039, vd.ADAPTIVE_FAMILY_ALPHA)
+    assert adaptive["headline"]["text"].endswith("false-positive rate 4 %.")
+
+
+def test_per_leg_change_spends_four_percent_on_improved_and_one_on_worse():
+    # normal logs, 6 trials per leg and block, trial-to-trial SD 0.12: through before_after itself
+    rng = np.random.default_rng(11)
+    n_sim, sd = 2000, 0.12
+
+    def rates(true_change_pct):
+        calls = {"improved": 0, "worse": 0}
+        shift = math.log1p(true_change_pct / 100)
+        for _ in range(n_sim):
+            cells = {("baseline", "left"): np.exp(rng.normal(0, sd, 6)), ("post_primer", "left"): np.exp(rng.normal(shift, sd, 6)),
+                     ("baseline", "right"): np.exp(rng.normal(0, sd, 6)), ("post_primer", "right"): np.exp(rng.normal(0, sd, 6))}
+            verdict = vd.before_after(cells, block="before_after/eyes_open")[0]["verdict"]
+            calls[verdict] = calls.get(verdict, 0) + 1
+        return calls["improved"] / n_sim, calls["worse"] / n_sim
+
+    improved, worse = rates(0.0)
+    assert 0.027 < improved < 0.055 and worse < 0.005  # 4 % expected (binomial SE 0.44 %); worse ~0
+    _, worse_at_allowance = rates(vd.WORSE_ALLOWANCE_PCT)
+    assert worse_at_allowance < 0.018  # 1 % expected at an increase of exactly the allowance
