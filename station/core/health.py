@@ -19,9 +19,11 @@ code                        raised when
                             counts), or sits at a rail without the saturation bit
 ``calibration_negative_cell``  a cell carries less than ``-max(15 N, 3 % of the total)`` in more
                             than 5 % of the samples while someone stands
-``calibration_total_implausible``  the mean total is outside 147-2452 N (15-250 kg)
-``calibration_body_mass_mismatch``  the mean total differs from body weight by more than
-                            ``max(10 %, 5 kg)``
+``calibration_total_implausible``  the median total is outside 147-2452 N (15-250 kg)
+``calibration_body_mass_mismatch``  the median total differs from body weight by more than
+                            ``max(10 %, 5 kg)``; for a body mass rounded to a step (a pseudonymised
+                            export: 5 kg) ``max(10 % of mass + step/2, 5 kg) + step/2``, so rounding
+                            never fails a trial that fitted the true mass
 ``quality_frames_lost``     more than 1 % of the frames of the analysed window are missing
                             (sequence steps and disconnects)
 ``quality_gap``             a disconnect or reboot inside the analysed window
@@ -176,7 +178,8 @@ def cell_problems(counts, status, *, fs_hz: float, limits: dict | None = None) -
     return problems
 
 
-def calibration_problems(forces_n, *, body_mass_kg: float | None, limits: dict | None = None) -> list[dict]:
+def calibration_problems(forces_n, *, body_mass_kg: float | None, body_mass_step_kg: float = 0.0,
+                         limits: dict | None = None) -> list[dict]:
     """A calibration that does not fit the board: negative cells, implausible totals, body-mass mismatch.
 
     Parameters
@@ -185,6 +188,10 @@ def calibration_problems(forces_n, *, body_mass_kg: float | None, limits: dict |
         Calibrated per-cell forces (N) while someone stands (the analysed window).
     body_mass_kg : float or None
         The patient's body mass; None skips the body-mass comparison.
+    body_mass_step_kg : float, keyword-only
+        The step ``body_mass_kg`` was rounded to (5 kg in a pseudonymised export, 0 when exact): the
+        body-mass tolerance is that of the heaviest true mass it can stand for plus half a step, so
+        rounding never makes a trial that fitted its true mass fail.
     limits : dict, optional
         Overrides of :data:`LIMITS`.
 
@@ -227,7 +234,10 @@ def calibration_problems(forces_n, *, body_mass_kg: float | None, limits: dict |
             total_n=round(mean_total, 1)))
     if body_mass_kg is not None and math.isfinite(float(body_mass_kg)) and float(body_mass_kg) > 0:
         expected = float(body_mass_kg) * G_M_S2
-        tol_n = max(lim["body_mass_fraction"] * expected, lim["body_mass_kg"] * G_M_S2)
+        # a rounded body mass is within half a step of the true one: take the tolerance of the heaviest
+        # true mass it can stand for, plus that half step, so every trial that fitted its true mass fits
+        half_step_n = 0.5 * max(float(body_mass_step_kg or 0.0), 0.0) * G_M_S2
+        tol_n = max(lim["body_mass_fraction"] * (expected + half_step_n), lim["body_mass_kg"] * G_M_S2) + half_step_n
         if abs(mean_total - expected) > tol_n:
             problems.append(_problem(
                 "calibration_body_mass_mismatch",

@@ -294,10 +294,14 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     p = get_preset(preset if preset is not None else inputs.get("preset") or "clinical")
     if protocol is None:
         protocol = TrialProtocol.from_dict(inputs.get("protocol") or {"task": meta.get("task"), "side": meta.get("side")})
+    body_mass_step_kg = 0.0  # a pseudonymised export's inputs carry the rounding of their body mass
     if body_mass_kg is None:
-        for source in (inputs.get("body_mass_kg"), meta.get("body_mass_kg")):
-            if isinstance(source, (int, float)) and source > 0:
-                body_mass_kg = float(source)
+        for source in (inputs, meta):
+            mass, step = source.get("body_mass_kg"), source.get("body_mass_step_kg")
+            if isinstance(mass, (int, float)) and mass > 0:
+                body_mass_kg = float(mass)
+                if isinstance(step, (int, float)) and math.isfinite(step) and step > 0:
+                    body_mass_step_kg = float(step)
                 break
     cal = calibration if calibration is not None else getattr(trial, "calibration", None)
     if cal is None:
@@ -320,6 +324,8 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
                             frames=FrameSeries(t, forces, total, ml, ap))
     exclude_s = protocol.exclude_s if protocol.exclude_s is not None else p.exclude_s
     inputs_out = {"protocol": protocol.to_dict(), "body_mass_kg": body_mass_kg, "preset": p.name}
+    if body_mass_step_kg:
+        inputs_out["body_mass_step_kg"] = body_mass_step_kg
     if len(t) < 2:
         return _fail(result, Failure.NOTHING_RECORDED, "Nothing was recorded.")
     fs_nominal = getattr(trial, "nominal_rate_hz", None)
@@ -353,7 +359,8 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
         # absent: check it on every sample that carries a load of either sign, so the real cause is named.
         heavy = np.abs(total) >= gate
         if np.any(heavy):
-            result.problems += health.calibration_problems(forces[heavy], body_mass_kg=body_mass_kg)
+            result.problems += health.calibration_problems(forces[heavy], body_mass_kg=body_mass_kg,
+                                                           body_mass_step_kg=body_mass_step_kg)
         if not np.any(total >= gate):
             return _fail(result, Failure.NO_LOAD, "Every sample is below the load threshold: nobody stood on the board.")
         where = f" on the {side} leg" if side else ""
@@ -398,7 +405,8 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     sel = (t >= w0) & (t <= end)
     sel[:a] = False
     sel[b:] = False
-    result.problems += health.calibration_problems(forces[sel], body_mass_kg=body_mass_kg)
+    result.problems += health.calibration_problems(forces[sel], body_mass_kg=body_mass_kg,
+                                                   body_mass_step_kg=body_mass_step_kg)
     names = frames.dtype.names or ()  # per-frame arrays count losses inside the window exactly
     result.problems += health.quality_problems(getattr(trial, "quality", None) or {}, getattr(trial, "gaps", None) or [],
                                                window_s=(w0, end), nominal_rate_hz=fs_nominal, device_time_s=t,

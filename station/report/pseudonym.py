@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -99,25 +100,85 @@ def day_only(timestamp) -> str | None:
     return when.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
 
 
+#: an ISO date-time with a time of day (``2026-12-02T14:41:26``, optionally fractional and zoned)
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def days_only(value):
+    """A copy of a JSON-like value with every ISO timestamp in it cut to its day (:func:`day_only`).
+
+    The keys of :data:`DATE_META_KEYS` are not the only ones that hold a time (a calibration's
+    ``created``, a drift check's start): any string that starts like an ISO date-time is cut.
+    """
+    if isinstance(value, dict):
+        return {k: days_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [days_only(v) for v in value]
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return day_only(value)
+    return value
+
+
+def pseudonymised_inputs(inputs: dict | None) -> dict:
+    """Analysis inputs (``{"protocol", "body_mass_kg", "preset"}``) with the body mass rounded to 5 kg.
+
+    ``body_mass_step_kg`` records the rounding, so a re-analysis widens its calibration-fit tolerance by
+    half a step (:func:`station.core.health.calibration_problems`) and a pseudonymised trial that passed
+    the body-mass check still passes it.
+    """
+    out = dict(inputs or {})
+    if isinstance(out.get("body_mass_kg"), (int, float)):
+        out["body_mass_kg"] = round_body_mass_kg(out["body_mass_kg"])
+        out["body_mass_step_kg"] = BODY_MASS_STEP_KG
+    return out
+
+
+def pseudonymised_events(events) -> list:
+    """Events with the body mass of their analysis inputs (the ``window`` event) rounded to 5 kg."""
+    out = []
+    for e in events or ():
+        if isinstance(e, dict):
+            e = days_only(e)
+            if isinstance(e.get("inputs"), dict):
+                e["inputs"] = pseudonymised_inputs(e["inputs"])
+            if isinstance(e.get("body_mass_kg"), (int, float)):
+                e["body_mass_kg"] = round_body_mass_kg(e["body_mass_kg"])
+        out.append(e)
+    return out
+
+
+def pseudonymised_calibration(calibration: dict | None) -> dict | None:
+    """A calibration dict without its operator, every timestamp in it cut to the day."""
+    if calibration is None:
+        return None
+    return days_only(dict(calibration, operator=""))
+
+
 def pseudonymised_session(session):
     """A copy of a store ``Session`` without operator and notes, its dates to the day."""
     import dataclasses
 
     return dataclasses.replace(session, notes="", operator="", started=day_only(session.started),
-                               finished=day_only(session.finished))
+                               finished=day_only(session.finished), settings=days_only(session.settings or {}))
 
 
 def pseudonymised_meta(meta: dict | None) -> dict:
-    """A trial's metadata without identifying entries, timestamps to the day."""
+    """A trial's metadata without identifying entries, timestamps to the day, body mass to 5 kg."""
     out = {k: v for k, v in dict(meta or {}).items() if k not in IDENTIFYING_META_KEYS}
     for k in DATE_META_KEYS:
         if k in out and out[k] is not None:
             out[k] = day_only(out[k])
+    out = days_only(out)
+    if isinstance(out.get("body_mass_kg"), (int, float)):
+        out["body_mass_kg"] = round_body_mass_kg(out["body_mass_kg"])
+    if isinstance(out.get("analysis"), dict):
+        out["analysis"] = pseudonymised_inputs(out["analysis"])
     return out
 
 
 def pseudonymised_trial(trial):
-    """A copy of a store ``TrialRecord`` with its start to the day and its metadata cleaned."""
+    """A copy of a store ``TrialRecord``: its start to the day, its metadata and events cleaned."""
     import dataclasses
 
-    return dataclasses.replace(trial, started=day_only(trial.started), meta=pseudonymised_meta(trial.meta))
+    return dataclasses.replace(trial, started=day_only(trial.started), meta=pseudonymised_meta(trial.meta),
+                               events=pseudonymised_events(trial.events))

@@ -119,7 +119,7 @@ def load_session(store, session_id, *, pseudonymise: bool = False) -> SessionDat
         # no operator, dates to the day, body mass to 5 kg (station.report.pseudonym)
         session = ps.pseudonymised_session(session)
         trials = [ps.pseudonymised_trial(t) for t in trials]
-        calibrations = {cid: dict(c, operator="", created=ps.day_only(c.get("created"))) for cid, c in calibrations.items()}
+        calibrations = {cid: ps.pseudonymised_calibration(c) for cid, c in calibrations.items()}
     else:
         view = PatientView(patient.name, str(patient.id), patient.birth_year, patient.sex, patient.body_mass_kg,
                            patient.dominant_leg, patient.notes or "", False)
