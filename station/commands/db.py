@@ -1,4 +1,4 @@
-"""``station db status|upgrade|migrate|init-roles``: the station database itself."""
+"""``station db status|upgrade|backup|migrate|init-roles``: the station database itself."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def register(subparsers) -> None:
     status = sub.add_parser("status", help="backend, schema revision, row counts, pending uploads")
     status.add_argument("--json", action="store_true", help="one JSON object")
     sub.add_parser("upgrade", help="bring the schema to this station's newest revision (and re-grant roles)")
+    backup = sub.add_parser(
+        "backup", help="copy the whole database into one SQLite file (0600), consistent even while recording",
+        description="Copy the whole database (SQLite: its backup API; PostgreSQL: every row) into one SQLite file, "
+        "written privately (0600) under a temporary name and moved into place when complete. An existing file "
+        "is refused unless --force; a symlink at DEST is replaced, never followed.",
+    )
+    backup.add_argument("dest", nargs="?", metavar="DEST",
+                        help="the backup file (default: <data dir>/backups/station-<UTC time>.sqlite3)")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
     migrate = sub.add_parser(
         "migrate", help="copy a database (e.g. a station's SQLite history) into another (e.g. the server)",
         description="Copy every patient, calibration, session, trial, raw array and metric from one database into "
@@ -35,7 +44,20 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    return {"status": _status, "upgrade": _upgrade, "migrate": _migrate, "init-roles": _init_roles}[args.action](args)
+    return {"status": _status, "upgrade": _upgrade, "backup": _backup, "migrate": _migrate,
+            "init-roles": _init_roles}[args.action](args)
+
+
+def _backup(args) -> int:
+    from station.privatefiles import refuse_existing
+    from station.store import Store
+
+    if args.dest is not None:
+        refuse_existing(args.dest, force=args.force)  # before opening the database
+    with Store.open(read_only=True) as store:
+        path = store.backup(args.dest, force=args.force)
+        print(f"{store.backend} database {store.path} backed up to {path}")
+    return 0
 
 
 def _status(args) -> int:

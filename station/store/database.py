@@ -479,7 +479,7 @@ class Store:
                 self.offline_reason = None  # everything is on the server again: back to it
             return {"uploaded": uploaded, "pending": left}
 
-    def backup(self, dest: str | os.PathLike | None = None) -> Path:
+    def backup(self, dest: str | os.PathLike | None = None, *, force: bool = False) -> Path:
         """Copy the whole database into a SQLite file (consistent even while recording), created 0600.
 
         SQLite: the SQLite backup API. PostgreSQL: every row copied by :func:`copying.copy_database`.
@@ -488,6 +488,13 @@ class Store:
         ----------
         dest
             Target file; default ``<data_dir>/backups/station-<UTC time>.sqlite3``.
+        force : bool, keyword-only
+            Replace an existing file at ``dest`` (atomically; a symlink there is replaced, never followed).
+
+        Raises
+        ------
+        OutputExistsError
+            ``dest`` exists and ``force`` is False.
         """
         import sqlite3
 
@@ -499,7 +506,7 @@ class Store:
         dest = Path(dest)
         # written privately (0600) under a unique temporary name, moved into place only when complete;
         # never through a symlink, never over an existing file
-        with private_temp_path(dest) as tmp:
+        with private_temp_path(dest, force=force) as tmp:
             tmp.unlink()  # the backup creates its own database file at this name
             if self.backend != "sqlite" or self.offline:
                 from station.store.copying import copy_database
@@ -517,6 +524,12 @@ class Store:
                         conn.connection.driver_connection.backup(target)
                 finally:
                     target.close()
+            # one self-contained file: out of WAL mode, so opening the copy leaves no -wal/-shm beside it
+            copy = sqlite3.connect(tmp)
+            try:
+                copy.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                copy.close()
             for side in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
                 side.unlink(missing_ok=True)
         log.info("database backed up to %s", dest)
