@@ -79,6 +79,10 @@ def options_of(args) -> dict:
         cal = Path(args.calibration)
         if not cal.is_file():
             raise InputFileError(f"--calibration {cal}: {'is a directory, not a calibration file' if cal.is_dir() else 'does not exist'}.")
+        from station.calibration import load_calibration
+
+        # a malformed file is refused once, up front, whatever the inputs (each trial file then checks its board)
+        load_calibration(cal, check_stale=False)
     return {"preset": args.preset, "board_size": args.board_size, "body_mass_kg": args.body_mass,
             "calibration": args.calibration, "plates": plates, "lab_axes": args.lab_axes, "resample": args.resample}
 
@@ -94,7 +98,7 @@ def analyze_path(path_text: str, opts: dict) -> list[dict]:
     StationError
         The input cannot be analysed (the message is one line for the user).
     """
-    from station.readers import is_c3d_file, is_trial_file
+    from station.readers import is_c3d_file, is_trial_file, looks_like_damaged_archive
 
     path = Path(path_text)
     if not path.exists():
@@ -105,6 +109,13 @@ def analyze_path(path_text: str, opts: dict) -> list[dict]:
         raise InputFileError(f"{path} is not a regular file.")
     if is_trial_file(path):
         return [analyze_trial_file(path, opts)]
+    if looks_like_damaged_archive(path):  # a truncated download or copy of a trial file, not a CSV table
+        raise InputFileError(f"{path} is a damaged trial file: its archive is truncated or corrupt.")
+    if opts["calibration"]:
+        # a calibration turns a board's raw counts into forces; a table or a C3D file already holds forces
+        # or COP, so the option could only be ignored: refuse it instead of printing uncalibrated-looking numbers
+        raise InputFileError(f"{path}: --calibration applies to trial files (raw counts) only; a CSV table or a C3D "
+                             "file already holds forces or COP: leave the option out.")
     if is_c3d_file(path):
         from station.core.cop import default_threshold_n
         from station.readers.c3d import read_c3d
@@ -153,9 +164,12 @@ def analyze_trial_file(path: Path, opts: dict) -> dict:
     return report
 
 
-def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
+def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str, notes: list | None = None) -> dict:
     """Metrics of one COP series; ``--resample swarii`` first puts its longest defined stretch on the
-    preset's grid with SWARII (the preset's own linear resampling then has nothing left to do)."""
+    preset's grid with SWARII (the preset's own linear resampling then has nothing left to do).
+
+    ``notes`` receives the ``{"code", "message"}`` notes of measures left undefined on purpose (sample
+    entropy beyond its cap, diffusion fits), as the trial-file path reports them."""
     import numpy as np
 
     from station.core.metrics import compute_metrics
@@ -175,7 +189,7 @@ def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str) -> dict:
         ml, ap = y[:, 0], y[:, 1]
         forces_n = None if forces_n is None else y[:, 2:]
     try:
-        m = compute_metrics(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces_n)
+        m = compute_metrics(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces_n, notes=notes)
     except StationError as exc:
         raise InputFileError(f"{where}: {exc}") from None
     return m
@@ -191,6 +205,7 @@ def analyze_recording(rec, opts: dict) -> dict:
     quality = dict(rec.quality)
     threshold = default_threshold_n(opts["body_mass_kg"])
     forces = feet_report = None
+    notes: list = []  # measures left undefined on purpose, with the reason (the per-foot ones name the foot)
     if rec.feet is not None:
         from station.core.twoplate import load_share_measures, net_cop
 
@@ -203,7 +218,10 @@ def analyze_recording(rec, opts: dict) -> dict:
         feet_report = {}
         for side, plate in rec.feet.items():
             try:
-                feet_report[side] = _metrics(t, plate.cop_ml_mm, plate.cop_ap_mm, opts=opts, where=f"{rec.input} ({side} foot)")
+                foot_notes: list = []
+                feet_report[side] = _metrics(t, plate.cop_ml_mm, plate.cop_ap_mm, opts=opts, where=f"{rec.input} ({side} foot)",
+                                             notes=foot_notes)
+                notes += [dict(n, foot=side) for n in foot_notes]
             except StationError as exc:
                 feet_report[side] = {"error": str(exc)}
     elif rec.forces_n is not None:
@@ -218,9 +236,9 @@ def analyze_recording(rec, opts: dict) -> dict:
     if opts["preset"] == "raw" and t.size > 2 and quality["jitter_ms"] > 0.05 * 1e3 * quality["duration_s"] / (t.size - 1):
         quality["note"] = ("the time stamps are irregular; the raw preset treats the samples as uniformly spaced "
                            "(the clinical preset resamples them first)")
-    metrics = _metrics(t, ml, ap, opts=opts, forces_n=forces, where=rec.input)
+    metrics = _metrics(t, ml, ap, opts=opts, forces_n=forces, where=rec.input, notes=notes)
     report = {"input": rec.input, "kind": rec.kind, "preset": opts["preset"], "fs_hz": metrics["fs_hz"], "n_samples": int(t.size),
-              "duration_s": quality["duration_s"], "metrics": metrics, "quality": quality, "problems": []}
+              "duration_s": quality["duration_s"], "metrics": metrics, "quality": quality, "problems": [], "notes": notes}
     if rec.feet is not None:
         from station.core.metrics import prepare
 
@@ -441,6 +459,8 @@ def format_report(report: dict) -> str:
             lines += [f"  {k.ljust(28)}  {_fmt(fm[k])}" for k in REQUIRED_KEYS if k in fm]
     if report.get("problems"):
         lines += ["", "problems"] + [f"  {pr.get('code')}: {pr.get('message')}" for pr in report["problems"]]
+    if report.get("notes"):
+        lines += ["", "notes"] + [f"  {n.get('code')}: {n.get('message')}" for n in report["notes"] if isinstance(n, dict)]
     if report.get("note"):
         lines += ["", report["note"]]
     if report.get("quality"):
