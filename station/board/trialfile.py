@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ FORMAT_VERSION = 1
 TRIAL_SUFFIX = ".trial"
 #: largest trial file read (a day at 1 kHz is ~2.5 GB of frames; a clinic trial is a few MB)
 MAX_TRIAL_BYTES = 1024 * 1024 * 1024
+#: largest header.json unpacked (a header is a few kB; events and a calibration stay far below this)
+MAX_HEADER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -166,7 +169,7 @@ def read_trial(path) -> TrialFile:
         if "header.json" not in names:
             raise InputFileError(f"{path} is not a Balance Station trial file (no header.json inside).")
         try:
-            _check_entry_size(path, zf, "header.json", limit=64 * 2**20)
+            _check_entry_size(path, zf, "header.json", limit=MAX_HEADER_BYTES)
             header = json.loads(zf.read("header.json"))
         except (ValueError, zipfile.BadZipFile, OSError, RecursionError, NotImplementedError, RuntimeError, EOFError) as exc:
             raise InputFileError(f"{path} has a damaged header ({exc}).") from None
@@ -194,6 +197,10 @@ def read_trial(path) -> TrialFile:
     if frames.ndim != 1:
         raise InputFileError(f"{path} is damaged: frames have shape {frames.shape}, expected one row per frame.")
     n = len(frames)
+    counts = frames["counts"]
+    outside = np.flatnonzero(np.any((counts < -(1 << 23)) | (counts >= (1 << 23)), axis=1)) if n else ()
+    if len(outside):  # a 24-bit ADC cannot give them; the decoder rejects such frames live (FrameSanity)
+        raise InputFileError(f"{path} is damaged: frame {outside[0]} has counts outside the 24-bit ADC range (±2^23).")
     for name in ("device_time_s", "host_time_s"):
         a = arrays[name]
         if a.ndim != 1 or a.dtype.kind not in "fiu":
@@ -208,9 +215,11 @@ def read_trial(path) -> TrialFile:
         back = np.flatnonzero(np.diff(t) < 0)
         if back.size:
             raise InputFileError(f"{path} is damaged: device time goes backwards at frame {back[0] + 1}.")
+        if t[-1] == t[0]:
+            raise InputFileError(f"{path} is damaged: device time does not advance ({n} frames at {t[0]:g} s).")
         if t[-1] - t[0] > 7 * 24 * 3600:
             raise InputFileError(f"{path} is damaged: its device time spans {t[-1] - t[0]:.3g} s (more than a week).")
-    fields = _header_fields(path, header)
+    fields = _header_fields(path, header, n_frames=n)
     return TrialFile(
         frames=frames,
         device_time_s=t,
@@ -230,8 +239,24 @@ _HEADER_TYPES = {
 }
 
 
-def _header_fields(path: Path, header: dict) -> dict:
+#: quality figures the analysis reads as numbers (``None`` allowed: unknown)
+_QUALITY_NUMBERS = ("frames", "lost", "lost_in_gaps", "crc_errors", "resyncs", "skipped_bytes", "implausible_frames",
+                    "gaps", "gap_s", "reboots", "missed_conversions", "saturated_frames", "timeout_frames",
+                    "effective_rate_hz", "jitter_ms", "duration_s")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _header_fields(path: Path, header: dict, *, n_frames: int | None = None) -> dict:
     """Type-checked header fields (a damaged or hand-edited header gets one clear line)."""
+    damaged = f"{path} has a damaged header"
+    declared = header.get("n_frames")
+    if declared is not None and not (isinstance(declared, int) and not isinstance(declared, bool)):
+        raise InputFileError(f"{damaged}: n_frames must be a whole number, not {type(declared).__name__}.")
+    if declared is not None and n_frames is not None and declared != n_frames:
+        raise InputFileError(f"{damaged}: it announces {declared} frames, frames.npy holds {n_frames}.")
     out = {}
     for key, (types, what) in _HEADER_TYPES.items():
         value = header.get(key)
@@ -242,12 +267,28 @@ def _header_fields(path: Path, header: dict) -> dict:
         out[key] = value
     gaps = []
     for g in out["gaps"]:
-        if not (isinstance(g, (list, tuple)) and len(g) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in g)):
-            raise InputFileError(f"{path} has a damaged header: each gap must be [t_start_s, t_end_s], got {str(g)[:60]}.")
+        if not (isinstance(g, (list, tuple)) and len(g) == 2 and all(_is_number(v) and math.isfinite(v) for v in g)
+                and g[0] <= g[1]):
+            raise InputFileError(f"{damaged}: each gap must be [t_start_s, t_end_s] (finite, start <= end), got {str(g)[:60]}.")
         gaps.append([float(g[0]), float(g[1])])
     out["gaps"] = gaps
-    if not all(isinstance(e, dict) for e in out["events"]):
-        raise InputFileError(f"{path} has a damaged header: each event must be an object with t_s and kind.")
+    for e in out["events"]:
+        if not (isinstance(e, dict) and _is_number(e.get("t_s")) and math.isfinite(e["t_s"]) and isinstance(e.get("kind"), str)):
+            raise InputFileError(f"{damaged}: each event must be an object with a finite t_s and a kind, got {str(e)[:60]}.")
+    for key in _QUALITY_NUMBERS:
+        value = out["quality"].get(key)
+        if value is not None and not _is_number(value):
+            raise InputFileError(f"{damaged}: quality.{key} must be a number, got {str(value)[:40]!r}.")
+    analysis = out["meta"].get("analysis")
+    if analysis is not None and not isinstance(analysis, dict):
+        raise InputFileError(f"{damaged}: meta.analysis must be an object, not {type(analysis).__name__}.")
+    for where, d in (("meta", out["meta"]), ("meta.analysis", analysis or {})):
+        mass = d.get("body_mass_kg")
+        if mass is not None and not (_is_number(mass) and math.isfinite(mass) and mass > 0):
+            raise InputFileError(f"{damaged}: {where}.body_mass_kg must be a positive number of kg, got {str(mass)[:40]!r}.")
+    protocol = (analysis or {}).get("protocol")
+    if protocol is not None and not isinstance(protocol, dict):
+        raise InputFileError(f"{damaged}: meta.analysis.protocol must be an object, not {type(protocol).__name__}.")
     rate = out["board"].get("nominal_rate_hz")
     if rate is not None and not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < 1e6):
         raise InputFileError(f"{path} has a damaged header: board.nominal_rate_hz must be a positive number, got {str(rate)[:40]}.")

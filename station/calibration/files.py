@@ -93,6 +93,12 @@ class Calibration:
         if gains.shape not in ((4,), (4, 4)) or not np.all(np.isfinite(gains)):
             raise CalibrationError("Calibration gains must be 4 finite per-cell gains or a finite 4 x 4 matrix.")
         self.gains_n_per_count = gains
+        if not np.all(np.isfinite(self.offsets_counts)):
+            raise CalibrationError("Calibration offsets must be 4 finite numbers (counts).")
+        try:
+            self.created_datetime  # noqa: B018 - staleness checks parse it later; refuse a bad one now
+        except (TypeError, ValueError):
+            raise CalibrationError(f"Calibration 'created' must be an ISO date and time, got {str(self.created)[:40]!r}.") from None
         if self.noise_counts is not None:
             self.noise_counts = np.asarray(self.noise_counts, dtype=np.float64).reshape(4)
 
@@ -296,6 +302,10 @@ def load_calibration(path: str | os.PathLike, *, board_id=None, check_stale: boo
         raise InputFileError(f"Calibration file {path} does not exist.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(f"Calibration file {path} is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise InputFileError(f"Calibration file {path} is not a calibration (JSON nested too deeply).") from None
+    except OSError as exc:
+        raise InputFileError(f"Calibration file {path} cannot be read: {exc.strerror or exc}.") from None
     cal = Calibration.from_dict(data, source=f"calibration file {path}")
     if board_id is not None:
         wanted = normalize_board_id(board_id)

@@ -106,6 +106,14 @@ class CountsModel:
         self.offsets_counts = np.asarray(offsets_counts, dtype=np.float64).reshape(N_CELLS)
         self.gains_n_per_count = np.asarray(gains_n_per_count, dtype=np.float64)
         self.positions_mm = np.asarray(positions_mm, dtype=np.float64).reshape(N_CELLS, 2)
+        # a hand-edited or damaged calibration must fail here, with its field named, not as NaN forces
+        # ("nobody on the board") or a shape error deep in a kernel
+        if self.gains_n_per_count.shape not in ((N_CELLS,), (N_CELLS, N_CELLS)) or not np.all(np.isfinite(self.gains_n_per_count)):
+            raise ValueError(f"gains_n_per_count must be {N_CELLS} finite per-cell gains or a finite {N_CELLS} x {N_CELLS} matrix")
+        if not np.all(np.isfinite(self.offsets_counts)):
+            raise ValueError(f"offsets_counts must be {N_CELLS} finite numbers")
+        if not np.all(np.isfinite(self.positions_mm)):
+            raise ValueError("the sensor positions must be finite numbers")
         self.cop_correction = cop_correction or None
         self.board_id = board_id
 

@@ -113,3 +113,52 @@ def test_journal_dir_is_private(tmp_path, monkeypatch):
     w.close()
     assert stat.S_IMODE(os.stat(d / "a.journal").st_mode) == 0o600
     assert read_journal(d / "a.journal").n_frames == 0
+
+
+# -- size limits (issue 12 item 6): a huge file or a zip bomb is refused before it is unpacked ----------
+
+
+def test_a_trial_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch, capsys):
+    import station.board.trialfile as trialfile
+    from station.cli import main
+
+    path = write_trial(tmp_path / "big.trial", _trial(100))
+    size = path.stat().st_size
+    assert read_trial(path).n_frames == 100  # under the limit: read
+    monkeypatch.setattr(trialfile, "MAX_TRIAL_BYTES", size - 1)
+    with pytest.raises(InputFileError, match=r"larger than .* MiB; a trial file is not that large"):
+        read_trial(path)
+    # the archive is never opened: a file that size of garbage after a valid start is refused the same way
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: pytest.fail("the archive was opened"))
+    with pytest.raises(InputFileError, match="not that large"):
+        read_trial(path)
+    monkeypatch.undo()
+    monkeypatch.setattr(trialfile, "MAX_TRIAL_BYTES", size - 1)
+    assert main(["analyze", str(path), "--json"]) == 2  # `station analyze`: one line, exit 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not that large" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("member", ["frames.npy", "device_time_s.npy", "host_time_s.npy", "header.json"])
+def test_a_member_that_unpacks_beyond_the_limit_is_refused_before_unpacking(tmp_path, monkeypatch, member):
+    """A zip bomb: a few kB on disk that inflate to many MB. The limits are lowered so the test is small."""
+    import station.board.trialfile as trialfile
+
+    monkeypatch.setattr(trialfile, "MAX_TRIAL_BYTES", 1 << 20)  # 1 MiB file / array member
+    monkeypatch.setattr(trialfile, "MAX_HEADER_BYTES", 1 << 16)  # 64 KiB header
+    good = write_trial(tmp_path / "good.trial", _trial(50))
+    bomb = tmp_path / f"bomb-{member}.trial"
+    inflate = (2 << 20) if member != "header.json" else (1 << 17)  # twice the lowered limit
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == member:
+                data = data + (b" " if name == "header.json" else b"\0") * inflate
+            dst.writestr(name, data)
+    assert bomb.stat().st_size < 64 * 1024  # small on disk
+    read = []
+    real_read = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda self, name, *a: read.append(name) or real_read(self, name, *a))
+    with pytest.raises(InputFileError, match=rf"damaged: {member} would unpack to \d+ MiB"):
+        read_trial(bomb)
+    assert member not in read  # refused from the archive's directory, never inflated

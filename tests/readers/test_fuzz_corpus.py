@@ -1,8 +1,8 @@
 """Hostile input for ``station analyze`` (issue 12 item 6): the fuzz corpus.
 
 Every case asserts its outcome: one clear line on stderr and a non-zero exit (with the words that say
-what is wrong), or — for the valid controls — the correct result. ``CASES_TRIED`` counts them for the
-report (explicit cases + hypothesis examples).
+what is wrong), or — for the valid controls — the correct result. ``test_corpus_size`` counts the
+collected cases (at least 150 explicit ones, hypothesis examples not counted).
 """
 
 import io
@@ -109,10 +109,49 @@ CSV_CASES = [
     ("plates-text", COP + "\n" + GOOD_BODY, ["--plates", "a,b"], "--plates"),
     ("calibration-missing", COP + "\n" + GOOD_BODY, ["--calibration", "/nonexistent/cal.json"], "does not exist"),
     ("calibration-directory", COP + "\n" + GOOD_BODY, ["--calibration", "/tmp"], "is a directory"),
+    # encodings, BOM, NUL bytes
+    ("nul-after-64k", COP + "\n" + _rows(6000) + "\n60.0,1,\x002\n", [], "line 6002: "),
+    ("nul-in-header", "t_s,cop_ml\x00_mm,cop_ap_mm\n0,1,2\n", [], "neither a trial file"),
+    ("bom-twice", "\ufeff\ufeff" + COP + "\n" + GOOD_BODY, [], "unknown columns"),
+    ("bom-mid-file", COP + "\n" + _rows(50) + "\n\ufeff0.5,1,2\n", [], "line 52"),
+    ("utf16-le-no-bom", (COP + "\n0,1,2\n").encode("utf-16-le"), [], "neither a trial file"),
+    ("utf32", (COP + "\n0,1,2\n").encode("utf-32"), [], "neither a trial file"),
+    ("cp1252-quotes", COP.encode() + b"\n0,1,2\n0.01,\x931\x94,2\n", [], "not UTF-8"),
+    ("invalid-utf8-header", b"t_s,cop_ml_mm,cop_ap_mm\xff\n0,1,2\n", [], "line 1: not UTF-8"),
+    ("overlong-utf8", COP.encode() + b"\n0,1,\xc0\xb12\n", [], "not UTF-8"),
+    # ragged rows and cell shapes (the fast reader falls back and the line is named)
+    ("ragged-row-deep", COP + "\n" + _rows(2000) + "\n20.0,1\n" + _rows(10), [], "line 2002: 2 values"),
+    ("extra-cell-deep", COP + "\n" + _rows(2000) + "\n20.0,1,2,3\n", [], "line 2002: 4 values"),
+    ("trailing-comma-every-line", COP + "\n" + "\n".join(line + "," for line in _rows(50).splitlines()), [], "line 2: 4 values"),
+    ("header-trailing-comma", COP + ",\n" + GOOD_BODY, [], "line 1: column 4 of the header has no name"),
+    ("only-commas", COP + "\n" + _rows(30) + "\n,,\n", [], "time t_s is missing"),
+    ("empty-header-names", ",,\n0,1,2\n", [], "line 1: column 1 of the header has no name"),
+    ("quoted-header", '"t_s","cop_ml_mm","cop_ap_mm"\n0,1,2\n', [], "unknown columns"),
+    ("quoted-cells", COP + '\n0,"1","2"\n', [], "is not a number"),
+    ("header-repeated-mid-file", COP + "\n" + _rows(100) + "\n" + COP + "\n" + _rows(10), [], "line 102: 't_s' in column t_s is not a number"),
+    ("fortran-exponent", COP + "\n" + _rows(30) + "\n0.5,1.0D+00,2\n", [], "'1.0D+00' in column cop_ml_mm"),
+    ("thousands-separator-space", COP + "\n0,1 000,2\n", [], "'1 000'"),
+    ("percent-cell", COP + "\n0,5%,2\n", [], "'5%'"),
+    ("cell-with-unit", COP + "\n0,5mm,2\n", [], "'5mm'"),
+    # unit lines and units in the header
+    ("unit-line-after-header", COP + "\ns,mm,mm\n" + GOOD_BODY, [], "line 2: 's' in column t_s is not a number"),
+    ("units-in-header", "t_s [s],cop_ml_mm [mm],cop_ap_mm [mm]\n0,1,2\n", [], "unknown columns"),
+    ("units-in-brackets-row", "# units\n" + COP + "\n[s],[mm],[mm]\n" + GOOD_BODY, [], "line 3: '[s]'"),
+    # huge numbers
+    ("time-1e309", COP + "\n0,1,2\n1e309,1,2\n", [], "time t_s is missing"),
+    ("cop-1e309", COP + "\n" + _rows(100) + "\n1.5,1e309,2\n", [], "beyond"),
+    ("cop-many-digits", COP + "\n" + _rows(100) + "\n1.5," + "1" * 400 + ",2\n", [], "beyond"),
+    ("force-1e309", FORCES + "\n" + FORCE_BODY + "\n3.0,1e309,1,1,1\n", ["--board-size", "400x300"], "f_fl_n"),
+    ("force-tiny-negative-huge", FORCES + "\n" + FORCE_BODY + "\n3.0,1,1,-1e300,1\n", ["--board-size", "400x300"], "f_bl_n"),
+    ("two-plate-inf-right-cop", TWO + "\n" + TWO_BODY + "\n3.0,300,1,1,300,-inf,1\n", [], "cop_ml_right_mm"),
+    ("time-negative-huge-span", COP + "\n-1e6,1,2\n" + _rows(30), [], "more than 24 h"),
+    # options
+    ("board-size-three-numbers", FORCES + "\n" + FORCE_BODY, ["--board-size", "400x300x10"], "WxL"),
+    ("board-size-trailing-x", FORCES + "\n" + FORCE_BODY, ["--board-size", "400x"], "WxL"),
+    ("plates-zero", COP + "\n" + GOOD_BODY, ["--plates", "0,0"], "--plates"),
+    ("plates-three", COP + "\n" + GOOD_BODY, ["--plates", "1,2,3"], "--plates"),
+    ("jobs-huge", COP + "\n" + GOOD_BODY, ["--jobs", "100000"], "--jobs"),
 ]
-
-CASES_TRIED = {"csv": len(CSV_CASES)}
-
 
 @pytest.mark.parametrize("case", CSV_CASES, ids=[c[0] for c in CSV_CASES])
 def test_malformed_table_gives_one_clear_line(case, tmp_path, analyze_error):
@@ -148,6 +187,28 @@ def _frames(n=200):
     f = np.zeros(n, dtype=FRAME_DTYPE)
     f["seq"] = np.arange(n)
     return f
+
+
+def _frames_with(n=200, *, counts):
+    f = _frames(n)
+    f["t_us"] = np.arange(n) * 12500
+    f["counts"] = counts
+    return f
+
+
+def _cal(**changes):
+    """A valid calibration dict of board 5B000001, with ``changes`` (``KeyError`` as a value drops the key)."""
+    from station.calibration import Calibration, load_geometry
+
+    d = json.loads(json.dumps(Calibration(board_id="5B000001", geometry=load_geometry("reference-400x300"),
+                                          offsets_counts=np.zeros(4), gains_n_per_count=np.full(4, 0.018),
+                                          created="2026-11-25T08:00:00+00:00").to_dict()))
+    for k, v in changes.items():
+        if v is KeyError:
+            d.pop(k)
+        else:
+            d[k] = v
+    return d
 
 
 def _trial(path, header=None, *, frames=None, dev=None, host=None, header_text=None, drop=(), compression=zipfile.ZIP_STORED):
@@ -210,12 +271,64 @@ TRIAL_CASES = [
     ("device-time-inf", dict(dev=np.r_[np.arange(199) / 80.0, np.inf]), "not a finite number"),
     ("device-time-backwards", dict(dev=np.r_[np.arange(100) / 80.0, np.arange(100) / 80.0]), "goes backwards"),
     ("device-time-1e300", dict(dev=np.arange(200) * 1e298), "more than a week"),
+    # header fields of the wrong type, shape or range (issue 12 item 6, second round)
+    ("n-frames-string", dict(header=_header(n_frames="200")), "n_frames must be a whole number"),
+    ("n-frames-float", dict(header=_header(n_frames=200.0)), "n_frames must be a whole number"),
+    ("n-frames-mismatch", dict(header=_header(n_frames=5)), "announces 5 frames, frames.npy holds 200"),
+    ("quality-frames-string", dict(header=_header(quality={"frames": "x"})), "quality.frames must be a number"),
+    ("quality-lost-list", dict(header=_header(quality={"lost": [1]})), "quality.lost must be a number"),
+    ("quality-rate-bool", dict(header=_header(quality={"effective_rate_hz": True})), "quality.effective_rate_hz must be a number"),
+    ("rate-nan", dict(header_text=json.dumps(_header(board={"nominal_rate_hz": float("nan")}))), "nominal_rate_hz"),
+    ("rate-zero", dict(header=_header(board={"nominal_rate_hz": 0})), "nominal_rate_hz"),
+    ("rate-bool", dict(header=_header(board={"nominal_rate_hz": True})), "nominal_rate_hz"),
+    ("event-time-string", dict(header=_header(events=[{"t_s": "soon", "kind": "cue"}])), "each event must be an object with a finite t_s"),
+    ("event-time-nan", dict(header_text=json.dumps(_header(events=[{"t_s": float("nan"), "kind": "cue"}]))), "finite t_s"),
+    ("event-without-kind", dict(header=_header(events=[{"t_s": 1.0}])), "finite t_s and a kind"),
+    ("event-kind-number", dict(header=_header(events=[{"t_s": 1.0, "kind": 3}])), "finite t_s and a kind"),
+    ("gap-reversed", dict(header=_header(gaps=[[2.0, 1.0]])), "start <= end"),
+    ("gap-inf", dict(header_text=json.dumps(_header(gaps=[[1.0, float("inf")]]))), "each gap"),
+    ("gap-bool", dict(header=_header(gaps=[[True, 2.0]])), "each gap"),
+    ("meta-analysis-list", dict(header=_header(meta={"analysis": [1]})), "meta.analysis must be an object"),
+    ("meta-analysis-protocol-string", dict(header=_header(meta={"analysis": {"protocol": "single-leg"}})), "meta.analysis.protocol must be an object"),
+    ("meta-body-mass-string", dict(header=_header(meta={"body_mass_kg": "heavy"})), "meta.body_mass_kg must be a positive number"),
+    ("meta-body-mass-negative", dict(header=_header(meta={"analysis": {"body_mass_kg": -70}})), "meta.analysis.body_mass_kg"),
+    ("meta-body-mass-inf", dict(header_text=json.dumps(_header(meta={"body_mass_kg": float("inf")}))), "meta.body_mass_kg"),
+    ("header-latin1", dict(header_text=json.dumps(_header(meta={"x": "é"}), ensure_ascii=False).encode("latin-1")), "damaged header"),
+    ("header-with-comments", dict(header_text="// written by hand\n" + json.dumps(_header())), "damaged header"),
+    ("header-nul-bytes", dict(header_text=b"\x00" * 64), "damaged header"),
+    ("header-trailing-garbage", dict(header_text=json.dumps(_header()) + " trailing"), "damaged header"),
+    ("header-huge-number", dict(header_text=json.dumps(_header()).replace('"version": 1', '"version": 1e400')), "format version"),
+    # arrays: dtypes, lengths, values
+    ("device-time-bool", dict(dev=np.ones(200, dtype=bool)), "device_time_s has shape (200,) and dtype bool"),
+    ("device-time-complex", dict(dev=np.arange(200) + 0j), "dtype complex128"),
+    ("device-time-constant", dict(dev=np.zeros(200)), "device time does not advance"),
+    ("host-time-strings", dict(host=np.array(["x"] * 200)), "host_time_s has shape"),
+    ("host-time-short", dict(host=np.arange(199) / 80.0), "different length"),
+    ("frames-structured-other", dict(frames=np.zeros(200, dtype=[("seq", "<u2"), ("t_us", "<u4")])), "dtype"),
+    ("frames-counts-beyond-24-bit", dict(frames=_frames_with(counts=1 << 30)), "outside the 24-bit ADC range"),
+    ("frames-counts-rail-negative", dict(frames=_frames_with(counts=-(1 << 23) - 1)), "outside the 24-bit ADC range"),
+    # a calibration inside the trial that cannot be applied
+    ("calibration-empty-object", dict(header=_header(calibration={}), frames=_frames_with(counts=40000)), "malformed field ('geometry')"),
+    ("calibration-gains-3", dict(header=_header(calibration=_cal(gains_n_per_count=[1, 2, 3])), frames=_frames_with(counts=40000)),
+     "gains_n_per_count must be 4 finite per-cell gains"),
+    ("calibration-gains-nan", dict(header_text=json.dumps(_header(calibration=_cal(gains_n_per_count=[float("nan")] * 4))),
+                                   frames=_frames_with(counts=40000)), "gains_n_per_count must be 4 finite"),
+    ("calibration-offsets-nan", dict(header_text=json.dumps(_header(calibration=_cal(offsets_counts=[float("nan")] * 4))),
+                                     frames=_frames_with(counts=40000)), "offsets_counts must be 4 finite numbers"),
+    ("calibration-sensors-missing", dict(header=_header(calibration=_cal(geometry={"name": "x", "sensors_mm": {"fl": [0, 0]}})),
+                                         frames=_frames_with(counts=40000)), "malformed field"),
+    ("protocol-malformed-duration", dict(header=_header(calibration=_cal(), meta={"analysis": {"protocol": {"duration_s": "x"}}}),
+                                         frames=_frames_with(counts=40000)), "malformed 'duration_s'"),
+    ("no-frames-calibrated", dict(header=_header(n_frames=0, calibration=_cal()), frames=_frames(0), dev=np.zeros(0), host=np.zeros(0)),
+     "too few samples (0)"),
+    ("one-frame-calibrated", dict(header=_header(n_frames=1, calibration=_cal()), frames=_frames_with(1, counts=40000),
+                                  dev=np.zeros(1), host=np.zeros(1)), "too few samples (1)"),
     ("npy-garbage", dict(frames=None), None),  # replaced below by raw garbage bytes
 ]
 
 
 def _write_trial_case(path, spec):
-    if spec.get("frames") is None and "frames" in spec and spec is TRIAL_CASES[-1][1]:
+    if spec.get("frames") is None and "frames" in spec and spec is TRIAL_CASES[-1][1]:  # npy-garbage
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr("header.json", json.dumps(_header()))
             zf.writestr("frames.npy", b"\x93NUMPY garbage")
@@ -223,9 +336,6 @@ def _write_trial_case(path, spec):
             zf.writestr("host_time_s.npy", _npy(np.arange(200) / 80.0))
         return path
     return _trial(path, **spec)
-
-
-CASES_TRIED["trial"] = len(TRIAL_CASES)
 
 
 @pytest.mark.parametrize("case", TRIAL_CASES, ids=[c[0] for c in TRIAL_CASES])
@@ -236,15 +346,60 @@ def test_malformed_trial_file_gives_one_clear_line(case, tmp_path, analyze_error
     assert (words or "cannot be read") in err, err
 
 
-def test_truncated_and_corrupted_archives(tmp_path, analyze_error):
-    good = _trial(tmp_path / "good.trial").read_bytes()
-    cases = {"truncated-half": good[: len(good) // 2], "truncated-end": good[:-30], "flipped-header-byte": good[:40] + b"\xff" + good[41:]}
-    for name, data in cases.items():
-        p = tmp_path / f"{name}.trial"
-        p.write_bytes(data)
-        err = analyze_error(p)
-        assert "trial" in err or "damaged" in err or "not" in err, (name, err)
-    CASES_TRIED["archives"] = len(cases)
+def _zip_members(members: dict, compression=zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _good_trial_bytes(tmp_path) -> bytes:
+    return _trial(tmp_path / "good.trial").read_bytes()
+
+
+#: (id, function of a valid trial's bytes -> damaged bytes, words the one-line error must contain)
+ARCHIVE_CASES = [
+    ("truncated-half", lambda g: g[: len(g) // 2], "is a damaged trial file: its archive is truncated or corrupt"),
+    ("truncated-end", lambda g: g[:-30], "is a damaged trial file: its archive is truncated or corrupt"),
+    ("flipped-header-byte", lambda g: g[:40] + b"\xff" + g[41:], "trial"),
+    ("empty-zip", lambda g: _zip_members({}), "no header.json inside"),
+    ("zip-of-a-csv", lambda g: _zip_members({"data.csv": COP + "\n" + GOOD_BODY}), "no header.json inside"),
+    ("header-in-a-folder", lambda g: _zip_members({"trial/header.json": json.dumps(_header())}), "no header.json inside"),
+    ("only-a-header", lambda g: _zip_members({"header.json": json.dumps(_header())}), "frames.npy is missing"),
+    ("second-header-wins", lambda g: _append_member(g, "header.json", "[1]"), "JSON list"),
+    ("bzip2-members", lambda g: _recompress(g, zipfile.ZIP_BZIP2), None),  # a valid control: any zip method reads
+    ("zero-length-file-with-zip-suffix", lambda g: b"", "is empty"),
+]
+
+
+def _append_member(good: bytes, name: str, data: str) -> bytes:
+    import warnings
+
+    buf = io.BytesIO(good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of the case
+        with zipfile.ZipFile(buf, "a") as zf:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _recompress(good: bytes, compression) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        return _zip_members({n: zf.read(n) for n in zf.namelist()}, compression=compression)
+
+
+@pytest.mark.parametrize("case", ARCHIVE_CASES, ids=[c[0] for c in ARCHIVE_CASES])
+def test_truncated_and_corrupted_archives(case, tmp_path, analyze_error, analyze_json):
+    name, damage, words = case
+    p = tmp_path / f"{name}.trial"
+    p.write_bytes(damage(_good_trial_bytes(tmp_path)))
+    if words is None:  # the control: read, no calibration, so no metrics and the note
+        out = analyze_json(p)
+        assert out["n_samples"] == 200 and out["metrics"] == {} and "calibration" in out["note"]
+        return
+    err = analyze_error(p)
+    assert words in err, (name, err)
 
 
 def test_valid_trial_without_calibration_is_a_control(tmp_path, analyze_json):
@@ -254,17 +409,72 @@ def test_valid_trial_without_calibration_is_a_control(tmp_path, analyze_json):
     assert out["n_samples"] == 200
 
 
-def test_calibration_files_that_are_not_calibrations(tmp_path, analyze_error):
-    from .test_fuzz_corpus import _trial as make
+#: (id, calibration file text, or a dict of changes to a valid calibration, words the error must contain)
+CALIBRATION_CASES = [
+    ("not-json", "{oops", "not valid JSON"),
+    ("json-list", "[1,2]", "not a Balance Station calibration file"),
+    ("json-null", "null", "not a Balance Station calibration file"),
+    ("empty", "", "not valid JSON"),
+    ("binary", "\x00\x01", "not valid JSON"),
+    ("deep-nesting", "[" * 100000 + "]" * 100000, "nested too deeply"),
+    ("latin1", b'{"kind": "caf\xe9"}', "not valid JSON"),
+    ("gains-three", dict(gains_n_per_count=[1, 2, 3]), "4 finite per-cell gains"),
+    ("gains-string", dict(gains_n_per_count="fast"), "malformed field"),
+    ("gains-nan", dict(gains_n_per_count=[float("nan")] * 4), "4 finite per-cell gains"),
+    ("gains-inf", dict(gains_n_per_count=[float("inf")] * 4), "4 finite per-cell gains"),
+    ("gains-1e400", dict(gains_n_per_count="1e400"), "4 finite per-cell gains"),
+    ("gains-matrix-3x3", dict(gains_n_per_count=[[1, 0, 0]] * 3), "4 finite per-cell gains"),
+    ("gains-dict", dict(gains_n_per_count={"fl": 1}), "malformed field"),
+    ("gains-missing", dict(gains_n_per_count=KeyError), "malformed field ('gains_n_per_count')"),
+    ("offsets-missing", dict(offsets_counts=KeyError), "malformed field ('offsets_counts')"),
+    ("offsets-five", dict(offsets_counts=[0] * 5), "malformed field"),
+    ("offsets-nan", dict(offsets_counts=[float("nan")] * 4), "offsets must be 4 finite numbers"),
+    ("offsets-strings", dict(offsets_counts=["a"] * 4), "malformed field"),
+    ("geometry-missing", dict(geometry=KeyError), "malformed field ('geometry')"),
+    ("geometry-unknown-name", dict(geometry="no-such-board"), "board geometry"),
+    ("geometry-sensor-missing", dict(geometry={"name": "x", "sensors_mm": {"fl": [0, 0]}}), "board geometry"),
+    ("board-id-other", dict(board_id="5B000009"), "belongs to board 5B000009, this board is 5B000001"),
+    ("board-id-garbage", dict(board_id="zz"), "is not a board id"),
+    ("kind-other", dict(kind="something"), "not a Balance Station calibration file"),
+    ("format-99", dict(format=99), "calibration format 99"),
+    ("format-string", dict(format="1"), "calibration format"),
+    ("created-missing", dict(created=KeyError), "malformed field ('created')"),
+    ("created-garbage", dict(created="yesterday"), "'created' must be an ISO date and time"),
+    ("validity-string", dict(validity_days="long"), "malformed field"),
+    ("version-string", dict(version="v2"), "malformed field"),
+    ("noise-two-values", dict(noise_counts=[1, 2]), "malformed field"),
+]
 
-    trial = make(tmp_path / "t.trial")
-    bad = {"not-json": "{oops", "json-list": "[1,2]", "json-null": "null", "empty": "", "binary": "\x00\x01"}
-    for name, text in bad.items():
-        p = tmp_path / f"{name}.json"
+
+@pytest.mark.parametrize("case", CALIBRATION_CASES, ids=[c[0] for c in CALIBRATION_CASES])
+def test_calibration_files_that_are_not_calibrations(case, tmp_path, analyze_error):
+    name, content, words = case
+    trial = _trial(tmp_path / "t.trial")
+    p = tmp_path / f"{name}.json"
+    if isinstance(content, dict):
+        text = json.dumps(_cal(**{k: v for k, v in content.items() if v != "1e400"}))
+        if content.get("gains_n_per_count") == "1e400":
+            text = text.replace('"gains_n_per_count": [', '"gains_n_per_count": [1e400, ', 1)
         p.write_text(text)
-        err = analyze_error(trial, "--calibration", p)
-        assert "alibration" in err, (name, err)
-    CASES_TRIED["calibration"] = len(bad)
+    elif isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    err = analyze_error(trial, "--calibration", p)
+    assert words in err, (name, err)
+
+
+def test_a_valid_calibration_file_is_a_control(tmp_path, analyze_json):
+    """A trial with a valid calibration file of its board is analysed (equal counts: 720 N, centred)."""
+    p = tmp_path / "cal.json"
+    p.write_text(json.dumps(_cal()))
+    n = 2400
+    trial = _trial(tmp_path / "loaded.trial", _header(n_frames=n), frames=_frames_with(n, counts=10000),
+                   dev=np.arange(n) / 80.0, host=np.arange(n) / 80.0)
+    out = analyze_json(trial, "--calibration", p)
+    assert out["n_samples"] == n and out["metrics"]["n_used"] > 1000
+    assert out["metrics"]["mean_total_force_n"] == pytest.approx(4 * 10000 * 0.018, rel=1e-9)  # 720 N
+    assert out["metrics"]["right_share_pct"] == pytest.approx(50.0)
 
 
 # -- valid controls: the correct result ----------------------------------------------------------
@@ -277,8 +487,11 @@ CONTROLS = [
     ("spaces-around-cells", lambda s: s.replace(",", " , ")),
     ("extra-column", lambda s: "\n".join(line + (",extra" if i == 0 else ",7") for i, line in enumerate(s.splitlines()))),
     ("reordered-columns", lambda s: "\n".join(",".join(reversed(line.split(","))) for line in s.splitlines())),
+    ("cr-only-line-ends", lambda s: s.replace("\n", "\r")),
+    ("no-final-newline", lambda s: s.rstrip("\n")),
+    ("bom-crlf-and-a-comment-mid-file", lambda s: "\ufeff" + s.replace("\n", "\r\n", 40).replace("\r\n", "\r\n# mid-file note\r\n", 1)),
+    ("trailing-blank-lines", lambda s: s + "\n\n   \n"),
 ]
-CASES_TRIED["controls"] = len(CONTROLS)
 
 
 @pytest.mark.parametrize("name,transform", CONTROLS, ids=[c[0] for c in CONTROLS])
@@ -313,7 +526,6 @@ def test_oversized_inputs_are_refused_in_seconds(tmp_path, analyze_error, monkey
     many = tmp_path / "many.csv"
     many.write_text(COP + "\n" + _rows(1500))
     assert "more than 1000 samples" in analyze_error(many)
-    CASES_TRIED["size"] = 2
 
 
 def test_closed_pipe_ends_quietly(tmp_path):
@@ -322,7 +534,6 @@ def test_closed_pipe_ends_quietly(tmp_path):
     proc = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith('{"input"')
     assert proc.stderr == "" and "Traceback" not in proc.stderr
-    CASES_TRIED["pipe"] = 1
 
 
 # -- generated cases (hypothesis) ------------------------------------------------------------
@@ -380,8 +591,21 @@ def test_random_time_columns(times, tmp_path, capsys):
         assert out is None
 
 
-CASES_TRIED["hypothesis"] = 60 + 60 + 40
+#: examples each hypothesis test draws (not counted as explicit cases)
+HYPOTHESIS_EXAMPLES = 60 + 60 + 40
 
 
-def test_corpus_size():
-    assert sum(CASES_TRIED.values()) >= 150
+def test_corpus_size(request):
+    """At least 150 explicit cases, counted from what pytest collects in this module (each parametrized
+    case is one test; the hypothesis tests and this one are not counted)."""
+    items = [item for item in request.node.parent.collect() if isinstance(item, pytest.Function)]
+    explicit = [i for i in items if i.name != "test_corpus_size" and not getattr(i.obj, "is_hypothesis_test", False)]
+    hypothesis_tests = [i for i in items if getattr(i.obj, "is_hypothesis_test", False)]
+    assert len(hypothesis_tests) == 3
+    assert len(explicit) >= 150, len(explicit)
+    by_test = {}
+    for i in explicit:
+        by_test[i.originalname] = by_test.get(i.originalname, 0) + 1
+    assert by_test["test_malformed_table_gives_one_clear_line"] == len(CSV_CASES)
+    assert by_test["test_malformed_trial_file_gives_one_clear_line"] == len(TRIAL_CASES)
+    print(f"fuzz corpus: {len(explicit)} explicit cases + {HYPOTHESIS_EXAMPLES} hypothesis examples: {by_test}")
