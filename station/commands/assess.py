@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link)")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (it calibrates itself first)")
     p.add_argument("--patient", required=True, metavar="ID",
-                   help="patient id or name/pseudonym; a new name is added as a patient")
+                   help="patient: #ID for a stored patient's id, or a name/pseudonym (a new name, digits such as 007 "
+                        "included, is added as a patient; a plain number such as 12 is an existing id or name)")
     p.add_argument("--protocol", required=True, choices=("single-leg", "rdl", "primer"))
     p.add_argument("--report", metavar="PATH", help="write the session's PDF report here")
     p.add_argument("--force", action="store_true", help="overwrite the --report file if it exists")
@@ -109,12 +110,22 @@ def _protocol(args):
 
 
 def _patient(store, args):
+    """The patient ``--patient`` names (``#12`` an id, else a name or pseudonym), added when it is a new name.
+
+    A name may be digits (``007``); a plain number such as ``42`` is also read as an id (as ``station
+    patients`` shows them), so when it is neither a stored id nor a name it is refused rather than
+    guessed: ``#42`` for an id, or ``station patients add 42`` for a patient of that name.
+    """
     ref = args.patient.strip()
     try:
         return store.find_patient(ref)
     except StationError:
-        if ref.isdigit():
+        # an id that is not there, or a name several patients share: the store's message says which
+        if ref.startswith("#") or any(p.name.strip().lower() == ref.lower() for p in store.list_patients()):
             raise
+    if ref.isdigit() and ref == str(int(ref)):
+        raise StationError(f"There is no patient with id {ref} and none named {ref!r}: give a stored patient's id as "
+                           f"#{ref} (see `station patients`), or add the patient first (`station patients add {ref}`).")
     pid = store.add_patient(name=ref, body_mass_kg=args.body_mass, birth_year=args.birth_year, sex=args.sex,
                             dominant_leg=args.dominant_leg)
     _say(f"New patient #{pid}: {ref}.")

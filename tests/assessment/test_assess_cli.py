@@ -56,9 +56,35 @@ def test_assess_needs_a_board(tmp_path, capsys):
 
 
 def test_assess_unknown_patient_id_is_one_clear_line(tmp_path, capsys):
+    # a plain number that is no stored id and no name: refused, saying how to give an id or add the patient
     rc = main(["--data-dir", str(tmp_path), "assess", "--sim", "--patient", "42", "--protocol", "rdl"])
     assert rc == 2
+    assert capsys.readouterr().err.strip() == (
+        "station: error: There is no patient with id 42 and none named '42': give a stored patient's id as #42 "
+        "(see `station patients`), or add the patient first (`station patients add 42`).")
+    rc = main(["--data-dir", str(tmp_path), "assess", "--sim", "--patient", "#42", "--protocol", "rdl"])
+    assert rc == 2
     assert capsys.readouterr().err.strip() == "station: error: There is no patient with id 42."
+    with Store.open(tmp_path) as store:
+        assert store.list_patients() == []
+
+
+def test_assess_creates_a_patient_named_007_and_finds_names_and_ids(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "assess", "--sim", "--patient", "007", *SHORT]) == 0
+    assert "New patient #1: 007." in capsys.readouterr().out
+    # again: the same patient by name (not id 7); no second patient
+    assert main(["--data-dir", data, "assess", "--sim", "--patient", "007", *SHORT]) == 0
+    assert "New patient" not in capsys.readouterr().out
+    with Store.open(data) as store:
+        (patient,) = store.list_patients()
+        assert (patient.name, patient.body_mass_kg) == ("007", 70.0)
+        assert len(store.list_sessions(patient.id)) == 2
+    # "2" is neither an id nor a name: refused, nothing stored
+    assert main(["--data-dir", data, "assess", "--sim", "--patient", "2", *SHORT]) == 2
+    assert "give a stored patient's id as #2" in capsys.readouterr().err
+    with Store.open(data) as store:
+        assert [p.name for p in store.list_patients()] == ["007"]
 
 
 def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeypatch, capsys):

@@ -212,6 +212,32 @@ def test_a_link_gap_inside_a_trial_fails_it_and_it_is_repeated(tmp_path):
     assert run.store.get_session(run.session_id).status == "finished"
 
 
+def test_lost_frames_above_the_limit_fail_the_trial_with_the_quality_reason_and_it_is_repeated(tmp_path):
+    """Issue 12 item 5 end to end: burst loss (whole frames) in the first trial, a clean link afterwards."""
+    from station.board.protocol import DATA_FRAME_SIZE
+    from station.board.virtual import FaultSpec
+
+    faults = FaultSpec.parse(f"burst=0.05:{DATA_FRAME_SIZE}")  # ~5 % of the frames lost, the limit is 1 %
+
+    def heal_after_the_first_failure(event, acq):
+        if event.kind == "repeat":  # the link is good again for the repeat
+            acq.transport.board._byte_faults.spec = FaultSpec()
+
+    protocol = protocols.get("single-leg", trials_per_side=1, duration_s=8.0, exclude_s=2.0, familiarisation=0)
+    run = run_protocol(protocol, data_dir=tmp_path, seed=4, sim_subject={"preset": "healthy"}, faults=faults,
+                       on_event=heal_after_the_first_failure)
+    trials = run.store.trials(run.session_id)
+    assert [(t.side, t.status) for t in trials] == [("left", "failed"), ("left", "finished"), ("right", "finished")]
+    first = trials[0]
+    assert "frames" in first.reason and "were lost inside the analysed window (limit 1 %)" in first.reason
+    lost, frames = first.quality["lost"], first.quality["frames"]
+    assert 0.02 < lost / (lost + frames) < 0.10  # what the link lost, counted by sequence
+    (repeat,) = [e for e in run.events if e.kind == "repeat"]
+    assert repeat.text.startswith("Trial failed (") and "were lost" in repeat.text and repeat.text.endswith("repeating it.")
+    assert trials[1].repeat_of == first.id and trials[1].quality["lost"] == 0
+    assert run.store.get_session(run.session_id).status == "finished"
+
+
 STEADY = {"trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fatigue_pct_per_trial": 0.0,
           "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0}
 
