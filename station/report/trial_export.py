@@ -11,8 +11,9 @@ session (:mod:`station.report.pseudonym`): the calibration's operator, every tim
 (calibration, ``started_utc``), the body mass rounded to 5 kg wherever it appears (``meta``,
 ``meta["analysis"]``, the ``window`` event's inputs), and ``host_time_s`` made relative to the trial's
 first frame (seconds, ``meta["host_time_base"]`` says so) instead of Unix time. The analysis does not read
-host time; the rounded body mass sets the load gates (20 % and 80 % of body weight, far from a standing
-person's load, so the window and the metrics are the same) and the calibration-fit check; the inputs
+host time; the rounded body mass sets the load gates (20 % and 80 % of body weight: a 2.5 kg change moves
+them by 5 and 20 N, far from a standing person's load, so the window and the metrics come out the same;
+tests/report/test_pseudonymised_trial_export.py compares them exactly) and the calibration-fit check; the inputs
 carry ``body_mass_step_kg`` = 5, and the check's body-mass tolerance becomes that of the heaviest true
 mass the rounded one stands for plus half a step (:func:`station.core.health.calibration_problems`), so
 a trial that fitted its true body mass still fits.
