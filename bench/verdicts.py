@@ -13,6 +13,8 @@ condition's mean estimate over all seeds), and patient time per session.
   nice .venv/bin/python bench/verdicts.py --seeds 200          # the full study (long: run it once)
   nice .venv/bin/python bench/verdicts.py --quick              # 20 seeds per condition, minutes
   nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50
+  nice .venv/bin/python bench/verdicts.py --only primer-null --seed-start 200 --save study.jsonl   # add sessions
+  .venv/bin/python bench/verdicts.py --summarise study.jsonl   # the saved study, all runs together
 """
 
 from __future__ import annotations
@@ -236,6 +238,41 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
     return out
 
 
+#: what --save keeps of each session (enough for --summarise to print the same summary)
+SAVED = ("name", "seed", "status", "minutes", "verdicts", "reps_counted", "stance", "rep_sets", "cpu_s",
+         "stance_trials")
+
+
+def summarise_saved(path: Path, names: list[str] | None = None) -> int:
+    """Print the summary of every condition saved in ``path`` (one JSON object per session)."""
+    import json
+
+    by_name: dict[str, dict[int, dict]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for number, line in enumerate(lines, 1):
+        try:
+            r = json.loads(line)
+            by_name.setdefault(r["name"], {})[int(r["seed"])] = r
+        except (ValueError, KeyError, TypeError):
+            print(f"{path}:{number}: not a saved session", file=sys.stderr)
+            return 2
+    for name in names or [n for n in DEFAULT_ORDER if n in by_name]:
+        if name not in CONDITIONS or name not in by_name:
+            print(f"no saved sessions of {name!r} in {path}", file=sys.stderr)
+            return 2
+        results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
+                   for _, r in sorted(by_name[name].items())]
+        seeds = sorted(by_name[name])
+        print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
+        for line in summarise(name, results):
+            print(line, flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=200,
@@ -248,7 +285,12 @@ def main(argv=None) -> int:
     p.add_argument("--save", default="", metavar="FILE.jsonl",
                    help="append every session's headline verdicts to this file (one JSON object per session)")
     p.add_argument("--full-primer", action="store_true", help="primer conditions with the clinic's full timers")
+    p.add_argument("--summarise", default="", metavar="FILE.jsonl",
+                   help="run nothing: print the study saved in FILE.jsonl by --save (every run appended to it, "
+                        "e.g. with --seed-start, is one study per condition; a seed saved twice counts once)")
     args = p.parse_args(argv)
+    if args.summarise:
+        return summarise_saved(Path(args.summarise), args.only.split(",") if args.only else None)
     if args.full_primer:
         PRIMER_BENCH.clear()
     seeds = 20 if args.quick else args.seeds
@@ -271,8 +313,7 @@ def main(argv=None) -> int:
 
                 with open(args.save, "a", encoding="utf-8") as f:
                     for r in results:
-                        f.write(json.dumps({k: r[k] for k in ("name", "seed", "status", "minutes", "verdicts",
-                                                              "reps_counted", "stance", "rep_sets")}, default=float) + "\n")
+                        f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
             for line in summarise(name, results):
                 print(line, flush=True)
             print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
