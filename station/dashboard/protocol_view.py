@@ -45,6 +45,7 @@ SPEEDS = {1.0: "Real time", 4.0: "4× faster", 10.0: "10× faster", 20.0: "20× 
 #: what the runner page says before a run
 PICK_PATIENT = "Pick or add a patient (left panel), then press Start protocol."
 
+
 def _default(protocol: str, key: str):
     """A protocol's default setting (``station.assessment.protocols`` is the one place they live)."""
     from station.assessment import protocols

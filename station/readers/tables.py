@@ -98,8 +98,7 @@ def read_columns(path: Path):
         if fast is not None:
             data, lines_a = fast
             if len(lines_a) > MAX_SAMPLES:
-                raise InputFileError(f"{path} has more than {MAX_SAMPLES} samples; split the recording (the limit keeps an "
-                                     "analysis to seconds).")
+                raise _too_many(path, "samples")
     if header is not None and data is None:
         # line by line: comments or blank lines among the data, or a line numpy could not read
         for number in range(header_line + 1, len(all_lines) + 1):
@@ -110,8 +109,7 @@ def read_columns(path: Path):
             if n_cells != width:
                 raise InputFileError(f"{path} line {number}: {n_cells} values, but the header (line {header_line}) has {width} columns.")
             if len(rows) >= MAX_SAMPLES:
-                raise InputFileError(f"{path} has more than {MAX_SAMPLES} samples; split the recording (the limit keeps an "
-                                     "analysis to seconds).")
+                raise _too_many(path, "samples")
             rows.append(line)
             lines.append(number)
     if header is None:
@@ -129,6 +127,12 @@ def read_columns(path: Path):
     return kind, cols, lines_a
 
 
+def _too_many(path: Path, what: str) -> InputFileError:
+    """The one refusal of a table over the row limit (``what``: "lines" while reading, "samples" after)."""
+    return InputFileError(f"{path} has more than {MAX_SAMPLES} {what}; split the recording (the limit keeps an "
+                          "analysis to seconds).")
+
+
 def _read_limited(path: Path) -> bytes:
     """The file's bytes, refused as soon as it has more lines than the row limit allows.
 
@@ -142,8 +146,7 @@ def _read_limited(path: Path) -> bytes:
             while block := fh.read(4 << 20):
                 newlines += block.count(b"\n")
                 if newlines > limit:
-                    raise InputFileError(f"{path} has more than {MAX_SAMPLES} lines; split the recording (the limit keeps "
-                                         "an analysis to seconds).")
+                    raise _too_many(path, "lines")
                 blocks.append(block)
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
