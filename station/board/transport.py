@@ -27,6 +27,8 @@ class Transport(abc.ABC):
 
     #: human-readable name of the endpoint ("/dev/ttyACM0", "virtual:seed=3")
     name: str = "?"
+    #: the source kind a :class:`~station.board.source.SerialBoardSource` reports for this transport
+    source_kind: str = "arduino-hx711"
 
     @abc.abstractmethod
     def open(self) -> BoardInfo:
