@@ -24,11 +24,11 @@ A frame here is one SYN_REPORT that carries a corner value: ``seq`` is synthesis
 more for each overrun of the kernel's event buffer, SYN_DROPPED, so lost reports count as lost frames),
 ``t_us`` is the SYN_REPORT's kernel time stamp in microseconds modulo 2**32 (the Arduino clock's wrap),
 ``counts`` the latest value of each corner in station order fl, fr, bl, br (unchanged corners carry
-their last value), ``status`` bit ``i`` set when corner ``i`` sits at the driver's zero clip while the
-other corners carry at least :data:`ZERO_CLIP_LOAD_UNITS` (a corner cannot read nothing under a
-standing person: it is broken or below its factory zero), ``missed`` 0. A corner that stays silent
-while the others move repeats one value, which :func:`station.core.health.cell_problems` names as a
-dead cell. Timing is kept as it came: the analysis resamples.
+their last value), ``status`` bit ``i`` (saturated) set when corner ``i`` reads at least
+:data:`SATURATED_UNITS` (200 kg on one foot of a board rated for 150 kg in all: the board's 16-bit
+converter is at its end), ``missed`` 0. The driver's only clip is at zero: a corner that stays at 0
+while the others carry a person, or that stays silent while the others move, repeats one value, which
+:func:`station.core.health.cell_problems` names as a dead cell. Timing is kept as it came: the analysis resamples.
 
 The device object only needs what ``evdev.InputDevice`` offers and this module uses: ``name``,
 ``uniq``, ``phys``, ``path``, ``capabilities()``, ``absinfo(code)``, ``read()`` (raising
@@ -51,7 +51,7 @@ import numpy as np
 
 from station.board.decode import DecodedBatch
 from station.board.protocol import FRAME_DTYPE, N_CHANNELS, BoardInfo
-from station.board.source import Source, SourceInfo
+from station.board.source import Source, SourceInfo, empty_batch
 from station.board.transport import LinkLost
 from station.errors import PortError
 
@@ -74,8 +74,8 @@ DRIVER_REPORT_ORDER = tuple(sorted(range(N_CHANNELS), key=lambda i: CORNER_AXES[
 ABS_MIN, ABS_MAX, ABS_FUZZ, ABS_FLAT = 0, 65535, 2, 4
 #: one driver unit is 10 g: newtons per unit at standard gravity
 N_PER_UNIT = 0.0980665
-#: load on the other three corners (driver units, 10 kg) above which a corner at 0 is flagged
-ZERO_CLIP_LOAD_UNITS = 1000
+#: a corner value (driver units) no load can give: the board's converter is at its end (flagged saturated)
+SATURATED_UNITS = 20000
 #: the board's report rate as the station states it (Bluetooth reports at up to 100 Hz; change-only
 #: events arrive irregularly at about 50-100 Hz)
 NOMINAL_RATE_HZ = 100
@@ -143,12 +143,12 @@ class WiiFrameAssembler:
         self.values[:] = np.asarray(values, dtype=np.int32).reshape(N_CHANNELS)
         self.resync_needed = False
 
-    def status_of(self, values: np.ndarray) -> int:
-        """Status byte of one frame: bit ``i`` = corner ``i`` clipped at zero while the others carry load."""
+    @staticmethod
+    def status_of(values: np.ndarray) -> int:
+        """Status byte of one frame: bit ``i`` = corner ``i`` at or above :data:`SATURATED_UNITS`."""
         status = 0
-        total = int(values.astype(np.int64).sum())
         for i in range(N_CHANNELS):
-            if values[i] <= ABS_MIN and total >= ZERO_CLIP_LOAD_UNITS:
+            if values[i] >= SATURATED_UNITS:
                 status |= 1 << i
         return status
 
@@ -374,15 +374,19 @@ class WiiBalanceBoardSource(Source):
             raise LinkLost(f"{self.name}: the balance board is not open.")
         return self._assembler
 
+    def _gone(self) -> LinkLost:
+        return LinkLost(f"{self.name}: the Wii Balance Board went away (Bluetooth link lost, board switched off or "
+                        "batteries flat).")
+
     def _wait(self, timeout_s: float) -> bool:
-        wait = getattr(self._device, "wait_readable", None)
-        if wait is not None:
-            return bool(wait(timeout_s))
         try:
+            wait = getattr(self._device, "wait_readable", None)
+            if wait is not None:
+                return bool(wait(timeout_s))
             ready, _, _ = select.select([self._device], [], [], max(0.0, timeout_s))
-        except (OSError, ValueError) as exc:
-            raise LinkLost(f"{self.name}: the balance board went away ({exc}).") from None
-        return bool(ready)
+            return bool(ready)
+        except (OSError, ValueError):  # the descriptor went away under select
+            raise self._gone() from None
 
     def _events(self) -> list:
         try:
@@ -391,8 +395,7 @@ class WiiBalanceBoardSource(Source):
             return []
         except OSError as exc:
             if exc.errno in (errno.ENODEV, errno.EBADF, errno.EIO):
-                raise LinkLost(f"{self.name}: the Wii Balance Board went away (Bluetooth link lost, board switched off "
-                               "or batteries flat).") from None
+                raise self._gone() from None
             raise
 
     def _drain_without_frames(self) -> None:
@@ -406,7 +409,7 @@ class WiiBalanceBoardSource(Source):
     def read(self, timeout_s: float = 0.05) -> DecodedBatch:
         asm = self._require_open()
         if not self._wait(timeout_s):
-            return DecodedBatch(frames=np.zeros(0, dtype=FRAME_DTYPE))
+            return empty_batch()
         frames, buttons = asm.feed(self._events())
         if asm.resync_needed:
             asm.resync(self._corner_values())
@@ -419,7 +422,7 @@ class WiiBalanceBoardSource(Source):
         return DecodedBatch(frames=frames)
 
     def flush(self) -> DecodedBatch:
-        return DecodedBatch(frames=np.zeros(0, dtype=FRAME_DTYPE))
+        return empty_batch()
 
     def take_button_events(self) -> list[ButtonEvent]:
         """Front-button changes since the last call (oldest first)."""
