@@ -15,6 +15,7 @@ condition's mean estimate over all seeds), and patient time per session.
   nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50
   nice .venv/bin/python bench/verdicts.py --only primer-null --seed-start 200 --save study.jsonl   # add sessions
   .venv/bin/python bench/verdicts.py --summarise study.jsonl   # the saved study, all runs together
+  nice .venv/bin/python bench/verdicts.py --board wii --only stance-weak-right --seeds 30   # on the virtual Wii board
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _init_worker():
 
 def _session(task):
     """One session of one condition: the headline verdicts and the patient time."""
-    name, seed = task
+    name, seed, board_kind = task
     from station.assessment import protocols
     from station.assessment.virtual_session import run_protocol
 
@@ -84,7 +85,7 @@ def _session(task):
     adjust = (lambda step, _p=post: dict(_p) if step.phase == "post_primer" else {}) if post else None
     t0 = time.perf_counter()
     run = run_protocol(protocol, store=_STORE, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
-                       record_truth=False, rest_s=3.0)
+                       record_truth=False, rest_s=3.0, board_kind=board_kind)
     session = run.store.get_session(run.session_id)
     scores = session.scores or {}
     trials = run.store.trials(run.session_id)
@@ -285,6 +286,9 @@ def main(argv=None) -> int:
     p.add_argument("--save", default="", metavar="FILE.jsonl",
                    help="append every session's headline verdicts to this file (one JSON object per session)")
     p.add_argument("--full-primer", action="store_true", help="primer conditions with the clinic's full timers")
+    p.add_argument("--board", choices=("station", "wii"), default="station",
+                   help="the virtual board the sessions run on: station (default) or wii (the virtual Wii Balance "
+                        "Board: driver units, change-only events, irregular timing)")
     p.add_argument("--summarise", default="", metavar="FILE.jsonl",
                    help="run nothing: print the study saved in FILE.jsonl by --save (every run appended to it, "
                         "e.g. with --seed-start, is one study per condition; a seed saved twice counts once)")
@@ -300,14 +304,14 @@ def main(argv=None) -> int:
         print(f"unknown condition(s) {', '.join(unknown)}; known: {', '.join(CONDITIONS)}" if unknown else
               "--seeds must be at least 1", file=sys.stderr)
         return 2
-    print(f"bench/verdicts.py: {seeds} seeds per condition, {args.jobs} workers; conditions: {', '.join(names)}", flush=True)
+    print(f"bench/verdicts.py: {seeds} seeds per condition, {args.jobs} workers, {args.board} board; conditions: {', '.join(names)}", flush=True)
     t0 = time.perf_counter()
     ctx = mp.get_context("fork")
     with ctx.Pool(args.jobs, initializer=_init_worker) as pool:
         for name in names:
             n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
             seeds_run = range(args.seed_start, args.seed_start + n)
-            results = list(pool.imap_unordered(_session, [(name, s) for s in seeds_run], chunksize=2))
+            results = list(pool.imap_unordered(_session, [(name, s, args.board) for s in seeds_run], chunksize=2))
             if args.save:
                 import json
 

@@ -24,6 +24,7 @@ import numpy as np
 from station.assessment import runner as runner_mod
 from station.board.acquisition import Acquisition
 from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
+from station.board.virtual.wii import VirtualWiiBoard, VirtualWiiDevice, VirtualWiiSource
 from station.calibration import Calibration, load_geometry
 
 GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
@@ -50,10 +51,31 @@ class PacedTransport(VirtualTransport):
         return b""
 
 
+class PacedWiiDevice(VirtualWiiDevice):
+    """The virtual Wii Balance Board's device, never running ahead of ``lockstep_s`` (as :class:`PacedTransport`)."""
+
+    def __init__(self, board: VirtualWiiBoard, *, chunk_s: float = 0.25):
+        super().__init__(board, realtime=False, chunk_s=chunk_s)
+        self.lockstep_s = board.time_s
+        self.reads = 0
+        self.cond = threading.Condition()
+
+    def wait_readable(self, timeout_s: float) -> bool:
+        with self.cond:
+            self.reads += 1
+            self.cond.notify_all()
+            ahead = self.lockstep_s - self.board.time_s
+        if ahead > 1e-9:
+            self.board.advance(min(self.chunk_s, ahead))
+        else:
+            time.sleep(0.0002)
+        return bool(self.board.pending_events)
+
+
 class LockstepClock(runner_mod.Clock):
     """Board time as the runner's clock: ``sleep`` lets the board advance and waits for its data."""
 
-    def __init__(self, transport: PacedTransport):
+    def __init__(self, transport: PacedTransport | PacedWiiDevice):
         self.transport = transport
 
     def now(self) -> float:
@@ -93,13 +115,25 @@ class SimRun:
 
 def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_mass_kg: float = 70.0,
                  sim_adjust=None, on_event=None, poll_s: float = 0.5,
-                 rest_s: float = 1.5, faults=None, subject=None, record_truth: bool = True) -> SimRun:
+                 rest_s: float = 1.5, faults=None, subject=None, record_truth: bool = True,
+                 board_kind: str = "station") -> SimRun:
     """Run ``protocol`` for a new virtual patient; ``sim_subject`` as in :class:`runner.Runner` (None: the
-    board's own ``subject`` keeps its traits, as over ``--port``)."""
-    board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS),
-                         faults=faults, subject=subject, record_truth=record_truth)
-    transport = PacedTransport(board)
-    acq = Acquisition(transport)
+    board's own ``subject`` keeps its traits, as over ``--port``). ``board_kind="wii"`` runs it on the
+    virtual Wii Balance Board (its driver units as forces, tared by the runner)."""
+    if board_kind == "wii":
+        from station.calibration.wii import default_wii_calibration
+
+        board = VirtualWiiBoard(seed=seed, faults=faults, subject=subject, record_truth=record_truth)
+        transport = PacedWiiDevice(board)
+        acq = Acquisition(VirtualWiiSource(transport))
+        calibration = default_wii_calibration(board.info.board_id)
+    else:
+        board = VirtualBoard(seed=seed, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N,
+                                                         offsets_counts=OFFSETS_COUNTS),
+                             faults=faults, subject=subject, record_truth=record_truth)
+        transport = PacedTransport(board)
+        acq = Acquisition(transport)
+        calibration = calibration_for(board)
     patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=body_mass_kg)
     events: list = []
 
@@ -111,7 +145,7 @@ def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_m
     acq.start()
     try:
         run = runner_mod.Runner(protocol, acquisition=acq, store=store, patient_id=patient,
-                                calibration=calibration_for(board), on_event=record, clock=LockstepClock(transport),
+                                calibration=calibration, on_event=record, clock=LockstepClock(transport),
                                 sim_subject=sim_subject, sim_adjust=sim_adjust, poll_s=poll_s,
                                 rest_s=rest_s)
         session_id = run.run()

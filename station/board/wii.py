@@ -457,3 +457,14 @@ class WiiBalanceBoardSource(Source):
 def open_wii_source(port: str, *, on_button=None) -> WiiBalanceBoardSource:
     """The source of ``--port`` for a balance board (``wii``, an address or an event device path)."""
     return WiiBalanceBoardSource(open_event_device(resolve_wii_port(port)), on_button=on_button)
+
+
+def source_for_port(port: str, *, baudrate: int = 500_000) -> Source:
+    """The source behind a ``--port`` argument: a Wii Balance Board (``wii``, its Bluetooth address or a
+    ``/dev/input/eventN`` path) or the station's serial board (any other path). Not yet opened."""
+    if looks_like_wii_port(port):
+        return open_wii_source(port)
+    from station.board.serial_transport import SerialTransport
+    from station.board.source import SerialBoardSource
+
+    return SerialBoardSource(SerialTransport(port, baudrate=baudrate))

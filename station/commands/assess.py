@@ -9,6 +9,8 @@ Examples::
   station assess --port /dev/ttyACM0 --patient "Runner 7" --protocol single-leg
   station assess --sim --subject weak-right --patient demo --body-mass 70 --protocol primer --report out.pdf
   station assess --sim --patient demo --body-mass 70 --protocol single-leg --json > verdicts.json
+  station assess --sim --board wii --subject weak-right --patient demo --protocol single-leg --json
+  station assess --port wii --patient "Runner 7" --protocol rdl        (a paired Wii Balance Board)
 
 With ``--json`` the session's headline verdicts are printed as one JSON object on stdout when the
 session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...]}``, docs/ASSESSMENT.md
@@ -21,7 +23,7 @@ import json
 import logging
 import sys
 
-from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
+from station.commands.board import add_sim_board_option, add_virtual_board_id_option, sim_wii, virtual_board_id_option
 from station.errors import CalibrationError, StationError
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
         "in the station database and print the left/right and before/after verdicts.",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link)")
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link), or a Wii "
+                     "Balance Board: wii, its Bluetooth address or /dev/input/eventN")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (it calibrates itself first)")
     p.add_argument("--patient", required=True, metavar="ID",
                    help="patient: #ID for a stored patient's id, or a name/pseudonym (a new name, digits such as 007 "
@@ -71,6 +74,7 @@ def register(subparsers) -> None:
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
     add_virtual_board_id_option(sim)
+    add_sim_board_option(sim)
     sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
                      help="the virtual patient: healthy, weak-right, weak-left, or a subject file (default healthy)")
     sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock (default: fast)")
@@ -133,7 +137,12 @@ def _patient(store, args):
 
 
 def _sim_transport(args, board_id: int | None):
-    """The in-process virtual board (its id: ``board_id``, or its seed's own when None)."""
+    """The in-process virtual board (its id: ``board_id``, or its seed's own when None), or with ``--board wii``
+    the virtual Wii Balance Board's source."""
+    if sim_wii(args):
+        from station.board.virtual.wii import virtual_wii_source
+
+        return virtual_wii_source(seed=args.seed, realtime=args.realtime, chunk_s=0.25)
     from station.board.virtual import VirtualBoard, VirtualTransport
 
     board = VirtualBoard(seed=args.seed, board_id=board_id, record_truth=False)
@@ -150,19 +159,34 @@ def _sim_subject(args, patient):
 
 
 def _sim_calibration(transport):
-    """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself)."""
+    """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself); the
+    virtual Wii Balance Board takes the driver's 10 g units (the runner tares it at the session start)."""
+    from station.board.wii import WiiBalanceBoardSource
+
+    if isinstance(transport, WiiBalanceBoardSource):
+        return _wii_default_calibration(transport.board.info)
     from station.calibration.wizard import calibrate_virtual
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")
     return calibrate_virtual(transport, operator_name="station assess --sim")
 
 
-def _board_calibration(args, info):
+def _wii_default_calibration(info):
+    from station.calibration.wii import default_wii_calibration
+
+    _say(f"Wii Balance Board {info.board_id_hex}: forces from the driver's 10 g units, zeroed by a tare at the start "
+         "(no stored known-mass calibration).")
+    return default_wii_calibration(info.board_id)
+
+
+def _board_calibration(args, info, *, wii: bool = False):
     from station.calibration import active_calibration, load_calibration
 
     if args.calibration:
         return load_calibration(args.calibration, board_id=info.board_id_hex)
     cal = active_calibration(info.board_id_hex)
+    if cal is None and wii:
+        return _wii_default_calibration(info)
     if cal is None:
         raise CalibrationError(
             f"Board {info.board_id_hex} has no calibration; run `station calibrate --port {args.port}` first "
@@ -260,14 +284,16 @@ def run(args) -> int:
                 def sim_adjust(step, _field=f"sway_scale_{weak}", _value=reduced):
                     return {_field: _value} if step.phase == "post_primer" else {}
         else:
-            from station.board.serial_transport import SerialTransport
+            from station.board.wii import source_for_port
 
-            transport = SerialTransport(args.port)
+            transport = source_for_port(args.port)
         acq = Acquisition(transport)
         info = acq.start()
         try:
             if not args.sim:
-                calibration = _board_calibration(args, info)
+                from station.board.wii import WiiBalanceBoardSource
+
+                calibration = _board_calibration(args, info, wii=isinstance(transport, WiiBalanceBoardSource))
                 patient = _patient(store, args)
                 if sys.stdin.isatty():
                     input(f"{protocol.title} for {patient.name}. Press Enter to start...")

@@ -77,6 +77,28 @@ def add_virtual_board_id_option(parser, *, help_prefix: str = "") -> None:
     parser.add_argument("--board-id", default=None, metavar="HEX", help=help_prefix + VIRTUAL_BOARD_ID_HELP)
 
 
+#: the virtual boards ``--sim`` can run (``--board``)
+SIM_BOARDS = ("station", "wii")
+
+
+def add_sim_board_option(parser) -> None:
+    """Add ``--board station|wii`` (which virtual board ``--sim`` runs) to ``parser`` or a group."""
+    parser.add_argument("--board", choices=SIM_BOARDS, default="station",
+                        help="the virtual board --sim runs: station (the Arduino/HX711 board, default) or wii (a "
+                             "virtual Wii Balance Board: the kernel driver's event stream, 10 g units, irregular "
+                             "50-100 Hz)")
+
+
+def sim_wii(args) -> bool:
+    """True when ``--sim --board wii`` asks for the virtual Wii Balance Board (refuses ``--board-id`` with it)."""
+    if not (getattr(args, "sim", False) and getattr(args, "board", "station") == "wii"):
+        return False
+    if getattr(args, "board_id", None) is not None:
+        raise StationError("--board-id is for the station's virtual board; a Wii Balance Board's id comes from its "
+                           "Bluetooth address (the virtual one's from its seed).")
+    return True
+
+
 def virtual_board_id_option(args) -> int | None:
     """``--board-id`` as an int, or None when not given (the virtual board then takes its seed's id).
 

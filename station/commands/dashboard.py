@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
+from station.commands.board import add_sim_board_option, add_virtual_board_id_option, sim_wii, virtual_board_id_option
 from station.errors import StationError
 
 EXAMPLES = """\
@@ -16,6 +16,8 @@ examples:
   station dashboard --port /dev/ttyACM0
   station dashboard --sim --screenshot live.png --after 8  save the window after 8 s and exit
   station dashboard --sim --faults disconnect=20:3        the link drops 20 s after the live view starts, for 3 s
+  station dashboard --sim --board wii --subject weak-right a virtual Wii Balance Board
+  station dashboard --port wii                            a paired Wii Balance Board (hardware/README.md)
 """
 
 
@@ -32,7 +34,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`)")
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`), or a Wii "
+                     "Balance Board: wii, its Bluetooth address or /dev/input/eventN")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (calibrated at start-up)")
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG after --after seconds, then exit")
     p.add_argument("--after", type=float, default=5.0, metavar="SECONDS",
@@ -42,6 +45,7 @@ def register(subparsers) -> None:
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
     add_virtual_board_id_option(sim)
+    add_sim_board_option(sim)
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="frame rate (default 80, up to 1000)")
     sim.add_argument("--subject", default="healthy",
                      help="virtual patient: healthy, weak-right, weak-left (default healthy)")
@@ -51,6 +55,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     board_id = virtual_board_id_option(args)
+    sim_wii(args)  # refuses --board-id with --board wii
     if args.after < 0:
         raise StationError("--after must be zero or more seconds.")
     if args.screenshot is not None and not args.screenshot.lower().endswith(".png"):
@@ -61,7 +66,8 @@ def run(args) -> int:
     except ImportError as exc:
         raise StationError(f"the dashboard needs PySide6 and pyqtgraph ({exc}).") from None
     return run_dashboard(port=args.port, sim=args.sim, seed=args.seed, rate_hz=args.rate, subject=args.subject,
-                         faults=args.faults, board_id=board_id, screenshot=args.screenshot, after_s=args.after, tab=args.tab)
+                         faults=args.faults, board_id=board_id, screenshot=args.screenshot, after_s=args.after, tab=args.tab,
+                         sim_board=args.board)
 
 
 def _choose_platform(*, screenshot: bool) -> None:

@@ -18,7 +18,7 @@ import argparse
 import os
 from pathlib import Path
 
-from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
+from station.commands.board import add_sim_board_option, add_virtual_board_id_option, sim_wii, virtual_board_id_option
 
 
 def register(subparsers) -> None:
@@ -33,6 +33,7 @@ def register(subparsers) -> None:
                    help="where the headless session's PDF report goes (default: ./station-demo-report.pdf)")
     p.add_argument("--seed", type=int, default=7, help="virtual board seed (default 7)")
     add_virtual_board_id_option(p)
+    add_sim_board_option(p)
     p.add_argument("--subject", default="weak-right", metavar="NAME|FILE",
                    help="the virtual patient (default weak-right: a runner whose right hip drops)")
     p.add_argument("--seconds", type=float, default=30.0, metavar="S",
@@ -57,6 +58,8 @@ def _demo_data_dir() -> None:
 
 def run(args) -> int:
     board_id = virtual_board_id_option(args)  # a bad --board-id is one clear line, before anything starts
+    args.sim = True
+    sim_wii(args)  # --board-id does not go with --board wii
     _demo_data_dir()
     if not args.headless and _has_display():
         from station.commands.qtprobe import qt_platform_loads
@@ -65,7 +68,8 @@ def run(args) -> int:
         if ok:
             from station.dashboard.app import run_dashboard
 
-            return run_dashboard(sim=True, subject=args.subject, seed=args.seed, board_id=board_id, guided=True)
+            return run_dashboard(sim=True, subject=args.subject, seed=args.seed, board_id=board_id, guided=True,
+                                 sim_board=args.board)
         print(f"Qt cannot open a window on this display ({why}); running the headless demo instead "
               "(a simulated primer session ending in a PDF report). `make demo` as root installs the "
               "libraries Qt's xcb platform needs.")
@@ -82,7 +86,7 @@ def run(args) -> int:
         "assess", "--sim", "--patient", "Demo runner (virtual)", "--protocol", "primer", "--report", str(report),
         "--operator", "station demo", "--body-mass", "72", "--birth-year", "1990", "--sex", "female",
         "--dominant-leg", "right", "--seconds", f"{args.seconds:g}", "--seed", str(args.seed),
-        "--subject", args.subject, "--primer-effect", "30",
+        "--subject", args.subject, "--primer-effect", "30", "--board", args.board,
         *(["--board-id", f"{board_id:08X}"] if board_id is not None else []),
         "--force",  # the demo replaces its own report
     ])

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from station.commands.board import add_sim_board_option
 from station.errors import InputFileError, StationError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,12 @@ def register(subparsers) -> None:
         "(frames, lost, CRC errors, resyncs, gaps, missed conversions, rate, jitter). Frames are journaled to "
         "disk while recording; unfinished journals are recovered into trial files at every start.",
     )
-    p.add_argument("--port", metavar="DEV", help="serial device of the board (e.g. /dev/ttyACM0 or a `station simulate` link)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (e.g. /dev/ttyACM0 or a `station simulate` "
+                     "link), or a Wii Balance Board: wii, its Bluetooth address or /dev/input/eventN")
+    src.add_argument("--sim", action="store_true",
+                     help="record from an in-process virtual board (with --board wii: a virtual Wii Balance Board), "
+                          "as fast as the CPU allows")
     p.add_argument("--seconds", type=float, metavar="S", help="duration to record, in seconds of board time")
     p.add_argument("--out", metavar="FILE", help="trial file to write (.trial)")
     p.add_argument("--calibration", metavar="FILE",
@@ -34,6 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--recover", action="store_true",
                    help="recover unfinished recordings into trial files (alone: recover and exit)")
+    sim = p.add_argument_group("virtual board (--sim)")
+    sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
+    add_sim_board_option(sim)
+    sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
+                     help="who stands on the virtual board: healthy, weak-right, weak-left or a subject file")
     p.set_defaults(func=run)
 
 
@@ -114,21 +125,36 @@ def summary_line(out: Path, q: dict, problems: list[dict] | None = None) -> str:
             + (f"; FAILED: {q['failed_code']}" if q.get("failed") else ""))
 
 
+def _sim_source(args):
+    """The in-process virtual board of ``--sim`` (not real-time: the recording takes what the CPU needs)."""
+    from station.board.virtual import Subject
+
+    subject = Subject.resolve(args.subject)
+    if args.board == "wii":
+        from station.board.virtual.wii import virtual_wii_source
+
+        return virtual_wii_source(seed=args.seed, subject=subject, chunk_s=0.05)
+    from station.board.virtual import VirtualBoard, VirtualTransport
+
+    return VirtualTransport(VirtualBoard(seed=args.seed, subject=subject, record_truth=False), realtime=False)
+
+
 def run(args) -> int:
     from station.board.acquisition import Acquisition
     from station.board.journal import journal_dir
-    from station.board.serial_transport import SerialTransport
     from station.board.trialfile import write_trial
+    from station.board.wii import WiiBalanceBoardSource, source_for_port
 
     journals = journal_dir()
     recovered = recover_unfinished(journals)
-    if args.port is None and args.seconds is None and args.out is None:
+    if args.port is None and not args.sim and args.seconds is None and args.out is None:
         if not args.recover:
             raise StationError("record needs --port DEV --seconds S --out FILE (or --recover alone).")
         if not recovered:
             _say("no unfinished recordings to recover.")
         return 0
-    missing = [name for name in ("port", "seconds", "out") if getattr(args, name) is None]
+    missing = [name for name in ("port", "seconds", "out") if getattr(args, name) is None
+               and not (name == "port" and args.sim)]
     if missing:
         raise StationError(f"record needs {', '.join('--' + m for m in missing)} as well.")
     if not args.seconds > 0:
@@ -143,10 +169,12 @@ def run(args) -> int:
     refuse_existing(out, force=args.force)  # before the board is opened, not after the recording
     calibration = _load_calibration(args.calibration, None) if args.calibration else None
 
-    acq = Acquisition(SerialTransport(args.port, baudrate=args.baud), reconnect_timeout_s=30.0)
+    source = _sim_source(args) if args.sim else source_for_port(args.port, baudrate=args.baud)
+    acq = Acquisition(source, reconnect_timeout_s=30.0)
     info = acq.start()
+    where = args.port or source.name
     if info.board_id == 0xFFFFFFFF:
-        _say(f"warning: the board on {args.port} has no id (FFFFFFFF): no calibration can be stored for it; "
+        _say(f"warning: the board on {where} has no id (FFFFFFFF): no calibration can be stored for it; "
              "give it one with `station board set-id HEX --port DEV`.")
     interrupted = False
     journal = journals / f"record-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.journal"
@@ -155,10 +183,14 @@ def run(args) -> int:
             calibration = _load_calibration(args.calibration, info.board_id_hex)
         else:
             calibration = _active_calibration(info.board_id_hex)
+            if calibration is None and isinstance(source, WiiBalanceBoardSource):
+                from station.calibration.wii import default_wii_calibration
+
+                calibration = default_wii_calibration(info.board_id)  # the driver's 10 g units, not tared
         acq.begin_recording(journal, {"out_path": str(out.resolve()), "seconds": args.seconds},
                             calibration=calibration)
         _say(f"recording {args.seconds:g} s from board {info.board_id_hex} ({info.adc_kind}, "
-             f"{info.nominal_rate_hz} Hz) on {args.port}")
+             f"{info.nominal_rate_hz} Hz) on {where}")
         wall_limit = time.monotonic() + args.seconds * 1.5 + 35.0
         tty = sys.stderr.isatty()
         next_report = time.monotonic() + (1.0 if tty else 5.0)

@@ -24,7 +24,7 @@ def qt_application():
 
 def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
                  subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
-                 realtime: bool = True, store=None,
+                 realtime: bool = True, store=None, sim_board: str = "station",
                  calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int | None = None,
                  duration_s: float = 30.0, exclude_s: float = 5.0):
     """Create (not start) the main window and its board link; see :func:`run_dashboard`."""
@@ -35,8 +35,8 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
     qt_application()
     if sim == (port is not None):
         raise StationError("Choose --sim or --port DEV (one of them).")
-    options = (SimOptions(seed=seed, rate_hz=rate_hz, subject=subject, faults=faults, board_id=board_id, realtime=realtime)
-               if sim else None)
+    options = (SimOptions(seed=seed, rate_hz=rate_hz, subject=subject, faults=faults, board_id=board_id, realtime=realtime,
+                          board=sim_board) if sim else None)
     link = BoardLink(port=port, sim=options, calibration=calibration)
     store = store if store is not None else Store.open()
     return MainWindow(link, store, fps=fps, clock_factory=clock_factory, trials_per_side=trials_per_side,
@@ -46,7 +46,7 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
 def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, rate_hz: float = 80.0,
                   subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
                   screenshot: str | os.PathLike | None = None, after_s: float = 5.0, tab: str | None = None,
-                  guided: bool = False) -> int:
+                  guided: bool = False, sim_board: str = "station") -> int:
     """Open the clinic dashboard on a serial board or the in-process virtual board; block until closed.
 
     Parameters
@@ -55,6 +55,8 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
         Serial device of a board (or of ``station simulate``).
     sim : bool
         Use an in-process virtual board (real time), calibrated at start-up by the calibration wizard.
+    sim_board : {"station", "wii"}
+        Which virtual board ``sim`` runs (the station's, or a virtual Wii Balance Board).
     seed, rate_hz, subject, faults, board_id
         Virtual board settings (``subject``: healthy, weak-right, weak-left; ``faults``: FaultSpec;
         ``board_id``: None = the seed's own id, see :func:`station.board.virtual.board.virtual_board_id`).
@@ -75,7 +77,7 @@ def run_dashboard(*, port: str | None = None, sim: bool = False, seed: int = 0, 
 
     app = qt_application()
     window = build_window(port=port, sim=sim, seed=seed, rate_hz=rate_hz, subject=subject, faults=faults,
-                          board_id=board_id)
+                          board_id=board_id, sim_board=sim_board)
     if guided:
         window.guide_first_run(demo_patient(window.store))
     if tab:

@@ -58,6 +58,9 @@ class SimOptions:
         The virtual patient stands on the board (both feet) while no protocol runs.
     board_model : BoardModel or None
         Board electronics (default: the reference geometry with hidden random gains per seed).
+    board : {"station", "wii"}
+        Which virtual board: the station's Arduino/HX711 board, or a virtual Wii Balance Board (its
+        driver's 10 g units, tared at start-up; ``rate_hz`` and ``board_id`` do not apply to it).
     """
 
     seed: int = 0
@@ -69,6 +72,7 @@ class SimOptions:
     chunk_s: float = 0.05
     standing: bool = True
     board_model: object = None
+    board: str = "station"
 
 
 class BoardLink:
@@ -111,6 +115,8 @@ class BoardLink:
 
     @property
     def source_text(self) -> str:
+        if self.sim is not None and self.sim.board == "wii":
+            return f"virtual Wii Balance Board (seed {self.sim.seed})"
         if self.sim is not None:
             return f"virtual board (seed {self.sim.seed}, {self.sim.rate_hz:g} Hz)"
         return str(self.port)
@@ -169,6 +175,9 @@ class BoardLink:
         progress(1.0, "Ready.")
 
     def _start_sim(self, progress, wizard_observer) -> None:
+        if self.sim.board == "wii":
+            self._start_sim_wii(progress)
+            return
         from station.board.virtual import (
             BoardModel,
             Subject,
@@ -200,14 +209,38 @@ class BoardLink:
                                                                                        chunk_s=sim.chunk_s)
         self._start_acquisition(transport)
 
+    def _start_sim_wii(self, progress) -> None:
+        """The virtual Wii Balance Board: tared on the empty board, then the patient steps on (real time)."""
+        from station.board.virtual import Subject
+        from station.board.virtual.wii import VirtualWiiBoard, VirtualWiiDevice, VirtualWiiSource
+        from station.board.wii import CORNER_AXES
+        from station.calibration.wii import default_wii_calibration
+
+        sim = self.sim
+        self.board = VirtualWiiBoard(seed=sim.seed, faults=sim.faults, record_truth=False)
+        self.board.advance(1.0)  # the empty board settles; its state is what a tare reads
+        device = VirtualWiiDevice(self.board, realtime=sim.realtime, chunk_s=sim.chunk_s)
+        if self.calibration is None:
+            empty = [device.absinfo(code).value for code in CORNER_AXES]
+            self.calibration = default_wii_calibration(self.board.info.board_id, offsets_units=empty)
+        if sim.standing:
+            self.board.set_subject(Subject.named(sim.subject))
+        progress(0.95, "Connecting to the virtual Wii Balance Board…")
+        self._start_acquisition(VirtualWiiSource(device))
+
     def _start_port(self, progress) -> None:
-        from station.board.serial_transport import SerialTransport
+        from station.board.wii import WiiBalanceBoardSource, source_for_port
         from station.calibration import active_calibration
 
         progress(0.7, f"Opening {self.port}…")
-        self._start_acquisition(SerialTransport(self.port))
+        source = source_for_port(self.port)
+        self._start_acquisition(source)
         if self.calibration is None:
             self.calibration = active_calibration(self.info.board_id)
+            if self.calibration is None and isinstance(source, WiiBalanceBoardSource):
+                from station.calibration.wii import default_wii_calibration
+
+                self.calibration = default_wii_calibration(self.info.board_id)  # the runner tares it
             if self.calibration is None:
                 self.status_text = (f"Board {self.info.board_id_hex} has no calibration: run the calibration "
                                     "wizard before assessing patients.")
@@ -235,9 +268,11 @@ class BoardLink:
         virtual board) ignores it.
         """
         acq = self.acquisition
-        transport = getattr(acq, "transport", None) if acq is not None else None
-        if hasattr(transport, "set_speed"):
-            transport.set_speed(speed)
+        for name in ("transport", "source"):  # a byte transport, or a source (the virtual Wii board's)
+            link = getattr(acq, name, None) if acq is not None else None
+            if hasattr(link, "set_speed"):
+                link.set_speed(speed)
+                return
 
     # ------------------------------------------------------------------ calibration from the GUI
     def recalibrate(self, make_operator, *, protocol: str = "quick", operator_name: str = "",
@@ -272,6 +307,9 @@ class BoardLink:
     def _recalibrate(self, make_operator, protocol_name: str, operator_name: str):
         from station.calibration import load_geometry, save_calibration
 
+        if self.sim is not None and self.sim.board == "wii":
+            raise StationError("The virtual Wii Balance Board uses its driver's 10 g units (tared at each session "
+                               "start); its known-mass calibration runs from the command line, not here.")
         acq, self.acquisition = self.acquisition, None
         if acq is None:
             raise StationError("The board is not connected: nothing to calibrate.")

@@ -340,6 +340,7 @@ class VirtualWiiDevice:
         self.phys = "virtual-bluetooth"
         self._wall0 = time.monotonic()
         self._board0 = board.time_s
+        self.speed = 1.0
         self.closed = False
 
     def capabilities(self, verbose: bool = False, absinfo: bool = True) -> dict:
@@ -369,7 +370,7 @@ class VirtualWiiDevice:
             return None
 
     def _due_s(self) -> float:
-        return (time.monotonic() - self._wall0) - (self.board.time_s - self._board0)
+        return (time.monotonic() - self._wall0) * self.speed - (self.board.time_s - self._board0)
 
     def wait_readable(self, timeout_s: float) -> bool:
         """Let board time pass until events are buffered (at most ``timeout_s`` of it); True if there are any."""
@@ -379,7 +380,7 @@ class VirtualWiiDevice:
             if not self.board.pending_events:
                 self.board.advance(self.chunk_s)
             return bool(self.board.pending_events)
-        wait = min(float(timeout_s), max(0.0, REPORT_PERIOD_S - self._due_s()))
+        wait = min(float(timeout_s), max(0.0, (REPORT_PERIOD_S - self._due_s()) / self.speed))
         if wait > 0 and not self.board.pending_events:
             time.sleep(wait)
         self.board.advance(max(0.0, self._due_s()))
@@ -389,6 +390,13 @@ class VirtualWiiDevice:
         """Real time: from now on board time follows the wall clock again (after a pause)."""
         self._wall0 = time.monotonic()
         self._board0 = self.board.time_s
+
+    def set_speed(self, factor: float) -> None:
+        """Real time: board time runs ``factor`` times the wall clock from now on (the guided demo's 10x)."""
+        if not factor > 0:
+            raise StationError("the virtual board's speed must be above 0.")
+        self.resync_clock()
+        self.speed = float(factor)
 
     def fileno(self) -> int:
         raise OSError(errno.EBADF, "a virtual device has no file descriptor; use wait_readable")
@@ -422,6 +430,9 @@ class VirtualWiiSource(W.WiiBalanceBoardSource):
 
     def send_command(self, data: bytes) -> None:
         self.board.write(bytes(data))
+
+    def set_speed(self, factor: float) -> None:
+        self.device.set_speed(factor)
 
     def reconnect(self, timeout_s: float) -> SourceInfo:
         """Wait (board time, or wall time in real time) until the link is back; open again."""
