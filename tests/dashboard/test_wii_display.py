@@ -1,0 +1,136 @@
+"""A single-leg session live on the virtual Wii Balance Board, on a real X display (Xvfb, Qt's xcb platform).
+
+The test runs this module as a subprocess on a private Xvfb: the real window
+(``station.dashboard.app.build_window(sim=True, sim_board="wii")``) on the virtual Wii Balance Board,
+whose events go through the station's :class:`~station.board.wii.WiiBalanceBoardSource`, with a fast
+runner clock; it starts a short single-leg session for a weak-right patient and grabs the X root while a
+trial counts down (``wii-live-single-leg.png``) and on the results page (``wii-results.png``). With
+``STATION_SCREENSHOTS=DIR`` the pictures are kept (docs/screenshots/ holds the committed ones).
+
+Usage of the driver: ``python -m tests.dashboard.test_wii_display DATA_DIR OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .xdisplay import Xvfb, missing_tools
+
+pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"X tools missing: {missing_tools()}")
+
+SHOTS = ("wii-live-single-leg.png", "wii-results.png")
+
+
+def main(data_dir: str, out_dir: str) -> int:
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+
+    from station.assessment.runner import FastClock
+    from station.dashboard.app import build_window, qt_application
+    from station.store import Store
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    app = qt_application()
+    store = Store.open(data_dir)
+    patient = store.add_patient(name="Wii runner (virtual)", body_mass_kg=72.0, dominant_leg="right")
+    window = build_window(sim=True, sim_board="wii", seed=3, subject="weak-right", realtime=False, store=store,
+                          clock_factory=FastClock, trials_per_side=3, duration_s=12.0, exclude_s=2.0)
+    window.patients.select(patient)
+    window.protocol.set_protocol("single-leg")
+    window.tabs.setCurrentIndex(1)
+    window.show()
+    window.start()
+    panel = window.protocol
+    done: dict = {}
+
+    def grab(name: str) -> None:
+        app.processEvents()
+        window.redraw(full=True)
+        app.processEvents()
+        path = out / name
+        if not app.primaryScreen().grabWindow(0).save(str(path), "PNG"):
+            raise SystemExit(f"could not save {path}")
+        done[name] = path
+        print(path, flush=True)
+
+    def on_event(event):
+        # the second scored trial on the right leg, a few seconds before its end
+        if (event.kind == "countdown" and SHOTS[0] not in done and "right" in panel.step.text().lower()
+                and event.data.get("remaining_s", 99) <= 5):
+            window.tabs.setCurrentIndex(0)  # the live view: statokinesigram, sway traces, corner loads
+            QTest.qWait(200)
+            grab(SHOTS[0])
+            window.tabs.setCurrentIndex(1)
+
+    def on_finished(session_id, scores):
+        QTimer.singleShot(300, finish)
+
+    def finish():
+        window.tabs.setCurrentWidget(window.scoreboard.parentWidget())
+        QTest.qWait(300)
+        grab(SHOTS[1])
+        window.close()
+        app.quit()
+
+    def start_when_ready():
+        if not window.started:
+            QTimer.singleShot(200, start_when_ready)
+            return
+        QTest.qWait(300)
+        QTest.mouseClick(panel.start, Qt.LeftButton)
+
+    panel.signals.event.connect(on_event)
+    panel.session_finished.connect(on_finished)
+    QTimer.singleShot(200, start_when_ready)
+    QTimer.singleShot(240_000, app.quit)  # never hang a test run
+    try:
+        app.exec()
+    finally:
+        window.shutdown()
+        store.close()
+    return 0 if set(SHOTS) <= set(done) else 1
+
+
+def test_single_leg_session_live_on_the_virtual_wii_board_on_x(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "shots"
+    with Xvfb(width=1600, height=1000) as x:
+        proc = subprocess.run([sys.executable, "-m", "tests.dashboard.test_wii_display", str(tmp_path / "data"), str(out)],
+                              env=x.env(STATION_DATA_DIR=str(tmp_path / "data")), capture_output=True, text=True,
+                              timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    keep = os.environ.get("STATION_SCREENSHOTS")
+    for name in SHOTS:
+        rgb = np.asarray(Image.open(out / name).convert("RGB"))
+        assert rgb.shape == (1000, 1600, 3)
+        window = rgb[:900, :1500]
+        assert len(np.unique(window.reshape(-1, 3)[::7], axis=0)) > 50, name
+        g = window[0:80, 0:330].astype(int)
+        assert ((g[..., 1] > g[..., 0] + 50) & (g[..., 1] > g[..., 2] + 40)).mean() > 0.2, name  # "Board connected"
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / name, Path(keep) / name)
+    from station.store import Store
+
+    with Store.open(tmp_path / "data") as store:
+        patient = next(p for p in store.list_patients() if p.name == "Wii runner (virtual)")
+        session = store.list_sessions(patient.id)[-1]
+        trials = store.trials(session.id)
+    assert session.status == "finished" and session.protocol == "single-leg"
+    assert session.board is None or "virtual" in str(session.board)
+    asym = [v for v in session.scores["verdicts"] if v["kind"] == "asymmetry"]
+    assert asym and all(v["less_stable"] in ("right", None) for v in asym)
+    assert all(t.status in ("finished", "failed") for t in trials)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(*sys.argv[1:3]))
