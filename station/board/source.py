@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from station.board.decode import DecodedBatch, StreamDecoder
-from station.board.protocol import FRAME_DTYPE, BoardInfo
+from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
 from station.board.transport import LinkLost, Transport
-from station.errors import StationError
+from station.errors import ProtocolError, StationError
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,9 @@ class SerialBoardSource(Source):
         self.info: SourceInfo | None = None
 
     def _describe(self, board: BoardInfo) -> SourceInfo:
+        if board.protocol_major != PROTOCOL_MAJOR:
+            raise ProtocolError(f"the board on {self.name} speaks protocol {board.protocol_major}.x; "
+                                f"this station understands {PROTOCOL_MAJOR}.x.")
         self.info = SourceInfo(kind=self.kind, name=self.name, board_id=board.board_id, geometry=self.geometry,
                                nominal_rate_hz=float(board.nominal_rate_hz or 80), value_unit=ADC_COUNTS,
                                board=board)
@@ -193,7 +196,7 @@ class SerialBoardSource(Source):
 
     @property
     def can_reconnect(self) -> bool:
-        return type(self.transport).reconnect is not Transport.reconnect
+        return getattr(type(self.transport), "reconnect", Transport.reconnect) is not Transport.reconnect
 
     def reconnect(self, timeout_s: float) -> SourceInfo:
         board = self.transport.reconnect(timeout_s=timeout_s)
@@ -208,9 +211,12 @@ class SerialBoardSource(Source):
 
 
 def as_source(source_or_transport: Source | Transport) -> Source:
-    """``source_or_transport`` as a :class:`Source` (a byte transport is wrapped in :class:`SerialBoardSource`)."""
+    """``source_or_transport`` as a :class:`Source` (a byte transport is wrapped in :class:`SerialBoardSource`).
+
+    Anything with the transport's ``open``/``read``/``write`` counts as a transport.
+    """
     if isinstance(source_or_transport, Source):
         return source_or_transport
-    if isinstance(source_or_transport, Transport):
+    if all(hasattr(source_or_transport, m) for m in ("open", "read", "write")):
         return SerialBoardSource(source_or_transport)
     raise TypeError(f"expected a Source or a Transport, got {type(source_or_transport).__name__}")

@@ -18,17 +18,15 @@ from station.board.journal import (
     read_journal,
     unfinished_journals,
 )
-from station.board.protocol import FRAME_DTYPE
 from station.board.journal import recover_journal
 from station.board.trialfile import TrialFile, read_trial, write_trial
 from station.errors import InputFileError
 
+from .builders import make_frames
+
 
 def _frames(n, seq0=0):
-    f = np.zeros(n, dtype=FRAME_DTYPE)
-    f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
-    f["t_us"] = np.arange(n) * 12500
-    f["counts"] = np.arange(4 * n).reshape(n, 4) - 7
+    f = make_frames(n, seq0=seq0)
     f["missed"][3] = 2
     return f
 
