@@ -36,7 +36,7 @@ import numpy as np
 from station.board.journal import JournalWriter
 from station.board.protocol import BoardInfo
 from station.board.recording import Recording
-from station.board.source import Source, SourceInfo, as_source
+from station.board.source import SerialBoardSource, Source, SourceInfo, as_source
 from station.board.stream import PROTOCOL_CHANGED, LinkFailure, StreamState, StreamUpdate
 from station.board.transport import LinkLost, Transport
 from station.board.trialfile import TrialFile
@@ -181,7 +181,8 @@ class Acquisition:
         rate = max(float(source_info.nominal_rate_hz or 80), 1.0)
         with self._lock:
             self.source_info = source_info
-            self._stream = StreamState(source_info.board, name=self.source.name, nominal_rate_hz=rate)
+            self._stream = StreamState(source_info.board, name=self.source.name, nominal_rate_hz=rate,
+                                       check_plausibility=isinstance(self.source, SerialBoardSource))
             self._ring = _Ring(int(self.ring_seconds * rate * 1.5) + 64)
             self._mono0 = time.monotonic()
             self._unix0 = time.time()
