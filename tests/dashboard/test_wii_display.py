@@ -4,7 +4,8 @@ The test runs this module as a subprocess on a private Xvfb: the real window
 (``station.dashboard.app.build_window(sim=True, sim_board="wii")``) on the virtual Wii Balance Board,
 whose events go through the station's :class:`~station.board.wii.WiiBalanceBoardSource`, with a fast
 runner clock; it starts a short single-leg session for a weak-right patient and grabs the X root while a
-trial counts down (``wii-live-single-leg.png``) and on the results page (``wii-results.png``). With
+right-leg trial counts down (``wii-single-leg-running.png``), on the live page during a later right-leg
+trial (``wii-live.png``: corner loads, rate, statokinesigram) and on the results page (``wii-results.png``). With
 ``STATION_SCREENSHOTS=DIR`` the pictures are kept (docs/screenshots/ holds the committed ones).
 
 Usage of the driver: ``python -m tests.dashboard.test_wii_display DATA_DIR OUT_DIR``.
@@ -25,7 +26,7 @@ from .xdisplay import Xvfb, missing_tools
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"X tools missing: {missing_tools()}")
 
-SHOTS = ("wii-live-single-leg.png", "wii-results.png")
+SHOTS = ("wii-single-leg-running.png", "wii-live.png", "wii-results.png")
 
 
 def main(data_dir: str, out_dir: str) -> int:
@@ -52,9 +53,12 @@ def main(data_dir: str, out_dir: str) -> int:
     done: dict = {}
 
     def grab(name: str) -> None:
+        if name in done:
+            return
+        done[name] = None  # events keep arriving while the screen settles: one grab per picture
         app.processEvents()
         window.redraw(full=True)
-        app.processEvents()
+        QTest.qWait(400)  # the X server shows what Qt painted (a tab just switched to, the last redraw)
         path = out / name
         if not app.primaryScreen().grabWindow(0).save(str(path), "PNG"):
             raise SystemExit(f"could not save {path}")
@@ -62,12 +66,17 @@ def main(data_dir: str, out_dir: str) -> int:
         print(path, flush=True)
 
     def on_event(event):
-        # the second scored trial on the right leg, a few seconds before its end
-        if (event.kind == "countdown" and SHOTS[0] not in done and "right" in panel.step.text().lower()
-                and event.data.get("remaining_s", 99) <= 5):
-            window.tabs.setCurrentIndex(0)  # the live view: statokinesigram, sway traces, corner loads
-            QTest.qWait(200)
+        if event.kind == "stance_start" and "RIGHT" in event.text:
+            done["right_stances"] = done.get("right_stances", 0) + 1
+            if done["right_stances"] == 3:  # the second scored right trial: show the live page
+                window.tabs.setCurrentIndex(0)
+        if event.kind != "countdown" or event.data.get("remaining_s", 99) > 5:
+            return
+        # right-leg trials recording, a few seconds before their end
+        if done.get("right_stances") == 1:
             grab(SHOTS[0])
+        elif done.get("right_stances") == 3 and SHOTS[1] not in done:
+            grab(SHOTS[1])  # corner loads, rate, statokinesigram
             window.tabs.setCurrentIndex(1)
 
     def on_finished(session_id, scores):
@@ -76,7 +85,7 @@ def main(data_dir: str, out_dir: str) -> int:
     def finish():
         window.tabs.setCurrentWidget(window.scoreboard.parentWidget())
         QTest.qWait(300)
-        grab(SHOTS[1])
+        grab(SHOTS[2])
         window.close()
         app.quit()
 
@@ -96,7 +105,7 @@ def main(data_dir: str, out_dir: str) -> int:
     finally:
         window.shutdown()
         store.close()
-    return 0 if set(SHOTS) <= set(done) else 1
+    return 0 if all(done.get(name) for name in SHOTS) else 1
 
 
 def test_single_leg_session_live_on_the_virtual_wii_board_on_x(tmp_path):

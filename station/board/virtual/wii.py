@@ -426,6 +426,7 @@ class VirtualWiiSource(W.WiiBalanceBoardSource):
             raise LinkLost(f"{self.name}: the virtual Wii Balance Board is disconnected.")
         self.device.closed = False
         self.device.resync_clock()
+        self.board.take_events()  # evdev gives a new reader an empty buffer: nothing from before it opened
         return super().open()
 
     def send_command(self, data: bytes) -> None:
