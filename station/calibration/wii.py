@@ -35,3 +35,50 @@ def default_wii_calibration(board_id, *, offsets_units=None) -> Calibration:
     return Calibration(board_id=board_id, geometry=load_geometry(GEOMETRY), offsets_counts=offsets,
                        gains_n_per_count=np.full(4, N_PER_UNIT), operator="hid-wiimote 10 g units",
                        protocol="wii-driver-units", validity_days=DEFAULT_WII_VALIDITY_DAYS)
+
+
+def cop_errors_on_virtual_board(source, calibrations: dict, points, *, mass_kg: float, settle_s: float = 0.3,
+                                hold_s: float = 1.0) -> dict:
+    """COP errors (mm) of calibrations at known mass placements on a virtual Wii Balance Board.
+
+    Each point gets the mass alone on the board (the board's own ``place_mass``); the mean of ``hold_s`` of
+    frames (after ``settle_s``) goes through every calibration's counts -> COP path.
+
+    Parameters
+    ----------
+    source : station.board.virtual.wii.VirtualWiiSource
+        Opened and started; read here on board time.
+    calibrations : dict
+        ``name -> Calibration``.
+    points : sequence of (x_mm, y_mm)
+    mass_kg : float
+
+    Returns
+    -------
+    dict
+        ``name -> ndarray (len(points),)`` of COP distances from the true placement (mm).
+    """
+    board = source.board
+    means = []
+    for x_mm, y_mm in points:
+        board.clear_masses()
+        board.place_mass(mass_kg, x_mm, y_mm)
+        frames = _frames_for(source, settle_s)
+        frames = _frames_for(source, hold_s)
+        means.append(frames["counts"].astype(float).mean(axis=0))
+    board.clear_masses()
+    means = np.asarray(means)
+    xy = np.asarray(points, dtype=float)
+    out = {}
+    for name, cal in calibrations.items():
+        ml, ap, _ = cal.cop_mm(means, threshold_n=1.0)
+        out[name] = np.hypot(ml - xy[:, 0], ap - xy[:, 1])
+    return out
+
+
+def _frames_for(source, seconds: float) -> np.ndarray:
+    end = source.board.time_s + float(seconds)
+    chunks = []
+    while source.board.time_s < end - 1e-9:
+        chunks.append(source.read(0.05).frames)
+    return np.concatenate(chunks)

@@ -160,11 +160,15 @@ def _sim_subject(args, patient):
 
 def _sim_calibration(transport):
     """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself); the
-    virtual Wii Balance Board takes the driver's 10 g units (the runner tares it at the session start)."""
+    virtual Wii Balance Board takes its stored calibration (``station calibrate --sim --board wii``) or the
+    driver's 10 g units (the runner tares either at the session start)."""
     from station.board.wii import WiiBalanceBoardSource
 
     if isinstance(transport, WiiBalanceBoardSource):
-        return _wii_default_calibration(transport.board.info)
+        from station.calibration import active_calibration
+
+        info = transport.board.info
+        return active_calibration(info.board_id_hex) or _wii_default_calibration(info)
     from station.calibration.wizard import calibrate_virtual
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")

@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from station.commands.board import add_virtual_board_id_option, virtual_board_id_option
+from station.commands.board import add_sim_board_option, add_virtual_board_id_option, sim_wii, virtual_board_id_option
 from station.errors import CalibrationError, StationError
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ examples:
   station calibrate --sim --protocol quick                          the virtual board calibrates itself
   station calibrate --sim --seed 3 --protocol quick                 another virtual board (id 5B000004)
   station simulate --link /tmp/vb &  station calibrate --port /tmp/vb --scripted --protocol quick
+  station calibrate --port wii --operator "J. Doe"                  a paired Wii Balance Board (known masses)
+  station calibrate --sim --board wii --protocol quick              the virtual Wii Balance Board
 """
 
 
@@ -39,14 +41,16 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`)")
+    src.add_argument("--port", metavar="DEV", help="serial device of the board (or of `station simulate`), or a Wii "
+                     "Balance Board: wii, its Bluetooth address or /dev/input/eventN")
     src.add_argument("--sim", action="store_true", help="calibrate an in-process virtual board (implies --scripted)")
     p.add_argument("--scripted", action="store_true",
                    help="the virtual board answers the prompts by placing the masses itself (CMD_SIM_SCENE)")
     p.add_argument("--protocol", default="standard", metavar="NAME|FILE",
                    help="calibration procedure from calibration/protocols (standard, quick) or a TOML file (default: standard)")
-    p.add_argument("--geometry", default="reference-400x300", metavar="NAME|FILE",
-                   help="board geometry from calibration/boards or a TOML file (default: reference-400x300)")
+    p.add_argument("--geometry", default=None, metavar="NAME|FILE",
+                   help="board geometry from calibration/boards or a TOML file (default: reference-400x300; "
+                        "wii-balance-board for a Wii Balance Board)")
     p.add_argument("--operator", default="", help="who is calibrating (stored in the calibration file)")
     p.add_argument("--model", choices=("cells", "matrix"), help="override the procedure's fit model")
     p.add_argument("--cop-correction", choices=("none", "affine", "bilinear"), help="override the procedure's COP correction")
@@ -57,6 +61,7 @@ def register(subparsers) -> None:
     sim = p.add_argument_group("virtual board (--sim)")
     sim.add_argument("--seed", type=int, default=0, help="virtual board seed (default 0)")
     add_virtual_board_id_option(sim)
+    add_sim_board_option(sim)
     sim.add_argument("--rate", type=float, default=80.0, metavar="HZ", help="virtual board frame rate (default 80)")
     sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock")
     sim.add_argument("--misplace", action="append", default=[], metavar="STEP:X,Y",
@@ -92,7 +97,17 @@ def _protocol(args):
     )
 
 
+def _is_wii(args) -> bool:
+    from station.board.wii import looks_like_wii_port
+
+    return sim_wii(args) or (bool(args.port) and looks_like_wii_port(args.port))
+
+
 def _transport(args, geometry, board_id: int | None):
+    if sim_wii(args):
+        from station.board.virtual.wii import virtual_wii_source
+
+        return virtual_wii_source(seed=args.seed, realtime=args.realtime, chunk_s=0.25)
     if args.sim:
         from station.board.virtual import BoardModel, VirtualBoard, VirtualTransport
 
@@ -100,9 +115,9 @@ def _transport(args, geometry, board_id: int | None):
         board = VirtualBoard(seed=args.seed, rate_hz=args.rate, board=model, board_id=board_id,
                              record_truth=False)
         return VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
-    from station.board.serial_transport import SerialTransport
+    from station.board.wii import source_for_port
 
-    return SerialTransport(args.port)
+    return source_for_port(args.port)
 
 
 def run(args) -> int:
@@ -111,7 +126,7 @@ def run(args) -> int:
 
     board_id = virtual_board_id_option(args)  # a bad --board-id is refused before anything starts
     protocol = _protocol(args)
-    geometry = load_geometry(args.geometry)
+    geometry = load_geometry(args.geometry or ("wii-balance-board" if _is_wii(args) else "reference-400x300"))
     misplace = _parse_misplace(args.misplace)
     scripted = args.sim or args.scripted
     if misplace and not scripted:
