@@ -93,11 +93,18 @@ def _load_calibration(path: str, board_id: str | None) -> dict:
         raise InputFileError(f"cannot read the calibration {path}: {exc}.") from None
 
 
-def _active_calibration(board_id: str) -> dict | None:
-    """The board's active calibration (``station calibrate`` saved it), applied automatically."""
+def _active_calibration(board_id: str, *, wii: bool = False) -> dict | None:
+    """The board's active calibration (``station calibrate`` saved it), applied automatically; for a Wii
+    Balance Board without one, the driver's 10 g units (untared)."""
     from station.calibration import active_calibration
 
     cal = active_calibration(board_id)
+    if cal is None and wii:
+        from station.calibration.wii import default_wii_calibration
+
+        _say(f"Wii Balance Board {board_id} has no stored calibration: the trial carries the driver's 10 g units "
+             "as forces (not tared: the empty board reads a few hundred grams per corner).")
+        return default_wii_calibration(board_id).to_dict()
     if cal is None:
         _say(f"board {board_id} has no active calibration: the trial keeps raw counts only "
              "(analyse it later with a calibration, or run `station calibrate`).")
@@ -182,11 +189,7 @@ def run(args) -> int:
         if args.calibration:
             calibration = _load_calibration(args.calibration, info.board_id_hex)
         else:
-            calibration = _active_calibration(info.board_id_hex)
-            if calibration is None and isinstance(source, WiiBalanceBoardSource):
-                from station.calibration.wii import default_wii_calibration
-
-                calibration = default_wii_calibration(info.board_id)  # the driver's 10 g units, not tared
+            calibration = _active_calibration(info.board_id_hex, wii=isinstance(source, WiiBalanceBoardSource))
         acq.begin_recording(journal, {"out_path": str(out.resolve()), "seconds": args.seconds},
                             calibration=calibration)
         _say(f"recording {args.seconds:g} s from board {info.board_id_hex} ({info.adc_kind}, "

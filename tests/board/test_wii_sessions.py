@@ -78,3 +78,36 @@ def test_assess_refuses_a_board_id_for_the_wii_board(tmp_path):
                           env={"STATION_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("station: error: --board-id is for the station's virtual board")
+
+
+def _station(tmp_path, *argv, timeout=300):
+    env = {"STATION_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "station", *argv], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_record_on_the_virtual_wii_board_names_its_source(tmp_path):
+    import zipfile
+
+    from station.board.trialfile import read_trial
+
+    out = tmp_path / "wii.trial"
+    proc = _station(tmp_path, "record", "--sim", "--board", "wii", "--seconds", "4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    header = json.loads(zipfile.ZipFile(out).read("header.json"))
+    assert header["source"] == {"kind": "virtual-wii", "name": "virtual-wii:seed=0", "geometry": "wii-balance-board",
+                                "nominal_rate_hz": 100.0, "value_unit": "wii_10g"}
+    trial = read_trial(out)
+    t = np.diff(trial.frames["t_us"].astype(np.int64))
+    assert 240 < len(trial.frames) < 400 and t.std() > 2000  # about 80 irregular frames a second
+    assert "the driver's 10 g units" in proc.stderr
+
+
+def test_calibrate_runs_the_known_mass_wizard_on_the_virtual_wii_board(tmp_path):
+    proc = _station(tmp_path, "calibrate", "--sim", "--board", "wii", "--seed", "5", "--protocol", "quick",
+                    "--skip-drift", "--skip-creep")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RESULT: PASS" in proc.stdout
+    assert "active calibration of board 355B0006" in proc.stdout  # the id from the board's Bluetooth address
+    saved = json.loads((tmp_path / "data" / "calibrations" / "355B0006.json").read_text())
+    assert saved["geometry"]["name"] == "wii-balance-board"

@@ -102,6 +102,9 @@ class _Keyboard:
     def capabilities(self):
         return {W.EV_KEY: [30, 31]}
 
+    def close(self):
+        pass
+
 
 def test_not_a_balance_board_is_refused_in_one_line():
     with pytest.raises(PortError) as exc:
@@ -138,6 +141,23 @@ def test_unreadable_missing_and_wrong_device_files_are_one_line(monkeypatch, tmp
     with pytest.raises(PortError) as exc:
         W.open_event_device("/dev/input/event7")
     assert str(exc.value).startswith("/dev/input/event7: permission denied.") and "udev rule" in str(exc.value)
+
+
+def test_the_balance_board_is_found_among_input_devices(monkeypatch, tmp_path):
+    evdev = pytest.importorskip("evdev")
+    for n in (3, 7, 12):
+        (tmp_path / f"event{n}").write_bytes(b"")
+    board = VirtualWiiBoard(seed=6)
+    devices = {str(tmp_path / "event3"): _Keyboard(), str(tmp_path / "event7"): VirtualWiiDevice(board)}
+
+    def open_device(path):  # evdev's constructor, on this machine's (absent) /dev/input
+        if path not in devices:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return devices[path]
+
+    monkeypatch.setattr(evdev, "InputDevice", open_device)
+    found = W.list_wii_boards(str(tmp_path / "event*"))
+    assert found == [W.WiiBoardPort(str(tmp_path / "event7"), board.address, "virtual-bluetooth")]
 
 
 def test_port_names_that_mean_a_balance_board():

@@ -65,6 +65,10 @@ REPORT_SLOT_P = (0.80, 0.17, 0.03)
 REPORT_JITTER_S = 0.0015
 #: evdev client buffer (events) for this device: roundup_pow_of_two(8 * (1 + 4 + 7))
 EVDEV_BUFFER_EVENTS = 128
+#: the most board time a non-real-time device lets pass per wait: about 40 events, a third of the buffer
+#: (a real reader that polls every few milliseconds never sees more; handing it 0.25 s at once would
+#: overrun the kernel's buffer where the real one would not)
+MAX_CHUNK_S = 0.1
 #: kernel CLOCK_REALTIME at board time 0 (s): 2026-01-01, plus a per-seed hour so boards differ
 KERNEL_EPOCH_S = 1_767_225_600
 GAIN_ERROR_SD_PCT = 2.5
@@ -334,7 +338,7 @@ class VirtualWiiDevice:
     def __init__(self, board: VirtualWiiBoard, *, realtime: bool = False, chunk_s: float = 0.05):
         self.board = board
         self.realtime = bool(realtime)
-        self.chunk_s = float(chunk_s)
+        self.chunk_s = min(float(chunk_s), MAX_CHUNK_S)
         self.path = f"virtual-wii:seed={board.seed}"
         self.uniq = board.address
         self.phys = "virtual-bluetooth"
