@@ -23,7 +23,7 @@ import numpy as np
 
 from station.board.decode import DecodedBatch, StreamDecoder
 from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
-from station.board.transport import LinkLost, Transport
+from station.board.transport import LinkContext, LinkLost, Transport
 from station.errors import ProtocolError, StationError
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def empty_batch() -> DecodedBatch:
     return DecodedBatch(frames=np.zeros(0, dtype=FRAME_DTYPE))
 
 
-class Source(abc.ABC):
+class Source(LinkContext, abc.ABC):
     """One way samples come from a board.
 
     Attributes
@@ -135,16 +135,6 @@ class Source(abc.ABC):
     def send_command(self, data: bytes) -> None:
         """Send an encoded command frame to the board. Default: the board takes no commands."""
         raise NotSupported(f"{self.name}: this board does not take commands.")
-
-    def __enter__(self):
-        self.open()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.close()
 
 
 class SerialBoardSource(Source):
