@@ -88,10 +88,16 @@ class Source(LinkContext, abc.ABC):
         Set by :meth:`open` (and :meth:`reconnect`).
     name : str
         Human-readable endpoint, known before :meth:`open` (for error messages).
+    regular_timing : bool
+        See below; the station's HX711 board: True.
     """
 
     info: SourceInfo | None = None
     name: str = "?"
+    #: frames come every nominal period with consecutive sequence numbers (an ADC converting at a fixed
+    #: rate), so a clock step that disagrees with the sequence step marks an impossible frame. False for
+    #: a source that reports when a value changes (irregular timing, synthesised sequence numbers).
+    regular_timing: bool = False
 
     @abc.abstractmethod
     def open(self) -> SourceInfo:
@@ -150,6 +156,8 @@ class SerialBoardSource(Source):
     geometry : str
         The board geometry name recorded with the data.
     """
+
+    regular_timing = True
 
     def __init__(self, transport: Transport, *, geometry: str = STATION_BOARD_GEOMETRY):
         self.transport = transport

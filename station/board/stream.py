@@ -118,15 +118,18 @@ class StreamState:
     name : str
         The endpoint, for messages.
     nominal_rate_hz : float
+    regular_timing : bool
+        Frames come every nominal period, so a clock step that disagrees with the sequence step marks
+        an impossible frame (see :attr:`station.board.source.Source.regular_timing`).
     """
 
-    def __init__(self, info: BoardInfo, *, name: str, nominal_rate_hz: float):
+    def __init__(self, info: BoardInfo, *, name: str, nominal_rate_hz: float, regular_timing: bool = True):
         period_s = 1.0 / max(float(nominal_rate_hz or 80), 1.0)
         self.info = info
         self.name = name
         self.clock = DeviceClock(nominal_period_s=period_s)
         self.fit = HostClockFit()
-        self.sanity = FrameSanity(nominal_period_s=period_s)
+        self.sanity = FrameSanity(nominal_period_s=period_s, check_timing=regular_timing)
         #: link quality since the stream began
         self.stats = LinkStats()
         self.failure: LinkFailure | None = None
