@@ -36,7 +36,7 @@ import numpy as np
 from station.board.journal import JournalWriter
 from station.board.protocol import BoardInfo
 from station.board.recording import Recording
-from station.board.source import SerialBoardSource, Source, SourceInfo, as_source
+from station.board.source import Source, SourceInfo, as_source
 from station.board.stream import PROTOCOL_CHANGED, LinkFailure, StreamState, StreamUpdate
 from station.board.transport import LinkLost, Transport
 from station.board.trialfile import TrialFile
@@ -50,6 +50,10 @@ READ_TIMEOUT_S = 0.05
 RECONNECT_ATTEMPT_S = 1.0
 #: how many of the board's latest acks are kept
 KEEP_ACKS = 100
+#: frames per nominal period a live window allows for: a fixed-rate ADC (HX711s run up to ~16 % fast),
+#: and a source that reports on change (bursts well above its nominal rate)
+RATE_MARGIN_REGULAR = 1.2
+RATE_MARGIN_ON_CHANGE = 3.0
 
 
 class LinkState(enum.StrEnum):
@@ -151,6 +155,7 @@ class Acquisition:
         self._rec: Recording | None = None
         self._mono0 = time.monotonic()
         self._unix0 = time.time()
+        self._rate_margin = RATE_MARGIN_REGULAR
 
     # ------------------------------------------------------------------ what is plugged in
     @property
@@ -179,11 +184,12 @@ class Acquisition:
             self.source.close()
             raise
         rate = max(float(source_info.nominal_rate_hz or 80), 1.0)
+        self._rate_margin = RATE_MARGIN_REGULAR if self.source.regular_timing else RATE_MARGIN_ON_CHANGE
         with self._lock:
             self.source_info = source_info
             self._stream = StreamState(source_info.board, name=self.source.name, nominal_rate_hz=rate,
-                                       check_plausibility=isinstance(self.source, SerialBoardSource))
-            self._ring = _Ring(int(self.ring_seconds * rate * 1.5) + 64)
+                                       regular_timing=self.source.regular_timing)
+            self._ring = _Ring(int(self.ring_seconds * rate * max(1.5, self._rate_margin)) + 64)
             self._mono0 = time.monotonic()
             self._unix0 = time.time()
             self.state = LinkState.CONNECTED
@@ -227,7 +233,7 @@ class Acquisition:
         with self._lock:
             if self._ring is None:
                 return LiveWindow(np.zeros(0), np.zeros((0, 4), np.int32), np.zeros(0, np.uint8))
-            win = self._ring.last(int(seconds * self.source_info.nominal_rate_hz * 1.2) + 2)
+            win = self._ring.last(int(seconds * self.source_info.nominal_rate_hz * self._rate_margin) + 2)
         if len(win.t_s):
             keep = win.t_s > win.t_s[-1] - seconds
             win = LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep])

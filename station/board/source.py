@@ -23,7 +23,7 @@ import numpy as np
 
 from station.board.decode import DecodedBatch, StreamDecoder
 from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
-from station.board.transport import LinkLost, Transport
+from station.board.transport import LinkContext, LinkLost, Transport
 from station.errors import ProtocolError, StationError
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def empty_batch() -> DecodedBatch:
     return DecodedBatch(frames=np.zeros(0, dtype=FRAME_DTYPE))
 
 
-class Source(abc.ABC):
+class Source(LinkContext, abc.ABC):
     """One way samples come from a board.
 
     Attributes
@@ -88,10 +88,16 @@ class Source(abc.ABC):
         Set by :meth:`open` (and :meth:`reconnect`).
     name : str
         Human-readable endpoint, known before :meth:`open` (for error messages).
+    regular_timing : bool
+        See below; the station's HX711 board: True.
     """
 
     info: SourceInfo | None = None
     name: str = "?"
+    #: frames come every nominal period with consecutive sequence numbers (an ADC converting at a fixed
+    #: rate), so a clock step that disagrees with the sequence step marks an impossible frame. False for
+    #: a source that reports when a value changes (irregular timing, synthesised sequence numbers).
+    regular_timing: bool = False
 
     @abc.abstractmethod
     def open(self) -> SourceInfo:
@@ -136,16 +142,6 @@ class Source(abc.ABC):
         """Send an encoded command frame to the board. Default: the board takes no commands."""
         raise NotSupported(f"{self.name}: this board does not take commands.")
 
-    def __enter__(self):
-        self.open()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.close()
-
 
 class SerialBoardSource(Source):
     """The station's HX711 board (serial or virtual): a byte :class:`Transport` plus a stream decoder.
@@ -160,6 +156,8 @@ class SerialBoardSource(Source):
     geometry : str
         The board geometry name recorded with the data.
     """
+
+    regular_timing = True
 
     def __init__(self, transport: Transport, *, geometry: str = STATION_BOARD_GEOMETRY):
         self.transport = transport

@@ -118,20 +118,18 @@ class StreamState:
     name : str
         The endpoint, for messages.
     nominal_rate_hz : float
-    check_plausibility : bool
-        Refuse frames that passed their CRC but cannot be true (:class:`FrameSanity`): a byte stream's
-        guard. False for a source without a wire format (the Wii Balance Board's kernel events, whose
-        irregular times are real, not damage).
+    regular_timing : bool
+        Frames come every nominal period, so a clock step that disagrees with the sequence step marks
+        an impossible frame (see :attr:`station.board.source.Source.regular_timing`).
     """
 
-    def __init__(self, info: BoardInfo, *, name: str, nominal_rate_hz: float, check_plausibility: bool = True):
+    def __init__(self, info: BoardInfo, *, name: str, nominal_rate_hz: float, regular_timing: bool = True):
         period_s = 1.0 / max(float(nominal_rate_hz or 80), 1.0)
         self.info = info
         self.name = name
         self.clock = DeviceClock(nominal_period_s=period_s)
         self.fit = HostClockFit()
-        self.sanity = FrameSanity(nominal_period_s=period_s)
-        self.check_plausibility = bool(check_plausibility)
+        self.sanity = FrameSanity(nominal_period_s=period_s, check_timing=regular_timing)
         #: link quality since the stream began
         self.stats = LinkStats()
         self.failure: LinkFailure | None = None
@@ -242,7 +240,7 @@ class StreamState:
         if reboot and self._continues_stream(frames[0]):
             log.info("%s: an info frame mid-stream answered an info request; the board did not reboot", self.name)
             reboot = False
-        if not checked and self.check_plausibility:
+        if not checked:
             if reboot or self._after_reconnect:
                 self.sanity.reset()
             before = self.sanity.rejected

@@ -11,7 +11,6 @@ from station.board.acquisition import Acquisition, LinkState
 from station.board.serial_transport import SerialTransport
 
 from .fakeboard import FakeBoard, frames_of
-from .builders import make_frames
 
 
 def _record(link, tmp_path, seconds, **acq_kw):
@@ -125,63 +124,3 @@ def test_a_gap_straddling_the_end_is_cut_at_the_end(tmp_path):
     assert q["lost_in_gaps"] == int(round((t1 - t0) * 80)) - 1
     win = _truth_window(truth, trial)
     assert trial.frames.tobytes() == frames_of(win[win[:, 7] == 1]).tobytes()
-
-
-class _ScriptedTransport:
-    """In-memory board: hands out prepared byte chunks, one per read, once recording may begin."""
-
-    name = "scripted"
-
-    def __init__(self, info, chunks):
-        self.info, self.chunks, self.go, self.starts = info, list(chunks), False, 0
-
-    def open(self):
-        return self.info
-
-    def start(self):
-        self.starts += 1
-
-    def stop(self):
-        pass
-
-    def write(self, data):
-        pass
-
-    def close(self):
-        pass
-
-    def read(self, timeout_s=0.05):
-        time.sleep(0.005)
-        return self.chunks.pop(0) if self.go and self.chunks else b""
-
-
-@pytest.mark.parametrize("info_last_in_batch", [False, True])
-def test_a_late_answer_to_an_info_request_is_not_a_reboot(tmp_path, info_last_in_batch):
-    """A slow board answers both info requests of a handshake; the second answer lands mid-stream.
-
-    The stream goes on (sequence and clock continue), so no reboot and no gap; frame 12, lost right
-    after the info frame, is still counted."""
-    from station.board.protocol import BoardInfo, encode_data_frames, encode_info_frame
-
-    info = BoardInfo(1, 0, "1.0.0", 0x5B0000AA, "virtual", 80, 4)
-    first, second = make_frames(np.arange(0, 10)), make_frames(np.r_[10, 11, 13:40])
-    if info_last_in_batch:
-        chunks = [encode_data_frames(first) + encode_info_frame(info), encode_data_frames(second)]
-    else:
-        chunks = [encode_data_frames(first) + encode_info_frame(info) + encode_data_frames(second)]
-    transport = _ScriptedTransport(info, chunks)
-    acq = Acquisition(transport)
-    acq.start()
-    try:
-        acq.begin_recording(tmp_path / "t.journal")
-        transport.go = True
-        deadline = time.monotonic() + 30  # the first decode may compile
-        while acq.recording_frames < 39 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        trial = acq.end_recording()
-    finally:
-        acq.stop()
-    q = trial.quality
-    assert (q["frames"], q["lost"], q["lost_in_gaps"], q["gaps"], q["reboots"]) == (39, 1, 0, 0, 0)
-    assert trial.frames.tobytes() == np.concatenate([first, second]).tobytes()
-    np.testing.assert_allclose(trial.device_time_s, (trial.frames["seq"].astype(int)) * 0.0125, atol=1e-9)

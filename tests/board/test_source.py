@@ -73,3 +73,92 @@ def test_default_source_cannot_reconnect_or_take_commands():
     assert isinstance(err.value, StationError)
     with pytest.raises(TypeError):
         as_source(object())
+
+
+class _QueuedSource(Source):
+    """A board that reports on change (Wii-like): hands over the batches given to :meth:`put`, one per read.
+
+    ``done`` is set when a read finds the queue empty after the last batch: every batch was processed.
+    """
+
+    name = "queued:1"
+
+    def __init__(self):
+        import queue
+        import threading
+
+        self.batches = queue.Queue()
+        self.delivered = 0
+        self.expected = None
+        self.done = threading.Event()
+        self.started = 0
+
+    def put(self, batches):
+        for b in batches:
+            self.batches.put(b)
+        self.expected = len(batches)
+
+    def open(self):
+        board = P.BoardInfo(P.PROTOCOL_MAJOR, 0, "0.0.0", 0x0123ABCD, "test-on-change", 60, 4)
+        self.info = SourceInfo(kind="virtual-wii", name=self.name, board_id=board.board_id, geometry="wii-433x238",
+                               nominal_rate_hz=60.0, value_unit="wii_10g", board=board)
+        return self.info
+
+    def start(self):
+        self.started += 1
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+    def read(self, timeout_s=0.05):
+        import queue
+
+        from station.board.source import empty_batch
+
+        try:
+            batch = self.batches.get(timeout=timeout_s)
+        except queue.Empty:
+            if self.expected is not None and self.delivered == self.expected:
+                self.done.set()
+            return empty_batch()
+        self.delivered += 1
+        return batch
+
+    def flush(self):
+        from station.board.source import empty_batch
+
+        return empty_batch()
+
+
+def test_acquisition_records_any_source_and_the_trial_names_it(tmp_path, make_frames):
+    from station.board.acquisition import Acquisition, LinkState
+    from station.board.decode import DecodedBatch
+    from station.board.journal import read_journal
+
+    rng = np.random.default_rng(7)
+    frames = make_frames(240, counts=rng.integers(0, 4000, size=(240, 4)))
+    frames["t_us"] = np.cumsum(rng.choice([4_000, 11_000, 17_000, 90_000], size=240))  # on change: irregular
+    source = _QueuedSource()
+    acq = Acquisition(source)
+    assert acq.transport is None and acq.transport_name == "queued:1"
+    info = acq.start()
+    try:
+        assert acq.state == LinkState.CONNECTED and info.board_id == 0x0123ABCD and source.started == 1
+        acq.begin_recording(tmp_path / "q.journal", {"test": True})
+        source.put([DecodedBatch(frames=frames[a : a + 8]) for a in range(0, 240, 8)])
+        assert source.done.wait(60)
+        trial = acq.end_recording()
+    finally:
+        acq.stop()
+    assert acq.state == LinkState.STOPPED and acq.error is None
+    assert trial.frames.tobytes() == frames.tobytes()  # every frame, whatever its timing
+    np.testing.assert_allclose(trial.device_time_s, (frames["t_us"] - frames["t_us"][0]) * 1e-6, atol=1e-9)
+    assert trial.quality["implausible_frames"] == 0 and trial.quality["lost"] == 0
+    assert (trial.source_kind, trial.geometry, trial.value_unit) == ("virtual-wii", "wii-433x238", "wii_10g")
+    assert trial.board["board_id"] == "0123ABCD" and trial.meta["port"] == "queued:1"
+    assert read_journal(acq.last_journal_path).source == trial.source
+    with pytest.raises(NotSupported):
+        acq.send_command(b"\x00")

@@ -150,6 +150,24 @@ def test_implausible_frames_are_rejected_counted_and_a_held_frame_is_decided_whe
     assert (q["frames"], q["implausible_frames"], q["lost"]) == (99, 1, 1)
 
 
+def test_a_source_that_reports_on_change_keeps_every_frame_whatever_its_timing(board_info, make_frames):
+    """Irregular steps (events only when a value changes) are real there; only impossible counts are refused."""
+    rng = np.random.default_rng(3)
+    frames = make_frames(300)
+    frames["t_us"] = np.cumsum(rng.choice([2_000, 9_000, 16_000, 250_000], size=300))  # 2 ms .. 0.25 s apart
+    frames["counts"][120, 2] = 1 << 24
+    regular = StreamState(board_info, name="hx711", nominal_rate_hz=80)
+    on_change = StreamState(board_info, name="wii", nominal_rate_hz=80, regular_timing=False)
+    updates = _feed(on_change, frames, every=9)
+    kept = _joined(updates, "frames")
+    assert kept.tobytes() == np.delete(frames, 120).tobytes()
+    np.testing.assert_allclose(_joined(updates, "device_s"), kept["t_us"] * 1e-6, atol=1e-9)  # the event times
+    q = on_change.stats.as_dict()
+    assert (q["frames"], q["implausible_frames"], q["lost"], q["gaps"]) == (299, 1, 1, 0)
+    _feed(regular, frames, every=9)
+    assert regular.stats.implausible_frames > 1  # the same stream would lose real frames under the fixed-rate check
+
+
 # --------------------------------------------------------------------------- the recording fed by the stream
 def _recording(tmp_path, rate=80):
     header = {"board": {"board_id": "5B0000AA", "nominal_rate_hz": rate},
