@@ -214,7 +214,7 @@ def _summary(scores: dict) -> list[str]:
 
 def _verdicts_json(session_id: int, session, scores: dict) -> str:
     from station.assessment.verdicts import headline_verdicts
-    from station.store.database import json_safe
+    from station.jsonsafe import json_safe
 
     keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit", "text",
             "resolution")
