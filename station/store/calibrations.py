@@ -60,8 +60,4 @@ class CalibrationRepository:
         StationError
             No such calibration.
         """
-        with self._db.read() as conn:
-            text = conn.execute(sa.select(calibrations.c.data_json).where(calibrations.c.id == calibration_id)).scalar()
-        if text is None:
-            raise StationError(f"There is no calibration with id {calibration_id}.")
-        return json.loads(text)
+        return json.loads(self._db.row(calibrations, calibration_id, "calibration")["data_json"])

@@ -72,11 +72,7 @@ class PatientRepository:
         StationError
             No such patient.
         """
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(patients).where(patients.c.id == int(patient_id))).mappings().first()
-        if row is None:
-            raise StationError(f"There is no patient with id {patient_id}.")
-        return Patient(**row)
+        return Patient(**self._db.row(patients, patient_id, "patient"))
 
     def find(self, ref: str | int, *, include_deleted: bool = False) -> Patient:
         """A patient by ``#12`` (id), else by exact name (case-insensitive, must be unique).

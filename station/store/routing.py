@@ -176,6 +176,20 @@ class Router:
             except sa.exc.DBAPIError as exc:
                 raise self._database_error(exc) from None
 
+    def row(self, table: sa.Table, row_id: int, what: str) -> sa.RowMapping:
+        """The row of ``table`` with this ``id`` (one read transaction).
+
+        Raises
+        ------
+        StationError
+            No such row: "There is no ``what`` with id …".
+        """
+        with self.read() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == int(row_id))).mappings().first()
+        if row is None:
+            raise StationError(f"There is no {what} with id {row_id}.")
+        return row
+
     def write(self, work: Callable[[Connection], Any], *, mirror: Mirror | None = None):
         """Run ``work(conn)`` in one write transaction and return its result.
 

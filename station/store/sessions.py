@@ -116,11 +116,7 @@ class SessionRepository:
         StationError
             No such session.
         """
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(sessions).where(sessions.c.id == int(session_id))).mappings().first()
-        if row is None:
-            raise StationError(f"There is no session with id {session_id}.")
-        return Session.from_row(row)
+        return Session.from_row(self._db.row(sessions, session_id, "session"))
 
     def list_all(self, patient_id: int | None = None, *, status: str | None = None,
                  deleted: bool = False) -> list[Session]:
