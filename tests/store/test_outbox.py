@@ -10,7 +10,7 @@ import pytest
 from station.errors import StationError
 from station.store import Store
 
-from .conftest import make_trial, new_database
+from .conftest import file_mode, make_trial, new_database
 
 NOTHING = {"sessions": 0, "trials": 0, "patients": 0}
 
@@ -95,6 +95,12 @@ def test_server_unreachable_at_start(tmp_path, pg):
                 store.save_trial_data(tid, make_trial(n=50, seed=abs(pid)))
                 store.finish_session(sid)
             assert store.pending() == {"sessions": 2, "trials": 2, "patients": 1}
+            copy = store.backup(tmp_path / "offline.sqlite3")  # offline: what the outbox holds, row by row
+            assert file_mode(copy) == 0o600
+        with Store.open(tmp_path / "restored", url=f"sqlite:///{copy}", read_only=True) as back:
+            assert sorted(p.name for p in back.list_patients()) == ["Known", "New"]
+            assert [len(back.trials(s.id)) for s in back.list_sessions()] == [1, 1]
+            assert back.row_counts()["trial_arrays"] == 14
         with pytest.raises(StationError, match="Cannot reach"):  # a read-only command says so in one line
             Store.open(tmp_path / "reader", url=url, read_only=True)
         dashboard = Store.open(base, url=url)  # a long-running station, offline
