@@ -18,6 +18,8 @@ from station.board.trialfile import TrialFile
 from tests.store.pgserver import APT_HINT, PgServer, available
 
 _numbers = itertools.count(1)
+#: the schema of the hand-written SQLite era (schema_version 1), to test migrating it
+LEGACY_DDL = os.path.join(os.path.dirname(__file__), "legacy_v1.sql")
 
 
 @pytest.fixture(scope="session")

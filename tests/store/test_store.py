@@ -1,7 +1,6 @@
 """The store on both backends (SQLite file, real PostgreSQL server): schema and migrations, privacy,
 typed blobs, identity, validation, trash, read-only use, backups, journal recovery, copying."""
 
-import os
 import sqlite3
 
 import numpy as np
@@ -15,9 +14,8 @@ from station.store import engine as dbengine
 from station.store.blobs import from_blob, to_blob
 from station.store.tables import metadata
 
-from .conftest import add_session_with_trials, file_mode, make_trial, new_database
+from .conftest import LEGACY_DDL, add_session_with_trials, file_mode, make_trial, new_database
 
-LEGACY_DDL = os.path.join(os.path.dirname(__file__), "legacy_v1.sql")
 
 
 # ---------------------------------------------------------------------- SQLite specifics

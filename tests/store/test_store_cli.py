@@ -11,7 +11,7 @@ from station.cli import main
 from station.commands import patients as patients_cmd
 from station.store import Store, tables
 
-from .conftest import add_session_with_trials, new_database
+from .conftest import LEGACY_DDL, add_session_with_trials, new_database
 
 
 def _run(capsys, *args):
@@ -166,8 +166,6 @@ def test_sync_on_a_sqlite_station_says_there_is_no_server(tmp_path, capsys):
 
 
 def test_db_upgrade_migrates_a_legacy_file(tmp_path, capsys):
-    from .test_store import LEGACY_DDL
-
     base = tmp_path / "data"
     base.mkdir()
     conn = sqlite3.connect(base / "station.sqlite3")
