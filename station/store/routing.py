@@ -5,7 +5,7 @@ with a server, the engine of the station's outbox (:mod:`station.store.outbox`).
 write of the repositories is one transaction opened here:
 
 - with the server there, a write goes to the server, and the rows it changed are mirrored into the
-  outbox under the same ids (a write names them as :class:`~station.store.outbox.Ref` s);
+  outbox under the same ids (a write names them as :class:`~station.store.outbox.Ref` values);
 - when the server goes away (at open, or between two writes), the router warns once, calls the
   ``on_offline`` callbacks, and carries on in the outbox, where new rows get negative ids and every
   change is marked for upload;

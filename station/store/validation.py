@@ -53,7 +53,9 @@ def check_patient(*, name, birth_year=None, sex=None, body_mass_kg=None, dominan
         raise StationError(f"Sex must be one of {', '.join(SEXES)}, not {sex!r}.")
     if dominant_leg is not None and dominant_leg not in LEGS:
         raise StationError(f"The dominant leg must be one of {', '.join(LEGS)}, not {dominant_leg!r}.")
-    return {"name": name, "birth_year": _birth_year(birth_year), "sex": sex, "body_mass_kg": _body_mass_kg(body_mass_kg),
+    body_mass_kg = _body_mass_kg(body_mass_kg)
+    birth_year = _birth_year(birth_year)
+    return {"name": name, "birth_year": birth_year, "sex": sex, "body_mass_kg": body_mass_kg,
             "dominant_leg": dominant_leg, "notes": "" if notes is None else str(notes)}
 
 
