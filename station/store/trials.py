@@ -13,7 +13,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from station.board.protocol import FRAME_DTYPE
-from station.board.trialfile import TrialFile
+from station.board.trialfile import TrialFile, legacy_source
 from station.core.resample import effective_rate_hz
 from station.errors import InputFileError, StationError
 from station.jsonsafe import json_safe
@@ -177,7 +177,9 @@ class TrialRepository:
         rate_hz = rate_hz if np.isfinite(rate_hz) else None
         values = {
             "fs_hz": rate_hz,
-            "board_json": to_json(getattr(trial, "board", None)),
+            # the source (kind, geometry, value unit) rides with the board so a stored Wii trial
+            # reads back as one (trial_file pops it out again)
+            "board_json": to_json(_board_with_source(trial)),
             "quality_json": to_json(getattr(trial, "quality", None) or {}),
             "gaps_json": to_json(getattr(trial, "gaps", None) or []),
             "duration_s": float(arrays["device_time_s"][-1] - arrays["device_time_s"][0]) if len(frames) > 1 else 0.0,
@@ -219,11 +221,14 @@ class TrialRepository:
         frames = np.zeros(len(arrays["counts"]), dtype=FRAME_DTYPE)
         for name in _FRAME_FIELDS:
             frames[name] = arrays[name]
+        board = dict(record.board or {})
+        source = board.pop("source", None)
         return TrialFile(
             frames=frames,
             device_time_s=arrays["device_time_s"],
             host_time_s=arrays.get("host_time_s", np.full(len(frames), np.nan)),
-            board=record.board or {},
+            board=board,
+            source={**legacy_source(), **source} if isinstance(source, dict) else legacy_source(),
             quality=record.quality,
             gaps=record.gaps,
             calibration=self._calibrations.get(record.calibration_id) if record.calibration_id else None,
@@ -263,3 +268,12 @@ class TrialRepository:
              "reps": [dict(r) for r in t.rep_metrics]}
             for t in self.of_session(session_id)
         ]
+
+
+def _board_with_source(trial) -> dict | None:
+    """The trial's board description with its ``source`` block inside (None without a board)."""
+    board = getattr(trial, "board", None)
+    source = getattr(trial, "source", None)
+    if board is None and source is None:
+        return None
+    return {**(board or {}), **({"source": dict(source)} if source else {})}

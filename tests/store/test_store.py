@@ -193,6 +193,7 @@ def test_patients_sessions_trials_metrics_round_trip(store):
     assert store.get_trial(tid2).repeat_of == tid and store.get_trial(tid2).seq == 2
     rebuilt = store.trial_file(tid)
     assert np.array_equal(rebuilt.frames, trial.frames) and rebuilt.calibration["board_id"] == "5b000001"
+    assert rebuilt.source_kind == "arduino-hx711" and rebuilt.board == trial.board  # an HX711 trial by default
     table = store.metrics_table(sid)
     assert [r["trial_id"] for r in table] == [tid, tid2] and [r["status"] for r in table] == ["finished", "queued"]
     assert table[0]["reps"] == [{"lateral_shift_mm": 12.0}, {"lateral_shift_mm": 9.0}]
@@ -460,3 +461,17 @@ def test_copy_database_is_verified_idempotent_and_resumable(tmp_path, db_url):
                 assert np.array_equal(src.trial_arrays(ta.id)["counts"], dst.trial_arrays(tb.id)["counts"])
     source.dispose()
     target.dispose()
+
+
+def test_a_stored_trial_keeps_its_source(store):
+    """A Wii Balance Board trial reads back as one: its kind, geometry and value unit (10 g) survive the store."""
+    pid = store.add_patient(name="W")
+    sid = store.create_session(patient_id=pid, protocol="single-leg")
+    tid = store.add_trial(sid, task="single_leg", side="left")
+    trial = make_trial(n=50)
+    trial.source = {"kind": "wii-balance-board", "name": "/dev/input/event7", "geometry": "wii-433x238",
+                    "value_unit": "wii_10g", "nominal_rate_hz": 60.0}
+    store.save_trial_data(tid, trial)
+    rebuilt = store.trial_file(tid)
+    assert (rebuilt.source_kind, rebuilt.geometry, rebuilt.value_unit) == ("wii-balance-board", "wii-433x238", "wii_10g")
+    assert rebuilt.board == trial.board  # the source is not left inside the board description
