@@ -134,7 +134,7 @@ class WiiFrameAssembler:
         #: True after a SYN_DROPPED until :meth:`resync` gave the device's state again
         self.resync_needed = False
         self._lost = 0
-        self._button: list[tuple[int, bool]] = []
+        self._button: list[bool] = []  # front-button changes waiting for their SYN_REPORT
         #: SYN_DROPPED overruns seen so far
         self.overruns = 0
 
@@ -176,7 +176,7 @@ class WiiFrameAssembler:
                 self.values[AXIS_CELL[code]] = int(ev.value)
                 self._changed = True
             elif etype == EV_KEY and code == BTN_A:
-                self._button.append((0, bool(ev.value)))
+                self._button.append(bool(ev.value))
             elif etype == EV_SYN and code == SYN_REPORT:
                 t_us = _event_us(ev)
                 if self._changed:
@@ -185,7 +185,7 @@ class WiiFrameAssembler:
                     rows.append((self.seq, t_us, self.values.copy(), self.status_of(self.values), 0))
                     self.seq = (self.seq + 1) & 0xFFFF
                     self._changed = False
-                buttons += [ButtonEvent(t_us, pressed) for _, pressed in self._button]
+                buttons += [ButtonEvent(t_us, pressed) for pressed in self._button]
                 self._button.clear()
             elif etype == EV_SYN and code == SYN_DROPPED:
                 self._dropping = True
