@@ -1,0 +1,115 @@
+"""Whole-test recordings from the virtual board, with their ground truth (a test builder, not a fixture file).
+
+A virtual patient stands on both feet, then on one leg for ``stance_s``, both feet again for
+``bipedal_s``, the other leg, ... The board's raw counts go through an oracle calibration (its hidden
+gains and offsets: noise, creep and drift included), so only what reads the recording is under test.
+Files are written in the layouts a clinic would bring: a corner-force CSV table, or a Wii Balance Board
+recorder file (corner forces on the Wii geometry, about 40 Hz with jitter, time in milliseconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import station.board.virtual as virtual
+from station.board.protocol import CMD_START, encode_command
+from station.core.cop import cop_from_forces
+
+RATE_HZ = 80.0
+#: the half-way point of the virtual patient's 0.6 s change of stance follows the scene command by this
+RAMP_HALF_S = 0.3
+
+
+@dataclass
+class WholeTest:
+    """A whole-test recording and its truth: ``stances`` as ``(start_s, end_s, side)`` of the scene commands."""
+
+    t_s: np.ndarray
+    forces_n: np.ndarray
+    positions_mm: np.ndarray
+    total_n: np.ndarray
+    cop_ml_mm: np.ndarray
+    cop_ap_mm: np.ndarray
+    stances: list
+    truth: object
+
+    @property
+    def board_size(self) -> str:
+        p = self.positions_mm
+        return f"{p[1, 0] - p[0, 0]:g}x{p[0, 1] - p[2, 1]:g}"
+
+
+def whole_test(subject: virtual.Subject, *, sides=("right", "left") * 3, stance_s: float = 20.0, bipedal_s: float = 8.0,
+               lead_s: float = 5.0, seed: int = 0, task: str = "single_leg", rdl_reps: int = 6) -> WholeTest:
+    """Record a whole test on the virtual board: bipedal lead-in, then each of ``sides`` with bipedal stance between."""
+    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE_HZ)
+    vb.write(encode_command(CMD_START))
+    vb.advance(1.0)
+    both = subject.replace(stance="both", task="quiet")
+    vb.set_subject(both)
+    vb.advance(lead_s)
+    stances = []
+    for side in sides:
+        start = vb.time_s
+        extra = {"rdl_reps": rdl_reps} if task == "rdl" else {}
+        vb.set_subject(subject.replace(stance=side, task=task, **extra))
+        vb.advance(stance_s)
+        stances.append((start, vb.time_s, side))
+        vb.set_subject(both)
+        vb.advance(bipedal_s)
+    truth = vb.truth
+    gains = np.asarray(truth.meta["gains_counts_per_n"])
+    offsets = np.asarray(truth.meta["offsets_counts"])
+    forces = (truth.counts - offsets) / gains
+    positions = np.asarray(truth.meta["positions_mm"])
+    ml, ap, total = cop_from_forces(forces, positions, threshold_n=100.0)
+    return WholeTest(np.asarray(truth.t_s), forces, positions, total, ml, ap, stances, truth)
+
+
+def write_corner_table(rec: WholeTest, path) -> str:
+    """The recording as a corner-force CSV table; returns the ``--board-size`` it needs."""
+    rows = np.column_stack([rec.t_s - rec.t_s[0], rec.forces_n])
+    np.savetxt(path, rows, delimiter=",", fmt="%.6f", header="t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n", comments="")
+    return rec.board_size
+
+
+#: Wii Balance Board sensor spacing (mm), ML x AP
+WII_SPACING_MM = (433.0, 238.0)
+
+
+def wii_corners(total_n, ml_mm, ap_mm) -> np.ndarray:
+    """Corner forces fl, fr, bl, br (N) on the Wii geometry that give ``total_n`` at the COP (bilinear split)."""
+    w, l_ = WII_SPACING_MM
+    right = np.clip(0.5 + np.nan_to_num(ml_mm) / w, 0.0, 1.0)
+    front = np.clip(0.5 + np.nan_to_num(ap_mm) / l_, 0.0, 1.0)
+    return np.column_stack([total_n * (1 - right) * front, total_n * right * front,
+                            total_n * (1 - right) * (1 - front), total_n * right * (1 - front)])
+
+
+def write_wii_recorder(rec: WholeTest, path, *, seed: int = 0, rate_hz: float = 40.0, jitter_ms: float = 5.0) -> np.ndarray:
+    """The recording as a Wii Balance Board recorder file (tab separated, ~40 Hz with jitter, time in ms).
+
+    Returns the sample times (s, from the recording's start) written to the file.
+    """
+    rng = np.random.default_rng(seed)
+    span = rec.t_s[-1] - rec.t_s[0]
+    steps = 1.0 / rate_hz + rng.uniform(-jitter_ms, jitter_ms, int(span * rate_hz) + 10) * 1e-3
+    t = np.cumsum(steps)
+    t = t[t < span - 0.05]
+    t0 = rec.t_s - rec.t_s[0]
+    total = np.interp(t, t0, rec.total_n)
+    ml = np.interp(t, t0, np.nan_to_num(rec.cop_ml_mm))
+    ap = np.interp(t, t0, np.nan_to_num(rec.cop_ap_mm))
+    corners = wii_corners(total, ml, ap)
+    fl, fr, bl, br = corners.T
+    header = "Time\tCpX\tCpY\tBottomLeft\tBottomRight\tTopLeft\tTopRight\tWeight\tRAWBottomLeft\tRAWBottomRight\tRAWTopLeft\tRAWTopRight"
+    lines = [header]
+    for k in range(t.size):
+        raw = [int(v * 10) for v in (bl[k], br[k], fl[k], fr[k])]
+        lines.append("\t".join([f"{t[k] * 1e3:.0f}", f"{ml[k] / 10:.3f}", f"{ap[k] / 10:.3f}", f"{bl[k]:.3f}", f"{br[k]:.3f}",
+                                f"{fl[k]:.3f}", f"{fr[k]:.3f}", f"{total[k]:.3f}"] + [str(r) for r in raw]))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return np.round(t * 1e3) / 1e3
