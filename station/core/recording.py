@@ -245,3 +245,40 @@ def analyze_recording(rec: Recording, *, preset="clinical", body_mass_kg: float 
 def _gate_figures(quality: dict, total_n, threshold_n: float) -> None:
     quality["load_threshold_n"] = threshold_n
     quality["n_below_threshold"] = int(np.sum(np.asarray(total_n) < threshold_n))
+
+
+def rectangle_positions_mm(width_mm: float, length_mm: float) -> np.ndarray:
+    """Cell positions fl, fr, bl, br (mm) of a rectangular four-cell board, origin at its centre."""
+    w, l_ = float(width_mm) / 2.0, float(length_mm) / 2.0
+    return np.array([[-w, l_], [w, l_], [-w, -l_], [w, -l_]])
+
+
+def corner_forces(total_n, cop_ml_mm, cop_ap_mm, *, width_mm: float, length_mm: float) -> np.ndarray:
+    """Corner forces fl, fr, bl, br (N) of a rectangular board that carry ``total_n`` at the given COP.
+
+    The split is bilinear (the right cells carry ``0.5 + x / width`` of the load, the front cells
+    ``0.5 + y / length``), so :func:`station.core.cop.cop_from_forces` on the result gives back the COP
+    exactly for every COP inside the rectangle. An undefined COP (NaN) puts the load at the centre.
+
+    Parameters
+    ----------
+    total_n, cop_ml_mm, cop_ap_mm : array_like (n,)
+    width_mm, length_mm : float, keyword-only
+        Sensor spacing, ML and AP (mm).
+
+    Returns
+    -------
+    ndarray (n, 4)
+
+    Raises
+    ------
+    ValueError
+        A defined COP lies outside the rectangle (its split would need a negative force).
+    """
+    total = np.asarray(total_n, dtype=np.float64)
+    right = 0.5 + np.nan_to_num(np.asarray(cop_ml_mm, dtype=np.float64)) / float(width_mm)
+    front = 0.5 + np.nan_to_num(np.asarray(cop_ap_mm, dtype=np.float64)) / float(length_mm)
+    if np.any((right < 0) | (right > 1) | (front < 0) | (front > 1)):
+        raise ValueError(f"a COP lies outside the {width_mm:g} x {length_mm:g} mm rectangle of the cells")
+    return np.column_stack([total * (1 - right) * front, total * right * front,
+                            total * (1 - right) * (1 - front), total * right * (1 - front)])

@@ -286,8 +286,9 @@ def rectangle_positions(board_size: str | None, path: Path) -> np.ndarray:
     """Cell positions fl, fr, bl, br (mm) of a rectangular board of ``--board-size``."""
     if board_size is None:
         raise InputFileError(f"{path} has corner forces: give the sensor spacing with --board-size WxL (mm, ML x AP, e.g. 400x300).")
-    w, l_ = parse_board_size(board_size)
-    return np.array([[-w / 2, l_ / 2], [w / 2, l_ / 2], [-w / 2, -l_ / 2], [w / 2, -l_ / 2]])
+    from station.core.recording import rectangle_positions_mm
+
+    return rectangle_positions_mm(*parse_board_size(board_size))
 
 
 def read_table(path: Path, *, board_size: str | None = None, gap_mm: float = 0.0) -> Recording:

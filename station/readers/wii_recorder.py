@@ -48,8 +48,9 @@ def looks_like(head: str) -> bool:
 
 def positions_mm() -> np.ndarray:
     """Cell positions fl, fr, bl, br (mm) of the Wii Balance Board, origin at the sensors' centre."""
-    w, l_ = SENSOR_SPACING_MM
-    return np.array([[-w / 2, l_ / 2], [w / 2, l_ / 2], [-w / 2, -l_ / 2], [w / 2, -l_ / 2]])
+    from station.core.recording import rectangle_positions_mm
+
+    return rectangle_positions_mm(*SENSOR_SPACING_MM)
 
 
 def _clock_s(text: str) -> float | None:

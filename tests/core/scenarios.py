@@ -16,6 +16,7 @@ import numpy as np
 import station.board.virtual as virtual
 from station.board.protocol import CMD_START, encode_command
 from station.core.cop import cop_from_forces
+from station.core.recording import corner_forces
 
 RATE_HZ = 80.0
 #: the half-way point of the virtual patient's 0.6 s change of stance follows the scene command by this
@@ -79,15 +80,6 @@ def write_corner_table(rec: WholeTest, path) -> str:
 WII_SPACING_MM = (433.0, 238.0)
 
 
-def wii_corners(total_n, ml_mm, ap_mm) -> np.ndarray:
-    """Corner forces fl, fr, bl, br (N) on the Wii geometry that give ``total_n`` at the COP (bilinear split)."""
-    w, l_ = WII_SPACING_MM
-    right = np.clip(0.5 + np.nan_to_num(ml_mm) / w, 0.0, 1.0)
-    front = np.clip(0.5 + np.nan_to_num(ap_mm) / l_, 0.0, 1.0)
-    return np.column_stack([total_n * (1 - right) * front, total_n * right * front,
-                            total_n * (1 - right) * (1 - front), total_n * right * (1 - front)])
-
-
 def write_wii_recorder(rec: WholeTest, path, *, seed: int = 0, rate_hz: float = 40.0, jitter_ms: float = 5.0) -> np.ndarray:
     """The recording as a Wii Balance Board recorder file (tab separated, ~40 Hz with jitter, time in ms).
 
@@ -102,7 +94,7 @@ def write_wii_recorder(rec: WholeTest, path, *, seed: int = 0, rate_hz: float = 
     total = np.interp(t, t0, rec.total_n)
     ml = np.interp(t, t0, np.nan_to_num(rec.cop_ml_mm))
     ap = np.interp(t, t0, np.nan_to_num(rec.cop_ap_mm))
-    corners = wii_corners(total, ml, ap)
+    corners = corner_forces(total, ml, ap, width_mm=WII_SPACING_MM[0], length_mm=WII_SPACING_MM[1])
     fl, fr, bl, br = corners.T
     header = "Time\tCpX\tCpY\tBottomLeft\tBottomRight\tTopLeft\tTopRight\tWeight\tRAWBottomLeft\tRAWBottomRight\tRAWTopLeft\tRAWTopRight"
     lines = [header]
