@@ -6,8 +6,8 @@ leg, ...) is cut into its single-leg stances here; docs/METRICS.md §12 gives th
 **One plate** (:func:`find_stances`). On the uniform grid (at most :data:`GRID_HZ`) the COP is smoothed
 over :data:`SMOOTH_S` and its speed averaged over :data:`SPEED_WINDOW_S`. Single-leg stance sways several
 times faster than bipedal stance (40–90 against 5–15 mm/s): the samples split into a slow and a fast
-group at the threshold that best separates the two (Otsu's criterion on log speed, clamped to
-:data:`SPEED_THRESHOLD_MM_S`). A stance is a run of fast samples with the patient on the board (at least
+group at the threshold that best separates the two (:func:`speed_threshold`: Otsu's criterion on log
+speed, clamped to :data:`SPEED_THRESHOLD_MM_S`; one group when they are not 2.5-fold apart). A stance is a run of fast samples with the patient on the board (at least
 :data:`ON_BOARD_FRACTION` of the standing weight: a touchdown of the free foot beside the board takes only
 part of the load) lasting at least ``min_stance_s``; a break shorter than :data:`MERGE_GAP_S` (a
 touchdown) does not end it, a longer unloading (a step-off) does.
@@ -46,6 +46,8 @@ SMOOTH_S = 0.25
 SPEED_WINDOW_S = 1.0
 #: bounds of the slow/fast speed threshold (mm/s)
 SPEED_THRESHOLD_MM_S = (15.0, 40.0)
+#: bipedal and single-leg speeds differ about 5-fold; two groups closer than this are one kind of stance
+MIN_GROUP_RATIO = 2.5
 #: breaks shorter than this inside a stance (touchdowns of the free foot) do not end it (s)
 MERGE_GAP_S = 2.0
 #: below this fraction of the standing weight the patient is off the board (a step-off, not a touchdown)
@@ -133,6 +135,21 @@ def _otsu_log(v: np.ndarray) -> float:
     return float(np.exp(mids[int(np.argmax(between))]))
 
 
+def speed_threshold(speed_mm_s: np.ndarray) -> float:
+    """The speed that separates bipedal from single-leg samples (mm/s).
+
+    Otsu's split of log speed, clamped to :data:`SPEED_THRESHOLD_MM_S`; when the two groups it finds are
+    not :data:`MIN_GROUP_RATIO` apart the recording holds one kind of stance only, classified by its
+    median speed against the middle of the bounds.
+    """
+    lo, hi = SPEED_THRESHOLD_MM_S
+    split = _otsu_log(speed_mm_s)
+    slow, fast = speed_mm_s[speed_mm_s < split], speed_mm_s[speed_mm_s >= split]
+    if slow.size and fast.size and np.median(fast) >= MIN_GROUP_RATIO * np.median(slow):
+        return min(max(split, lo), hi)
+    return lo if np.median(speed_mm_s) >= 0.5 * (lo + hi) else hi
+
+
 def find_stances(t_s, total_n, cop_ml_mm, cop_ap_mm, *, body_mass_kg: float | None = None,
                  min_stance_s: float = MIN_STANCE_S) -> list[Segment]:
     """Single-leg stances of a one-plate recording, each with its leg (module docstring).
@@ -175,8 +192,7 @@ def find_stances(t_s, total_n, cop_ml_mm, cop_ap_mm, *, body_mass_kg: float | No
     ml_s, ap_s = _moving_mean(ml_f, n_smooth), _moving_mean(ap_f, n_smooth)
     speed = np.hypot(np.gradient(ml_s), np.gradient(ap_s)) * fs
     speed = _moving_mean(speed, max(int(round(SPEED_WINDOW_S * fs)), 1))
-    lo, hi = SPEED_THRESHOLD_MM_S
-    threshold = min(max(_otsu_log(speed[standing]), lo), hi)
+    threshold = speed_threshold(speed[standing])
     fast = loaded & (speed >= threshold)
     slow = loaded & ~fast
     spans = merge_short_gaps(runs(fast), max(int(round(MERGE_GAP_S * fs)), 1))

@@ -36,14 +36,14 @@ SENSOR_SPACING_MM = (433.0, 238.0)
 #: the station's corner order fl, fr, bl, br in the recorder's names
 CORNERS = ("TopLeft", "TopRight", "BottomLeft", "BottomRight")
 #: (unit, seconds per unit, plausible median sample interval in that unit)
-TIME_UNITS = (("s", 1.0, (0.002, 0.5)), ("ms", 1e-3, (2.0, 500.0)), ("100 ns ticks", 1e-7, (2e4, 5e6)))
+TIME_UNITS = (("s", 1.0, (0.002, 0.5)), ("ms", 1e-3, (2.0, 500.0)), ("100 ns ticks", 1e-7, (5e4, 5e6)))
 
 
 def looks_like(head: str) -> bool:
     """True when the text ``head`` of a file starts with the recorder's tab-separated header."""
     first = next((line for line in head.splitlines() if line.strip()), "")
     names = [c.strip() for c in first.split("\t")]
-    return len(names) >= 8 and names[:3] == ["Time", "CpX", "CpY"]
+    return names[:3] == ["Time", "CpX", "CpY"]
 
 
 def positions_mm() -> np.ndarray:
@@ -109,7 +109,7 @@ def read_wii_recorder(path: Path) -> Recording:
         raw_t = cells[cols["Time"]].strip()
         if clock is None:
             clock = ":" in raw_t
-        t = _clock_s(raw_t) if clock else _float(raw_t)
+        t = _clock_s(raw_t) if clock else (int(raw_t) if raw_t.isdigit() else _float(raw_t))
         if t is None:
             raise InputFileError(f"{path} line {k + 1}: the time {raw_t[:40]!r} is not a number"
                                  f"{' or a clock time HH:MM:SS.fff' if not clock else ' in the HH:MM:SS.fff form of the first sample'}.")
@@ -126,9 +126,10 @@ def read_wii_recorder(path: Path) -> Recording:
         numbers.append(k + 1)
     if len(times) < 2:
         raise InputFileError(f"{path} has fewer than 2 samples.")
-    t = np.asarray(times, dtype=np.float64)
+    # integer stamps (ticks since year 1 are ~6e17) lose digits as floats: subtract the first one exactly
+    t = np.asarray([v - times[0] for v in times], dtype=np.float64)
     if clock:
-        t = np.where(t < t[0], t + 86400.0, t)  # a recording across midnight
+        t = np.where(t < 0, t + 86400.0, t)  # a recording across midnight
         unit = "clock time"
     else:
         unit, scale = _time_unit(path, t, numbers)

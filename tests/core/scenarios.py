@@ -1,4 +1,7 @@
-"""Whole-test recordings from the virtual board, with their ground truth (a test builder, not a fixture file).
+"""Recordings from the virtual board with their ground truth: the builders the core, reader and assessment tests share.
+
+``record``: one scene (a subject for some seconds, then optionally another, then off the board).
+``whole_test``: a whole test in one recording.
 
 A virtual patient stands on both feet, then on one leg for ``stance_s``, both feet again for
 ``bipedal_s``, the other leg, ... The board's raw counts go through an oracle calibration (its hidden
@@ -15,12 +18,50 @@ import numpy as np
 
 import station.board.virtual as virtual
 from station.board.protocol import CMD_START, encode_command
-from station.core.cop import cop_from_forces
+from station.core.cop import cop_from_forces, default_threshold_n
 from station.core.recording import corner_forces
 
 RATE_HZ = 80.0
 #: the half-way point of the virtual patient's 0.6 s change of stance follows the scene command by this
 RAMP_HALF_S = 0.3
+
+
+def oracle_series(truth, *, threshold_n: float):
+    """Forces (n, 4), total, ML and AP COP of a ground truth's raw counts through the board's hidden calibration."""
+    gains = np.asarray(truth.meta["gains_counts_per_n"])
+    offsets = np.asarray(truth.meta["offsets_counts"])
+    forces = (truth.counts - offsets) / gains
+    ml, ap, total = cop_from_forces(forces, np.asarray(truth.meta["positions_mm"]), threshold_n=threshold_n)
+    return forces, total, ml, ap
+
+
+def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None, then=None, then_s=0.0, threshold_n=None):
+    """Record ``subject`` for ``seconds`` (then ``then`` for ``then_s``, then off the board for ``off_s``).
+
+    Returns ``(truth, total_n, cop_ml_mm, cop_ap_mm)``, gated at 20 % of the subject's weight unless
+    ``threshold_n`` is given.
+    """
+    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE_HZ)
+    vb.write(encode_command(CMD_START))
+    vb.advance(on_s)
+    vb.set_subject(subject)
+    vb.advance(seconds)
+    if then is not None:
+        vb.set_subject(then)
+        vb.advance(then_s)
+    if off_s is not None:
+        vb.set_subject(None)
+        vb.advance(off_s)
+    truth = vb.truth
+    gate = default_threshold_n(subject.body_mass_kg) if threshold_n is None else threshold_n
+    _, total, ml, ap = oracle_series(truth, threshold_n=gate)
+    assert np.allclose(np.diff(truth.t_s), 1 / RATE_HZ)
+    return truth, total, ml, ap
+
+
+def event_times(truth, kind) -> np.ndarray:
+    """Times (s) of the ground truth's events of one kind."""
+    return np.array([e["t_s"] for e in truth.events if e["kind"] == kind])
 
 
 @dataclass
@@ -61,12 +102,8 @@ def whole_test(subject: virtual.Subject, *, sides=("right", "left") * 3, stance_
         vb.set_subject(both)
         vb.advance(bipedal_s)
     truth = vb.truth
-    gains = np.asarray(truth.meta["gains_counts_per_n"])
-    offsets = np.asarray(truth.meta["offsets_counts"])
-    forces = (truth.counts - offsets) / gains
-    positions = np.asarray(truth.meta["positions_mm"])
-    ml, ap, total = cop_from_forces(forces, positions, threshold_n=100.0)
-    return WholeTest(np.asarray(truth.t_s), forces, positions, total, ml, ap, stances, truth)
+    forces, total, ml, ap = oracle_series(truth, threshold_n=100.0)
+    return WholeTest(np.asarray(truth.t_s), forces, np.asarray(truth.meta["positions_mm"]), total, ml, ap, stances, truth)
 
 
 def write_corner_table(rec: WholeTest, path) -> str:
