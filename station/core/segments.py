@@ -1,7 +1,7 @@
 """Single-leg stances (and RDL sets) in one long recording of a whole test, each with its leg.
 
 A whole test recorded in one go (both feet on the board, lift one foot for ~20 s, put it down, the other
-leg, ...) is cut into its single-leg stances here; docs/METRICS.md §12 gives the definitions:
+leg, ...) is cut into its single-leg stances here; docs/METRICS.md §11.12 gives the definitions:
 
 **One plate** (:func:`find_stances`). On the uniform grid (at most :data:`GRID_HZ`) the COP is smoothed
 over :data:`SMOOTH_S` and its speed averaged over :data:`SPEED_WINDOW_S`. Single-leg stance sways several

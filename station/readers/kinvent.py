@@ -1,6 +1,6 @@
 """KINVENT Physio CSV exports (K-Force plates): one :class:`~station.readers.Recording` per trial block.
 
-An export holds one block per trial, one after the other (docs/METRICS.md §11.8):
+An export holds one block per trial, one after the other (docs/METRICS.md §11.10):
 
 - a metadata block, one ``key,value`` per line: the app and device serials (first line, starting with
   ``KINVENT``), ``Eyes Condition``, ``Side`` (Left/Right), ``Repetition``, then the vendor's own summary
@@ -39,7 +39,7 @@ SAMPLE_HEADER = ("Time (sec)", "CHANNEL_1", "CHANNEL_2", "CHANNEL_3", "CHANNEL_4
 #: K-Force plate: the span of the normalised COP (mm), medio-lateral and antero-posterior
 PLATE_ML_MM = 191.0
 PLATE_AP_MM = 346.0
-#: the vendor's summary labels -> the station's metric key of the same quantity (docs/METRICS.md §11.8
+#: the vendor's summary labels -> the station's metric key of the same quantity (docs/METRICS.md §11.10
 #: says where the definitions differ). "Amplitude" is labelled mm/s by the vendor but is the range in mm.
 VENDOR_KEYS = {
     "Longitudinal Mean Cop Position (mm)": "mean_cop_ap_mm",
@@ -107,6 +107,7 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
     """
     from station.readers.tables import check_size, timing_quality
 
+    path = Path(path)
     check_size(path)
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -1,6 +1,6 @@
 """Wii Balance Board recorder files: tab-separated corner forces, one :class:`~station.readers.Recording`.
 
-Layout (docs/METRICS.md §11.9): one header line
+Layout (docs/METRICS.md §11.11): one header line
 ``Time CpX CpY BottomLeft BottomRight TopLeft TopRight Weight RAWBottomLeft RAWBottomRight RAWTopLeft RAWTopRight``
 (tab separated), then one sample per line at about 40 Hz with jitter: the recorder's COP ``CpX``/``CpY``
 (cm), the four corner forces (N), their sum ``Weight`` and the board's raw sensor values.
@@ -80,6 +80,7 @@ def read_wii_recorder(path: Path) -> Recording:
     """
     from station.readers.tables import check_size, timing_quality
 
+    path = Path(path)
     check_size(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()

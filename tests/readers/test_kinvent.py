@@ -17,7 +17,7 @@ from station.readers.kinvent import PLATE_AP_MM, PLATE_ML_MM, read_kinvent
 KINVENT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kinvent" / "single_leg_balance_kinvent_export.csv"
 needs_export = pytest.mark.skipif(not KINVENT.is_file(), reason=f"the shared KINVENT export is not at {KINVENT}")
 
-#: station key -> the vendor's value within this relative difference under --preset raw (docs/METRICS.md §11.8)
+#: station key -> the vendor's value within this relative difference under --preset raw (docs/METRICS.md §11.10)
 WITHIN_HALF_PERCENT = ("mean_velocity_mm_s", "path_length_mm", "rms_ml_mm", "rms_ap_mm", "ellipse95_area_mm2",
                        "mean_velocity_ml_mm_s", "mean_velocity_ap_mm_s", "path_length_ml_mm", "path_length_ap_mm",
                        "mean_cop_ml_mm", "mean_cop_ap_mm", "range_ml_mm", "range_ap_mm")
@@ -112,7 +112,7 @@ def test_json_prints_a_list_for_the_two_trials(capsys):
     assert main(["analyze", str(KINVENT), "--preset", "raw", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert isinstance(doc, list) and [(d["trial"], d["side"]) for d in doc] == [(1, "left"), (2, "right")]
-    # the path length is the one definition that differs measurably (docs/METRICS.md §11.8): 0.17 % / 0.28 %
+    # the path length is the one definition that differs measurably (docs/METRICS.md §11.10): 0.17 % / 0.28 %
     rel = [d["metrics"]["path_length_mm"] / d["vendor"]["path_length_mm"] - 1 for d in doc]
     assert rel == pytest.approx([0.0017, 0.0028], abs=0.0003)
 
