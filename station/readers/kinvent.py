@@ -20,7 +20,6 @@ deviations are reproduced to the 4th digit (tests/readers/test_kinvent.py).
 from __future__ import annotations
 
 import logging
-import math
 import re
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 from station.core.cop import G_N_PER_KG
 from station.errors import InputFileError
 from station.readers import MAX_SAMPLES, Recording
+from station.readers.tables import finite_number, read_lines, timing_quality
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,6 @@ def snake_key(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def _number(text: str) -> float | None:
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
 def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: float = PLATE_AP_MM) -> list[Recording]:
     """Every trial block of a KINVENT Physio export.
 
@@ -105,17 +97,8 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
     InputFileError
         One line: the file, the line number and what is wrong.
     """
-    from station.readers.tables import check_size, timing_quality
-
     path = Path(path)
-    check_size(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason}); a KINVENT export is a UTF-8 CSV file.") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
-    lines = text.splitlines()
+    lines = read_lines(path, kind="a KINVENT export")
     recs: list[Recording] = []
     meta: dict = {}
     k = 0
@@ -161,17 +144,17 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
         elif key == "Eyes Condition":
             meta["condition"] = _EYES.get(value.lower(), snake_key(value) or None)
         elif key == "Repetition":
-            meta["repetition"] = int(_number(value) or 0) or None
+            meta["repetition"] = int(finite_number(value) or 0) or None
         elif key.startswith(SIGNATURE):
             continue
         elif key.startswith("Weight Distribution") and "_distribution" in meta:
             vendor = meta.setdefault("vendor", {})
             for name, cell in zip(meta.pop("_distribution"), cells[1:3]):
-                v = _number(cell)
+                v = finite_number(cell)
                 if v is not None:
                     vendor[name] = v
         else:
-            v = _number(value)
+            v = finite_number(value)
             if v is None:
                 log.info("%s line %d: %r is not a number; kept out of the vendor metrics", path, number, value[:40])
                 continue
@@ -194,7 +177,7 @@ def _samples(path: Path, lines: list[str], k: int) -> tuple[int, np.ndarray]:
         try:
             rows.append([float(cells[i]) for i in (0, 1, 2, 3, 4, 6, 7)])
         except ValueError:
-            bad = next(i for i in (0, 1, 2, 3, 4, 6, 7) if _number(cells[i]) is None and not _is_nan(cells[i]))
+            bad = next(i for i in (0, 1, 2, 3, 4, 6, 7) if finite_number(cells[i]) is None and not _is_nan(cells[i]))
             raise InputFileError(f"{path} line {k + 1}: {cells[bad].strip()[:40]!r} in column "
                                  f"{SAMPLE_HEADER[bad]} is not a number.") from None
         if len(rows) > MAX_SAMPLES:

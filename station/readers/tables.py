@@ -56,6 +56,33 @@ def check_size(path: Path) -> None:
         )
 
 
+def read_lines(path: Path, *, kind: str) -> list[str]:
+    """The lines of a text input of another device (``kind`` names it in the error), size-checked first.
+
+    Raises
+    ------
+    InputFileError
+        Too large, unreadable, or not UTF-8 (one line naming the file).
+    """
+    path = Path(path)
+    check_size(path)
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason}); {kind} is a UTF-8 text file.") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def finite_number(text: str) -> float | None:
+    """``float(text)`` when it is a finite number, else None."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
 def read_columns(path: Path):
     """Parse a table into ``(kind, {column: float64 array}, line_numbers)``.
 

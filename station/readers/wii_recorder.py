@@ -19,13 +19,13 @@ clock time ``HH:MM:SS.fff``; anything else is refused rather than guessed.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
 
 from station.errors import InputFileError
 from station.readers import MAX_ABS_FORCE_N, MAX_SAMPLES, Recording
+from station.readers.tables import finite_number, read_lines, timing_quality
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +78,8 @@ def read_wii_recorder(path: Path) -> Recording:
     InputFileError
         One line: the file, the line number and what is wrong.
     """
-    from station.readers.tables import check_size, timing_quality
-
     path = Path(path)
-    check_size(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason}).") from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    lines = read_lines(path, kind="a Wii Balance Board recorder file")
     header_k = next((k for k, line in enumerate(lines) if line.strip()), None)
     if header_k is None:
         raise InputFileError(f"{path} is empty.")
@@ -110,13 +102,13 @@ def read_wii_recorder(path: Path) -> Recording:
         raw_t = cells[cols["Time"]].strip()
         if clock is None:
             clock = ":" in raw_t
-        t = _clock_s(raw_t) if clock else (int(raw_t) if raw_t.isdigit() else _float(raw_t))
+        t = _clock_s(raw_t) if clock else (int(raw_t) if raw_t.isdigit() else finite_number(raw_t))
         if t is None:
             raise InputFileError(f"{path} line {k + 1}: the time {raw_t[:40]!r} is not a number"
                                  f"{' or a clock time HH:MM:SS.fff' if not clock else ' in the HH:MM:SS.fff form of the first sample'}.")
         row = []
         for name in HEADER[1:8]:
-            v = _float(cells[cols[name]])
+            v = finite_number(cells[cols[name]])
             if v is None:
                 raise InputFileError(f"{path} line {k + 1}: {cells[cols[name]].strip()[:40]!r} in column {name} is not a number.")
             if name not in ("CpX", "CpY") and abs(v) > MAX_ABS_FORCE_N:
@@ -148,14 +140,6 @@ def read_wii_recorder(path: Path) -> Recording:
     rec.quality["time_unit"] = unit
     rec.quality["recorder_cop_check_mm"] = _cop_check(forces, named["CpX"] * 10.0, named["CpY"] * 10.0)
     return rec
-
-
-def _float(text: str) -> float | None:
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _time_unit(path: Path, t: np.ndarray, numbers: list) -> tuple[str, float]:
