@@ -116,28 +116,12 @@ def test_missing_file(tmp_path, capsys):
 
 
 def virtual_trial(tmp_path, *, with_calibration: bool, subject="healthy:single-left", seconds=25.0):
-    import station.board.virtual as virtual
-    from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command
-    from station.board.trialfile import TrialFile, write_trial
-    from station.calibration import Calibration, load_geometry
+    """A written trial file of a virtual-board recording (seed 3), with or without its oracle calibration."""
+    from station.board.trialfile import write_trial
+    from tests.core.scenarios import virtual_trial as build
 
-    vb = virtual.VirtualBoard(seed=3, rate_hz=80.0)
-    vb.write(encode_command(CMD_START))
-    vb.advance(1.0)
-    vb.set_subject(virtual.Subject.named(subject))
-    vb.advance(seconds)
-    tr = vb.truth
-    frames = np.zeros(len(tr), dtype=FRAME_DTYPE)
-    for name in ("seq", "t_us", "counts", "status", "missed"):
-        frames[name] = getattr(tr, name)
-    cal = None
-    if with_calibration:  # oracle calibration from the board's hidden gains and offsets
-        cal = Calibration(board_id=tr.meta["board_id"], geometry=load_geometry("reference-400x300"),
-                          offsets_counts=tr.meta["offsets_counts"], gains_n_per_count=1.0 / np.asarray(tr.meta["gains_counts_per_n"]))
-        cal = cal.to_dict()
-    trial = TrialFile(frames=frames, device_time_s=tr.t_s - tr.t_s[0], host_time_s=tr.t_s + 1.7e9,
-                      board={"board_id": tr.meta["board_id"], "nominal_rate_hz": 80}, quality={"frames": len(tr), "lost": 0},
-                      calibration=cal, meta={"task": "single_leg", "side": "left", "body_mass_kg": 70.0})
+    trial, tr, _ = build(subject, seconds=seconds, seed=3, calibrated=with_calibration,
+                         meta={"task": "single_leg", "side": "left", "body_mass_kg": 70.0})
     return write_trial(tmp_path / "t.trial", trial), tr
 
 
