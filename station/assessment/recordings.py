@@ -171,8 +171,21 @@ def _status(res) -> tuple[str, str]:
     return "finished", ""
 
 
-def _plan(protocol: str, n_files: int) -> list[tuple[str, str]]:
-    """(task, phase) of each file's stances."""
+def file_plan(protocol: str, paths) -> list[tuple[str, str]]:
+    """(task, phase) of each file's stances; refuses a missing file or too few files for the protocol.
+
+    Raises
+    ------
+    StationError
+        One line: which file, or what the protocol needs.
+    """
+    if protocol not in PROTOCOLS:
+        raise StationError(f"Unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
+    for path in paths:
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(f"{p} does not exist." if not p.exists() else f"{p} is not a regular file.")
+    n_files = len(paths)
     if protocol == "single-leg":
         return [("single_leg", "baseline")] * n_files
     if protocol == "rdl":
@@ -214,15 +227,11 @@ def assess_recordings(store, paths, *, patient_id: int, protocol: str, body_mass
     from station.core.cop import default_threshold_n
     from station.readers import read_recordings
 
-    if protocol not in PROTOCOLS:
-        raise StationError(f"Unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
     say = say or (lambda text: None)
-    plan = _plan(protocol, len(paths))
+    plan = file_plan(protocol, paths)
     found = []
     for path, (task, phase) in zip(paths, plan):
         p = Path(path)
-        if not p.is_file():
-            raise InputFileError(f"{p} does not exist." if not p.exists() else f"{p} is not a regular file.")
         for rec in read_recordings(p, board_size=board_size, threshold_n=default_threshold_n(body_mass_kg)):
             segs = stances_of(rec, body_mass_kg=body_mass_kg)
             if not segs:

@@ -387,7 +387,7 @@ def format_report(report: dict) -> str:
         lines.append("more measures (docs/METRICS.md)")
         lines += [f"{k.ljust(width)}  {_fmt(m[k])}" for k in rest]
     if report.get("vendor"):
-        lines += ["", "the recording device's own values"]
+        lines += ["", "the recording device's own values (its definitions, its whole trial: docs/METRICS.md §11.10)"]
         lines += [f"  {k.ljust(28)}  {_fmt(v)}" for k, v in report["vendor"].items()]
     for side, fm in (report.get("feet") or {}).items():
         lines += ["", f"{side} foot"]

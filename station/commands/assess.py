@@ -232,10 +232,11 @@ def _verdicts_json(session_id: int, session, scores: dict) -> str:
 
 def run_recordings(args) -> int:
     """``--recording``: a stored, scored session from recordings (:mod:`station.assessment.recordings`)."""
-    from station.assessment.recordings import assess_recordings
+    from station.assessment.recordings import assess_recordings, file_plan
     from station.store import Store
 
     _HUMAN["stream"] = sys.stderr if args.json else None
+    file_plan(args.protocol, args.recording)  # a missing file or too few for the protocol: refused before a patient is added
     if args.report:
         from station.privatefiles import refuse_existing
 

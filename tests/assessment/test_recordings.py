@@ -121,3 +121,24 @@ def test_an_rdl_whole_test_gives_sets_with_their_legs_and_repetitions(tmp_path, 
     session, trials, reanalysed = _stored(tmp_path / "data")
     assert [(t.task, t.side, t.status) for t in trials] == [("rdl", s, "finished") for s in ("left", "right") * 2]
     assert [len(t.rep_metrics) for t in trials] == [6] * 4
+
+
+def test_primer_from_a_baseline_and_a_post_primer_recording(weak_right_wii, tmp_path, capsys):
+    base, _ = weak_right_wii
+    # after the primer the weak right leg sways like the left one
+    post_rec = whole_test(virtual.Subject.named("weak-right").replace(sway_scale_right=1.0), seed=1, sides=ALTERNATING_12)
+    post = tmp_path / "post.txt"
+    write_wii_recorder(post_rec, post, seed=1)
+    data = tmp_path / "data"
+    assert _assess(data, "--recording", base, "--patient", "P", "--body-mass", "70", "--protocol", "primer") != 0
+    assert "--protocol primer needs at least two recordings" in capsys.readouterr().err
+    with Store.open(data) as store:
+        assert store.list_patients() == []  # refused before anything was stored
+    assert _assess(data, "--recording", base, post, "--patient", "P", "--body-mass", "70", "--protocol", "primer",
+                   "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    verdicts = {(v["block"], v["side"]): v for v in doc["verdicts"]}
+    assert verdicts[("stance/baseline/eyes_open", None)]["less_stable"] == "right"
+    assert verdicts[("before_after/eyes_open", "right")]["verdict"] == "improved"
+    session, trials, _ = _stored(data)
+    assert [t.phase for t in trials] == ["baseline"] * 12 + ["post_primer"] * 12
