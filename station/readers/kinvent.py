@@ -61,7 +61,9 @@ VENDOR_KEYS = {
     "Max Distance AP (mm)": "max_distance_ap_mm",
     "Max Distance ML (mm)": "max_distance_ml_mm",
 }
-_SIDES = {"left": "left", "right": "right"}
+_SIDES = {"left": "left", "right": "right", "l": "left", "r": "right"}
+#: a block on both feet (or none named) has no stance leg
+_NO_SIDE = ("", "both", "bilateral", "none")
 _EYES = {"open": "eyes_open", "closed": "eyes_closed"}
 
 
@@ -110,10 +112,8 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
             continue
         key = cells[0].rstrip(":").strip()
         if key == "Time (sec)":
-            if tuple(cells[: len(SAMPLE_HEADER)]) != SAMPLE_HEADER:
-                raise InputFileError(f"{path} line {number}: unexpected sample header {lines[number - 1][:120]!r}; expected "
-                                     f"{','.join(SAMPLE_HEADER)!r}.")
-            k, block = _samples(path, lines, k)
+            columns = _sample_columns(path, cells, number)
+            k, block = _samples(path, lines, k, columns)
             t, kg, y, x = block[:, 0], block[:, 1:5], block[:, 5], block[:, 6]
             if t.size < 2:
                 raise InputFileError(f"{path} line {number}: a trial block with fewer than 2 samples.")
@@ -138,8 +138,8 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
         value = cells[1] if len(cells) > 1 else ""
         if key == "Side":
             side = _SIDES.get(value.lower())
-            if side is None:
-                raise InputFileError(f"{path} line {number}: side {value[:40]!r} is neither Left nor Right.")
+            if side is None and value.lower() not in _NO_SIDE:
+                raise InputFileError(f"{path} line {number}: side {value[:40]!r} is neither Left, Right nor Both.")
             meta["side"] = side
         elif key == "Eyes Condition":
             meta["condition"] = _EYES.get(value.lower(), snake_key(value) or None)
@@ -164,22 +164,33 @@ def read_kinvent(path: Path, *, plate_ml_mm: float = PLATE_ML_MM, plate_ap_mm: f
     return recs
 
 
-def _samples(path: Path, lines: list[str], k: int) -> tuple[int, np.ndarray]:
-    """The sample rows from line index ``k`` to the first empty row: ``(next index, (n, 7) array)``."""
+def _sample_columns(path: Path, header: list[str], number: int) -> list[tuple[int, str]]:
+    """``[(index, name), ...]`` of time, the four channels, AP and ML COP in a block's sample header."""
+    wanted = [n for n in SAMPLE_HEADER if n]
+    missing = [n for n in wanted if n not in header]
+    if missing:
+        raise InputFileError(f"{path} line {number}: unexpected sample header {','.join(header)[:120]!r}: no "
+                             f"{', '.join(missing)} (expected {','.join(SAMPLE_HEADER)!r}).")
+    return [(header.index(n), n) for n in wanted]
+
+
+def _samples(path: Path, lines: list[str], k: int, columns: list[tuple[int, str]]) -> tuple[int, np.ndarray]:
+    """The sample rows from line index ``k`` to the first empty row: ``(next index, (n, 7) array)`` with time,
+    the four channels, AP and ML COP."""
     rows = []
     start = k
+    width = max(i for i, _ in columns) + 1
     while k < len(lines):
         cells = lines[k].split(",")
         if not any(c.strip() for c in cells):
             break
-        if len(cells) < len(SAMPLE_HEADER):
-            raise InputFileError(f"{path} line {k + 1}: {len(cells)} values, but the sample header has {len(SAMPLE_HEADER)} columns.")
+        if len(cells) < width:
+            raise InputFileError(f"{path} line {k + 1}: {len(cells)} values, but the sample header needs {width} columns.")
         try:
-            rows.append([float(cells[i]) for i in (0, 1, 2, 3, 4, 6, 7)])
+            rows.append([float(cells[i]) for i, _ in columns])
         except ValueError:
-            bad = next(i for i in (0, 1, 2, 3, 4, 6, 7) if finite_number(cells[i]) is None and not _is_nan(cells[i]))
-            raise InputFileError(f"{path} line {k + 1}: {cells[bad].strip()[:40]!r} in column "
-                                 f"{SAMPLE_HEADER[bad]} is not a number.") from None
+            i, name = next((i, n) for i, n in columns if finite_number(cells[i]) is None and not _is_nan(cells[i]))
+            raise InputFileError(f"{path} line {k + 1}: {cells[i].strip()[:40]!r} in column {name} is not a number.") from None
         if len(rows) > MAX_SAMPLES:
             raise InputFileError(f"{path} has a trial block of more than {MAX_SAMPLES} samples.")
         k += 1

@@ -71,7 +71,7 @@ def test_every_block_with_side_eyes_cop_in_mm_load_in_newtons_and_the_vendor_met
 
 @pytest.mark.parametrize("damage, words", [
     (lambda lines: lines.__setitem__(40, lines[40].replace(",0.", ",abc", 1)), "line 41: 'abc"),
-    (lambda lines: lines.__setitem__(2, "Side: ,Up,,,,,,"), "line 3: side 'Up' is neither Left nor Right"),
+    (lambda lines: lines.__setitem__(2, "Side: ,Up,,,,,,"), "line 3: side 'Up' is neither Left, Right nor Both"),
     (lambda lines: lines.__setitem__(11, "Time (sec),CH1,CH2"), "line 12: unexpected sample header"),
     (lambda lines: lines.__setitem__(50, "0.1,1,2,3,4,,0.5,0.5"), "line 51: time goes backwards"),
 ])
@@ -122,3 +122,21 @@ def test_the_reader_alone_reproduces_the_vendors_standard_deviations_to_the_4th_
     for rec in read_kinvent(KINVENT):
         assert np.std(rec.cop_ml_mm) == pytest.approx(rec.vendor["rms_ml_mm"], abs=0.0005 * rec.vendor["rms_ml_mm"])
         assert np.std(rec.cop_ap_mm) == pytest.approx(rec.vendor["rms_ap_mm"], abs=0.0005 * rec.vendor["rms_ap_mm"])
+
+
+def test_columns_are_found_by_name_and_a_block_on_both_feet_has_no_side(tmp_path):
+    block = _block("Left", seed=4)
+    lines = kinvent_export([block]).splitlines()
+    lines[2] = "Side: ,Both,,,,,,"
+    swapped = []
+    for line in lines:  # the two COP columns the other way round
+        cells = line.split(",")
+        if len(cells) == 8 and (cells[0] == "Time (sec)" or cells[0][:1].isdigit()):
+            cells[6], cells[7] = cells[7], cells[6]
+        swapped.append(",".join(cells))
+    path = tmp_path / "swapped.csv"
+    path.write_text("\n".join(swapped) + "\n", encoding="utf-8")
+    [rec] = read_kinvent(path)
+    assert rec.side is None
+    np.testing.assert_allclose(rec.cop_ml_mm, block["cop_ml_mm"], atol=0.5e-4 * PLATE_ML_MM + 1e-9)
+    np.testing.assert_allclose(rec.cop_ap_mm, block["cop_ap_mm"], atol=0.5e-4 * PLATE_AP_MM + 1e-9)
