@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: forces are stored as integer millinewtons ("counts" of 1 mN)
 COUNTS_PER_N = 1000.0
+#: the source a stored recording's trial names (its ``name`` is the kind of file, e.g. "KINVENT export")
+RECORDING_SOURCE_KIND = "recording"
+RECORDING_VALUE_UNIT = "millinewtons"
 #: bipedal stance kept before each foot lift (s)
 LEAD_S = 2.0
 #: a stance's trial ends this long before the touchdown found, so the touchdown stays out of the window
@@ -156,8 +159,10 @@ def segment_trialfile(rec: Recording, seg: Segment, *, forces_n, positions_mm, b
     board = {"board_id": board_id, "adc_kind": "recording", "nominal_rate_hz": rate, "source": rec.kind,
              "geometry": {"sensors_mm": dict(zip(("fl", "fr", "bl", "br"), np.asarray(positions_mm).tolist()))}}
     quality.update(frames=int(ts.size), lost=0, crc_errors=0, resyncs=0, gaps=0, missed_conversions=0)
+    source = {"kind": RECORDING_SOURCE_KIND, "name": rec.kind, "geometry": f"recording:{rec.kind}",
+              "value_unit": RECORDING_VALUE_UNIT, "nominal_rate_hz": rate}
     return TrialFile(frames=frames, device_time_s=ts - ts[0], host_time_s=np.full(ts.size, np.nan), board=board,
-                     quality=quality, meta=dict(meta, recording_t0_s=float(ts[0])))
+                     quality=quality, meta=dict(meta, recording_t0_s=float(ts[0])), source=source)
 
 
 def _status(res) -> tuple[str, str]:

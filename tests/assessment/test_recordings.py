@@ -142,3 +142,14 @@ def test_primer_from_a_baseline_and_a_post_primer_recording(weak_right_wii, tmp_
     assert verdicts[("before_after/eyes_open", "right")]["verdict"] == "improved"
     session, trials, _ = _stored(data)
     assert [t.phase for t in trials] == ["baseline"] * 12 + ["post_primer"] * 12
+
+
+def test_a_stored_recording_trial_names_its_source(weak_right_wii, tmp_path, capsys):
+    path, _ = weak_right_wii
+    assert _assess(tmp_path, "--recording", path, "--patient", "P", "--body-mass", "70", "--protocol", "single-leg") == 0
+    capsys.readouterr()
+    with Store.open(tmp_path) as store:
+        (session,) = store.list_sessions()
+        trial = store.trial_file(store.trials(session.id)[0].id)
+    assert (trial.source["kind"], trial.source["name"], trial.source["value_unit"]) == (
+        "recording", "Wii Balance Board recorder", "millinewtons")
