@@ -11,7 +11,9 @@
    foot lift, so the stance start is found as in a live trial) are kept as raw data, forces stored in
    millinewtons with a calibration that says so (:func:`recording_calibration`), so every later
    re-analysis of the stored trial gives the stored metrics; its place in the source file
-   (``meta["recording"]``: file, trial, start and end in the file's time) is kept;
+   (``meta["recording"]``: file, trial, start and end of the stance and the first stored sample, in the
+   file's time) is kept. A whole test the station recorded itself (a trial file) keeps its own frames,
+   raw counts and calibration (:class:`StationRecording`);
 4. each trial is analysed through the one analysis path (:func:`station.core.pipeline.analyze_trial`)
    and scored with the live session's rules (:func:`station.assessment.scoring.score_session`).
 """
@@ -165,6 +167,69 @@ def segment_trialfile(rec: Recording, seg: Segment, *, forces_n, positions_mm, b
                      quality=quality, meta=dict(meta, recording_t0_s=float(ts[0])), source=source)
 
 
+class DeviceRecording:
+    """A recording from another device: its stances are stored as forces in mN (:func:`segment_trialfile`)."""
+
+    def __init__(self, rec: Recording):
+        self.rec = rec
+        self.forces_n, self.positions_mm = corner_series(rec)
+        self.board_id = board_id_of(rec)
+
+    def calibration(self):
+        return recording_calibration(self.rec, self.positions_mm, board_id=self.board_id)
+
+    def trial_of(self, seg: Segment, meta: dict):
+        return segment_trialfile(self.rec, seg, forces_n=self.forces_n, positions_mm=self.positions_mm,
+                                 board_id=self.board_id, meta=meta)
+
+
+class StationRecording:
+    """A whole test recorded by the station itself (a trial file from ``station record``, any source): its
+    stances are stored as slices of the original frames, raw counts and calibration unchanged."""
+
+    def __init__(self, path: Path, trial):
+        from station.core.forces import CountsModel
+
+        if trial.calibration is None:
+            raise InputFileError(f"{path} was recorded without a calibration: its stances need forces (record it with "
+                                 "--calibration, or calibrate the board and record again).")
+        try:
+            model = CountsModel.of(trial.calibration)
+        except ValueError as exc:
+            raise InputFileError(f"{path}: {exc}") from None
+        t = np.asarray(trial.device_time_s, dtype=np.float64)
+        self.trial = trial
+        self.rec = Recording(input=str(path), kind="trial file", t_s=t, forces_n=model.forces_n(trial.counts),
+                             quality={"positions_mm": model.positions_mm.tolist()})
+
+    def calibration(self):
+        return self.trial.calibration
+
+    def trial_of(self, seg: Segment, meta: dict):
+        from station.board.trialfile import TrialFile
+
+        src = self.trial
+        t = np.asarray(src.device_time_s, dtype=np.float64)
+        sel = (t >= seg.start_s - LEAD_S) & (t <= seg.end_s - END_MARGIN_S)
+        t0 = float(t[sel][0])
+        gaps = [[g0 - t0, g1 - t0] for g0, g1 in (src.gaps or []) if t0 <= g0 <= float(t[sel][-1])]
+        return TrialFile(frames=src.frames[sel], device_time_s=t[sel] - t0, host_time_s=np.asarray(src.host_time_s)[sel],
+                         board=dict(src.board), quality=dict(src.quality), gaps=gaps, calibration=src.calibration,
+                         meta={**{k: v for k, v in src.meta.items() if k != "analysis"}, **meta, "recording_t0_s": t0},
+                         source=dict(src.source))
+
+
+def origins_of(path: Path, *, board_size: str | None, threshold_n: float) -> list:
+    """The recordings of one file, each as a :class:`DeviceRecording` or :class:`StationRecording`."""
+    from station.readers import is_trial_file, read_recordings
+
+    if is_trial_file(path):
+        from station.board.trialfile import read_trial
+
+        return [StationRecording(path, read_trial(path))]
+    return [DeviceRecording(rec) for rec in read_recordings(path, board_size=board_size, threshold_n=threshold_n)]
+
+
 def _status(res) -> tuple[str, str]:
     """"finished"/"failed" and the reason, by the live assessment's rules (blocking problems fail a trial)."""
     blocking = [p for p in res.problems if str(p.get("code", "")).startswith(BLOCKING_PREFIXES)
@@ -230,51 +295,46 @@ def assess_recordings(store, paths, *, patient_id: int, protocol: str, body_mass
         A file cannot be read, or no stance with a known leg was found in any of them.
     """
     from station.core.cop import default_threshold_n
-    from station.readers import read_recordings
 
     say = say or (lambda text: None)
     plan = file_plan(protocol, paths)
     found = []
     for path, (task, phase) in zip(paths, plan):
         p = Path(path)
-        for rec in read_recordings(p, board_size=board_size, threshold_n=default_threshold_n(body_mass_kg)):
+        for origin in origins_of(p, board_size=board_size, threshold_n=default_threshold_n(body_mass_kg)):
+            rec = origin.rec
             segs = stances_of(rec, body_mass_kg=body_mass_kg)
             if not segs:
                 say(f"{p}: no single-leg stance found{f' in trial {rec.trial}' if rec.trial > 1 else ''}.")
-            found += [(p, rec, seg, task, phase) for seg in segs]
-    out_skipped = [f"{p}: {seg.start_s:.1f}-{seg.end_s:.1f} s: {seg.reason}." for p, rec, seg, *_ in found if seg.side is None]
+            found += [(p, origin, seg, task, phase) for seg in segs]
+    out_skipped = [f"{p}: {seg.start_s:.1f}-{seg.end_s:.1f} s: {seg.reason}." for p, _, seg, *_ in found if seg.side is None]
     usable = [f for f in found if f[2].side is not None]
     if not usable:
         raise StationError("No single-leg stance with a known leg was found in the recording(s)"
                            + (f": {out_skipped[0]}" if out_skipped else "."))
-    first_rec = usable[0][1]
-    board_id = board_id_of(first_rec)
+    first = usable[0][1]
+    board = dict(first.trial.board) if isinstance(first, StationRecording) else \
+        {"board_id": first.board_id, "adc_kind": "recording", "source": first.rec.kind}
     session_id = store.create_session(patient_id=patient_id, protocol=protocol,
                                       settings={"source": "recordings", "files": [str(p) for p in paths], "exclude_s": exclude_s,
                                                 "reps": reps},
-                                      board={"board_id": board_id, "adc_kind": "recording", "source": first_rec.kind},
-                                      operator=operator, notes="\n".join(out_skipped))
+                                      board=board, operator=operator, notes="\n".join(out_skipped))
     session = RecordingSession(session_id, skipped=out_skipped)
     for line in out_skipped:
         say(f"not scored: {line}")
     calibration_ids: dict = {}
-    series: dict = {}
     final = "failed"
     try:
-        for p, rec, seg, task, phase in usable:
-            key = id(rec)
-            if key not in series:
-                series[key] = corner_series(rec)
-            forces, positions = series[key]
-            bid = board_id_of(rec)
-            if bid not in calibration_ids:
-                calibration_ids[bid] = store.add_calibration(recording_calibration(rec, positions, board_id=bid))
+        for p, origin, seg, task, phase in usable:
+            rec = origin.rec
+            if id(origin) not in calibration_ids:  # the store keeps an identical calibration once
+                calibration_ids[id(origin)] = store.add_calibration(origin.calibration())
             place = {"file": str(p), "kind": rec.kind, "trial": rec.trial, "start_s": seg.start_s, "end_s": seg.end_s,
                      "side_from": seg.source, "side_reason": seg.reason}
             condition = rec.condition or "eyes_open"
-            session.trials.append(_store_trial(store, session_id, rec, seg, forces=forces, positions=positions, board_id=bid,
-                                               calibration_id=calibration_ids[bid], task=task, phase=phase, condition=condition,
-                                               place=place, body_mass_kg=body_mass_kg, exclude_s=exclude_s, reps=reps))
+            session.trials.append(_store_trial(store, session_id, origin, seg, calibration_id=calibration_ids[id(origin)],
+                                               task=task, phase=phase, condition=condition, place=place,
+                                               body_mass_kg=body_mass_kg, exclude_s=exclude_s, reps=reps))
             t = session.trials[-1]
             say(f"{p}: {seg.start_s:.1f}-{seg.end_s:.1f} s, {seg.side} leg ({seg.reason}): {t['status']}"
                 + (f" ({t['reason']})" if t["reason"] else ""))
@@ -288,13 +348,15 @@ def assess_recordings(store, paths, *, patient_id: int, protocol: str, body_mass
     return session
 
 
-def _store_trial(store, session_id: int, rec: Recording, seg: Segment, *, forces, positions, board_id: str,
-                 calibration_id: int, task: str, phase: str, condition: str, place: dict, body_mass_kg, exclude_s: float,
-                 reps: int) -> dict:
+def _store_trial(store, session_id: int, origin, seg: Segment, *, calibration_id: int, task: str, phase: str,
+                 condition: str, place: dict, body_mass_kg, exclude_s: float, reps: int) -> dict:
     meta = {"recording": place, "side": seg.side, "task": task}
     if body_mass_kg:
         meta["body_mass_kg"] = float(body_mass_kg)
-    trial = segment_trialfile(rec, seg, forces_n=forces, positions_mm=positions, board_id=board_id, meta=meta)
+    trial = origin.trial_of(seg, meta)
+    # where the stored samples begin in the file's time (the foot lift minus the bipedal lead-in)
+    place = dict(place, first_sample_s=float(trial.meta["recording_t0_s"]))
+    trial.meta["recording"] = place
     tid = store.add_trial(session_id, task=task, side=seg.side, phase=phase, condition=condition, status="running",
                           meta={"recording": place})
     cal = store.get_calibration(calibration_id)

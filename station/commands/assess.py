@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link)")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (it calibrates itself first)")
     src.add_argument("--recording", nargs="+", metavar="FILE",
-                     help="make the session from recordings (a whole test in one file, KINVENT exports, Wii Balance "
+                     help="make the session from recordings (a whole test in one file: a station trial file, KINVENT exports, Wii Balance "
                           "Board recorder files, CSV/C3D): each single-leg stance or RDL set found becomes a trial with "
                           "its leg; primer: the baseline recording first, the post-primer one last")
     p.add_argument("--board-size", metavar="WxL",

@@ -153,3 +153,25 @@ def test_a_stored_recording_trial_names_its_source(weak_right_wii, tmp_path, cap
         trial = store.trial_file(store.trials(session.id)[0].id)
     assert (trial.source["kind"], trial.source["name"], trial.source["value_unit"]) == (
         "recording", "Wii Balance Board recorder", "millinewtons")
+
+
+def test_a_whole_test_recorded_by_the_station_keeps_its_raw_counts_per_stance(tmp_path, capsys):
+    from station.board.trialfile import write_trial
+    from tests.core.scenarios import truth_trial
+
+    rec = whole_test(virtual.Subject.named("healthy"), seed=2, sides=("left", "right"))
+    trial, cal = truth_trial(rec.truth, meta={"operator": "x"})
+    path = write_trial(tmp_path / "whole.trial", trial)
+    assert _assess(tmp_path / "data", "--recording", path, "--patient", "P", "--body-mass", "70", "--protocol",
+                   "single-leg") == 0
+    capsys.readouterr()
+    session, trials, reanalysed = _stored(tmp_path / "data")
+    assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
+    with Store.open(tmp_path / "data") as store:
+        for t in trials:
+            stored = store.trial_file(t.id)
+            first = np.flatnonzero(trial.device_time_s == t.meta["recording"]["first_sample_s"])[0]
+            # the stance's frames are the recording's own, counts unchanged, with the board's calibration
+            assert stored.frames.tobytes() == trial.frames[first:first + stored.n_frames].tobytes()
+            assert stored.calibration["board_id"] == cal.board_id
+            _same_metrics(t.metrics, reanalysed[t.id])

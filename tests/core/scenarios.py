@@ -59,22 +59,15 @@ def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None, then=None, then
     return truth, total, ml, ap
 
 
-def virtual_trial(subject_name: str, *, seconds: float, meta: dict, seed: int = 0, calibrated: bool = True,
-                  replace: dict | None = None):
-    """A trial file of one virtual-board recording (1 s empty board, then the subject) and its oracle calibration.
+def truth_trial(tr, *, meta: dict, calibrated: bool = True):
+    """The trial file of a ground truth's frames (as the board sent them) and the board's oracle calibration.
 
-    Returns ``(TrialFile, truth, Calibration)``; the trial carries the calibration when ``calibrated``.
+    Returns ``(TrialFile, Calibration)``; the trial carries the calibration when ``calibrated``.
     """
     from station.board.protocol import FRAME_DTYPE
     from station.board.trialfile import TrialFile
     from station.calibration import Calibration, load_geometry
 
-    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE_HZ)
-    vb.write(encode_command(CMD_START))
-    vb.advance(1.0)
-    vb.set_subject(virtual.Subject.named(subject_name).replace(**(replace or {})))
-    vb.advance(seconds)
-    tr = vb.truth
     frames = np.zeros(len(tr), dtype=FRAME_DTYPE)
     for name in ("seq", "t_us", "counts", "status", "missed"):
         frames[name] = getattr(tr, name)
@@ -83,7 +76,22 @@ def virtual_trial(subject_name: str, *, seconds: float, meta: dict, seed: int = 
     trial = TrialFile(frames=frames, device_time_s=tr.t_s - tr.t_s[0], host_time_s=tr.t_s + 1.7e9,
                       board={"board_id": tr.meta["board_id"], "nominal_rate_hz": RATE_HZ}, quality={"frames": len(tr), "lost": 0},
                       calibration=cal.to_dict() if calibrated else None, meta=meta)
-    return trial, tr, cal
+    return trial, cal
+
+
+def virtual_trial(subject_name: str, *, seconds: float, meta: dict, seed: int = 0, calibrated: bool = True,
+                  replace: dict | None = None):
+    """A trial file of one virtual-board recording (1 s empty board, then the subject) and its oracle calibration.
+
+    Returns ``(TrialFile, truth, Calibration)``; the trial carries the calibration when ``calibrated``.
+    """
+    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE_HZ)
+    vb.write(encode_command(CMD_START))
+    vb.advance(1.0)
+    vb.set_subject(virtual.Subject.named(subject_name).replace(**(replace or {})))
+    vb.advance(seconds)
+    trial, cal = truth_trial(vb.truth, meta=meta, calibrated=calibrated)
+    return trial, vb.truth, cal
 
 
 def event_times(truth, kind) -> np.ndarray:
