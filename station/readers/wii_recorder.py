@@ -76,10 +76,10 @@ def read_wii_recorder(path: Path) -> Recording:
     Raises
     ------
     InputFileError
-        One line: the file, the line number and what is wrong.
+        A malformed file: one line naming it, the line number and the problem.
     """
+    lines = read_lines(Path(path), kind="a Wii Balance Board recorder file")
     path = Path(path)
-    lines = read_lines(path, kind="a Wii Balance Board recorder file")
     header_k = next((k for k, line in enumerate(lines) if line.strip()), None)
     if header_k is None:
         raise InputFileError(f"{path} is empty.")
