@@ -116,28 +116,12 @@ def test_missing_file(tmp_path, capsys):
 
 
 def virtual_trial(tmp_path, *, with_calibration: bool, subject="healthy:single-left", seconds=25.0):
-    import station.board.virtual as virtual
-    from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command
-    from station.board.trialfile import TrialFile, write_trial
-    from station.calibration import Calibration, load_geometry
+    """A written trial file of a virtual-board recording (seed 3), with or without its oracle calibration."""
+    from station.board.trialfile import write_trial
+    from tests.core.scenarios import virtual_trial as build
 
-    vb = virtual.VirtualBoard(seed=3, rate_hz=80.0)
-    vb.write(encode_command(CMD_START))
-    vb.advance(1.0)
-    vb.set_subject(virtual.Subject.named(subject))
-    vb.advance(seconds)
-    tr = vb.truth
-    frames = np.zeros(len(tr), dtype=FRAME_DTYPE)
-    for name in ("seq", "t_us", "counts", "status", "missed"):
-        frames[name] = getattr(tr, name)
-    cal = None
-    if with_calibration:  # oracle calibration from the board's hidden gains and offsets
-        cal = Calibration(board_id=tr.meta["board_id"], geometry=load_geometry("reference-400x300"),
-                          offsets_counts=tr.meta["offsets_counts"], gains_n_per_count=1.0 / np.asarray(tr.meta["gains_counts_per_n"]))
-        cal = cal.to_dict()
-    trial = TrialFile(frames=frames, device_time_s=tr.t_s - tr.t_s[0], host_time_s=tr.t_s + 1.7e9,
-                      board={"board_id": tr.meta["board_id"], "nominal_rate_hz": 80}, quality={"frames": len(tr), "lost": 0},
-                      calibration=cal, meta={"task": "single_leg", "side": "left", "body_mass_kg": 70.0})
+    trial, tr, _ = build(subject, seconds=seconds, seed=3, calibrated=with_calibration,
+                         meta={"task": "single_leg", "side": "left", "body_mass_kg": 70.0})
     return write_trial(tmp_path / "t.trial", trial), tr
 
 
@@ -203,3 +187,25 @@ def test_swarii_resampling_option(tmp_path, capsys):
     assert sw["fs_hz"] == 100.0 and sw["n_used"] == lin["n_used"]
     assert sw["mean_distance_mm"] == pytest.approx(10.0, rel=0.01) and sw["mean_frequency_hz"] == pytest.approx(0.5, rel=0.02)
     assert sw["path_length_mm"] != lin["path_length_mm"]  # a different (windowed) interpolation
+
+
+def test_a_foreign_calibration_with_the_same_id_is_named_not_read_as_an_empty_board(tmp_path, capsys):
+    import station.board.virtual as virtual
+    from station.calibration import Calibration, load_geometry
+
+    path, truth = virtual_trial(tmp_path, with_calibration=False, seconds=10.0)
+    other = virtual.VirtualBoard(seed=28, record_truth=False)  # another board's calibration, relabelled with this id
+    foreign = Calibration(board_id=truth.meta["board_id"], geometry=load_geometry("reference-400x300"),
+                          offsets_counts=other.hidden_offsets_counts, gains_n_per_count=1.0 / other.hidden_gains_counts_per_n)
+    cal = tmp_path / "foreign.json"
+    cal.write_text(json.dumps(foreign.to_dict()))
+    # the same counts through the foreign calibration: a total of thousands of newtons below zero
+    counts = np.asarray(truth.counts, dtype=float)
+    total = ((counts - other.hidden_offsets_counts) / other.hidden_gains_counts_per_n).sum(axis=1)
+    assert np.median(total) < -5000.0
+    assert main(["analyze", str(path), "--calibration", str(cal)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "nobody stood" not in err
+    assert f"the calibration of board {truth.meta['board_id']} made " in err and "does not fit this board" in err
+    assert f"reads {np.median(total[np.abs(total) >= 100.0]):.0f} N" in err

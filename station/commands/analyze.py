@@ -1,6 +1,12 @@
-"""``station analyze``: sway metrics and recording quality of trial files, CSV tables and C3D files.
+"""``station analyze``: sway metrics and recording quality of trial files, CSV tables, C3D files and other devices' exports.
 
-One input prints a report (``--json``: one JSON object). Many inputs (files, folders, globs) are
+Argument handling and output only: trial files go through :func:`station.core.pipeline.analyze_trial`,
+everything else is read by :func:`station.readers.read_recordings` into one
+:class:`~station.core.recording.Recording` per trial and analysed by
+:func:`station.core.recording.analyze_recording`.
+
+One input prints a report per trial (``--json``: one JSON object, a list when the file holds several
+trials). Many inputs (files, folders, globs) are
 analysed in parallel worker processes and written one row per input (``--table OUT.csv``) or one JSON
 object per line (``--jsonl OUT``); a bad input gives a row whose ``status`` is the one-line error and
 never stops the batch. Input formats: :mod:`station.readers`. Limits for hostile input (size, absurd
@@ -24,7 +30,7 @@ log = logging.getLogger(__name__)
 #: input suffixes a folder is searched for
 SUFFIXES = (".csv", ".trial", ".c3d")
 #: the first columns of a batch table, then the metric keys
-TABLE_HEAD = ("input", "status", "kind", "fs_hz", "n_samples", "duration_s", "problems")
+TABLE_HEAD = ("input", "status", "kind", "fs_hz", "n_samples", "duration_s", "problems", "trial", "side")
 #: columns a spreadsheet would run as a formula when a cell starts with them
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,8 +41,9 @@ def register(subparsers) -> None:
         help="sway metrics and recording quality of trial, CSV or C3D files (one or many)",
         description="Compute the sway metrics (docs/METRICS.md) of trial files, CSV tables (COP t_s,cop_ml_mm,cop_ap_mm; "
         "corner forces t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n with --board-size; two plates "
-        "t_s,fz_left_n,cop_ml_left_mm,cop_ap_left_mm,fz_right_n,cop_ml_right_mm,cop_ap_right_mm) and C3D files with "
-        "force platforms. Presets: 'clinical' = uniform 100 Hz grid, 10 Hz zero-lag low-pass, first 5 s excluded; "
+        "t_s,fz_left_n,cop_ml_left_mm,cop_ap_left_mm,fz_right_n,cop_ml_right_mm,cop_ap_right_mm), C3D files with "
+        "force platforms, KINVENT Physio exports and Wii Balance Board recorder files (recognised by content; a file "
+        "with several trials gives one result per trial). Presets: 'clinical' = uniform 100 Hz grid, 10 Hz zero-lag low-pass, first 5 s excluded; "
         "'raw' = the samples as they are. Many inputs (files, folders, globs) -> --table OUT.csv or --jsonl OUT.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="trial file, CSV table, C3D file, folder or glob")
@@ -98,7 +105,7 @@ def analyze_path(path_text: str, opts: dict) -> list[dict]:
     StationError
         The input cannot be analysed (the message is one line for the user).
     """
-    from station.readers import is_c3d_file, is_trial_file, looks_like_damaged_archive
+    from station.readers import is_trial_file, looks_like_damaged_archive
 
     path = Path(path_text)
     if not path.exists():
@@ -114,18 +121,16 @@ def analyze_path(path_text: str, opts: dict) -> list[dict]:
     if opts["calibration"]:
         # a calibration turns a board's raw counts into forces; a table or a C3D file already holds forces
         # or COP, so the option could only be ignored: refuse it instead of printing uncalibrated-looking numbers
-        raise InputFileError(f"{path}: --calibration applies to trial files (raw counts) only; a CSV table or a C3D "
-                             "file already holds forces or COP: leave the option out.")
-    if is_c3d_file(path):
-        from station.core.cop import default_threshold_n
-        from station.readers.c3d import read_c3d
+        raise InputFileError(f"{path}: --calibration applies to trial files (raw counts) only; a CSV table, a C3D "
+                             "file or another device's export already holds forces or COP: leave the option out.")
+    from station.core.cop import default_threshold_n
+    from station.core.recording import analyze_recording
+    from station.readers import read_recordings
 
-        recs = read_c3d(path, plates=opts["plates"], threshold_n=default_threshold_n(opts["body_mass_kg"]), lab_axes=opts["lab_axes"])
-    else:
-        from station.readers.tables import read_table
-
-        recs = [read_table(path, board_size=opts["board_size"])]
-    return [analyze_recording(r, opts) for r in recs]
+    recs = read_recordings(path, board_size=opts["board_size"], plates=opts["plates"], lab_axes=opts["lab_axes"],
+                           threshold_n=default_threshold_n(opts["body_mass_kg"]))
+    return [analyze_recording(r, preset=opts["preset"], body_mass_kg=opts["body_mass_kg"], resample=opts["resample"])
+            for r in recs]
 
 
 def analyze_trial_file(path: Path, opts: dict) -> dict:
@@ -138,7 +143,9 @@ def analyze_trial_file(path: Path, opts: dict) -> dict:
         from station.calibration import load_calibration
 
         calibration = load_calibration(opts["calibration"], board_id=trial.board.get("board_id"))
-    report = {"input": str(path), "kind": "trial file", "preset": opts["preset"],
+    side = (trial.meta or {}).get("side")
+    report = {"input": str(path), "kind": "trial file", "trial": 1, "side": side if side in ("left", "right") else None,
+              "preset": opts["preset"],
               "fs_hz": trial.quality.get("effective_rate_hz") or trial.nominal_rate_hz, "n_samples": int(trial.n_frames),
               "duration_s": trial.duration_s, "metrics": {}, "quality": dict(trial.quality), "problems": []}
     if calibration is None and trial.calibration is None:
@@ -161,93 +168,6 @@ def analyze_trial_file(path: Path, opts: dict) -> dict:
     report["events"] = events.as_dicts() if hasattr(events, "as_dicts") else list(events)
     if result.reps:
         report["reps"] = result.reps
-    return report
-
-
-def _metrics(t, ml, ap, *, opts: dict, forces_n=None, where: str, notes: list | None = None) -> dict:
-    """Metrics of one COP series; ``--resample swarii`` first puts its longest defined stretch on the
-    preset's grid with SWARII (the preset's own linear resampling then has nothing left to do).
-
-    ``notes`` receives the ``{"code", "message"}`` notes of measures left undefined on purpose (sample
-    entropy beyond its cap, diffusion fits), as the trial-file path reports them."""
-    import numpy as np
-
-    from station.core.metrics import compute_metrics
-
-    if opts["resample"] == "swarii" and opts["preset"] != "raw":
-        from station.core.metrics import get_preset
-        from station.core.resample import effective_rate_hz
-        from station.core.runs import longest_run
-        from station.core.swarii import swarii_resample
-
-        lo, hi = longest_run(np.isfinite(ml) & np.isfinite(ap))
-        if hi - lo < 2:
-            raise InputFileError(f"{where}: no centre of pressure to analyse.")
-        cols = [ml[lo:hi], ap[lo:hi]] + ([] if forces_n is None else list(np.asarray(forces_n)[lo:hi].T))
-        rate = get_preset(opts["preset"]).grid_hz or effective_rate_hz(t[lo:hi])
-        t, y = swarii_resample(t[lo:hi], np.column_stack(cols), fs_hz=rate)
-        ml, ap = y[:, 0], y[:, 1]
-        forces_n = None if forces_n is None else y[:, 2:]
-    try:
-        m = compute_metrics(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces_n, notes=notes)
-    except StationError as exc:
-        raise InputFileError(f"{where}: {exc}") from None
-    return m
-
-
-def analyze_recording(rec, opts: dict) -> dict:
-    """Report of a :class:`~station.readers.Recording` (COP, corner forces, two plates)."""
-    import numpy as np
-
-    from station.core.cop import cop_from_forces, default_threshold_n
-
-    t = rec.t_s
-    quality = dict(rec.quality)
-    threshold = default_threshold_n(opts["body_mass_kg"])
-    forces = feet_report = None
-    notes: list = []  # measures left undefined on purpose, with the reason (the per-foot ones name the foot)
-    if rec.feet is not None:
-        from station.core.twoplate import load_share_measures, net_cop
-
-        left, right = rec.feet["left"], rec.feet["right"]
-        ml, ap, total = net_cop(left.fz_n, left.cop_ml_mm, left.cop_ap_mm, right.fz_n, right.cop_ml_mm, right.cop_ap_mm, threshold_n=threshold)
-        # the two plates enter force_measures as a board whose left / right cells are the plates
-        forces = np.column_stack([left.fz_n, right.fz_n, np.zeros_like(t), np.zeros_like(t)])
-        quality["load_threshold_n"] = threshold
-        quality["n_below_threshold"] = int(np.sum(total < threshold))
-        feet_report = {}
-        for side, plate in rec.feet.items():
-            try:
-                foot_notes: list = []
-                feet_report[side] = _metrics(t, plate.cop_ml_mm, plate.cop_ap_mm, opts=opts, where=f"{rec.input} ({side} foot)",
-                                             notes=foot_notes)
-                notes += [dict(n, foot=side) for n in foot_notes]
-            except StationError as exc:
-                feet_report[side] = {"error": str(exc)}
-    elif rec.forces_n is not None:
-        positions = np.asarray(quality.pop("positions_mm"))
-        forces = rec.forces_n
-        ml, ap, total = cop_from_forces(forces, positions, threshold_n=threshold)
-        quality["load_threshold_n"] = threshold
-        quality["n_below_threshold"] = int(np.sum(total < threshold))
-    else:
-        ml, ap = rec.cop_ml_mm, rec.cop_ap_mm
-    quality["n_undefined_cop"] = int(np.sum(~(np.isfinite(ml) & np.isfinite(ap))))
-    if opts["preset"] == "raw" and t.size > 2 and quality["jitter_ms"] > 0.05 * 1e3 * quality["duration_s"] / (t.size - 1):
-        quality["note"] = ("the time stamps are irregular; the raw preset treats the samples as uniformly spaced "
-                           "(the clinical preset resamples them first)")
-    metrics = _metrics(t, ml, ap, opts=opts, forces_n=forces, where=rec.input, notes=notes)
-    report = {"input": rec.input, "kind": rec.kind, "preset": opts["preset"], "fs_hz": metrics["fs_hz"], "n_samples": int(t.size),
-              "duration_s": quality["duration_s"], "metrics": metrics, "quality": quality, "problems": [], "notes": notes}
-    if rec.feet is not None:
-        from station.core.metrics import prepare
-
-        sig = prepare(ml, ap, t_s=t, preset=opts["preset"], forces_n=forces[:, :2])
-        share = load_share_measures(sig.forces_n[:, 0], sig.forces_n[:, 1], fs_hz=sig.fs_hz)
-        report["right_share_per_s_pct"] = share.pop("right_share_per_s_pct")
-        metrics.update(share)
-        report["right_share_pct"] = metrics["right_share_pct"]
-        report["feet"] = feet_report
     return report
 
 
@@ -303,12 +223,16 @@ def _cell(value) -> str:
 
 def flat_row(report: dict) -> dict:
     """One table row: the head columns, the metrics, per-foot metrics as ``foot_<side>_<key>``."""
-    row = {"input": report["input"], "status": report.get("status", "ok"), "kind": report.get("kind"),
+    row = {"input": report["input"], "trial": report.get("trial"), "side": report.get("side"),
+           "status": report.get("status", "ok"), "kind": report.get("kind"),
            "fs_hz": report.get("fs_hz"), "n_samples": report.get("n_samples"), "duration_s": report.get("duration_s"),
            "problems": ";".join(str(p.get("code", "")) for p in report.get("problems") or [] if isinstance(p, dict))}
     for k, v in (report.get("metrics") or {}).items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             row[k] = v
+    for k, v in (report.get("vendor") or {}).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            row[f"vendor_{k}"] = v
     for side, m in (report.get("feet") or {}).items():
         for k, v in m.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -407,7 +331,8 @@ def json_safe(obj):
 
 
 def _ordered(report: dict) -> dict:
-    keys = ("input", "status", "preset", "fs_hz", "n_samples", "duration_s", "metrics", "quality", "problems")
+    keys = ("input", "trial", "side", "status", "preset", "fs_hz", "n_samples", "duration_s", "metrics", "vendor", "quality",
+            "problems")
     out = {k: report[k] for k in keys if k in report}
     out.update({k: v for k, v in report.items() if k not in keys})
     return out
@@ -425,6 +350,16 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _trial_label(report: dict) -> str:
+    """", trial 2, right leg, eyes closed" for a file that names them; "" for a one-trial file."""
+    parts = [f"trial {report['trial']}"] if report.get("trial", 1) != 1 or report.get("side") else []
+    if report.get("side"):
+        parts.append(f"{report['side']} leg")
+    if report.get("condition"):
+        parts.append(str(report["condition"]).replace("_", " "))
+    return (", " + ", ".join(parts)) if parts else ""
+
+
 def format_report(report: dict) -> str:
     """The human-readable table."""
     from station.core.metrics import FORCE_KEYS, REQUIRED_KEYS, get_preset
@@ -435,7 +370,7 @@ def format_report(report: dict) -> str:
     else:
         how = f"uniform {p.grid_hz:g} Hz, {p.lowpass_hz:g} Hz zero-lag low-pass (order {p.lowpass_order} effective), first {p.exclude_s:g} s excluded"
     lines = [
-        f"input     {report['input']} ({report['kind']})",
+        f"input     {report['input']} ({report['kind']})" + _trial_label(report),
         f"preset    {p.name}: {how}",
         f"samples   {report['n_samples']} over {_fmt(report['duration_s'])} s",
     ]
@@ -451,6 +386,9 @@ def format_report(report: dict) -> str:
         lines.append("")
         lines.append("more measures (docs/METRICS.md)")
         lines += [f"{k.ljust(width)}  {_fmt(m[k])}" for k in rest]
+    if report.get("vendor"):
+        lines += ["", "the recording device's own values (its definitions, its whole trial: docs/METRICS.md §11.10)"]
+        lines += [f"  {k.ljust(28)}  {_fmt(v)}" for k, v in report["vendor"].items()]
     for side, fm in (report.get("feet") or {}).items():
         lines += ["", f"{side} foot"]
         if "error" in fm:
@@ -523,11 +461,9 @@ def run(args) -> int:
     if many:
         return run_batch(inputs, opts, jobs=args.jobs, table=args.table, jsonl=args.jsonl)
     reports = analyze_path(inputs[0], opts)
-    for report in reports:
-        if args.json and len(reports) > 1:  # a C3D file with several plates: one JSON object per line
-            print(json.dumps(json_safe(_ordered(report))))
-        elif args.json:
-            print(json.dumps(json_safe(_ordered(report)), indent=1))
-        else:
-            print(format_report(report))
+    if args.json:  # several trials (a KINVENT export, a C3D file with several plates): one list
+        doc = [_ordered(r) for r in reports] if len(reports) > 1 else _ordered(reports[0])
+        print(json.dumps(json_safe(doc), indent=1))
+        return 0
+    print("\n\n".join(format_report(r) for r in reports))
     return 0

@@ -11,6 +11,7 @@ Examples::
   station assess --sim --patient demo --body-mass 70 --protocol single-leg --json > verdicts.json
   station assess --sim --board wii --subject weak-right --patient demo --protocol single-leg --json
   station assess --port wii --patient "Runner 7" --protocol rdl        (a paired Wii Balance Board)
+  station assess --recording whole_test.txt --patient "Runner 7" --protocol single-leg
 
 With ``--json`` the session's headline verdicts are printed as one JSON object on stdout when the
 session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...]}``, docs/ASSESSMENT.md
@@ -41,6 +42,12 @@ def register(subparsers) -> None:
     src.add_argument("--port", metavar="DEV", help="serial device of the board (or a `station simulate` link), or a Wii "
                      "Balance Board: wii, its Bluetooth address or /dev/input/eventN")
     src.add_argument("--sim", action="store_true", help="use an in-process virtual board (it calibrates itself first)")
+    src.add_argument("--recording", nargs="+", metavar="FILE",
+                     help="make the session from recordings (a whole test in one file: a station trial file, KINVENT exports, Wii Balance "
+                          "Board recorder files, CSV/C3D): each single-leg stance or RDL set found becomes a trial with "
+                          "its leg; primer: the baseline recording first, the post-primer one last")
+    p.add_argument("--board-size", metavar="WxL",
+                   help="--recording: sensor spacing in mm (ML x AP) of a corner-force CSV table")
     p.add_argument("--patient", required=True, metavar="ID",
                    help="patient: #ID for a stored patient's id, or a name/pseudonym (a new name, digits such as 007 "
                         "included, is added as a patient; a plain number such as 12 is an existing id or name)")
@@ -253,14 +260,59 @@ def _verdicts_json(session_id: int, session, scores: dict) -> str:
     return json.dumps(json_safe(doc), ensure_ascii=False, allow_nan=False)
 
 
+def run_recordings(args) -> int:
+    """``--recording``: a stored, scored session from recordings (:mod:`station.assessment.recordings`)."""
+    from station.assessment.recordings import assess_recordings, file_plan
+    from station.store import Store
+
+    _HUMAN["stream"] = sys.stderr if args.json else None
+    file_plan(args.protocol, args.recording)  # a missing file or too few for the protocol: refused before a patient is added
+    if args.report:
+        from station.privatefiles import refuse_existing
+
+        refuse_existing(args.report, force=args.force)
+    if args.board_size is not None:
+        from station.readers.tables import parse_board_size
+
+        parse_board_size(args.board_size)
+    store = Store.open()
+    try:
+        patient = _patient(store, args)
+        mass = patient.body_mass_kg or args.body_mass
+        done = assess_recordings(store, args.recording, patient_id=patient.id, protocol=args.protocol, body_mass_kg=mass,
+                                 exclude_s=args.exclude if args.exclude is not None else 5.0,
+                                 reps=args.reps if args.reps is not None else 10, operator=args.operator,
+                                 board_size=args.board_size, say=_say)
+        session = store.get_session(done.session_id)
+        scores = session.scores or {}
+        n_ok = sum(t["status"] == "finished" for t in done.trials)
+        _say(f"\nSession #{done.session_id} ({session.protocol}, from {len(args.recording)} recording(s)) {session.status}: "
+             f"{len(done.trials)} trial(s), {n_ok} analysed; stored in {store.path}.")
+        for line in _summary(scores):
+            _say(line)
+        if args.report:
+            from station.report.pdf import write_session_report
+
+            path = write_session_report(store, done.session_id, args.report, force=args.force)
+            _say(f"Report: {path or args.report}")
+        if args.json:
+            print(_verdicts_json(done.session_id, session, scores), flush=True)
+        return 0 if session.status == "finished" else 1
+    finally:
+        store.close()
+
+
 def run(args) -> int:
     from station.assessment.runner import FastClock, RealClock, Runner
     from station.board.acquisition import Acquisition
     from station.board.virtual import Subject
     from station.store import Store
 
+    if args.recording:
+        return run_recordings(args)
     if not args.sim and not args.port:
-        raise StationError("Give the board's serial port with --port DEV, or use --sim for the virtual board.")
+        raise StationError("Give the board's serial port with --port DEV, use --sim for the virtual board, or "
+                           "--recording FILE for recordings.")
     board_id = virtual_board_id_option(args)  # a bad --board-id is refused before anything is stored
     _HUMAN["stream"] = sys.stderr if args.json else None
     protocol = _protocol(args)  # invalid settings are refused here, before any session exists

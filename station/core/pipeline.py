@@ -54,6 +54,8 @@ GAP_MIN_S = 0.25
 TOUCHDOWN_DROP_FRACTION = 0.25
 TOUCHDOWN_MARGIN_S = 0.15
 RDL_TASKS = ("rdl", "rfe_rdl")
+#: calibration problems that no person on the board can cause (a wrong body mass can cause the others)
+MISFIT_CODES = ("calibration_negative_cell", "calibration_total_implausible")
 
 
 class Failure(str, Enum):
@@ -361,6 +363,9 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
         if np.any(heavy):
             result.problems += health.calibration_problems(forces[heavy], body_mass_kg=body_mass_kg,
                                                            body_mass_step_kg=body_mass_step_kg)
+        misfit = [p for p in result.problems if p.get("code") in MISFIT_CODES]
+        if misfit:  # a load of that size or sign is impossible: the calibration is the cause, not an empty board
+            return _fail(result, Failure.CALIBRATION, _misfit_message(cal, model, float(np.median(total[heavy]))))
         if not np.any(total >= gate):
             return _fail(result, Failure.NO_LOAD, "Every sample is below the load threshold: nobody stood on the board.")
         where = f" on the {side} leg" if side else ""
@@ -419,6 +424,17 @@ def analyze_trial(trial, *, calibration=None, preset=None, body_mass_kg: float |
     if not (protocol.single_leg or protocol.is_rdl):
         _step_events(result)
     return result
+
+
+def _misfit_message(cal, model: CountsModel, total_n: float) -> str:
+    """One line naming the calibration whose forces no person can produce (``total_n``: the typical total)."""
+    d = cal.to_dict() if hasattr(cal, "to_dict") else cal if isinstance(cal, dict) else {}
+    what = f"the calibration of board {model.board_id or '(no id)'}"
+    if d.get("created"):
+        what += f" made {str(d['created'])[:10]}"
+    return (f"The total force reads {total_n:.0f} N, a load no person puts on a board: {what} "
+            "does not fit this board's counts (another board's calibration with the same id, or a tare taken with "
+            "someone on the board). Tare and calibrate this board again.")
 
 
 def _fail(result: AnalysisResult, failure: Failure, message: str) -> AnalysisResult:

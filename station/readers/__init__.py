@@ -1,12 +1,15 @@
 """Input formats of ``station analyze``: each reader turns a file into :class:`Recording` objects.
 
-Formats (docs/METRICS.md §11.6 and DESIGN §14):
+Formats (docs/METRICS.md §11.6), recognised by their content (:func:`read_recordings`):
 
 - COP table ``t_s,cop_ml_mm,cop_ap_mm``;
 - corner-force table ``t_s,f_fl_n,f_fr_n,f_bl_n,f_br_n`` (needs a board size);
 - two-plate table ``t_s,fz_left_n,cop_ml_left_mm,cop_ap_left_mm,fz_right_n,cop_ml_right_mm,cop_ap_right_mm``;
 - two-board corner table ``t_s,f_fl_left_n,...,f_br_left_n,f_fl_right_n,...,f_br_right_n``;
-- C3D with FORCE_PLATFORM types 1-4 (one recording per plate, or one two-plate recording).
+- C3D with FORCE_PLATFORM types 1-4 (one recording per plate, or one two-plate recording);
+- KINVENT Physio CSV exports (:mod:`station.readers.kinvent`: one recording per trial block, with its
+  side, eyes condition and the vendor's own metrics);
+- Wii Balance Board recorder files (:mod:`station.readers.wii_recorder`: tab separated corner forces).
 
 The project's own trial files are read by :func:`station.board.trialfile.read_trial` and analysed by
 :func:`station.core.pipeline.analyze_trial`; :func:`is_trial_file` tells them apart.
@@ -20,8 +23,9 @@ is refused with its line number.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from station.core.recording import Plate, Recording  # noqa: F401  (the readers' product)
 
 #: largest input file accepted (bytes): 500 000 rows of up to ~130 characters (a two-board table is ~80)
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -34,55 +38,6 @@ MAX_ABS_COP_MM = 10_000.0
 MAX_ABS_FORCE_N = 1.0e6
 #: file suffixes of the C3D format
 C3D_SUFFIXES = (".c3d",)
-
-
-@dataclass
-class Plate:
-    """One plate (or one board) under one foot: vertical force and COP in the common frame.
-
-    Attributes
-    ----------
-    fz_n : ndarray (n,)
-        Vertical force on the plate (N).
-    cop_ml_mm, cop_ap_mm : ndarray (n,)
-        The plate's COP (mm), NaN where undefined (below its load gate).
-    """
-
-    fz_n: object
-    cop_ml_mm: object
-    cop_ap_mm: object
-
-
-@dataclass
-class Recording:
-    """A COP recording read from a file, ready for :func:`station.core.metrics.compute_metrics`.
-
-    Attributes
-    ----------
-    input : str
-        The input as the user gave it (plus ``#plate<k>`` for one plate of a C3D file).
-    kind : str
-        "COP table", "corner-force table", "two-plate table", "C3D plate", ...
-    t_s : ndarray (n,)
-        Sample times (s), strictly increasing.
-    cop_ml_mm, cop_ap_mm : ndarray (n,) or None
-        COP (mm); None for corner forces (computed later with the board size) and two plates.
-    forces_n : ndarray (n, 4) or None
-        Corner forces fl, fr, bl, br (N), when the input has them.
-    feet : dict or None
-        ``{"left": Plate, "right": Plate}`` for two plates, one under each foot.
-    quality : dict
-        Timing figures and reader notes.
-    """
-
-    input: str
-    kind: str
-    t_s: object
-    cop_ml_mm: object = None
-    cop_ap_mm: object = None
-    forces_n: object = None
-    feet: dict | None = None
-    quality: dict = field(default_factory=dict)
 
 
 def is_trial_file(path: Path) -> bool:
@@ -113,3 +68,41 @@ def is_c3d_file(path: Path) -> bool:
     except OSError:
         return False
     return len(head) == 2 and head[1] == 0x50 and head[0] >= 2 and head[0] < 0x20
+
+
+def text_head(path: Path, n_bytes: int = 4096) -> str:
+    """The first ``n_bytes`` of a file as text (undecodable bytes replaced), for recognising its format."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(n_bytes)
+    except OSError:
+        return ""
+    return head.decode("utf-8-sig", errors="replace")
+
+
+def read_recordings(path: Path, *, board_size: str | None = None, plates=None, lab_axes: str = "xy",
+                    threshold_n: float = 100.0) -> list[Recording]:
+    """Every trial of a C3D file, KINVENT export, Wii Balance Board recorder file or CSV table.
+
+    The format is recognised by content (a C3D header; a KINVENT export's first line; the recorder's
+    tab-separated header), then by the CSV table's header columns.
+
+    Raises
+    ------
+    station.errors.InputFileError
+        The file cannot be read (one line: the file, the line number and what is wrong).
+    """
+    if is_c3d_file(path):
+        from station.readers.c3d import read_c3d
+
+        return read_c3d(path, plates=plates, threshold_n=threshold_n, lab_axes=lab_axes)
+    head = text_head(path)
+    from station.readers import kinvent, wii_recorder
+
+    if kinvent.looks_like(head):
+        return kinvent.read_kinvent(path)
+    if wii_recorder.looks_like(head):
+        return [wii_recorder.read_wii_recorder(path)]
+    from station.readers.tables import read_table
+
+    return [read_table(path, board_size=board_size)]

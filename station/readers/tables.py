@@ -56,6 +56,33 @@ def check_size(path: Path) -> None:
         )
 
 
+def read_lines(path: Path, *, kind: str) -> list[str]:
+    """The lines of a text input of another device (``kind`` names it in the error), size-checked first.
+
+    Raises
+    ------
+    InputFileError
+        Too large, unreadable, or not UTF-8 (one line naming the file).
+    """
+    path = Path(path)
+    check_size(path)
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason}); {kind} is a UTF-8 text file.") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def finite_number(text: str) -> float | None:
+    """``float(text)`` when it is a finite number, else None."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
 def read_columns(path: Path):
     """Parse a table into ``(kind, {column: float64 array}, line_numbers)``.
 
@@ -286,8 +313,9 @@ def rectangle_positions(board_size: str | None, path: Path) -> np.ndarray:
     """Cell positions fl, fr, bl, br (mm) of a rectangular board of ``--board-size``."""
     if board_size is None:
         raise InputFileError(f"{path} has corner forces: give the sensor spacing with --board-size WxL (mm, ML x AP, e.g. 400x300).")
-    w, l_ = parse_board_size(board_size)
-    return np.array([[-w / 2, l_ / 2], [w / 2, l_ / 2], [-w / 2, -l_ / 2], [w / 2, -l_ / 2]])
+    from station.core.recording import rectangle_positions_mm
+
+    return rectangle_positions_mm(*parse_board_size(board_size))
 
 
 def read_table(path: Path, *, board_size: str | None = None, gap_mm: float = 0.0) -> Recording:

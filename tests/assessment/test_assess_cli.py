@@ -51,7 +51,8 @@ def test_assess_needs_a_board(tmp_path, capsys):
     rc = main(["--data-dir", str(tmp_path), "assess", "--patient", "x", "--protocol", "single-leg"])
     assert rc == 2
     assert capsys.readouterr().err.strip() == (
-        "station: error: Give the board's serial port with --port DEV, or use --sim for the virtual board."
+        "station: error: Give the board's serial port with --port DEV, use --sim for the virtual board, or "
+        "--recording FILE for recordings."
     )
 
 

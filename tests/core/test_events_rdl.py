@@ -10,10 +10,10 @@ import pytest
 import station.board.virtual as virtual
 from station.core.events import rep_shift_fit, segment_rdl_reps
 
-from test_events_virtual_board import RATE  # same folder (pytest puts it on sys.path)
-from test_events_virtual_board import record as _record
+from tests.core.scenarios import RATE_HZ as RATE
+from tests.core.scenarios import record as _record
 
-#: the oracle-calibrated recording of tests/core/test_events_virtual_board.py, gated at 100 N (a
+#: the oracle-calibrated recording of tests/core/scenarios.py, gated at 100 N (a
 #: touchdown unloads the board to >= 20 % of the weight, so the COP stays defined through it)
 record = functools.partial(_record, threshold_n=100.0)
 

@@ -9,39 +9,13 @@ import pytest
 
 import station.board.virtual as virtual
 
-from station.board.protocol import CMD_START, encode_command  # noqa: E402
-from station.core.cop import cop_from_forces, default_threshold_n  # noqa: E402
-from station.core.events import detect_step_on_off, detect_touchdowns, segment_rdl_reps, time_to_stabilisation  # noqa: E402
+from station.core.cop import default_threshold_n
+from station.core.events import detect_step_on_off, detect_touchdowns, segment_rdl_reps, time_to_stabilisation
+from tests.core.scenarios import RATE_HZ as RATE
+from tests.core.scenarios import event_times as times
+from tests.core.scenarios import record
 
-RATE = 80.0
 TOL_S = 0.100
-
-
-def record(subject, *, seed, on_s=1.5, seconds=30.0, off_s=None, then=None, then_s=0.0, threshold_n=None):
-    """Record ``subject`` for ``seconds`` (then ``then`` for ``then_s``, then off the board for ``off_s``)."""
-    vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE)
-    vb.write(encode_command(CMD_START))
-    vb.advance(on_s)
-    vb.set_subject(subject)
-    vb.advance(seconds)
-    if then is not None:
-        vb.set_subject(then)
-        vb.advance(then_s)
-    if off_s is not None:
-        vb.set_subject(None)
-        vb.advance(off_s)
-    truth = vb.truth
-    gains = np.asarray(truth.meta["gains_counts_per_n"])
-    offsets = np.asarray(truth.meta["offsets_counts"])
-    forces = (truth.counts - offsets) / gains
-    gate = default_threshold_n(subject.body_mass_kg) if threshold_n is None else threshold_n
-    ml, ap, total = cop_from_forces(forces, np.asarray(truth.meta["positions_mm"]), threshold_n=gate)
-    assert np.allclose(np.diff(truth.t_s), 1 / RATE)
-    return truth, total, ml, ap
-
-
-def times(truth, kind):
-    return np.array([e["t_s"] for e in truth.events if e["kind"] == kind])
 
 
 @pytest.mark.parametrize("name, seed", [("healthy", 0), ("weak-right:single-right", 1), ("weak-left:rdl-left", 2)])

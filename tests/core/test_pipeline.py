@@ -3,34 +3,11 @@
 import numpy as np
 import pytest
 
-import station.board.virtual as virtual
-
-from station.board.protocol import CMD_START, FRAME_DTYPE, encode_command  # noqa: E402
-from station.board.trialfile import TrialFile  # noqa: E402
-from station.calibration import Calibration, load_geometry  # noqa: E402
-from station.core.pipeline import Bound, analyze_trial, segments_between_gaps  # noqa: E402
+from station.calibration import Calibration
+from station.core.pipeline import Bound, Failure, analyze_trial, segments_between_gaps
 from station.core.timeline import Kind
-from station.errors import CalibrationError  # noqa: E402
-
-
-def make_trial(subject_name, *, seconds, meta, seed=0, calibrated=True, replace=None):
-    vb = virtual.VirtualBoard(seed=seed, rate_hz=80.0)
-    vb.write(encode_command(CMD_START))
-    vb.advance(1.0)
-    subject = virtual.Subject.named(subject_name)
-    if replace:
-        subject = subject.replace(**replace)
-    vb.set_subject(subject)
-    vb.advance(seconds)
-    tr = vb.truth
-    frames = np.zeros(len(tr), dtype=FRAME_DTYPE)
-    for name in ("seq", "t_us", "counts", "status", "missed"):
-        frames[name] = getattr(tr, name)
-    cal = Calibration(board_id=tr.meta["board_id"], geometry=load_geometry("reference-400x300"),
-                      offsets_counts=tr.meta["offsets_counts"], gains_n_per_count=1.0 / np.asarray(tr.meta["gains_counts_per_n"]))
-    trial = TrialFile(frames=frames, device_time_s=tr.t_s - tr.t_s[0], host_time_s=tr.t_s, board={"nominal_rate_hz": 80},
-                      calibration=cal.to_dict() if calibrated else None, meta=meta)
-    return trial, tr, cal
+from station.errors import CalibrationError
+from tests.core.scenarios import virtual_trial as make_trial
 
 
 def test_rdl_trial_counts_ten_reps():
@@ -92,3 +69,24 @@ def test_a_calibration_that_does_not_fit_is_named_not_taken_for_an_empty_board()
     assert out.status == "failed" and out.failure is Failure.CALIBRATION, out.reason
     good = analyze_stance(trial, cal, side="left", duration_s=8.0, exclude_s=2.0, body_mass_kg=70.0)
     assert good.status == "finished" and good.failure is None and good.problems == [], good.problems
+
+
+def test_another_boards_calibration_is_named_when_no_one_seems_to_stand():
+    import station.board.virtual as virtual
+
+    trial, truth, cal = make_trial("healthy", seconds=10.0, meta={"body_mass_kg": 70.0}, calibrated=False)
+    other = virtual.VirtualBoard(seed=19, record_truth=False)  # its offsets put this board's load at about -4 kN
+    foreign = Calibration(board_id=cal.board_id, geometry=cal.geometry, offsets_counts=other.hidden_offsets_counts,
+                          gains_n_per_count=1.0 / other.hidden_gains_counts_per_n)
+    res = analyze_trial(trial, calibration=foreign)
+    assert res.failure is Failure.CALIBRATION and res.metrics == {}
+    assert res.error.startswith("The total force reads -4") and f"calibration of board {cal.board_id}" in res.error
+    assert "nobody stood" not in res.error
+    assert {"calibration_negative_cell", "calibration_total_implausible"} <= {p["code"] for p in res.problems}
+    # the board's own calibration: the person is found, no calibration problem
+    own = analyze_trial(trial, calibration=cal)
+    assert own.failure is None and not [p for p in own.problems if p["code"].startswith("calibration_")]
+    # an empty board with its own calibration is still an empty board
+    empty, _, _ = make_trial("empty", seconds=5.0, meta={}, calibrated=True)
+    res = analyze_trial(empty)
+    assert res.failure is Failure.NO_LOAD and "nobody stood on the board" in res.error

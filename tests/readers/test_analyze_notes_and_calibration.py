@@ -148,4 +148,4 @@ def test_in_a_batch_the_refusal_is_the_row_of_that_input(tmp_path, capsys):
     capsys.readouterr()
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["status"].split(": ", 1)[1] for r in rows] == ["--calibration applies to trial files (raw counts) only; a CSV "
-                                                             "table or a C3D file already holds forces or COP: leave the option out."] * 2
+                                                             "table, a C3D file or another device's export already holds forces or COP: leave the option out."] * 2
