@@ -180,3 +180,23 @@ def test_a_lost_link_is_link_lost():
     assert 1.0 <= board.time_s <= 1.5
     info = src.reconnect(timeout_s=5.0)
     assert board.link_up and info.board_id == W.board_id_from_address(board.address)
+
+
+def test_the_dashboard_link_opens_a_balance_board_port(monkeypatch, tmp_path):
+    """``station dashboard --port /dev/input/event7``: the Wii source, its id and the driver-unit calibration."""
+    evdev = pytest.importorskip("evdev")
+    from station.dashboard.station_link import BoardLink
+
+    board = VirtualWiiBoard(seed=12, subject=None)
+    monkeypatch.setattr(evdev, "InputDevice", lambda path: VirtualWiiDevice(board) if path == "/dev/input/event7" else None)
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path))  # no stored calibration for this board
+    link = BoardLink(port="/dev/input/event7")
+    link.start()
+    try:
+        assert link.wait_started(120) and link.error is None
+        assert link.info.board_id == W.board_id_from_address(board.address)
+        assert link.acquisition.source_info.kind == "wii-balance-board"
+        assert link.calibration.geometry.name == "wii-balance-board"
+        assert np.allclose(link.calibration.gains_n_per_count, W.N_PER_UNIT)
+    finally:
+        link.close()
