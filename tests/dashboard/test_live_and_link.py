@@ -178,8 +178,9 @@ def test_a_lost_database_server_is_shown_on_the_live_view(qtbot, make_window):
     window = make_window(SimOptions(seed=3, subject="healthy"))
     qtbot.waitUntil(lambda: window.quality.state.property("state") == "connected", timeout=10_000)
     assert window.quality.database.text() == ""
-    window.store.offline_reason = "connection refused"
+    router = window.store._db  # the router sets this when a connection to the server fails
+    router.offline_reason = "connection refused"
     qtbot.waitUntil(lambda: "Database server unreachable" in window.quality.database.text(), timeout=5_000)
     assert "keeps recording" in window.quality.database.text() and window.quality.database.isVisibleTo(window)
-    window.store.offline_reason = None
+    router.offline_reason = None  # what the router does once the outbox is uploaded
     qtbot.waitUntil(lambda: window.quality.database.text() == "", timeout=5_000)
