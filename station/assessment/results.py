@@ -127,7 +127,7 @@ class Measure(enum.Enum):
     MDC_CHANGE = "mdc change"  # sessions scored before the headline tests: change ± MDC95 in the metric's unit
 
 
-class Test(enum.Enum):
+class Method(enum.Enum):
     """The statistical test behind a verdict (which also fixes its noise term)."""
 
     STANCE_LOG_T = "pooled t on log sway index"
@@ -138,7 +138,7 @@ class Test(enum.Enum):
     DESCRIPTIVE = "descriptive"  # sessions scored before the headline tests
 
     @classmethod
-    def parse(cls, value) -> "Test":
+    def parse(cls, value) -> "Method":
         try:
             return cls(value)
         except ValueError:
@@ -179,7 +179,7 @@ class Verdict:
     resolution: float
     alpha: float
     family_alpha: float
-    test: Test
+    method: Method
     df: float = 0.0
     n: dict = field(default_factory=dict)
     #: per-leg change only: the smallest detectable decrease / increase (%), the one-sided tails and the
@@ -213,7 +213,7 @@ class Verdict:
              "verdict": self.outcome.value, "estimate": self.estimate, "ci_low": self.interval.low,
              "ci_high": self.interval.high, "level": self.interval.level, "unit": self.unit,
              "resolution": self.resolution, "measure": self.measure.value, "alpha": self.alpha,
-             "family_alpha": self.family_alpha, "df": self.df, "n": dict(self.n), "method": self.test.value,
+             "family_alpha": self.family_alpha, "df": self.df, "n": dict(self.n), "method": self.method.value,
              "log_ratio": self.log_ratio, "log_se": self.log_se}
         if self.kind is Kind.BEFORE_AFTER and self.side:
             d |= {"resolution_down": self.resolution_down, "resolution_up": self.resolution_up,
@@ -251,7 +251,7 @@ class Verdict:
             interval=Interval(_num(d.get("ci_low")), _num(d.get("ci_high")), _num(d.get("level", default_level))),
             unit=str(d.get("unit") or ""), resolution=_num(d.get("resolution")),
             alpha=alpha if math.isfinite(alpha) else 1.0 - DESCRIPTIVE_LEVEL,
-            family_alpha=_num(d.get("family_alpha", alpha)), test=Test.parse(d.get("method")),
+            family_alpha=_num(d.get("family_alpha", alpha)), method=Method.parse(d.get("method")),
             df=_num(d.get("df", 0.0)), n=dict(d.get("n") or {}),
             resolution_down=_num(d.get("resolution_down")), resolution_up=_num(d.get("resolution_up")),
             alpha_improved=_num(d.get("alpha_improved")), alpha_worse=_num(d.get("alpha_worse")),
@@ -407,7 +407,7 @@ def _legacy_asymmetry_verdict(block: str, d: dict | None) -> Verdict:
                    measure=Measure.SI if si else Measure.DIFFERENCE, estimate=a.si_pct if si else a.diff,
                    interval=a.si_interval if si else a.diff_interval, unit="%" if si else a.unit,
                    resolution=math.nan, alpha=1.0 - DESCRIPTIVE_LEVEL, family_alpha=1.0 - DESCRIPTIVE_LEVEL,
-                   test=Test.DESCRIPTIVE)
+                   method=Method.DESCRIPTIVE)
 
 
 @dataclass(frozen=True)
@@ -515,7 +515,7 @@ class BeforeAfterScores:
 def _legacy_change_verdict(block: str, side: str, c: Change) -> Verdict:
     return Verdict(block=block, kind=Kind.BEFORE_AFTER, side=side, outcome=c.outcome, measure=Measure.MDC_CHANGE,
                    estimate=c.change, interval=Interval(c.change - c.mdc, c.change + c.mdc, c.mdc_level), unit="",
-                   resolution=c.mdc, alpha=1.0 - c.mdc_level, family_alpha=1.0 - c.mdc_level, test=Test.DESCRIPTIVE)
+                   resolution=c.mdc, alpha=1.0 - c.mdc_level, family_alpha=1.0 - c.mdc_level, method=Method.DESCRIPTIVE)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from typing import Sequence
 
 import numpy as np
 
-from station.assessment.results import Interval, Kind, Measure, Outcome, Test, Verdict
+from station.assessment.results import Interval, Kind, Measure, Outcome, Method, Verdict
 from station.assessment.stats import finite, pooled_sd, si_from_log_ratio, t_quantile
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,10 @@ RDL_MIN_SETS_FOR_SET_MEANS = 3
 
 
 def _not_enough(block: str, kind: Kind, side, *, measure: Measure, unit: str, alpha: float, family_alpha: float,
-                test: Test, level: float, n: dict, **extra) -> Verdict:
+                method: Method, level: float, n: dict, **extra) -> Verdict:
     return Verdict(block=block, kind=kind, side=side, outcome=Outcome.NOT_ENOUGH_DATA, measure=measure,
                    estimate=math.nan, interval=Interval.undefined(level), unit=unit, resolution=math.nan, alpha=alpha,
-                   family_alpha=family_alpha, test=test, n=n, **extra)
+                   family_alpha=family_alpha, method=method, n=n, **extra)
 
 
 def _side_outcome(d: float, interval_excludes_zero: bool) -> Outcome:
@@ -131,7 +131,7 @@ def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: st
     lv, rv = np.log(lv[lv > 0]), np.log(rv[rv > 0])
     n = {"left": int(lv.size), "right": int(rv.size)}
     common = dict(kind=Kind.ASYMMETRY, side=None, measure=Measure.SI, unit="%", alpha=alpha,
-                  family_alpha=family_alpha, test=Test.STANCE_LOG_T)
+                  family_alpha=family_alpha, method=Method.STANCE_LOG_T)
     if lv.size < 2 or rv.size < 2:
         return _not_enough(block, level=1.0 - alpha, n=n, **common)
     sd, df = pooled_sd([lv, rv])
@@ -157,7 +157,7 @@ def rdl_asymmetry(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Seq
         rv = np.concatenate(rsets) if rsets else np.zeros(0)
     n = {"left": int(lv.size), "right": int(rv.size), "sets_left": len(lsets), "sets_right": len(rsets)}
     common = dict(kind=Kind.ASYMMETRY, side=None, measure=Measure.DIFFERENCE, unit="mm", alpha=alpha,
-                  family_alpha=alpha, test=Test.RDL_SET_MEANS if by_set else Test.RDL_REPETITIONS)
+                  family_alpha=alpha, method=Method.RDL_SET_MEANS if by_set else Method.RDL_REPETITIONS)
     if lv.size < 2 or rv.size < 2:
         return _not_enough(block, level=1.0 - alpha, n=n, **common)
     sd, df = pooled_sd([lv, rv])
@@ -206,7 +206,7 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA, alpha_improve
     enough = all(v.size >= 2 for v in logs.values())
     for side in ("left", "right"):
         common = dict(kind=Kind.BEFORE_AFTER, side=side, measure=Measure.CHANGE, unit="%", alpha=alpha_change,
-                      family_alpha=family, test=Test.LEG_CHANGE_LOG_T, n=n, alpha_improved=alpha_improved,
+                      family_alpha=family, method=Method.LEG_CHANGE_LOG_T, n=n, alpha_improved=alpha_improved,
                       alpha_worse=alpha_worse, worse_allowance_pct=worse_allowance_pct)
         if not enough:
             out.append(_not_enough(block, level=1.0 - alpha_change, **common))
@@ -228,7 +228,7 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA, alpha_improve
             resolution=100.0 * math.expm1(half_up), df=df, resolution_down=-100.0 * math.expm1(-half_up),
             resolution_up=100.0 * math.expm1(half_down + allowance), log_ratio=delta, log_se=se, **common))
     common = dict(kind=Kind.BEFORE_AFTER, side=None, measure=Measure.SI_CHANGE, unit="%", alpha=alpha,
-                  family_alpha=family, test=Test.ASYMMETRY_CHANGE_WELCH, n=n)
+                  family_alpha=family, method=Method.ASYMMETRY_CHANGE_WELCH, n=n)
     if not enough:
         out.append(_not_enough(block, level=1.0 - alpha, **common))
         return out

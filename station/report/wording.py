@@ -23,7 +23,7 @@ from station.assessment.results import (
     ScoreMeaning,
     SessionScores,
     Summary,
-    Test,
+    Method,
     Verdict,
 )
 
@@ -46,15 +46,15 @@ CONDITION_LABELS = {"eyes_open": "", "eyes_closed": "eyes closed"}
 
 #: what each test's noise term is (the verdict's sentence and the definitions page)
 NOISE = {
-    Test.STANCE_LOG_T: "trial-to-trial variability within the session (pooled SD of log sway index over both legs)",
-    Test.LEG_CHANGE_LOG_T: ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
+    Method.STANCE_LOG_T: "trial-to-trial variability within the session (pooled SD of log sway index over both legs)",
+    Method.LEG_CHANGE_LOG_T: ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
                             "over its baseline and post-primer blocks); between-session variability does not enter"),
-    Test.ASYMMETRY_CHANGE_WELCH: ("trial-to-trial variability within the session (SD of log sway index of each leg, "
+    Method.ASYMMETRY_CHANGE_WELCH: ("trial-to-trial variability within the session (SD of log sway index of each leg, "
                                   "pooled over its two blocks); between-session variability does not enter"),
-    Test.RDL_REPETITIONS: ("repetition-to-repetition variability (pooled over both legs), inflated for the correlation "
+    Method.RDL_REPETITIONS: ("repetition-to-repetition variability (pooled over both legs), inflated for the correlation "
                            "of repetitions within a set"),
-    Test.RDL_SET_MEANS: "set-to-set variability (set means as units, pooled over both legs)",
-    Test.DESCRIPTIVE: "trial-to-trial variability within the session",
+    Method.RDL_SET_MEANS: "set-to-set variability (set means as units, pooled over both legs)",
+    Method.DESCRIPTIVE: "trial-to-trial variability within the session",
 }
 
 
@@ -280,13 +280,17 @@ def _estimate_decimals(v: Verdict) -> int:
     return 0 if v.unit == "%" else 2 if v.measure is Measure.MDC_CHANGE else 1
 
 
+def verdict_subject(v: Verdict) -> str:
+    """Whom a before/after verdict is about: ``"RIGHT leg"`` or ``"Asymmetry"``."""
+    return f"{v.side.upper()} leg" if v.side else "Asymmetry"
+
+
 def verdict_headline(v: Verdict | None) -> str:
     """``"RIGHT leg less stable"``, ``"RIGHT leg: improved"``, ``"No detectable left/right difference"``."""
     if v is None:
         return "No left/right result"
     if v.kind is Kind.BEFORE_AFTER:
-        who = f"{v.side.upper()} leg" if v.side else "Asymmetry"
-        return f"{who}: {v.outcome.value}"
+        return f"{verdict_subject(v)}: {v.outcome.value}"
     if v.less_stable:
         return f"{v.less_stable.upper()} leg less stable"
     if v.outcome is Outcome.NO_ASYMMETRY:
@@ -338,7 +342,7 @@ def verdict_sentence(v: Verdict) -> str:
             return f"{title}, {who}: not enough trials in both blocks."
         return f"{title}: not enough {what} for a left/right verdict."
     estimate = verdict_estimate(v)
-    if v.test is Test.DESCRIPTIVE:
+    if v.method is Method.DESCRIPTIVE:
         return f"{title}: {verdict_headline(v)}" + (f", {estimate}" if estimate != NONE else "") + "."
     if v.kind is Kind.ASYMMETRY:
         who = f"{v.less_stable.upper()} leg less stable" if v.less_stable else "no detectable left/right difference"
@@ -367,3 +371,10 @@ def interval_meaning(v: Verdict) -> str:
     if v.less_stable:
         return "The interval excludes 0: the difference exceeds this patient's trial-to-trial variability."
     return "The interval includes 0: any difference is within this patient's own trial-to-trial variability."
+
+
+def scores_record(scores: SessionScores) -> dict:
+    """A session's scores for the JSON export: the stored form, its headline verdicts with their ``text``."""
+    return scores.to_dict() | {"verdicts": [verdict_record(v) for v in scores.verdicts],
+                               "score_meaning": scores.score_meaning.to_dict() | {
+                                   "text": score_meaning_text(scores.score_meaning)}}
