@@ -220,7 +220,7 @@ def _verdicts_json(session_id: int, session, scores: dict) -> str:
     from station.store.database import json_safe
 
     keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level", "unit",
-            "text", "resolution", "alpha", "family_alpha")
+            "text", "resolution")
     verdicts = [verdict_record(v) for v in SessionScores.from_dict(scores).verdicts]
     doc = {"session_id": int(session_id), "protocol": session.protocol, "status": session.status,
            "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts]}

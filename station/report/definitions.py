@@ -100,10 +100,11 @@ def definitions(scores: SessionScores | None = None) -> tuple[Definition, ...]:
                    f"{w.level_text(1.0 - vd.ALPHA_CHANGE)} with unequal tails ({w.level_text(vd.ALPHA_IMPROVED)} "
                    f"above, {w.level_text(vd.ALPHA_WORSE)} below; 'worse' only beyond +{vd.WORSE_ALLOWANCE_PCT:g} %), "
                    f"and the change of the asymmetry in SI points ({headline} interval, Welch df). Per-measure "
-                   f"table: post-primer mean − baseline mean against MDC = t({1.0 - (1.0 - scoring.CONFIDENCE) / 2:g}, "
+                   f"table: post-primer mean − baseline mean against {w.mdc_heading(scoring.CONFIDENCE)} = "
+                   f"t({1.0 - (1.0 - scoring.CONFIDENCE) / 2:g}, "
                    f"n_pre + n_post − 2) · s_w · √(1/n_pre + 1/n_post), s_w the pooled within-session trial SD "
                    f"({scoring.DEFAULT_MDC_PCT:g} % of baseline when a block has fewer than 2 trials); a change is "
-                   f"real (improved / worse) only beyond the MDC." + _mdc_df(scores),
+                   f"real (improved / worse) only beyond it." + _mdc_df(scores),
                    "ASSESSMENT.md §5"),
         Definition("Return-to-sport criterion (history)", "%",
                    f"Set by the clinic (default |SI| ≤ 10 % with the whole interval of the headline test, "

@@ -34,7 +34,11 @@ def test_weak_right_subject_is_named_with_the_true_asymmetry(tmp_path):
     scores = run.store.get_session(run.session_id).scores
     stance = scores["stance"]["baseline/eyes_open"]
     assert stance["less_stable"] == "right"
-    assert stance["summary"].startswith("Single-leg stance, baseline (eyes open): RIGHT leg less stable — sway index SI +")
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_sentence
+
+    assert verdict_sentence(SessionScores.from_dict(scores).verdicts[0]).startswith(
+        "Single-leg stance, baseline: RIGHT leg less stable — sway index SI +")
     truth = run.board.truth
     gt = {"left": [], "right": []}
     for t in trials:
