@@ -75,7 +75,7 @@ STANCE_METRICS = (
     "ellipse95_area_mm2",
     "touchdowns",
 )
-#: metrics with an asymmetry index and a verdict (issue 6: ML velocity, ML range, ellipse area, touchdowns)
+#: metrics with a descriptive asymmetry row (ML velocity, ML range, ellipse area, touchdowns)
 ASYMMETRY_METRICS = ("mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2", "touchdowns")
 
 #: the composite sway index: geometric mean of value / reference over these metrics, each taken to

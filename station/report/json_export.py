@@ -2,7 +2,7 @@
 trial with its metrics, events, quality and raw recording (counts and board time).
 
 One file ``session<id>.json``. Undefined values (NaN) are ``null``. Raw counts are kept, not only
-forces, so the session can be re-analysed with another calibration or metric definition (DESIGN §2);
+forces, so the session can be re-analysed with another calibration or metric definition;
 the calibrations used are included to turn them into forces (``Calibration.from_dict``).
 """
 

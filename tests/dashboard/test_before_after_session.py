@@ -101,7 +101,7 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
 
     # the session list names the primer's effect per side
     assert sessions.item(0).text().endswith(
-        f"; after the primer: left {heads[0]['verdict']}, right {heads[1]['verdict']}")
+        f"; after the primer: left {heads[0].outcome.value}, right {heads[1].outcome.value}")
     qtbot.wait(500)  # the link-quality figures refresh (the runner held the UI thread)
     w, h, colours, ink = image_stats(save_png(window, tmp_path, "before-after.png"))
     assert (w, h) == (1500, 900) and colours > 50 and ink > 0.05
