@@ -127,8 +127,7 @@ def _side_row(key: str, sides: dict, asym: Asymmetry | None, headline: Verdict |
     left, right = (w.mean_sd((sides.get(side) or {}).get(key), decimals) for side in SIDES)
     if headline is not None:
         return SideRow(key, w.metric_label(key, rdl=rdl, meaning=meaning), left, right,
-                       w.verdict_estimate(headline).removeprefix("SI ").removeprefix("R − L ")
-                       if headline.outcome.decided else "—",
+                       w.verdict_cell(headline),
                        headline.outcome.value, w.tone(headline.outcome), True)
     if asym is None:
         return SideRow(key, w.metric_label(key, rdl=rdl, meaning=meaning), left, right, "", "", w.Tone.NEUTRAL, False)

@@ -205,12 +205,6 @@ def stance_label(key: str) -> str:
     return f"{text}, {extra}" if extra else text
 
 
-def detail_blocks(scores: SessionScores) -> list[tuple[str, str]]:
-    """``[(block key, title)]`` of the blocks with a per-side table, in the one block order."""
-    out = [(f"stance/{b.key}", block_title(f"stance/{b.key}")) for b in scores.stance_blocks()]
-    return out + [(b.block, block_title(b.block)) for b in scores.rdl_blocks()]
-
-
 # -- descriptive rows -----------------------------------------------------------------------------
 
 
@@ -298,27 +292,37 @@ def verdict_headline(v: Verdict | None) -> str:
     return "Not enough valid trials for a left/right verdict"
 
 
-def verdict_estimate(v: Verdict, *, level: bool = True) -> str:
-    """The estimate with its interval at the verdict's own level.
+def verdict_estimate(v: Verdict, *, level: bool = True, full: bool = False) -> str:
+    """The estimate with its interval at the verdict's own level, for a table cell.
 
     ``"SI +31 % [+12, +50] 96 % CI"``, ``"R − L +7.0 mm [+5.1, +9.0] 96 % CI"``, ``"change −12 % [−20, −3]
-    95 % CI"``, the primer's asymmetry ``"SI +20 % [+5, +35] 96 % CI → +5 % [−10, +20] 96 % CI, change −15
-    points [−30, −1] 96 % CI"``; ``"—"`` when undefined. ``level=False`` leaves the levels out (a column
-    whose heading names them).
+    95 % CI"``, the primer's asymmetry ``"SI +20 → +5 % (−15 points [−30, −1] 96 % CI)"`` (``full``:
+    with the intervals of SI before and after, ``"SI +20 % [+5, +35] 96 % CI → +5 % [−10, +20] 96 % CI,
+    change ..."``); ``"—"`` when undefined. ``level=False`` leaves the levels out (a column whose heading
+    names them).
     """
     decimals = _estimate_decimals(v)
     if number(v.estimate, decimals) == NONE:
         return NONE
     interval = v.interval if level else None
     if v.measure is Measure.SI_CHANGE and v.si_before_interval is not None:
+        change = estimate_text(v.estimate, interval, 0, unit="points")
+        if not full:
+            return f"SI {number(v.si_before, 0, sign=True)} → {number(v.si_after, 0, sign=True)} % ({change})"
         before = estimate_text(v.si_before, v.si_before_interval if level else None, 0, unit="%")
         after = estimate_text(v.si_after, v.si_after_interval if level else None, 0, unit="%")
-        change = estimate_text(v.estimate, interval, 0, unit="points")
         return f"SI {before} → {after}, change {change}"
     if v.measure is Measure.MDC_CHANGE:
         return f"change {number(v.estimate, decimals, sign=True)} ({mdc_heading(v.level)} {number(v.resolution, decimals)})"
     unit = "points" if v.measure is Measure.SI_CHANGE else v.unit
     return f"{v.measure.value} {estimate_text(v.estimate, interval, decimals, unit=unit)}"
+
+
+def verdict_cell(v: Verdict) -> str:
+    """A headline verdict in a per-side table's comparison column, shaped like :func:`asymmetry_text`:
+    ``"+62 % [+25, +95] 96 % CI"``, ``"R − L +9.1 mm [−7.8, +26.1] 96 % CI"``; ``"—"`` when undefined."""
+    text = estimate_text(v.estimate, v.interval, _estimate_decimals(v), unit=v.unit)
+    return f"R − L {text}" if v.measure is Measure.DIFFERENCE and text != NONE else text
 
 
 def resolution_text(v: Verdict) -> str:
@@ -355,13 +359,14 @@ def verdict_sentence(v: Verdict) -> str:
                 f"change {resolution_text(v)} (an increase counts as worse only beyond "
                 f"+{number(v.worse_allowance_pct, 0)} %, an allowance for fatigue); false-positive rate at most "
                 f"{level_text(v.alpha)} per leg ({level_text(v.alpha_improved)} 'improved', {level_text(v.alpha_worse)} 'worse').")
-    return (f"{title}, left/right asymmetry: {v.outcome.value} — {estimate}; smallest detectable change "
-            f"{resolution_text(v)}.")
+    return (f"{title}, left/right asymmetry: {v.outcome.value} — {verdict_estimate(v, full=True)}; smallest "
+            f"detectable change {resolution_text(v)}.")
 
 
 def verdict_record(v: Verdict) -> dict:
-    """A verdict for ``assess --json`` and the JSON export: the stored dict plus its ``text``."""
-    return v.to_dict() | {"text": verdict_sentence(v)}
+    """A verdict for ``assess --json`` and the JSON export: the stored dict plus its ``text`` and ``noise``
+    (what the test's noise term is)."""
+    return v.to_dict() | {"text": verdict_sentence(v), "noise": NOISE[v.method]}
 
 
 def interval_meaning(v: Verdict) -> str:
