@@ -59,7 +59,7 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
                                         f"RIGHT leg: improved ({verdict_estimate(heads[1])})  ·  "
                                         f"Asymmetry: reduced ({verdict_estimate(heads[2])})")
     # each leg's interval is a 95 % one (4 % + 1 % tails), the asymmetry change's a 96 % one
-    assert all(verdict_estimate(v).endswith(level) for v, level in zip(heads, ("95 % CI", "95 % CI", "96 % CI")))
+    assert all(f"] {level}" in verdict_estimate(v) for v, level in zip(heads, ("95 % CI", "95 % CI", "96 % CI")))
     assert "-0 " not in plain_text(view.summary) and "−0 " not in plain_text(view.summary)
     assert view.table.horizontalHeaderItem(1).text() == "before (mean of 3)"
     assert view.table.horizontalHeaderItem(2).text() == "after (mean of 3)"
