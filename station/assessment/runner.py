@@ -307,7 +307,7 @@ class Runner:
             raise Aborted
 
     def check_link(self) -> None:
-        if self.acq.state == "stopped":
+        if self.acq.state.ended:
             raise self.acq.error or StationError("The board stopped streaming.")
 
     def emit(self, kind: str, text: str, **data) -> None:

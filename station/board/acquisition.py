@@ -1,23 +1,31 @@
-"""Acquisition: a reader thread that owns the transport, decodes, keeps time, counts, and records.
+"""Acquisition: a reader thread that owns a source, keeps a ring buffer for live views, and reconnects.
 
-One thread reads the transport in small batches, decodes them (:class:`StreamDecoder`), unwraps the
-board clock and maps it to host time, fills a ring buffer for live consumers (dashboard, calibration)
-and, while a trial records, appends the raw frames to an on-disk journal in fsync'ed blocks of at
-most 0.25 s. When the link is lost it marks a gap, waits for the board to come back and resumes.
+One thread reads the :class:`~station.board.source.Source` in small batches and hands each to the
+stream state (:class:`~station.board.stream.StreamState`: clock, sanity, lost frames, reboots, link
+counts), which says what the batch means. The thread pushes the time-stamped frames into a ring buffer
+for live consumers (dashboard, calibration) and, while a trial records, into the
+:class:`~station.board.recording.Recording` that journals them in fsync'ed blocks. When the link is lost
+it waits for the board to come back and resumes; the stream state marks the gap.
 
-Sequence (DESIGN §6)::
+Usage::
 
-    acq = Acquisition(transport)
+    acq = Acquisition(source)            # a Source, or a byte Transport (wrapped in SerialBoardSource)
     acq.start()                          # opens the board (errors raise here), starts the thread
     acq.begin_recording(journal_path, meta)
-    ...                                  # acq.snapshot(5.0), acq.quality
+    ...                                  # acq.snapshot(5.0), acq.quality, acq.state
     trial = acq.end_recording()          # TrialFile; the journal stays until the caller removes it
     acq.stop()                           # always safe; stops the stream and closes the port
+
+Locks: ``_lock`` guards the stream state, ring and recording (live views wait on it, only for
+memory work); ``_command_lock`` serialises what is sent to the board (start, commands), never under
+``_lock``.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import enum
 import logging
 import threading
 import time
@@ -25,21 +33,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.board.clock import HALF_WRAP_US, WRAP_US, DeviceClock, HostClockFit
-from station.board.journal import FLAG_NEW_SEGMENT, FLAG_REBOOT, JournalWriter
-from station.board.protocol import FRAME_DTYPE, PROTOCOL_MAJOR, BoardInfo
-from station.board.quality import LinkStats
+from station.board.journal import JournalWriter
+from station.board.protocol import BoardInfo
+from station.board.recording import Recording
+from station.board.source import Source, SourceInfo, as_source
+from station.board.stream import PROTOCOL_CHANGED, LinkFailure, StreamState, StreamUpdate
 from station.board.transport import LinkLost, Transport
 from station.board.trialfile import TrialFile
-from station.board.decode import FrameSanity, StreamDecoder
 from station.errors import ProtocolError, StationError
 
 log = logging.getLogger(__name__)
 
-#: longest time raw frames wait in memory before they are written and fsync'ed to the journal
-JOURNAL_BLOCK_S = 0.2
-#: event kinds that end a recording as failed (the trial's quality carries ``failed`` / ``failed_code``)
-FAILURE_KINDS = ("board_changed", "protocol_changed")
+#: how long one read waits for data
+READ_TIMEOUT_S = 0.05
+#: how long one reconnect attempt waits before the thread checks for stop / timeout again
+RECONNECT_ATTEMPT_S = 1.0
+#: how many of the board's latest acks are kept
+KEEP_ACKS = 100
+#: frames per nominal period a live window allows for: a fixed-rate ADC (HX711s run up to ~16 % fast),
+#: and a source that reports on change (bursts well above its nominal rate)
+RATE_MARGIN_REGULAR = 1.2
+RATE_MARGIN_ON_CHANGE = 3.0
+
+
+class LinkState(enum.StrEnum):
+    """Where the link to the board stands (compares equal to its value, e.g. ``"connected"``)."""
+
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    #: stopped by the caller (or never started)
+    STOPPED = "stopped"
+    #: ended by an error (:attr:`Acquisition.error` says why)
+    FAILED = "failed"
+
+    @property
+    def ended(self) -> bool:
+        """No more frames will come."""
+        return self in (LinkState.STOPPED, LinkState.FAILED)
 
 
 @dataclass
@@ -51,7 +81,7 @@ class LiveWindow:
     t_s : float64 (n,)
         Device time mapped to the host clock, seconds since the acquisition started.
     counts : int32 (n, 4)
-        Raw counts fl, fr, bl, br.
+        Raw per-corner values fl, fr, bl, br (in the source's value unit).
     status : uint8 (n,)
         Status bytes (saturation / timeout bits).
     """
@@ -59,11 +89,6 @@ class LiveWindow:
     t_s: np.ndarray
     counts: np.ndarray
     status: np.ndarray
-
-
-def _shift_times(event: dict, t0: float) -> dict:
-    """Re-express an event's times (``t_s``, ``t_end_s``) relative to the trial's first frame."""
-    return {k: (v - t0 if k in ("t_s", "t_end_s") else v) for k, v in event.items()}
 
 
 class _Ring:
@@ -94,91 +119,84 @@ class _Ring:
         return LiveWindow(self.t_s[idx], self.counts[idx], self.status[idx])
 
 
-class _Recording:
-    def __init__(self, journal: JournalWriter, header: dict):
-        self.journal = journal
-        self.header = header
-        self.stats = LinkStats()
-        self.frames: list[np.ndarray] = []
-        self.device_s: list[np.ndarray] = []
-        self.host_s: list[np.ndarray] = []
-        self.flags: list[np.ndarray] = []
-        self.pending: list[tuple] = []
-        self.pending_since: float | None = None
-        self.gaps: list[dict] = []
-        self.events: list[dict] = []
-        self.counts = {"crc_errors": 0, "resyncs": 0, "skipped_bytes": 0, "implausible_frames": 0}
-        self.failure: dict | None = None  # the event that ended the recording as failed
-        self.first_frame = True
-        self.io_lock = threading.Lock()
-
-
 class Acquisition:
-    """Reader thread + ring buffer + journal for one board.
+    """Reader thread + ring buffer + reconnects for one board.
 
     Parameters
     ----------
-    transport : Transport
-        Not yet opened; :meth:`start` opens it.
+    source : Source or Transport
+        Not yet opened; :meth:`start` opens it. A byte transport is wrapped in a
+        :class:`~station.board.source.SerialBoardSource`.
     ring_seconds : float
         How much history :meth:`snapshot` can return.
     reconnect_timeout_s : float or None
-        Give up (state ``"stopped"``) when the board has not come back after this long;
+        Give up (state ``FAILED``) when the board has not come back after this long;
         None waits until :meth:`stop`.
     """
 
-    def __init__(self, transport: Transport, *, ring_seconds: float = 60.0, reconnect_timeout_s: float | None = None):
-        self.transport = transport
+    def __init__(self, source: Source | Transport, *, ring_seconds: float = 60.0,
+                 reconnect_timeout_s: float | None = None):
+        self.source = as_source(source)
         self.ring_seconds = float(ring_seconds)
         self.reconnect_timeout_s = reconnect_timeout_s
-        self.info: BoardInfo | None = None
-        self.state = "stopped"
+        self.source_info: SourceInfo | None = None
+        self.state = LinkState.STOPPED
         self.error: StationError | None = None
+        #: why the link was ended as failed (another board, another protocol major); None otherwise
+        self.failure: LinkFailure | None = None
+        self.acks: list[tuple[int, int]] = []
+        self.last_journal_path = None
         self._lock = threading.Lock()
+        self._command_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._decoder = StreamDecoder()
-        self._stats = LinkStats()
-        self._rec: _Recording | None = None
+        self._stream: StreamState | None = None
         self._ring: _Ring | None = None
-        self._clock: DeviceClock | None = None
-        self._fit = HostClockFit()
+        self._rec: Recording | None = None
         self._mono0 = time.monotonic()
         self._unix0 = time.time()
-        self._restart_pending = False  # next frame follows a reconnect
-        self._reboot_pending = False  # an info frame announced a reboot before its first frame
-        self.last_journal_path = None
-        self._lost_at: tuple[float, float, int | None] | None = None  # (device_s, host_s, last seq) at link loss
-        self._frames_since_connect = 0
-        self._last_arrival: float | None = None
-        self._last_seq: int | None = None
-        self.acks: list[tuple[int, int]] = []
-        self.transport_name = getattr(transport, "name", "?")
-        self._sanity: FrameSanity | None = None
-        #: why the link was ended as failed (another board, another protocol major); None otherwise
-        self.failure: dict | None = None
+        self._rate_margin = RATE_MARGIN_REGULAR
+
+    # ------------------------------------------------------------------ what is plugged in
+    @property
+    def info(self) -> BoardInfo | None:
+        """The board's info (synthesised for sources without an info frame)."""
+        return self.source_info.board if self.source_info is not None else None
+
+    @property
+    def transport(self):
+        """The byte transport under a serial board's source (None for other sources)."""
+        return getattr(self.source, "transport", None)
+
+    @property
+    def transport_name(self) -> str:
+        """The endpoint ("/dev/ttyACM0", "virtual:seed=3", ...)."""
+        return self.source.name
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> BoardInfo:
         """Open the board (raises PortError/ProtocolError here), start streaming and the reader thread."""
-        info = self.transport.open()
+        source_info = self.source.open()
         try:
-            self._set_info(info)
-            self.transport.start()
+            with self._command_lock:
+                self.source.start()
         except BaseException:
-            self.transport.close()
+            self.source.close()
             raise
-        rate = max(float(info.nominal_rate_hz or 80), 1.0)
-        self._clock = DeviceClock(nominal_period_s=1.0 / rate)
-        self._sanity = FrameSanity(nominal_period_s=1.0 / rate)
-        self._ring = _Ring(int(self.ring_seconds * rate * 1.5) + 64)
-        self._mono0 = time.monotonic()
-        self._unix0 = time.time()
-        self.state = "connected"
+        rate = max(float(source_info.nominal_rate_hz or 80), 1.0)
+        self._rate_margin = RATE_MARGIN_REGULAR if self.source.regular_timing else RATE_MARGIN_ON_CHANGE
+        with self._lock:
+            self.source_info = source_info
+            self._stream = StreamState(source_info.board, name=self.source.name, nominal_rate_hz=rate,
+                                       regular_timing=self.source.regular_timing)
+            self._ring = _Ring(int(self.ring_seconds * rate * max(1.5, self._rate_margin)) + 64)
+            self._mono0 = time.monotonic()
+            self._unix0 = time.time()
+            self.state = LinkState.CONNECTED
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="station-acquisition", daemon=True)
         self._thread.start()
-        return info
+        return source_info.board
 
     def stop(self) -> None:
         """Stop the thread, the stream and the port. Safe to call at any time, and twice."""
@@ -187,33 +205,24 @@ class Acquisition:
             self._thread.join(timeout=5.0)
         self._thread = None
         try:
-            self.transport.stop()
+            self.source.stop()
         except Exception as exc:  # the link may already be gone
             log.debug("stop: %s", exc)
         finally:
             try:
-                self.transport.close()
+                self.source.close()
             finally:
                 rec = self._rec
                 if rec is not None:
                     self._flush_journal(rec, force=True)
-                    self._close_journal(rec)
-                self.state = "stopped"
-
-    def _set_info(self, info: BoardInfo) -> None:
-        if info.protocol_major != PROTOCOL_MAJOR:
-            from station.errors import ProtocolError
-
-            raise ProtocolError(
-                f"the board on {self.transport_name} speaks protocol {info.protocol_major}.x; "
-                f"this station understands {PROTOCOL_MAJOR}.x."
-            )
-        self.info = info
+                    rec.close()
+                if self.state != LinkState.FAILED:
+                    self.state = LinkState.STOPPED
 
     def send_command(self, data: bytes) -> None:
         """Send an encoded command frame to the board (e.g. CMD_SIM_SCENE)."""
-        with self._lock:
-            self.transport.write(data)
+        with self._command_lock:
+            self.source.send_command(data)
 
     # ------------------------------------------------------------------ live views
     def _now(self) -> float:
@@ -224,8 +233,7 @@ class Acquisition:
         with self._lock:
             if self._ring is None:
                 return LiveWindow(np.zeros(0), np.zeros((0, 4), np.int32), np.zeros(0, np.uint8))
-            rate = float(self.info.nominal_rate_hz or 80)
-            win = self._ring.last(int(seconds * rate * 1.2) + 2)
+            win = self._ring.last(int(seconds * self.source_info.nominal_rate_hz * self._rate_margin) + 2)
         if len(win.t_s):
             keep = win.t_s > win.t_s[-1] - seconds
             win = LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep])
@@ -235,49 +243,48 @@ class Acquisition:
     def quality(self) -> dict:
         """Link quality since :meth:`start`."""
         with self._lock:
-            return self._stats.as_dict()
+            return self._stream.stats.as_dict() if self._stream is not None else {}
 
     @property
     def frames_total(self) -> int:
         with self._lock:
-            return self._stats.frames
+            return self._stream.stats.frames if self._stream is not None else 0
 
     # ------------------------------------------------------------------ recording
     def begin_recording(self, journal_path, meta: dict | None = None, *, calibration: dict | None = None) -> None:
         """Start journaling every frame that arrives from now on to ``journal_path``."""
+        source_info = self.source_info
         header = {
-            "board": self.info.to_dict() if self.info else {},
+            "board": source_info.board.to_dict() if source_info else {},
+            "source": source_info.to_dict() if source_info else {},
             "meta": dict(meta or {}, started_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                          port=self.transport_name),
             "calibration": calibration,
         }
         journal = JournalWriter(journal_path, header)
+        rate = source_info.nominal_rate_hz if source_info else 80.0
         with self._lock:
             if self._rec is not None:
                 journal.close()
                 raise RuntimeError("a recording is already running")
-            self._rec = _Recording(journal, header)
+            self._rec = Recording(journal, header, nominal_rate_hz=rate)
 
     @property
     def recording_frames(self) -> int:
         with self._lock:
-            return self._rec.stats.frames if self._rec else 0
+            return self._rec.frames if self._rec else 0
 
     @property
     def recording_start_s(self) -> float | None:
         """Device time (s, the acquisition's unwrapped board clock) of the first recorded frame."""
         with self._lock:
-            rec = self._rec
-            return None if rec is None else rec.stats.first_s
+            return None if self._rec is None else self._rec.first_s
 
     @property
     def recording_duration_s(self) -> float:
         """Device time from the first recorded frame to the last."""
         with self._lock:
-            rec = self._rec
-            if rec is None or rec.stats.first_s is None:
-                return 0.0
-            return rec.stats.last_s - rec.stats.first_s
+            return 0.0 if self._rec is None else self._rec.duration_s
 
     def end_recording(self, *, duration_s: float | None = None) -> TrialFile:
         """Stop journaling and return the trial (frames beyond ``duration_s`` of device time dropped).
@@ -285,347 +292,128 @@ class Acquisition:
         The journal file is closed but left on disk: remove it once the trial is safely written.
         """
         with self._lock:
-            rec = self._rec
-            self._rec = None
+            rec, self._rec = self._rec, None
         if rec is None:
             raise RuntimeError("no recording is running")
         self._flush_journal(rec, force=True)
-        self._close_journal(rec)
+        rec.close()
         self.last_journal_path = rec.journal.path
-        if rec.frames:
-            frames = np.concatenate(rec.frames)
-            dev = np.concatenate(rec.device_s)
-            host = np.concatenate(rec.host_s)
-            flags = np.concatenate(rec.flags)
-            t0 = float(dev[0])
-        else:
-            frames, dev, host, flags, t0 = np.zeros(0, FRAME_DTYPE), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8), 0.0
-        stats = rec.stats
-        events = rec.events
-        if duration_s is not None and len(frames):
-            # Half a period of slack: a frame stamped at exactly duration_s (rounded µs) belongs after.
-            rate = float(self.info.nominal_rate_hz or 80)
-            end = t0 + duration_s - 0.25 / rate
-            keep = dev < end
-            if not keep.all():
-                frames, dev, host, flags = frames[keep], dev[keep], host[keep], flags[keep]
-                stats = LinkStats()
-                stats.add_frames(frames, dev, (flags & FLAG_NEW_SEGMENT) != 0)
-                stats.reboots = int(np.count_nonzero(flags & FLAG_REBOOT))
-                stats.add_link_counts(**rec.counts)
-                # A gap that straddles the end is cut at the end (with the frames it hid before it).
-                cut = t0 + duration_s
-                for g in rec.gaps:
-                    if g["t_start_s"] < end:
-                        t_end = min(g["t_end_s"], cut)
-                        lost = g.get("lost_frames", 0)
-                        if t_end < g["t_end_s"]:
-                            lost = min(lost, max(0, int(round((t_end - g["t_start_s"]) * rate)) - 1))
-                        stats.add_gap(g["t_start_s"], t_end, lost_frames=lost)
-                events = [dict(e, t_end_s=min(e["t_end_s"], cut)) if "t_end_s" in e else e
-                          for e in rec.events if e["t_s"] < end]
-        quality = stats.as_dict()
-        if rec.failure is not None:
-            quality["failed"] = rec.failure["message"]
-            quality["failed_code"] = rec.failure["kind"]
-        if len(frames):
-            # One linear device->host map for the whole trial (the live per-batch map may step as
-            # the fit settles); the journal keeps the live map.
-            with self._lock:
-                host = self._unix0 + self._fit.to_host(dev)
-        return TrialFile(
-            frames=frames,
-            device_time_s=dev - t0,
-            host_time_s=host,
-            board=rec.header["board"],
-            quality=quality,
-            gaps=[[a - t0, b - t0] for a, b in stats.gap_list],
-            calibration=rec.header["calibration"],
-            meta=rec.header["meta"],
-            events=[_shift_times(e, t0) for e in events],
-        )
-
-    def _flush_journal(self, rec: _Recording, *, force: bool = False) -> None:
-        """Write pending frames as one block and fsync (called without ``self._lock`` held)."""
         with self._lock:
-            if not rec.pending:
-                return
-            if not force and rec.pending_since is not None and self._now() - rec.pending_since < JOURNAL_BLOCK_S:
-                return
-            pending, rec.pending, rec.pending_since = rec.pending, [], None
-            counts = dict(rec.counts)
-        with rec.io_lock:
-            if rec.journal.closed:
-                return
-            try:
-                for item in pending:
-                    if item[0] == "frames":
-                        rec.journal.append_frames(*item[1:])
-                    else:
-                        rec.journal.append_json(item[1], item[2])
-                rec.journal.append_json(b"C", counts)
-                rec.journal.sync()
-            except (OSError, ValueError) as exc:
-                log.error("could not write the journal %s: %s", rec.journal.path, exc)
+            fit = copy.copy(self._stream.fit)  # (its slope and offset as of now)
+        return rec.trial(duration_s=duration_s, host_unix_s=lambda dev: self._unix0 + fit.to_host(dev))
 
-    @staticmethod
-    def _close_journal(rec: _Recording) -> None:
-        with rec.io_lock:
-            rec.journal.close()
+    def _flush_journal(self, rec: Recording, *, force: bool = False) -> None:
+        """Write due journal items as one block and fsync (the file I/O happens outside ``self._lock``)."""
+        with self._lock:
+            items = rec.take_pending(self._now(), force=force)
+        rec.write(items)
 
     # ------------------------------------------------------------------ reader thread
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self.transport.read(0.05)
+                batch = self.source.read(READ_TIMEOUT_S)
             except LinkLost as exc:
                 if not self._handle_lost(exc):
                     break
                 continue
             except Exception as exc:  # never die silently: the UI shows state/error
                 log.exception("reader thread failed")
-                self.error = exc if isinstance(exc, StationError) else StationError(f"the link failed: {exc}")
-                self.state = "stopped"
+                self._end(exc if isinstance(exc, StationError) else StationError(f"the link failed: {exc}"))
                 break
-            now = self._now()
-            if data:
-                self._process(self._decoder.feed(data), now)
+            with self._lock:
+                update = self._stream.feed(batch, self._now())
+                self._apply(update)
+            if update.failure is not None:
+                break
+            if update.rebooted:
+                self._restart_board()
             rec = self._rec
             if rec is not None:
                 self._flush_journal(rec)
+
+    def _apply(self, update: StreamUpdate) -> None:
+        """Ring, recording and acks from one stream update (``self._lock`` held)."""
+        self.acks.extend(update.acks)
+        del self.acks[:-KEEP_ACKS]
+        rec = self._rec
+        now = self._now()
+        if rec is not None:
+            rec.add_link_counts(update.link_counts)
+        for chunk in update.chunks:
+            self._ring.push(chunk.host_s, chunk.frames["counts"], chunk.frames["status"])
+            if rec is not None:
+                rec.add(chunk, unix0_s=self._unix0, now_s=now)
+        if update.failure is not None:
+            self._fail(update.failure)
+
+    def _restart_board(self) -> None:
+        """A rebooted board waits for a start command."""
+        try:
+            with self._command_lock:
+                self.source.start()
+        except Exception as exc:
+            log.debug("restart after reboot: %s", exc)
+
+    def _end(self, error: StationError) -> None:
+        """The link ended with ``error``."""
+        self.error = error
+        self.state = LinkState.FAILED
+
+    def _fail(self, failure: LinkFailure) -> None:
+        """End the link as failed (another board, another protocol): error, state, failure in the recording."""
+        self.failure = failure
+        self._end(ProtocolError(failure.message) if failure.kind == PROTOCOL_CHANGED else StationError(failure.message))
+        self._stop.set()
+        if self._rec is not None:
+            self._rec.fail(failure, now_s=self._now())
 
     def _handle_lost(self, exc: LinkLost) -> bool:
         """Wait for the board to return; True to keep reading, False to end the thread."""
         log.warning("%s", exc)
         # Frames may sit behind a false sync whose LEN points past what arrived: decode them now.
-        self._process(self._decoder.flush(), self._now())
-        self._release_held()
-        if self.state == "stopped":  # the flushed bytes ended the link (another protocol major, another board)
-            return False
+        last = self.source.flush()
         with self._lock:
-            self.state = "reconnecting"
-            last_s = self._clock.last_s if self._clock else None
-            self._lost_at = (last_s, self._last_arrival, self._last_seq) if last_s is not None else None
-        if type(self.transport).reconnect is Transport.reconnect:
-            self.error = exc
-            self.state = "stopped"
+            update = self._stream.link_lost(last, self._now())
+            self._apply(update)
+            if update.failure is not None:  # the flushed bytes ended the link (another protocol, another board)
+                return False
+            self.state = LinkState.RECONNECTING
+        if not self.source.can_reconnect:
+            self._end(exc)
             return False
         t_lost = time.monotonic()
         while not self._stop.is_set():
             if self.reconnect_timeout_s is not None and time.monotonic() - t_lost > self.reconnect_timeout_s:
-                self.error = exc
-                self.state = "stopped"
+                self._end(exc)
                 return False
             try:
-                info = self.transport.reconnect(timeout_s=1.0)
+                source_info = self.source.reconnect(timeout_s=RECONNECT_ATTEMPT_S)
             except LinkLost:
                 continue
             except StationError as err:
                 log.error("%s", err)
                 if isinstance(err, ProtocolError):
-                    self._fail("protocol_changed", str(err))
-                self.error = err
-                self.state = "stopped"
+                    with self._lock:
+                        self._fail(self._stream.fail(PROTOCOL_CHANGED, str(err)))
+                else:
+                    self._end(err)
                 return False
-            if self.info is not None and info.board_id != self.info.board_id:
-                self._fail("board_changed", self._board_changed_message(info))
-                return False
+            with self._lock:
+                failure = self._stream.reconnected(source_info.board)
+                if failure is not None:
+                    self._fail(failure)
+                    return False
+                self.source_info = source_info
             try:
-                self._set_info(info)
-                self.transport.start()
+                with self._command_lock:
+                    self.source.start()
             except LinkLost:
                 continue
             except StationError as err:
-                self.error = err
-                self.state = "stopped"
+                self._end(err)
                 return False
-            with self._lock:
-                self._decoder.reset()
-                self._restart_pending = True
-                self._frames_since_connect = 0
-                self.state = "connected"
+            self.state = LinkState.CONNECTED
             log.warning("%s: link restored after %.1f s", self.transport_name, time.monotonic() - t_lost)
             return True
         return False
-
-    def _process(self, batch, arrival: float) -> None:
-        with self._lock:
-            self.acks.extend(batch.acks)
-            del self.acks[:-100]
-            self._stats.add_link_counts(crc_errors=batch.crc_errors, resyncs=batch.resyncs, skipped_bytes=batch.skipped_bytes)
-            rec = self._rec
-            if rec is not None:
-                for k, v in (("crc_errors", batch.crc_errors), ("resyncs", batch.resyncs), ("skipped_bytes", batch.skipped_bytes)):
-                    rec.counts[k] += v
-                rec.stats.add_link_counts(crc_errors=batch.crc_errors, resyncs=batch.resyncs, skipped_bytes=batch.skipped_bytes)
-            # Split the batch at info frames: a mid-stream info after data frames is a reboot.
-            reboot_at = []
-            frames = batch.frames
-            for info, pos in zip(batch.infos, batch.info_positions):
-                failure = None
-                if info.protocol_major != PROTOCOL_MAJOR:
-                    failure = ("protocol_changed",
-                               f"the board on {self.transport_name} announced protocol {info.protocol_major}."
-                               f"{info.protocol_minor} in the middle of the stream; this station understands "
-                               f"{PROTOCOL_MAJOR}.x, so the recording stopped (what was recorded before is kept).")
-                elif self.info is not None and info.board_id != self.info.board_id:
-                    failure = ("board_changed", self._board_changed_message(info))
-                if failure is not None:
-                    # keep the frames that came before the announcement, refuse everything after it
-                    frames = frames[:pos]
-                    for a, b in zip([0, *reboot_at], [*reboot_at, len(frames)]):
-                        if b > a:
-                            self._process_frames(frames[a:b], arrival, reboot=a in reboot_at)
-                    self._fail(*failure, locked=True)
-                    return
-                self._set_info(info)
-                if self._frames_since_connect + pos > 0:
-                    reboot_at.append(pos)
-            n = len(frames)
-            pieces = sorted(set([0, *[p for p in reboot_at if p < n], n]))
-            for a, b in zip(pieces[:-1], pieces[1:]):
-                reboot = a in reboot_at or (a == 0 and self._reboot_pending)
-                used = self._process_frames(frames[a:b], arrival, reboot=reboot)
-                self._reboot_pending = reboot and not used
-            if reboot_at and reboot_at[-1] >= n:
-                self._reboot_pending = True  # the info came last: the next frame starts anew
-            if reboot_at:
-                try:
-                    self.transport.start()  # a rebooted board waits for a start command
-                except Exception as exc:
-                    log.debug("restart after reboot: %s", exc)
-
-    def _continues_stream(self, frame) -> bool:
-        """True when ``frame`` follows the last frame in both sequence number and board clock.
-
-        A board that rebooted restarts both; an info frame followed by such a frame was a late
-        answer to one of our info requests (the handshake repeats them when the board is slow to
-        answer), not a reboot.
-        """
-        if self._last_seq is None or self._clock.last_us is None:
-            return False
-        step = (int(frame["seq"]) - self._last_seq) % 65536
-        if not 0 < step < 4096:
-            return False
-        dt_us = (int(frame["t_us"]) - self._clock.last_us) % WRAP_US
-        expected_us = step * self._clock.nominal_period_s * 1e6
-        return dt_us < HALF_WRAP_US and abs(dt_us - expected_us) <= 0.05 * expected_us + 2e6 * self._clock.nominal_period_s
-
-    def _count_implausible(self, rejected: int) -> None:
-        if not rejected:
-            return
-        self._stats.add_link_counts(implausible_frames=rejected)
-        rec = self._rec
-        if rec is not None:
-            rec.counts["implausible_frames"] += rejected
-            rec.stats.add_link_counts(implausible_frames=rejected)
-
-    def _release_held(self) -> None:
-        """The stream ended (link lost): a frame the sanity check still holds is decided now."""
-        if self._sanity is None or not self._sanity.holding:
-            return
-        with self._lock:
-            held = self._sanity.feed(np.zeros(0, FRAME_DTYPE), final=True)
-            if len(held):
-                self._process_frames(held, self._last_arrival or self._now(), reboot=False, checked=True)
-
-    def _board_changed_message(self, info: BoardInfo) -> str:
-        return (f"a different board (id {info.board_id_hex}) answered on {self.transport_name} where board "
-                f"{self.info.board_id_hex} was recording; the trial ends as failed instead of merging two boards' "
-                "data under one calibration (what was recorded before is kept).")
-
-    def _fail(self, kind: str, message: str, *, locked: bool = False) -> None:
-        """End the link as failed: error, state ``stopped``, and a failure event in the recording."""
-        log.error("%s", message)
-        self.error = ProtocolError(message) if kind == "protocol_changed" else StationError(message)
-        self.state = "stopped"
-        self._stop.set()
-        event = {"t_s": self._clock.last_s if self._clock and self._clock.last_s is not None else 0.0,
-                 "kind": kind, "message": message}
-        self.failure = event
-        rec = self._rec
-        if rec is not None and rec.failure is None:
-            if not locked:
-                with self._lock:
-                    self._record_failure(rec, event)
-            else:
-                self._record_failure(rec, event)
-
-    @staticmethod
-    def _record_failure(rec: _Recording, event: dict) -> None:
-        rec.failure = event
-        rec.events.append(event)
-        rec.pending.append(("json", b"E", event))
-
-    def _process_frames(self, frames: np.ndarray, arrival: float, *, reboot: bool, checked: bool = False) -> bool:
-        """Account, time-stamp, ring-buffer and journal consecutive frames; False when none was plausible."""
-        if reboot and self._continues_stream(frames[0]):
-            log.info("%s: an info frame mid-stream answered an info request; the board did not reboot",
-                     self.transport_name)
-            reboot = False
-        if not checked:
-            if reboot or self._restart_pending:
-                self._sanity.reset()
-            before = self._sanity.rejected
-            frames = self._sanity.feed(frames)
-            self._count_implausible(self._sanity.rejected - before)
-        n = len(frames)
-        if n == 0:
-            return False
-        reconnect = self._restart_pending
-        restart = reboot or reconnect
-        host_elapsed = arrival - self._last_arrival if self._last_arrival is not None else None
-        prev_s = self._clock.last_s
-        prev_seq = self._last_seq
-        dev, jumps = self._clock.unwrap(frames["t_us"], restart=restart and prev_s is not None,
-                                        host_elapsed_s=host_elapsed, keep_forward=reconnect and not reboot)
-        new_seg = jumps.copy()
-        flags = np.zeros(n, dtype=np.uint8)
-        if restart and prev_s is not None:
-            new_seg[0] = True
-            if reboot:
-                flags[0] |= FLAG_REBOOT
-                self._stats.reboots += 1
-        flags[new_seg] |= FLAG_NEW_SEGMENT
-        self._restart_pending = False
-        self._fit.update(dev[-1], arrival)
-        t_host = self._fit.to_host(dev)
-        self._ring.push(t_host, frames["counts"], frames["status"])
-        gap = None
-        if restart and prev_s is not None:
-            lost_frames = 0
-            if reconnect and not reboot and prev_seq is not None:
-                lost_frames = (int(frames["seq"][0]) - prev_seq) % 65536 - 1
-                if lost_frames < 0 or lost_frames > 0.5 * 65536:
-                    lost_frames = 0
-            gap = {"t_start_s": prev_s, "t_end_s": float(dev[0]), "kind": "reboot" if reboot else "link_lost",
-                   "lost_frames": lost_frames}
-            self._stats.add_gap(prev_s, float(dev[0]), lost_frames=lost_frames)
-        self._stats.add_frames(frames, dev, new_seg)
-        rec = self._rec
-        if rec is not None:
-            host_unix = self._unix0 + t_host
-            if rec.first_frame:
-                new_seg[0] = True
-                flags[0] |= FLAG_NEW_SEGMENT
-                rec.first_frame = False
-                gap = None  # a gap before the first recorded frame is not part of the trial
-            if gap is not None:
-                rec.gaps.append(gap)
-                rec.stats.add_gap(gap["t_start_s"], gap["t_end_s"], lost_frames=gap["lost_frames"])
-                rec.events.append({"t_s": gap["t_start_s"], "kind": gap["kind"], "t_end_s": gap["t_end_s"]})
-                rec.pending.append(("json", b"G", gap))
-                if reboot:
-                    rec.stats.reboots += 1
-            rec.stats.add_frames(frames, dev, new_seg)
-            rec.frames.append(frames)
-            rec.device_s.append(dev)
-            rec.host_s.append(host_unix)
-            rec.flags.append(flags)
-            rec.pending.append(("frames", frames, dev, host_unix, flags))
-            if rec.pending_since is None:
-                rec.pending_since = self._now()
-        self._frames_since_connect += n
-        self._last_arrival = arrival
-        self._last_seq = int(frames["seq"][-1])
-        return True

@@ -394,11 +394,16 @@ class FrameSanity:
     ----------
     nominal_period_s : float
         The board's nominal frame period.
+    check_timing : bool
+        Compare clock steps with sequence steps (a board that converts at a fixed rate). False for a
+        source whose frames come when a value changes (their sequence numbers are synthesised): only
+        the count range is checked.
     """
 
     TOLERANCE = 0.5
 
-    def __init__(self, *, nominal_period_s: float):
+    def __init__(self, *, nominal_period_s: float, check_timing: bool = True):
+        self.check_timing = bool(check_timing)
         self.nominal_period_us = float(nominal_period_s) * 1e6
         self.period_us = self.nominal_period_us
         self.rejected = 0
@@ -440,6 +445,8 @@ class FrameSanity:
         """
         ok_range = counts_in_range(frames)
         self.rejected += int(np.count_nonzero(~ok_range))
+        if not self.check_timing:
+            return frames[ok_range]
         if not self.holding and self._ref is not None and len(frames) and ok_range.all():
             # fast path: every step agrees with the one before (the normal case)
             seq = frames["seq"].astype(np.int64)

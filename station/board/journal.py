@@ -7,7 +7,7 @@ journals into trial files with :func:`recover_journal`.
 File layout: the magic ``b"BSJOURNAL1\\n"`` followed by records
 ``tag (1 byte) | length (u32 LE) | crc32 of payload (u32 LE) | payload``:
 
-- ``H`` header (JSON): board, meta, calibration, started_utc, target out path;
+- ``H`` header (JSON): board, source (kind, geometry, value unit), meta, calibration;
 - ``F`` frames: ``u32 n`` then n x 24 frame bytes (FRAME_DTYPE), n x float64 device seconds
   (session axis), n x float64 host Unix seconds, n x u8 flags (bit 0: starts a new connected
   stretch, bit 1: first frame after a reboot);
@@ -238,7 +238,7 @@ def iter_records(path, *, stats: dict | None = None):
 def read_journal(path):
     """Rebuild a :class:`~station.board.trialfile.TrialFile` from a journal (finished or not)."""
     from station.board.quality import LinkStats
-    from station.board.trialfile import TrialFile
+    from station.board.trialfile import LEGACY_SOURCE, TrialFile
 
     header: dict = {}
     counts = {"crc_errors": 0, "resyncs": 0, "skipped_bytes": 0}
@@ -297,6 +297,7 @@ def read_journal(path):
         device_time_s=dev - t0,
         host_time_s=host.copy(),
         board=header.get("board") or {},
+        source={**LEGACY_SOURCE, **(header.get("source") or {})},
         quality=quality,
         gaps=list(stats.gap_list),
         calibration=header.get("calibration"),

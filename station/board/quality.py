@@ -62,6 +62,11 @@ class LinkStats:
         self.skipped_bytes += int(skipped_bytes)
         self.implausible_frames += int(implausible_frames)
 
+    def link_counts(self) -> dict:
+        """The decoder and sanity counts (what :meth:`add_link_counts` takes)."""
+        return {"crc_errors": self.crc_errors, "resyncs": self.resyncs, "skipped_bytes": self.skipped_bytes,
+                "implausible_frames": self.implausible_frames}
+
     def add_gap(self, t_start_s: float, t_end_s: float, *, lost_frames: int = 0) -> None:
         self.gap_list.append([float(t_start_s), float(t_end_s)])
         self.lost_in_gaps += int(lost_frames)

@@ -16,7 +16,21 @@ class LinkLost(StationError):
     """The board went away (cable pulled, device path vanished, board reset the USB link)."""
 
 
-class Transport(abc.ABC):
+class LinkContext:
+    """``with`` support for a link to a board: open on entry; stop, then close, on exit."""
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        finally:
+            self.close()
+
+
+class Transport(LinkContext, abc.ABC):
     """Byte pipe to a board.
 
     Life cycle: ``open()`` (returns the board's info; refuses unknown protocol majors) →
@@ -27,6 +41,8 @@ class Transport(abc.ABC):
 
     #: human-readable name of the endpoint ("/dev/ttyACM0", "virtual:seed=3")
     name: str = "?"
+    #: the source kind a :class:`~station.board.source.SerialBoardSource` reports for this transport
+    source_kind: str = "arduino-hx711"
 
     @abc.abstractmethod
     def open(self) -> BoardInfo:
@@ -55,13 +71,3 @@ class Transport(abc.ABC):
     def reconnect(self, timeout_s: float = 10.0) -> BoardInfo:
         """Wait for the board to come back and reopen it. Default: cannot reconnect."""
         raise LinkLost(f"{self.name}: the link was lost and this transport cannot reconnect.")
-
-    def __enter__(self):
-        self.open()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.close()

@@ -4,7 +4,8 @@ Format ``balance-station-trial`` version 1 is a ZIP archive (stored, not compres
 inspected with any zip tool) holding:
 
 - ``header.json``: ``{"format": "balance-station-trial", "version": 1, "n_frames": n,
-  "board": {...BoardInfo.to_dict()...}, "quality": {...}, "gaps": [[t_start_s, t_end_s], ...],
+  "board": {...BoardInfo.to_dict()...}, "source": {"kind", "name", "geometry", "value_unit",
+  "nominal_rate_hz"}, "quality": {...}, "gaps": [[t_start_s, t_end_s], ...],
   "calibration": {...} | null, "meta": {...}, "events": [...], "time_base": ...}``
 - ``frames.npy``: the raw data frames, :data:`~station.board.protocol.FRAME_DTYPE` (seq, t_us,
   counts[4], status, missed) exactly as received;
@@ -12,6 +13,11 @@ inspected with any zip tool) holding:
   reconnects, in seconds from the first frame of the trial (so ``device_time_s[0] == 0``);
 - ``host_time_s.npy``: float64 (n,), each frame's device time mapped to the host's clock by the
   running linear fit, as Unix time in seconds.
+
+``source`` names where the samples came from (:class:`~station.board.source.SourceInfo`): the kind
+of board (``arduino-hx711``, ``virtual-arduino``, ``wii-balance-board``, ``virtual-wii``), its geometry
+and what the per-corner values are (``adc_counts`` or ``wii_10g``). A file written before sources
+were recorded has no ``source``; it reads as :data:`LEGACY_SOURCE` (the station's HX711 board).
 
 Gaps are in the ``device_time_s`` time base. Readers accept any version 1 file and ignore header
 keys they do not know (a newer writer may add some); a different major format version is refused.
@@ -42,6 +48,13 @@ TRIAL_SUFFIX = ".trial"
 MAX_TRIAL_BYTES = 1024 * 1024 * 1024
 #: largest header.json unpacked (a header is a few kB; events and a calibration stay far below this)
 MAX_HEADER_BYTES = 64 * 1024 * 1024
+#: what a trial file without a ``source`` came from: the station's own HX711 board, raw ADC counts
+LEGACY_SOURCE = {"kind": "arduino-hx711", "geometry": "reference-400x300", "value_unit": "adc_counts"}
+
+
+def legacy_source() -> dict:
+    """A fresh copy of :data:`LEGACY_SOURCE`."""
+    return dict(LEGACY_SOURCE)
 
 
 @dataclass
@@ -57,6 +70,8 @@ class TrialFile:
         Host (Unix) time of each frame from the device-to-host clock fit.
     board : dict
         ``BoardInfo.to_dict()`` of the board that recorded it.
+    source : dict
+        ``SourceInfo.to_dict()``: kind, name, geometry, value_unit, nominal_rate_hz.
     quality : dict
         ``frames, lost, crc_errors, resyncs, skipped_bytes, gaps, missed_conversions,
         effective_rate_hz, jitter_ms, saturated_frames, timeout_frames, reboots, duration_s``.
@@ -74,6 +89,7 @@ class TrialFile:
     device_time_s: np.ndarray
     host_time_s: np.ndarray
     board: dict = field(default_factory=dict)
+    source: dict = field(default_factory=legacy_source)
     quality: dict = field(default_factory=dict)
     gaps: list = field(default_factory=list)
     calibration: dict | None = None
@@ -93,6 +109,20 @@ class TrialFile:
     def nominal_rate_hz(self) -> float | None:
         rate = self.board.get("nominal_rate_hz")
         return float(rate) if rate else None
+
+    @property
+    def source_kind(self) -> str:
+        return str(self.source.get("kind") or LEGACY_SOURCE["kind"])
+
+    @property
+    def value_unit(self) -> str:
+        """What the per-corner values are: ``"adc_counts"`` (HX711) or ``"wii_10g"`` (Wii driver, 10 g units)."""
+        return str(self.source.get("value_unit") or LEGACY_SOURCE["value_unit"])
+
+    @property
+    def geometry(self) -> str:
+        """The board geometry name the samples were taken with."""
+        return str(self.source.get("geometry") or LEGACY_SOURCE["geometry"])
 
     @property
     def duration_s(self) -> float:
@@ -122,6 +152,7 @@ def write_trial(path, trial: TrialFile, *, force: bool = True) -> Path:
         "n_frames": n,
         "time_base": "device_time_s: unwrapped board clock, s from the first frame; host_time_s: Unix s",
         "board": trial.board,
+        "source": trial.source,
         "quality": trial.quality,
         "gaps": [[float(a), float(b)] for a, b in trial.gaps],
         "calibration": trial.calibration,
@@ -231,6 +262,7 @@ def read_trial(path) -> TrialFile:
 #: header key -> (expected type(s), description) for :func:`_header_fields`
 _HEADER_TYPES = {
     "board": (dict, "an object"),
+    "source": (dict, "an object"),
     "quality": (dict, "an object"),
     "gaps": (list, "a list"),
     "calibration": ((dict, type(None)), "an object or null"),
@@ -265,6 +297,10 @@ def _header_fields(path: Path, header: dict, *, n_frames: int | None = None) -> 
         if not isinstance(value, types):
             raise InputFileError(f"{path} has a damaged header: {key!r} must be {what}, not {type(value).__name__}.")
         out[key] = value
+    out["source"] = {**LEGACY_SOURCE, **out["source"]}  # (a file without one came from the HX711 board)
+    for key in ("kind", "geometry", "value_unit"):
+        if not isinstance(out["source"][key], str):
+            raise InputFileError(f"{damaged}: source.{key} must be a text, not {type(out['source'][key]).__name__}.")
     gaps = []
     for g in out["gaps"]:
         if not (isinstance(g, (list, tuple)) and len(g) == 2 and all(_is_number(v) and math.isfinite(v) for v in g)

@@ -88,7 +88,7 @@ class CountsReader:
             last_frames, last_change = 0, time.monotonic()
             while acq.recording_duration_s < seconds:
                 error = getattr(acq, "error", None)
-                if error is not None or getattr(acq, "state", "connected") == "stopped":
+                if error is not None or acq.state.ended:
                     raise PortError(f"{acq.transport_name}: the board's link failed during calibration ({error or 'stopped'}).")
                 n = acq.recording_frames
                 if n != last_frames:

@@ -120,8 +120,10 @@ def _patient(store, args):
     try:
         return store.find_patient(ref)
     except StationError:
-        # an id that is not there, or a name several patients share: the store's message says which
-        if ref.startswith("#") or any(p.name.strip().lower() == ref.lower() for p in store.list_patients()):
+        # an id that is not there or in the trash, or a name several patients share: the store's message says which
+        in_trash = {str(p.id) for p in store.list_patients(deleted=True)}
+        if ref.startswith("#") or ref in in_trash or any(p.name.strip().lower() == ref.lower()
+                                                         for p in store.list_patients()):
             raise
     if ref.isdigit() and ref == str(int(ref)):
         raise StationError(f"There is no patient with id {ref} and none named {ref!r}: give a stored patient's id as "
@@ -216,8 +218,8 @@ def _summary(scores: dict) -> list[str]:
 
 def _verdicts_json(session_id: int, session, scores: dict) -> str:
     from station.assessment.results import SessionScores
+    from station.jsonsafe import json_safe
     from station.report.wording import verdict_record
-    from station.store.database import json_safe
 
     keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level", "unit",
             "text", "resolution")

@@ -62,12 +62,10 @@ def _backup(args) -> int:
 
 def _status(args) -> int:
     from station.store import Store
-    from station.store import copying
     from station.store import engine as dbengine
 
     with Store.open(read_only=True) as store:
-        with dbengine.begin(store._active(), write=False) as conn:
-            counts = copying.counts(conn)
+        counts = store.row_counts()
         info = {"backend": store.backend, "database": str(store.path), "revision": store.schema_version,
                 "newest_known": dbengine.head_revision(), "rows": counts, "station": store.station}
     if args.json:
@@ -88,7 +86,7 @@ def _upgrade(args) -> int:
         if store.offline:
             raise StationError(f"{store.offline_reason}; the schema was not upgraded.")
         if store.backend == "postgresql":
-            with dbengine.begin(store._engine, write=True) as conn:
+            with dbengine.begin(store.engine, write=True) as conn:
                 roles.grant(conn)
         print(f"{store.backend} database {store.path}: schema {store.schema_version}.")
     return 0

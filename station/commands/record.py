@@ -115,7 +115,7 @@ def summary_line(out: Path, q: dict, problems: list[dict] | None = None) -> str:
 
 
 def run(args) -> int:
-    from station.board.acquisition import Acquisition
+    from station.board.acquisition import Acquisition, LinkState
     from station.board.journal import journal_dir
     from station.board.serial_transport import SerialTransport
     from station.board.trialfile import write_trial
@@ -164,14 +164,14 @@ def run(args) -> int:
         next_report = time.monotonic() + (1.0 if tty else 5.0)
         try:
             while acq.recording_duration_s < args.seconds:
-                if acq.state == "stopped" or time.monotonic() > wall_limit:
+                if acq.state.ended or time.monotonic() > wall_limit:
                     break
                 time.sleep(0.05)
                 if time.monotonic() >= next_report:
                     q = acq.quality
                     line = (f"recording {min(acq.recording_duration_s, args.seconds):5.1f}/{args.seconds:g} s, "
                             f"{acq.recording_frames} frames, lost {q['lost']}, CRC errors {q['crc_errors']}"
-                            + (" [board disconnected, waiting]" if acq.state == "reconnecting" else ""))
+                            + (" [board disconnected, waiting]" if acq.state == LinkState.RECONNECTING else ""))
                     print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
                     next_report = time.monotonic() + (1.0 if tty else 5.0)
         except KeyboardInterrupt:

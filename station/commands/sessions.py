@@ -71,7 +71,8 @@ def run(args) -> int:
             store.restore_session(args.session)
             print(f"Session #{args.session} restored.")
             return 0
-        patient_id = store.find_patient(args.patient).id if args.patient else None
+        # a patient in the trash has sessions there too: `--trash --patient #12` finds them
+        patient_id = store.find_patient(args.patient, include_deleted=args.trash).id if args.patient else None
         names = {p.id: p.name for p in store.list_patients() + store.list_patients(deleted=True)}
         rows = [_row(store, s, names) for s in store.list_sessions(patient_id, deleted=args.trash)]
     print(json.dumps(rows, indent=1) if args.json else _table(rows))

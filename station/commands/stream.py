@@ -92,7 +92,7 @@ def run(args) -> int:
         last_t = -float("inf")
         end = time.monotonic() + args.seconds if args.seconds else float("inf")
         try:
-            while time.monotonic() < end and acq.state != "stopped":
+            while time.monotonic() < end and not acq.state.ended:
                 time.sleep(POLL_S)
                 win = acq.snapshot(2.0)
                 new = win.t_s > last_t

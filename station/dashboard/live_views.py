@@ -328,6 +328,7 @@ STATE_TEXT = {
     "connected": ("Board connected", theme.GOOD),
     "reconnecting": ("Board disconnected — reconnecting…", theme.WARN),
     "stopped": ("Board stopped", theme.BAD),
+    "failed": ("Board stopped", theme.BAD),
     "starting": ("Starting…", theme.MUTED),
     "calibrating": ("Calibrating…", theme.MUTED),
 }

@@ -473,7 +473,7 @@ def _positions(link):
 
 def state_detail(state: str, quality: dict, error: str = "") -> str:
     """The line under the link badge: why it stopped, that it is reconnecting, or the gaps recovered from."""
-    if state == "stopped":
+    if state in ("stopped", "failed"):
         return error
     if state == "reconnecting":
         return "The link dropped; a trial in progress keeps recording and marks the gap."

@@ -1,7 +1,8 @@
 """Moving rows between two station databases by global identity (uuid; digest for calibrations).
 
-One copy routine serves three jobs: the outbox upload (``station sync``), ``station db migrate``
-(a station's SQLite history into the server) and a backup of a server database into a SQLite file.
+One copy routine serves three jobs: the outbox upload (``station sync``, :mod:`station.store.outbox`),
+``station db migrate`` (a station's SQLite history into the server) and a backup of a server
+database into a SQLite file (:mod:`station.store.backup`).
 Integer ids are per database, so every foreign key is re-mapped through the uuid of the row it
 points to. Every write is an upsert, and each session is copied in one transaction on the target:
 running a copy twice, or again after it was interrupted, stores nothing twice and loses nothing.
@@ -12,21 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Callable, Iterable
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from station.store import engine as dbengine
-from station.store.tables import calibrations, metrics, outbox, patients, sessions, trial_arrays, trials
+from station.store.sql import upsert
+from station.store.tables import calibrations, metrics, patients, sessions, trial_arrays, trials
 
 log = logging.getLogger(__name__)
-
-
-def _upsert(conn: Connection, table: sa.Table, values: dict, *, keys: list[str], update: bool = True) -> None:
-    from station.store.database import upsert
-
-    upsert(conn, table, values, keys=keys, update=update)
 
 
 def _row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:
@@ -34,34 +30,17 @@ def _row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:
     return None if row is None else dict(row)
 
 
-def read_rows(src: Connection, refs: Iterable[tuple[sa.Table, int]]) -> list[tuple[sa.Table, int, list[dict]]]:
-    """The rows ``(table, id)`` of ``src`` (``metrics``: all of that trial's), for :func:`write_rows`."""
-    out = []
-    for table, row_id, *_ in refs:
-        column = metrics.c.trial_id if table is metrics else table.c.id
-        out.append((table, row_id, [dict(r) for r in src.execute(sa.select(table).where(column == row_id)).mappings()]))
-    return out
-
-
-def write_rows(dst: Connection, fetched: list[tuple[sa.Table, int, list[dict]]]) -> None:
-    """Store rows read by :func:`read_rows` in ``dst`` under the same ids (upserts; metrics replaced)."""
-    for table, row_id, rows in fetched:
-        if table is metrics:
-            dst.execute(metrics.delete().where(metrics.c.trial_id == row_id))
-            if rows:
-                dst.execute(metrics.insert(), rows)
-            continue
-        for row in rows:
-            _upsert(dst, table, row, keys=["id"])
-
-
 def _id_by(conn: Connection, table: sa.Table, column: str, value) -> int | None:
     return conn.execute(sa.select(table.c.id).where(table.c[column] == value)).scalar()
 
 
-def _ensure(dst: Connection, table: sa.Table, row: dict, *, key: str, update: bool) -> int:
+def ensure_row(dst: Connection, table: sa.Table, row: dict, *, key: str, update: bool) -> int:
+    """The id in ``dst`` of the row whose ``key`` (uuid, digest) equals ``row``'s, created from ``row`` if missing.
+
+    ``row``'s own ``id`` is dropped (ids are per database); ``update`` overwrites an existing row.
+    """
     values = {k: v for k, v in row.items() if k != "id"}
-    _upsert(dst, table, values, keys=[key], update=update)
+    upsert(dst, table, values, keys=[key], update=update)
     return int(_id_by(dst, table, key, row[key]))
 
 
@@ -69,7 +48,7 @@ def _calibration_map(src: Connection, dst: Connection, ids: set) -> dict:
     out = {None: None}
     for cid in ids - {None}:
         row = _row(src, calibrations, cid)
-        out[cid] = _ensure(dst, calibrations, row, key="digest", update=False)
+        out[cid] = ensure_row(dst, calibrations, row, key="digest", update=False)
     return out
 
 
@@ -99,15 +78,15 @@ def copy_session(src: Connection, dst: Connection, session_id: int, *, session_c
     trial_rows = [dict(r) for r in src.execute(sa.select(trials).where(trials.c.session_id == session_id)
                                                .order_by(trials.c.seq)).mappings()]
     cal = _calibration_map(src, dst, {session["calibration_id"]} | {t["calibration_id"] for t in trial_rows})
-    new_pid = _ensure(dst, patients, patient, key="uuid", update=False)
-    new_sid = _ensure(dst, sessions, {**session, "patient_id": new_pid, "calibration_id": cal[session["calibration_id"]]},
+    new_pid = ensure_row(dst, patients, patient, key="uuid", update=False)
+    new_sid = ensure_row(dst, sessions, {**session, "patient_id": new_pid, "calibration_id": cal[session["calibration_id"]]},
                       key="uuid", update=session_changed)
     uuid_of = {t["id"]: t["uuid"] for t in trial_rows}
     copied = [t for t in trial_rows if changed_trials is None or t["uuid"] in changed_trials
               or _id_by(dst, trials, "uuid", t["uuid"]) is None]
     new_tid: dict[int, int] = {}
     for t in copied:  # repeat_of is set in a second pass (it may point at any trial of the session)
-        new_tid[t["id"]] = _ensure(dst, trials, {**t, "session_id": new_sid, "repeat_of": None,
+        new_tid[t["id"]] = ensure_row(dst, trials, {**t, "session_id": new_sid, "repeat_of": None,
                                                   "calibration_id": cal[t["calibration_id"]]}, key="uuid", update=True)
     for t in copied:
         if t["repeat_of"] is not None:
@@ -116,107 +95,13 @@ def copy_session(src: Connection, dst: Connection, session_id: int, *, session_c
     n_arrays = 0
     for old, new in new_tid.items():
         for blob in src.execute(sa.select(trial_arrays).where(trial_arrays.c.trial_id == old)).mappings():
-            _upsert(dst, trial_arrays, {**blob, "trial_id": new}, keys=["trial_id", "name"])
+            upsert(dst, trial_arrays, {**blob, "trial_id": new}, keys=["trial_id", "name"])
             n_arrays += 1
         rows = [{**r, "trial_id": new} for r in src.execute(sa.select(metrics).where(metrics.c.trial_id == old)).mappings()]
         if rows:  # the source's metrics replace the target's (a trial without metrics leaves them alone)
             dst.execute(metrics.delete().where(metrics.c.trial_id == new))
             dst.execute(metrics.insert(), rows)
     return {"session_id": new_sid, "trials": len(copied), "arrays": n_arrays}
-
-
-def forget_session(conn: Connection, session_id: int) -> None:
-    """Delete a session and everything under it from the outbox (it is safely on the server)."""
-    ids = list(conn.execute(sa.select(trials.c.id).where(trials.c.session_id == session_id)).scalars())
-    if ids:
-        conn.execute(trials.update().where(trials.c.id.in_(ids)).values(repeat_of=None))
-        conn.execute(metrics.delete().where(metrics.c.trial_id.in_(ids)))
-        conn.execute(trial_arrays.delete().where(trial_arrays.c.trial_id.in_(ids)))
-        conn.execute(trials.delete().where(trials.c.id.in_(ids)))
-    conn.execute(sessions.delete().where(sessions.c.id == session_id))
-
-
-def mark_pending(conn: Connection, refs: Iterable[tuple]) -> None:
-    """Mark the sessions and patients behind the rows ``(table, id)`` as changed offline (to upload).
-
-    A ref ``(table, id, False)`` is context only (mirrored, not changed) and is not marked.
-    """
-    from station.store.database import now_iso
-
-    for table, row_id, *context in refs:
-        if context and context[0] is False:
-            continue  # a row copied for context (the patient of a new session), not a change
-        if table is patients:
-            kind, query = "patient", sa.select(patients.c.uuid).where(patients.c.id == row_id)
-        elif table is sessions:
-            kind, query = "session", sa.select(sessions.c.uuid).where(sessions.c.id == row_id)
-        elif table in (trials, metrics):
-            kind, query = "trial", sa.select(trials.c.uuid).where(trials.c.id == row_id)
-        else:
-            continue
-        uuid = conn.execute(query).scalar()
-        if uuid is not None:
-            _upsert(conn, outbox, {"kind": kind, "uuid": uuid, "marked": now_iso()}, keys=["kind", "uuid"])
-
-
-def _pending(conn: Connection) -> dict[int, tuple[bool, set[str]]]:
-    """Outbox sessions to upload: ``session id -> (session row changed, uuids of changed trials)``."""
-    out: dict[int, tuple[bool, set[str]]] = {}
-    marked = sa.select(outbox.c.uuid).where(outbox.c.kind == "session")
-    for sid in conn.execute(sa.select(sessions.c.id).where(sessions.c.uuid.in_(marked))).scalars():
-        out[sid] = (True, set())
-    marked = sa.select(outbox.c.uuid).where(outbox.c.kind == "trial")
-    for sid, tuuid in conn.execute(sa.select(trials.c.session_id, trials.c.uuid).where(trials.c.uuid.in_(marked))):
-        out.setdefault(sid, (False, set()))[1].add(tuuid)
-    return out
-
-
-def pending_sessions(conn: Connection) -> dict:
-    """Counts of what the outbox holds for upload: sessions, trials, patients changed offline."""
-    pending = _pending(conn)
-    n_patients = conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.kind == "patient")).scalar()
-    return {"sessions": len(pending), "trials": sum(len(t) for _, t in pending.values()), "patients": int(n_patients)}
-
-
-def upload_outbox(outbox_engine: Engine, server: Engine) -> dict:
-    """Upload every session, trial and patient marked in the outbox; unmark each once the server has it.
-
-    Each session goes in one server transaction inside one outbox write transaction (so a recording
-    that carries on meanwhile cannot lose a mark); a finished session is then removed from the outbox.
-    Returns counts ``{"sessions", "trials", "arrays", "patients"}`` uploaded.
-    """
-    done = {"sessions": 0, "trials": 0, "arrays": 0, "patients": 0}
-    with dbengine.begin(outbox_engine, write=False) as conn:
-        sids = sorted(_pending(conn))
-        patient_marks = list(conn.execute(sa.select(outbox.c.uuid).where(outbox.c.kind == "patient")
-                                          .order_by(outbox.c.marked)).scalars())
-    for sid in sids:
-        with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
-            changed, trial_uuids = _pending(src).get(sid, (False, set()))
-            session_uuid = src.execute(sa.select(sessions.c.uuid).where(sessions.c.id == sid)).scalar()
-            copied = copy_session(src, dst, sid, session_changed=changed, changed_trials=trial_uuids)
-            status = src.execute(sa.select(sessions.c.status).where(sessions.c.id == sid)).scalar()
-            src.execute(outbox.delete().where(outbox.c.kind == "session", outbox.c.uuid == session_uuid))
-            src.execute(outbox.delete().where(outbox.c.kind == "trial", outbox.c.uuid.in_(trial_uuids)))
-            if status != "running":  # safely on the server; a running one stays for the recorder
-                forget_session(src, sid)
-        done["sessions"] += 1
-        done["trials"] += copied["trials"]
-        done["arrays"] += copied["arrays"]
-        log.info("uploaded session %d as #%d (%d trials)", sid, copied["session_id"], copied["trials"])
-    for uuid in patient_marks:
-        with dbengine.begin(outbox_engine, write=True) as src, dbengine.begin(server, write=True) as dst:
-            patient = src.execute(sa.select(patients).where(patients.c.uuid == uuid)).mappings().first()
-            if patient is not None:
-                new_pid = _ensure(dst, patients, dict(patient), key="uuid", update=True)  # this station's edit
-                done["patients"] += 1
-                log.info("uploaded patient %d as #%d", patient["id"], new_pid)
-                left = src.execute(sa.select(sa.func.count()).select_from(sessions)
-                                   .where(sessions.c.patient_id == patient["id"])).scalar()
-                if patient["id"] < 0 and left == 0:
-                    src.execute(patients.delete().where(patients.c.id == patient["id"]))
-            src.execute(outbox.delete().where(outbox.c.kind == "patient", outbox.c.uuid == uuid))
-    return done
 
 
 def _session_fingerprint(conn: Connection, session_uuid: str):
@@ -247,10 +132,10 @@ def copy_database(source: Engine, target: Engine, *, target_url: sa.URL | None =
     done = {"patients": 0, "calibrations": 0, "sessions": 0, "skipped": 0, "trials": 0, "arrays": 0}
     with dbengine.begin(source, write=False) as src, dbengine.begin(target, write=True) as dst:
         for row in src.execute(sa.select(calibrations)).mappings():
-            _ensure(dst, calibrations, dict(row), key="digest", update=False)
+            ensure_row(dst, calibrations, dict(row), key="digest", update=False)
             done["calibrations"] += 1
         for row in src.execute(sa.select(patients)).mappings():
-            _ensure(dst, patients, dict(row), key="uuid", update=False)
+            ensure_row(dst, patients, dict(row), key="uuid", update=False)
             done["patients"] += 1
     with dbengine.begin(source, write=False) as src:
         listed = [tuple(r) for r in src.execute(sa.select(sessions.c.id, sessions.c.uuid).order_by(sessions.c.id))]

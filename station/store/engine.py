@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Iterator
 
@@ -22,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from station.errors import StationError
-from station.store import paths
+from station.store import paths, roles
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ def make_engine(url: URL, *, read_only: bool = False) -> Engine:
 
 
 def _sqlite_engine(path: Path, *, read_only: bool) -> Engine:
-    import sqlite3
-
     try:
         if read_only:
             if not path.is_file():
@@ -261,8 +260,6 @@ def _upgrade(conn: Connection, head: str) -> None:
         log.info("migrating the database from %s to %s", rev or "empty", head)
         command.upgrade(cfg, "head")
         if conn.dialect.name == "postgresql":
-            from station.store import roles
-
             roles.grant(conn)  # new tables and views are covered for the roles that exist
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from station.paths import DIR_MODE, FILE_MODE, data_dir, ensure_private_dir, ensure_private_file
+from station.paths import FILE_MODE, data_dir, ensure_private_dir, ensure_private_file
 
 DB_NAME = "station.sqlite3"
 
-__all__ = ["DB_NAME", "DIR_MODE", "FILE_MODE", "data_dir", "ensure_private_dir", "ensure_private_file", "journals_dir"]
+__all__ = ["DB_NAME", "FILE_MODE", "data_dir", "ensure_private_dir", "ensure_private_file", "journals_dir"]
 
 
 def journals_dir(base: Path) -> Path:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from station.board.journal import recover_unfinished
+from station.errors import StationError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,6 @@ def recover_journals(store) -> list[int]:
 
     A journal that cannot be read is moved to ``journals/unreadable/`` (never deleted) with a warning.
     """
-    from station.board.journal import recover_unfinished
-
     folder = store.journals_dir
     recovered: list[int] = recover_unfinished(folder, lambda path, trial: _recover_one(store, path, trial))
     # Rows left "running" whose journal is gone (crash before the first block, or a foreign data dir),
@@ -101,8 +101,6 @@ def _recover_one(store, path: Path, trial) -> int | None:
 
 
 def _exists(getter, row_id) -> bool:
-    from station.errors import StationError
-
     try:
         getter(int(row_id))
     except StationError:

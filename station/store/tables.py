@@ -1,7 +1,7 @@
 """The one schema of the station database, as SQLAlchemy Core tables (both backends).
 
 The vocabularies (sexes, legs, sides, phases, states) are written here once and used by the CHECK
-constraints, by :mod:`station.store.database` for validation and by the command line for choices.
+constraints, by :mod:`station.store.validation` and by the command line for choices.
 The Alembic migrations in ``station/store/migrations/versions/`` build exactly these tables; a test
 compares a freshly migrated database with this metadata.
 

@@ -182,7 +182,8 @@ def test_no_scene_commands_to_a_board_that_is_not_virtual(tmp_path):
     transport = PacedTransport(board)
     acq = Acquisition(transport)
     info = acq.start()
-    acq.info = dataclasses.replace(info, adc_kind="HX711")  # as if it were hardware
+    # as if it were hardware
+    acq.source_info = dataclasses.replace(acq.source_info, board=dataclasses.replace(info, adc_kind="HX711"))
     try:
         with Store.open(tmp_path) as store:
             pid = store.add_patient(name="hw", body_mass_kg=70.0)

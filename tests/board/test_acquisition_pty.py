@@ -7,8 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from station.board.acquisition import Acquisition
-from station.board.protocol import FRAME_DTYPE
+from station.board.acquisition import Acquisition, LinkState
 from station.board.serial_transport import SerialTransport
 
 from .fakeboard import FakeBoard, frames_of
@@ -40,7 +39,7 @@ def test_clean_link_records_exact_frames(tmp_path):
     with FakeBoard(tmp_path / "board") as board:
         trial, window, live_q, acq = _record(board.link, tmp_path, 2.0)
         truth = board.truth
-    assert acq.state == "stopped" and acq.info.board_id_hex == "5B0000AA"
+    assert acq.state == LinkState.STOPPED and acq.info.board_id_hex == "5B0000AA"
     assert trial.n_frames == 160  # 2 s at 80 Hz, exactly
     expected = frames_of(_truth_window(truth, trial))
     assert trial.frames.tobytes() == expected.tobytes()  # bit-exact against what was sent
@@ -80,7 +79,8 @@ def test_corrupted_frames_never_accepted_and_all_counted(tmp_path):
 @pytest.mark.slow
 def test_disconnect_marks_a_gap_and_resumes(tmp_path):
     with FakeBoard(tmp_path / "board", disconnect=(0.8, 0.8)) as board:
-        trial, *_ = _record(board.link, tmp_path, 2.0)
+        # 3 s: frames follow the gap even when a busy machine takes a second longer to reopen the port
+        trial, *_ = _record(board.link, tmp_path, 3.0)
         truth = board.truth
     q = trial.quality
     assert q["gaps"] == 1 and q["lost"] == 0
@@ -93,8 +93,8 @@ def test_disconnect_marks_a_gap_and_resumes(tmp_path):
     assert trial.frames.tobytes() == frames_of(delivered).tobytes()  # nothing lost before or after
     assert q["lost_in_gaps"] == len(win) - len(delivered) > 40  # 0.1 s quiet + 0.8 s away
     assert trial.events[0]["kind"] == "link_lost"
-    # time keeps going through the gap: 2 s of board time in total
-    assert trial.device_time_s[-1] == pytest.approx(2.0 - 0.0125, abs=0.02)
+    # time keeps going through the gap: 3 s of board time in total
+    assert trial.device_time_s[-1] == pytest.approx(3.0 - 0.0125, abs=0.02)
 
 
 @pytest.mark.slow
@@ -124,71 +124,3 @@ def test_a_gap_straddling_the_end_is_cut_at_the_end(tmp_path):
     assert q["lost_in_gaps"] == int(round((t1 - t0) * 80)) - 1
     win = _truth_window(truth, trial)
     assert trial.frames.tobytes() == frames_of(win[win[:, 7] == 1]).tobytes()
-
-
-class _ScriptedTransport:
-    """In-memory board: hands out prepared byte chunks, one per read, once recording may begin."""
-
-    name = "scripted"
-
-    def __init__(self, info, chunks):
-        self.info, self.chunks, self.go, self.starts = info, list(chunks), False, 0
-
-    def open(self):
-        return self.info
-
-    def start(self):
-        self.starts += 1
-
-    def stop(self):
-        pass
-
-    def write(self, data):
-        pass
-
-    def close(self):
-        pass
-
-    def read(self, timeout_s=0.05):
-        time.sleep(0.005)
-        return self.chunks.pop(0) if self.go and self.chunks else b""
-
-
-def _frames(seqs, *, t0_us=0):
-    f = np.zeros(len(seqs), dtype=FRAME_DTYPE)
-    f["seq"] = seqs
-    f["t_us"] = t0_us + np.asarray(seqs, dtype=np.int64) * 12500
-    f["counts"] = np.asarray(seqs)[:, None] * np.array([1, 2, 3, 4])
-    return f
-
-
-@pytest.mark.parametrize("info_last_in_batch", [False, True])
-def test_a_late_answer_to_an_info_request_is_not_a_reboot(tmp_path, info_last_in_batch):
-    """A slow board answers both info requests of a handshake; the second answer lands mid-stream.
-
-    The stream goes on (sequence and clock continue), so no reboot and no gap; frame 12, lost right
-    after the info frame, is still counted."""
-    from station.board.protocol import BoardInfo, encode_data_frames, encode_info_frame
-
-    info = BoardInfo(1, 0, "1.0.0", 0x5B0000AA, "virtual", 80, 4)
-    first, second = _frames(np.arange(0, 10)), _frames(np.r_[10, 11, 13:40])
-    if info_last_in_batch:
-        chunks = [encode_data_frames(first) + encode_info_frame(info), encode_data_frames(second)]
-    else:
-        chunks = [encode_data_frames(first) + encode_info_frame(info) + encode_data_frames(second)]
-    transport = _ScriptedTransport(info, chunks)
-    acq = Acquisition(transport)
-    acq.start()
-    try:
-        acq.begin_recording(tmp_path / "t.journal")
-        transport.go = True
-        deadline = time.monotonic() + 30  # the first decode may compile
-        while acq.recording_frames < 39 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        trial = acq.end_recording()
-    finally:
-        acq.stop()
-    q = trial.quality
-    assert (q["frames"], q["lost"], q["lost_in_gaps"], q["gaps"], q["reboots"]) == (39, 1, 0, 0, 0)
-    assert trial.frames.tobytes() == np.concatenate([first, second]).tobytes()
-    np.testing.assert_allclose(trial.device_time_s, (trial.frames["seq"].astype(int)) * 0.0125, atol=1e-9)

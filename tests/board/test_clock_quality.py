@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from station.board.clock import DeviceClock, HostClockFit
-from station.board.protocol import FRAME_DTYPE
 from station.board.quality import LinkStats
+
+from .builders import make_frames
 
 
 def test_unwrap_across_u32_wrap_in_pieces():
@@ -53,28 +54,20 @@ def test_host_fit_recovers_drift_and_offset_despite_latency():
     assert np.abs(err).max() < 0.004
 
 
-def _frames(seqs, missed=0, status=0):
-    f = np.zeros(len(seqs), dtype=FRAME_DTYPE)
-    f["seq"] = np.asarray(seqs) & 0xFFFF
-    f["missed"] = missed
-    f["status"] = status
-    return f
-
-
 def test_lost_by_sequence_with_wrap_and_segments():
     s = LinkStats()
     seqs = [65533, 65534, 0, 1, 4, 5]  # 65535 lost, 2 and 3 lost
     dev = np.arange(6) * 0.0125
     dev[4:] += 2 * 0.0125
     dev[2:] += 0.0125
-    s.add_frames(_frames(seqs[:3]), dev[:3], np.zeros(3, bool))
-    s.add_frames(_frames(seqs[3:], missed=[0, 3, 1], status=[0, 0x01, 0x20]), dev[3:], np.zeros(3, bool))
+    s.add_frames(make_frames(seqs[:3]), dev[:3], np.zeros(3, bool))
+    s.add_frames(make_frames(seqs[3:], missed=[0, 3, 1], status=[0, 0x01, 0x20]), dev[3:], np.zeros(3, bool))
     q = s.as_dict()
     assert (q["frames"], q["lost"], q["missed_conversions"], q["saturated_frames"], q["timeout_frames"]) == (6, 3, 4, 1, 1)
     assert q["effective_rate_hz"] == pytest.approx(5 / (8 * 0.0125))
     assert q["jitter_ms"] == pytest.approx(0.0, abs=1e-6)
     # a new segment (reboot / reconnect) is not counted as lost
-    s.add_frames(_frames([0, 1]), np.array([10.0, 10.0125]), np.array([True, False]))
+    s.add_frames(make_frames([0, 1]), np.array([10.0, 10.0125]), np.array([True, False]))
     s.add_gap(float(dev[-1]), 10.0)
     q = s.as_dict()
     assert (q["lost"], q["gaps"], q["frames"]) == (3, 1, 8)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from station.board.protocol import (
     CMD_START,
-    FRAME_DTYPE,
     TYPE_ACK,
     BoardInfo,
     encode_command,
@@ -23,6 +22,8 @@ from station.board.protocol import (
 )
 from station.board.decode import CRC16_TABLE, StreamDecoder, decode_frames, decode_kernel_numpy, decode_reference
 
+from .builders import random_frames
+
 VECTORS = Path(__file__).resolve().parents[2] / "hardware" / "vectors" / "frames.tsv"
 
 
@@ -32,17 +33,6 @@ def _vectors():
         if line and not line.startswith("#"):
             rows.append(line.split("\t"))
     return rows
-
-
-def _frames(n, seed=0, seq0=0):
-    rng = np.random.default_rng(seed)
-    f = np.zeros(n, dtype=FRAME_DTYPE)
-    f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
-    f["t_us"] = (np.arange(n) * 12500) & 0xFFFFFFFF
-    f["counts"] = rng.integers(-(1 << 23), 1 << 23, size=(n, 4))
-    f["status"] = rng.integers(0, 256, n)
-    f["missed"] = rng.integers(0, 4, n)
-    return f
 
 
 def test_crc_table_check_value():
@@ -85,7 +75,7 @@ def test_vector_bytes_match_encoder():
 
 def test_info_and_ack_positions():
     info = BoardInfo(1, 0, "1.0.0", 7, "virtual", 80, 4)
-    f = _frames(5)
+    f = random_frames(5)
     stream = (encode_data_frames(f[:2]) + encode_info_frame(info) + encode_data_frames(f[2:])
               + encode_frame(TYPE_ACK, bytes((CMD_START, 0))))
     batch = decode_frames(stream)
@@ -95,7 +85,7 @@ def test_info_and_ack_positions():
 
 
 def test_longer_data_payload_from_newer_minor_is_accepted():
-    f = _frames(1)
+    f = random_frames(1)
     payload = f.tobytes() + b"\x01\x02\x03"  # a 1.1 board appends a field
     batch = decode_frames(encode_frame(0x01, payload))
     assert batch.frames.tobytes() == f.tobytes()
@@ -103,7 +93,7 @@ def test_longer_data_payload_from_newer_minor_is_accepted():
 
 def test_kernel_equals_reference_on_a_dirty_stream():
     rng = np.random.default_rng(5)
-    f = _frames(3000, seed=1, seq0=65000)
+    f = random_frames(3000, seed=1, seq0=65000)
     clean = bytearray(encode_data_frames(f))
     for pos in rng.integers(0, len(clean), 200):  # bit flips
         clean[pos] ^= 1 << int(rng.integers(0, 8))
@@ -119,7 +109,7 @@ def test_kernel_equals_reference_on_a_dirty_stream():
 
 
 def test_split_reads_carry_the_partial_frame():
-    f = _frames(200, seed=2)
+    f = random_frames(200, seed=2)
     data = encode_data_frames(f)
     dec = StreamDecoder()
     got = []
@@ -130,7 +120,7 @@ def test_split_reads_carry_the_partial_frame():
 
 
 def test_stream_starting_mid_frame_counts_one_resync():
-    f = _frames(10)
+    f = random_frames(10)
     data = encode_data_frames(f)[13:]
     batch = decode_frames(data)
     assert len(batch.frames) == 9
@@ -138,7 +128,7 @@ def test_stream_starting_mid_frame_counts_one_resync():
 
 
 def test_corrupted_length_byte_does_not_swallow_following_frames():
-    f = _frames(20)
+    f = random_frames(20)
     data = bytearray(encode_data_frames(f))
     data[2] = 255  # first frame claims a 255-byte payload
     batch = decode_frames(bytes(data))
@@ -147,7 +137,7 @@ def test_corrupted_length_byte_does_not_swallow_following_frames():
 
 
 # ---------------------------------------------------------------- properties
-_VALID = encode_data_frames(_frames(3, seed=9))
+_VALID = encode_data_frames(random_frames(3, seed=9))
 _pieces = st.one_of(
     st.binary(max_size=40),
     st.just(b"\xa5\x5a"),
@@ -181,7 +171,7 @@ def test_garbage_never_crashes_and_never_yields_bad_frames(garbage):
     cuts=st.lists(st.integers(1, 200), max_size=10),
 )
 def test_hostile_stream_recovers_every_intact_frame(n, inserts, flips, truncate, cuts):
-    f = _frames(n, seed=n)
+    f = random_frames(n, seed=n)
     pieces = [bytearray(encode_data_frames(f[i : i + 1])) for i in range(n)]
     for i, byte, bit in flips:
         if i < n:

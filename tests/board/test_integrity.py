@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from station.board import protocol as P
-from station.board.acquisition import Acquisition
+from station.board.acquisition import Acquisition, LinkState
 from station.board.decode import FrameSanity, decode_frames
 from station.board.journal import read_journal
 from station.board.virtual import Subject, VirtualBoard, VirtualTransport
 from station.board.virtual.board import virtual_board_id
 from station.core.health import calibration_problems, cell_problems, quality_problems, trial_problems
+
+from .builders import make_frames
 
 
 class _GatedTransport(VirtualTransport):
@@ -43,7 +45,7 @@ def _record(tmp_path, *, seconds=6.0, seed=2, subject=None, faults=None, scenes=
         transport.gate.set()
         deadline = time.monotonic() + 60
         pending = sorted(scenes, key=lambda sc: sc[0])
-        while vb.time_s < seconds and acq.state != "stopped" and time.monotonic() < deadline:
+        while vb.time_s < seconds and not acq.state.ended and time.monotonic() < deadline:
             while pending and vb.time_s >= pending[0][0]:
                 vb.apply_scene(pending.pop(0)[1])  # the patient follows a cue (board time ~0.05 s late at most)
             time.sleep(0.005)
@@ -117,32 +119,24 @@ def test_a_foreign_calibration_is_reported_and_the_own_one_is_not(tmp_path):
 
 
 # --------------------------------------------------------------------------- 3. frames that cannot be true
-def _stream(n, *, period_us=12500, seq0=0, t0=0):
-    f = np.zeros(n, dtype=P.FRAME_DTYPE)
-    f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
-    f["t_us"] = np.rint(t0 + np.arange(n) * period_us).astype(np.int64) & 0xFFFFFFFF
-    f["counts"] = np.arange(n)[:, None] + np.array([10, 20, 30, 40])
-    return f
-
-
 def test_frame_sanity_rejects_isolated_impossible_frames_and_keeps_real_jumps():
-    good = _stream(200)
+    good = make_frames(200)
     bad = good.copy()
     bad["counts"][50, 1] = 1 << 24  # outside ±2^23
     bad["t_us"][120] += 9_700_000  # 9.7 s ahead of its sequence number
     bad["t_us"][121] -= 4000  # a late-but-plausible frame (jitter) stays
-    restart = _stream(20, seq0=0, t0=0)  # an unannounced restart: seq and clock start again, together
+    restart = make_frames(20, seq0=0, t0_us=0)  # an unannounced restart: seq and clock start again, together
     sanity = FrameSanity(nominal_period_s=0.0125)
     out = np.concatenate([sanity.feed(bad[:100]), sanity.feed(bad[100:]), sanity.feed(restart, final=True)])
     assert sanity.rejected == 2
     expected = np.concatenate([np.delete(bad, [50, 120]), restart])
     assert out.tobytes() == expected.tobytes()
     # a board whose real rate differs from nominal (HX711s: ~93 SPS on an "80 Hz" board) loses nothing
-    fast = _stream(500, period_us=10750)
+    fast = make_frames(500, period_us=10750)
     sanity = FrameSanity(nominal_period_s=0.0125)
     assert len(sanity.feed(fast)) == 500 and sanity.rejected == 0
     # skipped sequence numbers (lost frames) with matching clock steps are plausible
-    lossy = np.delete(_stream(100), [10, 11, 12, 40])
+    lossy = np.delete(make_frames(100), [10, 11, 12, 40])
     sanity = FrameSanity(nominal_period_s=0.0125)
     assert len(sanity.feed(lossy)) == 96 and sanity.rejected == 0
 
@@ -163,7 +157,7 @@ def test_injected_impossible_frames_are_rejected_and_counted(tmp_path):
 
 
 def test_the_decoder_path_agrees_on_out_of_range_counts():
-    f = _stream(3)
+    f = make_frames(3)
     wire = b"".join(P.encode_frame(P.TYPE_DATA, P.DATA_PAYLOAD.pack(int(r["seq"]), int(r["t_us"]), *map(int, r["counts"]),
                                                                     0, 0)) for r in f)
     forged = P.encode_frame(P.TYPE_DATA, P.DATA_PAYLOAD.pack(3, 37500, 1, 1 << 28, 1, 1, 0, 0))  # CRC-valid
@@ -176,7 +170,7 @@ def test_the_decoder_path_agrees_on_out_of_range_counts():
 # --------------------------------------------------------------------------- 4. link identity
 def test_a_mid_stream_info_of_another_protocol_major_stops_the_recording_and_keeps_the_data(tmp_path):
     trial, vb, acq, journal = _record(tmp_path, faults="reflash=5:2", seconds=9.0)
-    assert acq.state == "stopped" and "protocol 2.0" in str(acq.error) and "recording stopped" in str(acq.error)
+    assert acq.state == LinkState.FAILED and "protocol 2.0" in str(acq.error) and "recording stopped" in str(acq.error)
     sent, intact = _sent_frames(vb.truth, trial)
     before = vb.truth.t_s[np.isin(vb.truth.seq, trial.frames["seq"])]
     assert trial.n_frames > 80 and before.max() <= 5.0  # everything before the reflash is kept, nothing after
@@ -189,7 +183,7 @@ def test_a_mid_stream_info_of_another_protocol_major_stops_the_recording_and_kee
 
 def test_a_replug_bringing_another_board_ends_the_trial_as_failed(tmp_path):
     trial, vb, acq, journal = _record(tmp_path, faults="disconnect=5:1,swap=5B0000FF", seconds=9.0)
-    assert acq.state == "stopped"
+    assert acq.state == LinkState.FAILED
     assert "5B0000FF" in str(acq.error) and f"{virtual_board_id(vb.seed):08X}" in str(acq.error)
     assert trial.quality["failed_code"] == "board_changed" and trial.quality["gaps"] == 0
     assert vb.truth.t_s[np.isin(vb.truth.seq, trial.frames["seq"])].max() < 5.0  # nothing of the second board
@@ -295,8 +289,8 @@ def test_frame_sanity_property_isolated_outliers_never_cost_a_good_frame():
            every=st.integers(3, 60), batch=st.integers(1, 64), lost_every=st.integers(0, 30))
     def check(n, rate_factor, seed, every, batch, lost_every):
         rng = np.random.default_rng(seed)
-        good = _stream(n, period_us=12500 / rate_factor, seq0=int(rng.integers(0, 65536)),
-                       t0=int(rng.integers(0, 1 << 32)))
+        good = make_frames(n, period_us=12500 / rate_factor, seq0=int(rng.integers(0, 65536)),
+                       t0_us=int(rng.integers(0, 1 << 32)))
         if lost_every:
             good = np.delete(good, np.arange(5, n - 1, lost_every + 2))  # lost frames: seq and clock both skip
         wire = list(good)

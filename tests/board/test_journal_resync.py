@@ -6,23 +6,16 @@ import numpy as np
 import pytest
 
 from station.board.journal import MAGIC, JournalWriter, iter_records, read_journal
-from station.board.protocol import FRAME_DTYPE
 from station.errors import InputFileError
+
+from .builders import make_frames
 
 N_FRAMES = 894
 BLOCK = 16  # 0.2 s at 80 Hz, as the acquisition writes them
 
 
-def _frames(n):
-    f = np.zeros(n, dtype=FRAME_DTYPE)
-    f["seq"] = np.arange(n)
-    f["t_us"] = np.arange(n) * 12500
-    f["counts"] = np.arange(4 * n).reshape(n, 4) * 7 - 1000
-    return f
-
-
 def _write(path):
-    frames = _frames(N_FRAMES)
+    frames = make_frames(N_FRAMES)
     header = {"board": {"board_id": "5B000001", "nominal_rate_hz": 80}, "meta": {"out_path": "/x.trial"},
               "calibration": {"board_id": "5B000001", "gains": [1.0, 2.0, 3.0, 4.0]}}
     w = JournalWriter(path, header)

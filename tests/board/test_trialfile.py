@@ -18,17 +18,15 @@ from station.board.journal import (
     read_journal,
     unfinished_journals,
 )
-from station.board.protocol import FRAME_DTYPE
 from station.board.journal import recover_journal
 from station.board.trialfile import TrialFile, read_trial, write_trial
 from station.errors import InputFileError
 
+from .builders import make_frames
+
 
 def _frames(n, seq0=0):
-    f = np.zeros(n, dtype=FRAME_DTYPE)
-    f["seq"] = (seq0 + np.arange(n)) & 0xFFFF
-    f["t_us"] = np.arange(n) * 12500
-    f["counts"] = np.arange(4 * n).reshape(n, 4) - 7
+    f = make_frames(n, seq0=seq0)
     f["missed"][3] = 2
     return f
 
@@ -55,6 +53,29 @@ def test_round_trip_is_exact(tmp_path):
     with zipfile.ZipFile(path) as zf:  # self-describing
         header = json.loads(zf.read("header.json"))
     assert header["format"] == "balance-station-trial" and header["version"] == 1 and header["n_frames"] == 100
+
+
+def test_a_trial_names_its_source_and_an_old_file_reads_as_the_hx711_board(tmp_path):
+    wii = {"kind": "virtual-wii", "name": "virtual-wii:seed=3", "geometry": "wii-433x238", "value_unit": "wii_10g",
+           "nominal_rate_hz": 60.0}
+    trial = _trial()
+    trial.source = dict(wii)
+    back = read_trial(write_trial(tmp_path / "wii.trial", trial))
+    assert back.source == wii and (back.source_kind, back.geometry, back.value_unit) == (
+        "virtual-wii", "wii-433x238", "wii_10g")
+    # a file written before sources were recorded: no "source" in its header
+    old = tmp_path / "old.trial"
+    with zipfile.ZipFile(tmp_path / "wii.trial") as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "header.json":
+                header = json.loads(data)
+                del header["source"]
+                data = json.dumps(header)
+            dst.writestr(name, data)
+    legacy = read_trial(old)
+    assert (legacy.source_kind, legacy.geometry, legacy.value_unit) == ("arduino-hx711", "reference-400x300", "adc_counts")
+    assert legacy.frames.tobytes() == trial.frames.tobytes()
 
 
 @pytest.mark.parametrize(

@@ -39,9 +39,17 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     panel.subject.setCurrentText("weak-right")
     shots = {}
 
+    recorded_sides = []
+
     def mid_trial_screenshot(event):
-        # one frame of the running protocol: cue and countdown as the patient sees them
+        # one frame of the running protocol: cue and countdown as the patient sees them. Which trial
+        # the first countdown under 6 s falls in depends on the load (the fast clock emits per chunk
+        # of board data, and a loaded machine delivers bigger chunks), so the leg it must name is the
+        # leg of the trial being recorded, not a fixed one.
+        if event.kind == "recording":
+            recorded_sides.append(event.data["side"])
         if event.kind == "countdown" and event.data["remaining_s"] <= 6 and "running" not in shots:
+            shots["side"] = recorded_sides[-1]
             # the board runs faster than real time here: draw the newest data before the grab
             window.redraw(full=True)
             shots["running"] = save_png(window, tmp_path, "protocol-running.png")
@@ -66,7 +74,8 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     qtbot.waitUntil(lambda: "less stable" in panel.result.text() or "verdict" in panel.result.text()
                     or "asymmetry" in panel.result.text(), timeout=240_000)  # generous: a loaded 2-core CI
     qtbot.waitUntil(lambda: panel.start.isEnabled(), timeout=10_000)
-    assert shots["cue"] == "Stand on your LEFT leg, eyes open, hands on hips."
+    assert recorded_sides[0] == "left"  # the protocol starts on the left leg
+    assert shots["cue"] == f"Stand on your {shots['side'].upper()} leg, eyes open, hands on hips."
     assert disagreements == []
     # the countdown shows the runner's remaining time of that event (how far into the trial the
     # first event under 6 s falls depends on the load: the fast clock emits per chunk of board data)

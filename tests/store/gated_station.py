@@ -1,13 +1,11 @@
 """``python gated_station.py ARGS…`` runs ``station ARGS…`` in this process, with one pause.
 
-After the first trial's raw data are stored it prints ``stored`` and waits until the file named by
-``STATION_TEST_GATE`` exists. test_stations.py stops the database server during that pause, so the
+After the first trial's raw data are stored it prints ``stored`` and waits for a line on its standard
+input. test_stations.py stops the database server during that pause, then writes the line, so the
 server goes away at the same point of the session on every run (after one trial, before the next).
 """
 
-import os
 import sys
-import time
 
 from station.cli import main
 from station.store import database
@@ -21,9 +19,7 @@ def _gated(self, *args, **kwargs):
     _calls.append(1)
     if len(_calls) == 1:
         print("stored", flush=True)
-        deadline = time.monotonic() + 60
-        while not os.path.exists(os.environ["STATION_TEST_GATE"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        sys.stdin.readline()  # the test's go-ahead (or end of input if it has gone)
 
 
 database.Store.save_trial_data = _gated

@@ -1,4 +1,4 @@
-"""``station db backup [DEST] [--force]``: Store.backup() from the command line (issue 12 item 7).
+"""``station db backup [DEST] [--force]``: Store.backup() from the command line.
 
 The backup is a complete SQLite copy, created 0600 (its folder 0700) under a temporary name and moved
 into place; an existing file is refused without --force, and a symlink at DEST is never followed.
@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 
 from station.cli import main
 from station.store import Store
 
-
-def _mode(path) -> int:
-    return stat.S_IMODE(os.lstat(path).st_mode)
+from .conftest import file_mode
 
 
 def _names(path) -> list[str]:
@@ -33,7 +30,7 @@ def test_db_backup_writes_a_private_copy_and_never_overwrites_without_force(tmp_
     dest = tmp_path / "out" / "station-copy.sqlite3"
     assert _station(tmp_path, "db", "backup", str(dest)) == 0
     assert f"backed up to {dest}" in capsys.readouterr().out
-    assert _mode(dest) == 0o600 and _mode(dest.parent) == 0o700
+    assert file_mode(dest) == 0o600 and file_mode(dest.parent) == 0o700
     assert _names(dest) == ["Backup One"]
     assert not [p for p in dest.parent.iterdir() if p != dest]  # no temporary file left beside it
 
@@ -49,7 +46,7 @@ def test_db_backup_writes_a_private_copy_and_never_overwrites_without_force(tmp_
     # --force: replaced atomically (a new file), still private, with the new patient
     assert _station(tmp_path, "db", "backup", str(dest), "--force") == 0
     capsys.readouterr()
-    assert os.stat(dest).st_ino != before.st_ino and _mode(dest) == 0o600
+    assert os.stat(dest).st_ino != before.st_ino and file_mode(dest) == 0o600
     assert _names(dest) == ["Backup One", "Backup Two"]
 
 
@@ -65,7 +62,7 @@ def test_db_backup_never_writes_through_a_symlink(tmp_path, capsys):
     assert _station(tmp_path, "db", "backup", str(link), "--force") == 0
     capsys.readouterr()
     assert victim.read_text() == "keep me"
-    assert not link.is_symlink() and _mode(link) == 0o600 and _names(link) == ["Linked"]
+    assert not link.is_symlink() and file_mode(link) == 0o600 and _names(link) == ["Linked"]
 
 
 def test_db_backup_default_goes_to_the_private_backups_folder(tmp_path, capsys):
@@ -75,4 +72,4 @@ def test_db_backup_default_goes_to_the_private_backups_folder(tmp_path, capsys):
     capsys.readouterr()
     folder = tmp_path / "data" / "backups"
     (copy,) = folder.glob("station-*.sqlite3")
-    assert _mode(folder) == 0o700 and _mode(copy) == 0o600 and _names(copy) == ["Default"]
+    assert file_mode(folder) == 0o700 and file_mode(copy) == 0o600 and _names(copy) == ["Default"]

@@ -10,8 +10,7 @@ import pytest
 from station.errors import StationError
 from station.store import Store
 
-from .conftest import new_database
-from .test_store import _trial
+from .conftest import file_mode, make_trial, new_database
 
 NOTHING = {"sessions": 0, "trials": 0, "patients": 0}
 
@@ -34,7 +33,7 @@ def test_server_lost_mid_session_then_back(tmp_path, pg):
     cid = store.add_calibration({"board_id": "5B000001", "created": "2026-12-01", "gains": [1, 2, 3, 4]})
     sid = store.create_session(patient_id=pid, protocol="single-leg", calibration_id=cid, operator="Dr A")
     first = store.add_trial(sid, task="single_leg", side="left")
-    store.save_trial_data(first, _trial(seed=1), calibration_id=cid)
+    store.save_trial_data(first, make_trial(seed=1), calibration_id=cid)
     store.set_metrics(first, {"mean_velocity_mm_s": 41.0})
     store.update_trial(first, status="finished")
     assert store.pending() == NOTHING  # the session is on the server; its outbox copy is only a mirror
@@ -43,7 +42,7 @@ def test_server_lost_mid_session_then_back(tmp_path, pg):
         second = store.add_trial(sid, task="single_leg", side="right")  # the server is gone: into the outbox
         assert store.offline and len(told) == 1 and "Cannot reach the database server" in told[0]
         assert second < 0  # outbox ids never collide with the server's
-        store.save_trial_data(second, _trial(seed=2), calibration_id=cid)
+        store.save_trial_data(second, make_trial(seed=2), calibration_id=cid)
         store.set_metrics(second, {"mean_velocity_mm_s": 55.0})
         store.set_metrics(second, {"lateral_shift_mm": 3.0}, rep=1)
         store.update_trial(second, status="finished")
@@ -71,7 +70,7 @@ def test_server_lost_mid_session_then_back(tmp_path, pg):
         assert trials[1].rep_metrics == [{"lateral_shift_mm": 3.0}] and trials[1].calibration_id == cid
         assert trials[0].reason == "checked by the clinician"  # the outbox's mirror never overwrites the server
         for t, seed in zip(trials, (1, 2)):
-            assert np.array_equal(server.trial_arrays(t.id)["counts"], _trial(seed=seed).frames["counts"])
+            assert np.array_equal(server.trial_arrays(t.id)["counts"], make_trial(seed=seed).frames["counts"])
     with Store.open(base, url=url) as again:  # opening again uploads nothing more
         assert again.pending() == NOTHING and again.sync()["uploaded"]["sessions"] == 0
     assert _server_rows(pg, db) == (1, 1, 2, 14, 3, 2)
@@ -93,9 +92,15 @@ def test_server_unreachable_at_start(tmp_path, pg):
             for pid in (known, new):
                 sid = store.create_session(patient_id=pid, protocol="rdl")
                 tid = store.add_trial(sid, task="rdl", side="left")
-                store.save_trial_data(tid, _trial(n=50, seed=abs(pid)))
+                store.save_trial_data(tid, make_trial(n=50, seed=abs(pid)))
                 store.finish_session(sid)
             assert store.pending() == {"sessions": 2, "trials": 2, "patients": 1}
+            copy = store.backup(tmp_path / "offline.sqlite3")  # offline: what the outbox holds, row by row
+            assert file_mode(copy) == 0o600
+        with Store.open(tmp_path / "restored", url=f"sqlite:///{copy}", read_only=True) as back:
+            assert sorted(p.name for p in back.list_patients()) == ["Known", "New"]
+            assert [len(back.trials(s.id)) for s in back.list_sessions()] == [1, 1]
+            assert back.row_counts()["trial_arrays"] == 14
         with pytest.raises(StationError, match="Cannot reach"):  # a read-only command says so in one line
             Store.open(tmp_path / "reader", url=url, read_only=True)
         dashboard = Store.open(base, url=url)  # a long-running station, offline

@@ -102,14 +102,14 @@ def test_two_stations_and_a_report_station_at_once(tmp_path, pg):
 def test_server_goes_away_mid_session(tmp_path, pg):
     url = new_database(pg)
     db = url.rsplit("/", 1)[1]
-    gate = tmp_path / "server-stopped"
-    env = _env(url, "room-c", STATION_TEST_GATE=str(gate))
+    env = _env(url, "room-c")
     data = tmp_path / "room-c"
     assert _run("--data-dir", data, "db", "upgrade", env=env)[0] == 0
     # `station assess --sim` that pauses once after its first trial is stored (see gated_station.py)
     proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "gated_station.py"),
                              "--data-dir", str(data), *ASSESS, "--trials", "2", "--patient", "Runner C",
-                             "--body-mass", "70"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--body-mass", "70"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
     try:
         for line in proc.stdout:
             if line.strip() == "stored":
@@ -118,7 +118,8 @@ def test_server_goes_away_mid_session(tmp_path, pg):
             pytest.fail(f"the session never stored a trial: {proc.communicate()[1]}")
         before = _integrity(pg, db)
         pg.stop_server()  # mid-session: one trial stored, the others still to come
-        gate.touch()
+        proc.stdin.write("go on\n")
+        proc.stdin.flush()
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert "Lost the database server" in err and "recording continues on this station" in err

@@ -1,16 +1,12 @@
 """The store on both backends (SQLite file, real PostgreSQL server): schema and migrations, privacy,
 typed blobs, identity, validation, trash, read-only use, backups, journal recovery, copying."""
 
-import os
 import sqlite3
-import stat
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from station.board.protocol import FRAME_DTYPE
-from station.board.trialfile import TrialFile
 from station.errors import StationError
 from station.store import Store
 from station.store import copying
@@ -18,36 +14,8 @@ from station.store import engine as dbengine
 from station.store.blobs import from_blob, to_blob
 from station.store.tables import metadata
 
-LEGACY_DDL = os.path.join(os.path.dirname(__file__), "legacy_v1.sql")
+from .conftest import LEGACY_DDL, add_session_with_trials, file_mode, make_trial, new_database
 
-
-def _mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-def _trial(n=400, rate_hz=80.0, seed=0) -> TrialFile:
-    rng = np.random.default_rng(seed)
-    frames = np.zeros(n, dtype=FRAME_DTYPE)
-    frames["seq"] = np.arange(n) % 65536
-    frames["t_us"] = (np.arange(n) * 1e6 / rate_hz).astype(np.uint32)
-    frames["counts"] = rng.integers(-(1 << 23), (1 << 23) - 1, size=(n, 4), dtype=np.int32)
-    frames["status"] = rng.integers(0, 256, n, dtype=np.uint8)
-    t = np.arange(n) / rate_hz
-    return TrialFile(frames=frames, device_time_s=t, host_time_s=1.7e9 + t, board={"board_id": "5B000001"},
-                     quality={"frames": n, "lost": 0}, gaps=[], meta={"side": "left"}, events=[{"t_s": 1.0, "kind": "x"}])
-
-
-def _session_with_trials(s, n_trials=2, n=120):
-    pid = s.add_patient(name="Runner", body_mass_kg=64.0)
-    sid = s.create_session(patient_id=pid, protocol="single-leg", operator="Dr A")
-    tids = []
-    for k in range(n_trials):
-        tid = s.add_trial(sid, task="single_leg", side=("left", "right")[k % 2])
-        s.save_trial_data(tid, _trial(n=n, seed=k))
-        s.set_metrics(tid, {"mean_velocity_mm_s": 40.0 + k})
-        s.update_trial(tid, status="finished")
-        tids.append(tid)
-    return pid, sid, tids
 
 
 # ---------------------------------------------------------------------- SQLite specifics
@@ -56,13 +24,13 @@ def test_private_directory_and_files(tmp_path):
     with Store.open(base) as s:
         pid = s.add_patient(name="A")
         s.create_session(patient_id=pid, protocol="single-leg")
-        assert _mode(base) == 0o700
-        assert _mode(base / "station.sqlite3") == 0o600
+        assert file_mode(base) == 0o700
+        assert file_mode(base / "station.sqlite3") == 0o600
         for side in ("station.sqlite3-wal", "station.sqlite3-shm"):
-            assert (base / side).exists() and _mode(base / side) == 0o600
-        assert _mode(s.journals_dir) == 0o700
+            assert (base / side).exists() and file_mode(base / side) == 0o600
+        assert file_mode(s.journals_dir) == 0o700
         backup = s.backup()
-        assert _mode(backup) == 0o600 and _mode(backup.parent) == 0o700
+        assert file_mode(backup) == 0o600 and file_mode(backup.parent) == 0o700
 
 
 def test_environment_variables_choose_the_directory_and_the_database(tmp_path, monkeypatch):
@@ -73,7 +41,7 @@ def test_environment_variables_choose_the_directory_and_the_database(tmp_path, m
     with Store.open() as s:
         assert s.path == tmp_path / "other.sqlite3"
         s.add_patient(name="B")
-    assert _mode(tmp_path / "other.sqlite3") == 0o600
+    assert file_mode(tmp_path / "other.sqlite3") == 0o600
 
 
 def test_wal_and_foreign_keys_on_sqlite(tmp_path):
@@ -82,7 +50,7 @@ def test_wal_and_foreign_keys_on_sqlite(tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.close()
         with pytest.raises(sa.exc.IntegrityError):
-            with dbengine.begin(s._engine, write=True) as c:
+            with dbengine.begin(s.engine, write=True) as c:
                 c.execute(sa.text("INSERT INTO sessions (patient_id, protocol, started) VALUES (999, 'x', 'now')"))
 
 
@@ -111,16 +79,16 @@ def test_legacy_database_migrates_in_place(tmp_path):
         assert s.get_session(1).uuid and s.get_session(1).station == ""
         assert s.get_trial(1).metrics == {"rms_ml_mm": 3.5} and s.get_trial(1).uuid
         assert np.array_equal(s.trial_arrays(1)["counts"], np.arange(8).reshape(2, 4))
-        assert "schema_version" not in sa.inspect(s._engine).get_table_names()
+        assert "schema_version" not in sa.inspect(s.engine).get_table_names()
         new = s.add_patient(name="New")
         assert new == 2
         practice = s.add_trial(1, task="rdl", side="right", phase="familiarisation")  # a phase added since
         assert s.get_trial(practice).seq == 2 and s.get_trial(practice).phase == "familiarisation"
         with pytest.raises(sa.exc.IntegrityError):  # the rebuilt table still checks the phase and the keys
-            with dbengine.begin(s._engine, write=True) as c:
+            with dbengine.begin(s.engine, write=True) as c:
                 c.execute(sa.text("UPDATE trials SET phase = 'warmup' WHERE id = 1"))
         with pytest.raises(sa.exc.IntegrityError):
-            with dbengine.begin(s._engine, write=True) as c:
+            with dbengine.begin(s.engine, write=True) as c:
                 c.execute(sa.text("INSERT INTO metrics (trial_id, rep, name) VALUES (999, 0, 'x')"))
 
 
@@ -179,7 +147,7 @@ def test_schema_matches_the_table_metadata(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with store._engine.connect() as conn:
+    with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
     assert store.schema_version == dbengine.head_revision()
@@ -187,7 +155,7 @@ def test_schema_matches_the_table_metadata(store):
 
 def test_foreign_keys_are_enforced(store):
     with pytest.raises(sa.exc.IntegrityError):
-        with dbengine.begin(store._engine, write=True) as c:
+        with dbengine.begin(store.engine, write=True) as c:
             c.execute(sa.text("INSERT INTO sessions (patient_id, protocol, started) VALUES (999, 'x', 'now')"))
     with pytest.raises(StationError, match="no patient with id 999"):
         store.create_session(patient_id=999, protocol="rdl")
@@ -204,7 +172,7 @@ def test_patients_sessions_trials_metrics_round_trip(store):
     sid = store.create_session(patient_id=pid, protocol="single-leg", settings={"duration_s": 30.0}, operator="Dr Q")
     tid = store.add_trial(sid, task="single_leg", side="left", phase="baseline")
     tid2 = store.add_trial(sid, task="single_leg", side="right", phase="baseline", repeat_of=tid)
-    trial = _trial()
+    trial = make_trial()
     store.save_trial_data(tid, trial, calibration_id=cid)
     store.set_metrics(tid, {"mean_velocity_ml_mm_s": 41.5, "undefined": float("nan"), "label": "text"})
     store.set_metrics(tid, {"lateral_shift_mm": 12.0}, rep=1)
@@ -225,6 +193,7 @@ def test_patients_sessions_trials_metrics_round_trip(store):
     assert store.get_trial(tid2).repeat_of == tid and store.get_trial(tid2).seq == 2
     rebuilt = store.trial_file(tid)
     assert np.array_equal(rebuilt.frames, trial.frames) and rebuilt.calibration["board_id"] == "5b000001"
+    assert rebuilt.source_kind == "arduino-hx711" and rebuilt.board == trial.board  # an HX711 trial by default
     table = store.metrics_table(sid)
     assert [r["trial_id"] for r in table] == [tid, tid2] and [r["status"] for r in table] == ["finished", "queued"]
     assert table[0]["reps"] == [{"lateral_shift_mm": 12.0}, {"lateral_shift_mm": 9.0}]
@@ -266,6 +235,22 @@ def test_patient_names_and_ids(store):
         store.find_patient("Ann")
 
 
+def test_patients_in_the_trash_are_not_found_by_id_either(store):
+    gone = store.add_patient(name="Gone")
+    kept = store.add_patient(name="Kept")
+    store.delete_patient(gone)
+    for ref in (f"#{gone}", str(gone), gone):  # the explicit id, a bare number, an int
+        with pytest.raises(StationError, match=f"^Patient #{gone} is in the trash"):
+            store.find_patient(ref)
+    with pytest.raises(StationError, match="no patient named 'Gone'"):
+        store.find_patient("Gone")
+    assert store.find_patient(f"#{kept}").id == kept
+    assert store.find_patient(f"#{gone}", include_deleted=True).deleted_at is not None  # for listing the trash
+    assert store.find_patient("gone", include_deleted=True).id == gone
+    store.restore_patient(gone)
+    assert store.find_patient(f"#{gone}").name == "Gone" and store.find_patient(str(gone)).id == gone
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"name": "  "}, "needs a name"),
     ({"name": "A\nB"}, "one line"),
@@ -295,7 +280,7 @@ def test_patient_edit(store):
 
 
 def test_delete_and_restore_keep_the_raw_data(store):
-    pid, sid, tids = _session_with_trials(store)
+    pid, sid, tids = add_session_with_trials(store)
     keep = store.create_session(patient_id=pid, protocol="rdl")
     before = {t: store.trial_arrays(t)["counts"].copy() for t in tids}
     store.delete_session(keep)
@@ -333,9 +318,9 @@ def test_read_only_open_neither_writes_nor_recovers(tmp_path, db_url):
 
 
 def test_backup_is_a_consistent_copy(store, tmp_path):
-    pid, sid, tids = _session_with_trials(store, n_trials=1, n=50)
+    pid, sid, tids = add_session_with_trials(store, n_trials=1, n=50)
     dest = store.backup(tmp_path / "copy.sqlite3")
-    assert _mode(dest) == 0o600
+    assert file_mode(dest) == 0o600
     copy = sqlite3.connect(dest)
     assert copy.execute("SELECT COUNT(*) FROM trial_arrays").fetchone()[0] == 7
     assert copy.execute("SELECT name FROM patients").fetchone()[0] == "Runner"
@@ -357,7 +342,7 @@ def test_leftover_journal_is_recovered_as_interrupted(tmp_path, db_url):
         tid = s.add_trial(sid, task="single_leg", side="left", status="running")
         done = s.add_trial(sid, task="single_leg", side="right", status="finished")
         path = s.journal_path(session_id=sid, trial_id=tid)
-    trial = _trial(n=160)
+    trial = make_trial(n=160)
     writer = JournalWriter(path, {"board": {}, "meta": {"session_id": sid, "trial_id": tid}, "calibration": None})
     writer.append_frames(trial.frames, trial.device_time_s, trial.host_time_s, np.zeros(160, np.uint8))
     writer.close()  # the process died before end_recording: the journal is left behind
@@ -394,8 +379,6 @@ def test_session_left_running_between_trials_is_marked_interrupted(tmp_path, db_
 
 
 def test_recovery_leaves_other_stations_recordings_alone(tmp_path, pg, monkeypatch):
-    from .conftest import new_database
-
     url = new_database(pg)
     monkeypatch.setenv("STATION_NAME", "room-a")
     with Store.open(tmp_path / "a", url=url) as a:
@@ -420,7 +403,7 @@ def test_threads_share_one_store(store):
         sid = store.create_session(patient_id=pid, protocol="rdl")
         for j in range(3):
             tid = store.add_trial(sid, task="rdl", side="left")
-            store.save_trial_data(tid, _trial(n=40, seed=10 * k + j))
+            store.save_trial_data(tid, make_trial(n=40, seed=10 * k + j))
         sids.append(sid)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -442,7 +425,7 @@ def test_copy_database_is_verified_idempotent_and_resumable(tmp_path, db_url):
             sid = src.create_session(patient_id=pid, protocol="rdl", operator="op")
             for j in range(2):
                 tid = src.add_trial(sid, task="rdl", side=("left", "right")[j])
-                src.save_trial_data(tid, _trial(n=60, seed=10 * k + j), calibration_id=src.add_calibration(
+                src.save_trial_data(tid, make_trial(n=60, seed=10 * k + j), calibration_id=src.add_calibration(
                     {"board_id": "5B000001", "created": "2026-11-01", "gains": [k]}))
                 src.set_metrics(tid, {"m": float(k + j)})
             src.finish_session(sid)
@@ -478,3 +461,17 @@ def test_copy_database_is_verified_idempotent_and_resumable(tmp_path, db_url):
                 assert np.array_equal(src.trial_arrays(ta.id)["counts"], dst.trial_arrays(tb.id)["counts"])
     source.dispose()
     target.dispose()
+
+
+def test_a_stored_trial_keeps_its_source(store):
+    """A Wii Balance Board trial reads back as one: its kind, geometry and value unit (10 g) survive the store."""
+    pid = store.add_patient(name="W")
+    sid = store.create_session(patient_id=pid, protocol="single-leg")
+    tid = store.add_trial(sid, task="single_leg", side="left")
+    trial = make_trial(n=50)
+    trial.source = {"kind": "wii-balance-board", "name": "/dev/input/event7", "geometry": "wii-433x238",
+                    "value_unit": "wii_10g", "nominal_rate_hz": 60.0}
+    store.save_trial_data(tid, trial)
+    rebuilt = store.trial_file(tid)
+    assert (rebuilt.source_kind, rebuilt.geometry, rebuilt.value_unit) == ("wii-balance-board", "wii-433x238", "wii_10g")
+    assert rebuilt.board == trial.board  # the source is not left inside the board description

@@ -11,8 +11,7 @@ from station.cli import main
 from station.commands import patients as patients_cmd
 from station.store import Store, tables
 
-from .conftest import new_database
-from .test_store import _session_with_trials
+from .conftest import LEGACY_DDL, add_session_with_trials, new_database
 
 
 def _run(capsys, *args):
@@ -40,7 +39,7 @@ def test_patients_and_sessions_commands(tmp_path, capsys, db_url):
     assert [(r["id"], r["name"], r["body_mass_kg"], r["birth_year"], r["sex"], r["dominant_leg"], r["notes"])
             for r in rows] == [(1, "007", 73.0, 1991, "male", "right", "hip drop R"), (2, "Ann", 58.0, None, None, None, "")]
     with Store.open(tmp_path / "data", url=db_url) as s:
-        _, sid, tids = _session_with_trials(s)  # patient #3 "Runner", one session with two trials
+        _, sid, tids = add_session_with_trials(s)  # patient #3 "Runner", one session with two trials
         counts = s.trial_arrays(tids[0])["counts"].copy()
     rc, out, _ = _run(capsys, *base, "sessions", "--patient", "Runner", "--json")
     (row,) = json.loads(out)
@@ -57,7 +56,13 @@ def test_patients_and_sessions_commands(tmp_path, capsys, db_url):
     assert [r["name"] for r in json.loads(_run(capsys, *base, "patients", "--json")[1])] == ["007", "Ann"]
     rc, out, _ = _run(capsys, *base, "patients", "--trash")
     assert "Runner" in out
+    rc, _, err = _run(capsys, *base, "sessions", "--patient", "#3")
+    assert rc == 2 and err.strip().startswith("station: error: Patient #3 is in the trash")
+    rc, out, _ = _run(capsys, *base, "sessions", "--trash", "--patient", "#3", "--json")
+    assert rc == 0 and [r["id"] for r in json.loads(out)] == [sid]
     rc, out, err = _run(capsys, *base, "patients", "delete", "#3")
+    assert rc == 2 and "Patient #3 is in the trash" in err  # already there
+    rc, out, err = _run(capsys, *base, "patients", "delete", "#1")
     assert rc == 2 and "Give --yes" in err
     assert _run(capsys, *base, "patients", "restore", "#3")[0] == 0
     with Store.open(tmp_path / "data", url=db_url, read_only=True) as s:
@@ -92,7 +97,7 @@ def test_one_line_errors(tmp_path, capsys, pg, monkeypatch):
 def test_db_migrate_sqlite_history_into_the_server(tmp_path, capsys, pg):
     with Store.open(tmp_path / "station") as s:
         for _ in range(2):
-            _session_with_trials(s)
+            add_session_with_trials(s)
     source = f"sqlite:///{tmp_path / 'station' / 'station.sqlite3'}"
     target = new_database(pg)
     rc, out, err = _run(capsys, "--data-dir", tmp_path / "station", "db", "migrate", "--from", source, "--to", target,
@@ -132,7 +137,7 @@ def test_roles_writer_clinician_researcher(tmp_path, capsys, pg):
     os.environ["PGPASSFILE"] = str(passfile)
     try:
         with Store.open(tmp_path / "room1", url=pg.url(db, user="room1")) as station:
-            _, sid, tids = _session_with_trials(station)
+            _, sid, tids = add_session_with_trials(station)
             station.set_metrics(tids[0], {"rms_ml_mm": 4.0})  # a re-analysis replaces metrics (DELETE granted)
             station.finish_session(sid)
         with Store.open(tmp_path / "drq", url=pg.url(db, user="drq"), read_only=True) as clinician:
@@ -161,8 +166,6 @@ def test_sync_on_a_sqlite_station_says_there_is_no_server(tmp_path, capsys):
 
 
 def test_db_upgrade_migrates_a_legacy_file(tmp_path, capsys):
-    from .test_store import LEGACY_DDL
-
     base = tmp_path / "data"
     base.mkdir()
     conn = sqlite3.connect(base / "station.sqlite3")

@@ -1,4 +1,4 @@
-"""The virtual board (DESIGN §5): a seeded simulator speaking the exact wire protocol.
+"""The virtual board: a seeded simulator speaking the exact wire protocol.
 
 ``VirtualBoard`` is the simulator (time moves when told: ``advance``), ``VirtualTransport`` plugs it
 into acquisition in-process, and ``pty_server.serve`` (``station simulate``) makes it a serial device.

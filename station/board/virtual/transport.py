@@ -35,6 +35,8 @@ class VirtualTransport(Transport):
         Board time per ``read`` when not real-time.
     """
 
+    source_kind = "virtual-arduino"
+
     def __init__(self, board: VirtualBoard, *, realtime: bool = True, chunk_s: float = 0.05):
         self.board = board
         self.realtime = bool(realtime)
