@@ -94,7 +94,7 @@ def headline_block(scores) -> tuple[str, object] | None:
     return results.verdicts[0].title, results.verdicts[0]
 
 
-def verdict_headline(row) -> tuple[str, bool]:
+def badge_text(row) -> tuple[str, bool]:
     """``("RIGHT leg less stable\nSI +36 % [+21, +51] 96 % CI", side_named)`` from a verdict row."""
     text = row.headline
     if row.estimate != wording.NONE:
@@ -172,7 +172,7 @@ class Scoreboard(QWidget):
             _set_row(self.verdicts, r, [row.title, row.headline, row.estimate])
             self.verdicts.item(r, 1).setForeground(_qcolour(TONE_COLOURS[row.tone]))
         self.verdicts.setFixedHeight(self.verdicts.horizontalHeader().height() + 34 * len(results.verdicts) + 4)
-        text, side_named = verdict_headline(results.verdicts[0])
+        text, side_named = badge_text(results.verdicts[0])
         self.verdict.setText(text)
         self.verdict.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
         self.block.blockSignals(True)
