@@ -250,7 +250,7 @@ class BeforeAfter(QWidget):
         self.table.setRowCount(len(t.rows))
         for r, row in enumerate(t.rows):
             _set_row(self.table, r, [f"{row.side.upper()} · {row.label}", row.baseline, row.post, row.change,
-                                     row.mdc.replace(" *", " (default)"), row.outcome],
+                                     row.mdc + (" (default)" if row.default_mdc else ""), row.outcome],
                      colour=TONE_COLOURS[row.tone], first_colour=theme.LEFT if row.side == "left" else theme.RIGHT)
         self.summary.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines) or "No verdict.")
         return True

@@ -85,6 +85,7 @@ class ChangeRow:
     mdc: str
     outcome: str
     tone: w.Tone
+    default_mdc: bool  # the MDC is the default share of the baseline (too few trials): ``mdc`` has no mark
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,9 @@ def _change_tables(scores: SessionScores) -> tuple:
                 levels.add(c.mdc_level)
                 default = default or c.mdc_source is MdcSource.DEFAULT
                 rows.append(ChangeRow(side, w.metric_label(key), w.number(c.baseline.mean, decimals),
-                                      w.number(c.post.mean, decimals), w.change_text(c, decimals), w.mdc_text(c, decimals),
-                                      c.outcome.value, w.tone(c.outcome)))
+                                      w.number(c.post.mean, decimals), w.change_text(c, decimals),
+                                      w.mdc_text(c, decimals, default_mark=""), c.outcome.value, w.tone(c.outcome),
+                                      c.mdc_source is MdcSource.DEFAULT))
         n_base, n_post = counts.pop() if len(counts) == 1 else (None, None)
         level = levels.pop() if len(levels) == 1 else 0.95
         tables.append(ChangeTable(condition, w.block_title(f"before_after/{condition}"),

@@ -262,9 +262,10 @@ def mdc_heading(level: float) -> str:
     return f"MDC{level_text(level).replace(' %', '')}"
 
 
-def mdc_text(c: Change, decimals: int) -> str:
-    """The change's MDC; ``"4.5 *"`` when it is the default share of the baseline (too few trials)."""
-    return number(c.mdc, decimals) + (" *" if c.mdc_source is MdcSource.DEFAULT else "")
+def mdc_text(c: Change, decimals: int, *, default_mark: str = " *") -> str:
+    """The change's MDC; ``"4.5 *"`` (``default_mark``) when it is the default share of the baseline (too few
+    trials)."""
+    return number(c.mdc, decimals) + (default_mark if c.mdc_source is MdcSource.DEFAULT else "")
 
 
 # -- headline verdicts ----------------------------------------------------------------------------

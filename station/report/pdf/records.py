@@ -7,9 +7,13 @@ from datetime import datetime
 
 from station.errors import StationError
 from station.report.pdf.layout import esc, p, table
-from station.report.wording import NONE, number
+from station.report.wording import NONE, decimals_of, number
 
 log = logging.getLogger(__name__)
+
+
+#: the metrics of each trial's row (decimals from the metric registry)
+TRIAL_METRICS = ("mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2")
 
 
 def _defined(value) -> bool:
@@ -35,8 +39,7 @@ def trial_pages(model, st, width) -> list:
         step = (t.step or f"{t.task} {t.side or ''}").replace(" eyes open", "")  # the default condition: no news
         rows.append([str(t.seq), p(step, st["cell"]),
                      p(status, st["cellb"] if t.status != "finished" else st["cell"]), window,
-                     number(m.get("mean_velocity_ml_mm_s"), 1), number(m.get("range_ml_mm"), 1),
-                     number(m.get("ellipse95_area_mm2"), 0), extra])
+                     *(number(m.get(key), decimals_of(key)) for key in TRIAL_METRICS), extra])
     story = [PageBreak(), Paragraph("Trials", st["h1"]),
              table(rows, [f * width for f in (0.04, 0.27, 0.185, 0.14, 0.09, 0.095, 0.09, 0.09)], align_right_from=4)]
     story.append(Paragraph("Only finished trials enter the scores. TD = touchdowns of the free foot. The analysed window "

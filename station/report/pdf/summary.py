@@ -3,6 +3,7 @@ results that follow it."""
 
 from __future__ import annotations
 
+from station.assessment.scoring import DEFAULT_MDC_PCT
 from station.report.pdf.layout import LIGHT, SIDE_COLOURS, coloured, p
 from station.report.pdf.tables import change_summary, change_table, side_table, verdicts_table
 from station.report import wording as w
@@ -98,7 +99,8 @@ def first_pages(model, st, width) -> list:
     for t in results.change_tables:
         story += [p(f"{t.title} — {change_summary(t)}", st["h2"]), change_table(t, st, width)]
         if t.default_mdc:
-            story.append(p(f"* {t.mdc_heading} = 30 % of baseline: fewer than 2 valid trials in a block.", st["small"]))
+            story.append(p(f"* {t.mdc_heading} = {DEFAULT_MDC_PCT:g} % of baseline: fewer than 2 valid trials in a block.",
+                           st["small"]))
     # the RDL set of an RDL session belongs here; the primer's own RDL only when nothing else is scored
     for t in results.side_tables:
         if t.key == "rdl" or (t.key == "primer_rdl" and not stance_tables):

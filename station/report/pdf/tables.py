@@ -43,7 +43,7 @@ def change_table(t: ChangeTable, st, width):
     side = None
     for r in t.rows:
         rows.append([r.side.capitalize() if r.side != side else "", p(r.label, st["cell"]), r.baseline, r.post,
-                     r.change, r.mdc, coloured(r.outcome, TONE_COLOURS[r.tone],
+                     r.change, r.mdc + (" *" if r.default_mdc else ""), coloured(r.outcome, TONE_COLOURS[r.tone],
                                                st["cellb"] if r.tone is not Tone.NEUTRAL else st["cell"])])
         side = r.side
     return table(rows, [f * width for f in CHANGE_WIDTHS], align_right_from=2, left_cols=(6,))
