@@ -103,11 +103,22 @@ def level_text(level: float) -> str:
     return f"{text} %"
 
 
+def _bound(value: float, decimals: int, *, sign: bool) -> str:
+    """An interval's end: a non-zero end that would round to 0 gets up to three more decimals (``+0.3``), so
+    an interval that excludes 0 never reads as one that starts at it."""
+    for extra in range(4):
+        text = number(value, decimals + extra, sign=sign)
+        if value == 0 or text.lstrip("+" + MINUS).strip("0.") != "":
+            return text
+    return number(value, decimals, sign=sign)
+
+
 def interval_text(interval: Interval | None, decimals: int, *, sign: bool = True, level: bool = True) -> str:
-    """``"[+12, +50] 96 % CI"`` (``level=False``: ``"[+12, +50]"``); ``""`` when undefined."""
+    """``"[+12, +50] 96 % CI"`` (``level=False``: ``"[+12, +50]"``); ``""`` when undefined. An end that would
+    round to 0 without being 0 keeps a decimal more: ``"[+0.3, +121] 99.9 % CI"``."""
     if interval is None or not interval.defined:
         return ""
-    text = f"[{number(interval.low, decimals, sign=sign)}, {number(interval.high, decimals, sign=sign)}]"
+    text = f"[{_bound(interval.low, decimals, sign=sign)}, {_bound(interval.high, decimals, sign=sign)}]"
     return f"{text} {level_text(interval.level)} CI" if level else text
 
 

@@ -98,8 +98,11 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     assert text == f"RIGHT leg less stable\n{verdict_estimate(headline)}"
     level = f"{round(100 * (1 - headline.alpha), 4):g}"  # the level of the look where the adaptive block stopped
 
-    def whole(x):  # a signed whole number; a value that rounds to zero reads "0" (never "+0" or "-0")
-        return f"{round(x):+d}".replace("-", "−") if round(x) else "0"
+    def whole(x):  # a signed whole number, a true minus; an interval end near 0 keeps a decimal (never "+0")
+        for places in range(4):
+            if float(f"{x:+.{places}f}"):
+                return f"{x:+.{places}f}".replace("-", "−")
+        return "0"
 
     assert (f"SI {whole(headline.estimate)} % [{whole(headline.interval.low)}, {whole(headline.interval.high)}] "
             f"{level} % CI") in text

@@ -37,8 +37,13 @@ def _level_pct(alpha: float) -> str:
 
 
 def _signed(x: float, decimals: int) -> str:
-    text = f"{x:+.{decimals}f}"
-    return text.lstrip("+-") if float(text) == 0 else text.replace("-", "−")
+    """An interval's end as printed: signed, a true minus; an end that is not 0 never reads as 0 (it keeps up
+    to three more decimals); an exact 0 unsigned."""
+    for places in range(decimals, decimals + 4):
+        text = f"{x:+.{places}f}"
+        if float(text) != 0:
+            return text.replace("-", "−")
+    return f"{0:.{decimals}f}"
 
 
 def _expected_intervals(stored: dict, *, before_after_si: bool = True) -> list[str]:

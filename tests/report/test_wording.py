@@ -30,6 +30,10 @@ def test_an_interval_prints_its_own_level():
     assert w.interval_text(Interval(-8.04, 25.3, 0.96), 0) == "[−8, +25] 96 % CI"
     assert w.interval_text(Interval(5.0, 9.0, 0.999), 1, level=False) == "[+5.0, +9.0]"
     assert w.interval_text(Interval(math.nan, 1.0, 0.95), 0) == ""
+    # an interval that excludes 0 never reads as one that starts at 0
+    assert w.interval_text(Interval(0.3, 121.2, 0.999), 0) == "[+0.3, +121] 99.9 % CI"
+    assert w.interval_text(Interval(-0.004, 2.0, 0.96), 0) == "[−0.004, +2] 96 % CI"
+    assert w.interval_text(Interval(0.0, 2.0, 0.96), 0) == "[0, +2] 96 % CI"
     assert w.verdict_estimate(_verdict()) == "SI +31 % [+12, +50] 96 % CI"
     interim = _verdict(alpha=0.001, interval=Interval(12.2, 49.6, 0.999))
     assert w.verdict_estimate(interim) == "SI +31 % [+12, +50] 99.9 % CI"
