@@ -127,6 +127,11 @@ def _blocks(family: str) -> list[tuple[str, str | None]]:
             ("stance/baseline/eyes_open", None), ("primer_rdl", None)]
 
 
+def _level(v: dict) -> float:
+    """The coverage of a stored verdict's interval (studies saved before intervals carried it: 1 - alpha)."""
+    return v["level"] if v.get("level") is not None else 1.0 - v["alpha"] if v.get("alpha") else 0.0
+
+
 def summarise(name: str, results: list[dict]) -> list[str]:
     family, _, _, subject, post = CONDITIONS[name]
     null_lr = subject.get("preset") == "healthy" and len(subject) == 1
@@ -196,13 +201,13 @@ def summarise(name: str, results: list[dict]) -> list[str]:
         res = np.median([v["resolution"] for v in vs])
         lines.append(f"      estimate mean {np.mean([v['estimate'] for v in vs]):+.1f} {vs[0]['unit']}, true {truth:+.1f}; "
                      f"coverage {rate(covered, n)}; median resolution ±{res:.1f} {vs[0]['unit']}")
-        levels = sorted({round(100 * (1 - v["alpha"]), 1) for v in vs if v.get("alpha")})
+        levels = sorted({round(100 * _level(v), 1) for v in vs if _level(v)})
         if len(levels) > 1:  # an adaptive block: each interval is at the level of the look where it stopped
             for level in levels:
-                at = [v for v in vs if round(100 * (1 - v["alpha"]), 1) == level]
+                at = [v for v in vs if round(100 * _level(v), 1) == level]
                 lines.append(f"      {level:g} % intervals (stopped at that look): {len(at)} sessions, coverage "
                              f"{rate(sum(v['ci_low'] <= truth <= v['ci_high'] for v in at), len(at))}")
-            nominal = 100 * np.mean([1 - v["alpha"] for v in vs])
+            nominal = 100 * np.mean([_level(v) for v in vs])
             lines.append(f"      nominal coverage of this mix of levels: {nominal:.1f} %")
     return lines
 

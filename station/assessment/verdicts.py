@@ -46,9 +46,8 @@ Statistics
 - **Resolution** of a verdict: the smallest effect this session could have called, the interval's
   half-width (in the verdict's unit).
 
-Each verdict is the dict of the shared interface (common.md): ``block, kind, side, less_stable, verdict,
-estimate, ci_low, ci_high, unit, text, resolution`` plus ``measure``, ``alpha``, ``family_alpha``,
-``df``, ``n``, ``method`` and ``noise``.
+Each verdict is a :class:`station.assessment.results.Verdict` (its interval carries its level, its
+outcome is an enum); :mod:`station.report.wording` words it.
 """
 
 from __future__ import annotations
@@ -59,17 +58,10 @@ from typing import Sequence
 
 import numpy as np
 
-from station.core import registry
+from station.assessment.results import Interval, Kind, Measure, Outcome, Method, Verdict
+from station.assessment.stats import finite, pooled_sd, si_from_log_ratio, t_quantile
 
 log = logging.getLogger(__name__)
-
-
-def label(key: str) -> str:
-    """The metric's label from the registry (repetition metrics may live in its per-rep table)."""
-    for table in (getattr(registry, "REGISTRY", {}), getattr(registry, "REP_REGISTRY", {})):
-        if key in table:
-            return table[key].label
-    return key.replace("_mm", "").replace("_", " ")
 
 #: two-sided false-positive rate of the left/right headline tests (stance, RDL) and of the asymmetry
 #: change: 4 %, so that the bench (bench/verdicts.py, 600 sessions) shows the promised <= 5 % with the
@@ -104,12 +96,6 @@ ADAPTIVE_ALPHA_INTERIM = 0.001
 ADAPTIVE_ALPHA_FINAL = 0.039
 #: the adaptive block's overall false-positive rate (all looks together)
 ADAPTIVE_FAMILY_ALPHA = 0.04
-NOISE_STANCE = "trial-to-trial variability within the session (pooled SD of log sway index over both legs)"
-NOISE_BEFORE_AFTER = ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
-                      "over its baseline and post-primer blocks); between-session variability does not enter")
-NOISE_RDL_REPS = ("repetition-to-repetition variability (pooled over both legs), inflated for the correlation of "
-                  "repetitions within a set (design effect 1 + (m - 1) x 0.05, m = repetitions per set)")
-#: within-set correlation of per-rep lateral-shift estimates (exchangeable), used when a leg has fewer
 #: than :data:`RDL_MIN_SETS_FOR_SET_MEANS` sets. Measured by ``bench/verdicts.py`` on the realistic patients
 #: (its "within-set correlation" line: the variance of a set's mean shift around the patient's typical
 #: shift, over the within-set variance / m): 0.04 on 195 sets of 10 (variance ratio 1.37); the slow sway
@@ -118,151 +104,94 @@ NOISE_RDL_REPS = ("repetition-to-repetition variability (pooled over both legs),
 RDL_WITHIN_SET_CORRELATION = 0.05
 #: with this many sets per leg or more, the set means are the units (no correlation value needed)
 RDL_MIN_SETS_FOR_SET_MEANS = 3
-NOISE_RDL_SETS = "set-to-set variability (set means as units, pooled over both legs)"
 
 
-def _t(alpha: float, df: float) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(1.0 - alpha / 2.0, df))
-
-
-def _finite(values) -> np.ndarray:
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    return v[np.isfinite(v)]
+def _not_enough(block: str, kind: Kind, side, *, measure: Measure, unit: str, alpha: float, family_alpha: float,
+                method: Method, level: float, n: dict, **extra) -> Verdict:
+    return Verdict(block=block, kind=kind, side=side, outcome=Outcome.NOT_ENOUGH_DATA, measure=measure,
+                   estimate=math.nan, interval=Interval.undefined(level), unit=unit, resolution=math.nan, alpha=alpha,
+                   family_alpha=family_alpha, method=method, n=n, **extra)
 
 
-def pooled_sd(groups: Sequence[np.ndarray]) -> tuple[float, int]:
-    """Pooled SD of several groups (each around its own mean) and its degrees of freedom."""
-    ss = sum(float(np.sum((g - g.mean()) ** 2)) for g in groups if g.size)
-    df = sum(g.size - 1 for g in groups if g.size)
-    return (math.sqrt(ss / df) if df > 0 else math.nan), int(df)
-
-
-def si_from_log_ratio(d: float) -> float:
-    """SI (%) of two values whose log ratio (R over L) is ``d``: ``200 tanh(d / 2)``."""
-    return 200.0 * math.tanh(d / 2.0)
-
-
-def _empty(block: str, kind: str, side, unit: str, measure: str, verdict: str = "not enough trials") -> dict:
-    nan = math.nan
-    return {"block": block, "kind": kind, "side": side, "less_stable": None, "verdict": verdict,
-            "estimate": nan, "ci_low": nan, "ci_high": nan, "unit": unit, "text": "", "resolution": nan,
-            "measure": measure, "alpha": ALPHA, "family_alpha": ALPHA, "df": 0, "n": {}, "method": "", "noise": ""}
-
-
-def _title(block: str) -> str:
-    if block.startswith("stance/"):
-        _, phase, condition = (block.split("/") + ["", ""])[:3]
-        return f"Single-leg stance, {phase.replace('_', '-')} ({condition.replace('_', ' ')})"
-    if block.startswith("before_after/"):
-        return f"Before/after the primer ({block.split('/', 1)[1].replace('_', ' ')})"
-    return {"rdl": "Single-leg RDL", "primer_rdl": "Primer RDL (rear foot elevated)"}.get(block, block)
-
-
-def _signed(x: float, decimals: int = 0) -> str:
-    """``+31``, ``−4`` (a minus sign), ``0`` (never ``−0``), ``—`` when undefined."""
-    if x is None or not np.isfinite(x):
-        return "—"
-    text = f"{x:+.{decimals}f}"
-    if float(text) == 0.0:
-        return f"{0:.{decimals}f}"
-    return text.replace("-", "−")
-
-
-def _pct(x: float) -> str:
-    return _signed(x, 0)
+def _side_outcome(d: float, interval_excludes_zero: bool) -> Outcome:
+    """The side whose value is larger when the interval of ``d = R - L`` excludes 0."""
+    if interval_excludes_zero:
+        return Outcome.less_stable("right" if d > 0 else "left")
+    return Outcome.NO_ASYMMETRY
 
 
 def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: str, alpha: float = ALPHA,
-                     family_alpha: float = ALPHA) -> dict:
-    """Headline L/R verdict of single-leg stance from per-trial sway indices (see the module notes)."""
-    out = _empty(block, "asymmetry", None, "%", "SI")
-    out.update(alpha=alpha, family_alpha=family_alpha, method="pooled t on log sway index", noise=NOISE_STANCE)
-    lv, rv = _finite(left), _finite(right)
+                     family_alpha: float = ALPHA) -> Verdict:
+    """Headline L/R verdict of single-leg stance from per-trial sway indices (see the module notes).
+
+    The interval is a ``1 - alpha`` interval of the SI; ``family_alpha`` is the block's false-positive
+    rate (an adaptive block's over all its looks).
+    """
+    lv, rv = finite(left), finite(right)
     lv, rv = np.log(lv[lv > 0]), np.log(rv[rv > 0])
-    out["n"] = {"left": int(lv.size), "right": int(rv.size)}
+    n = {"left": int(lv.size), "right": int(rv.size)}
+    common = dict(kind=Kind.ASYMMETRY, side=None, measure=Measure.SI, unit="%", alpha=alpha,
+                  family_alpha=family_alpha, method=Method.STANCE_LOG_T)
     if lv.size < 2 or rv.size < 2:
-        out["text"] = f"{_title(block)}: not enough valid trials on both legs for a left/right verdict."
-        return out
+        return _not_enough(block, level=1.0 - alpha, n=n, **common)
     sd, df = pooled_sd([lv, rv])
     d = float(rv.mean() - lv.mean())
     se = max(sd, 1e-3) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)  # 0.1 % floor: identical trials decide nothing
-    half = _t(alpha, df) * se
+    half = t_quantile(alpha, df) * se
     low, high = d - half, d + half
-    out.update(estimate=si_from_log_ratio(d), ci_low=si_from_log_ratio(low), ci_high=si_from_log_ratio(high),
-               resolution=si_from_log_ratio(half), df=df, log_ratio=d, log_se=se)
-    _name_side(out, d, low, high)
-    out["text"] = _asym_text(out, what=f"{label('sway_index').lower()} SI")
-    return out
-
-
-def _name_side(out: dict, d: float, low: float, high: float) -> None:
-    """Name the side whose value is larger when the interval ``low..high`` of ``d = R - L`` excludes 0."""
-    if low > 0 or high < 0:
-        side = "right" if d > 0 else "left"
-        out.update(less_stable=side, verdict=f"{side} less stable")
-    else:
-        out["verdict"] = "no detectable asymmetry"
-
-
-def _asym_text(v: dict, *, what: str) -> str:
-    who = f"{v['less_stable'].upper()} leg less stable" if v["less_stable"] else "no detectable left/right difference"
-    level = 100 * (1 - v["alpha"])
-    if v["unit"] == "%":
-        est = (f"{what} {_pct(v['estimate'])} % ({level:.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); "
-               f"smallest detectable asymmetry ±{v['resolution']:.0f} %")
-    else:
-        est = (f"{what} {_signed(v['estimate'], 1)} {v['unit']} ({level:.0f} % CI {_signed(v['ci_low'], 1)} to "
-               f"{_signed(v['ci_high'], 1)}); smallest detectable difference ±{v['resolution']:.1f} {v['unit']}")
-    return f"{_title(v['block'])}: {who} — {est}; false-positive rate {100 * v['family_alpha']:.0f} %."
+    return Verdict(block=block, outcome=_side_outcome(d, low > 0 or high < 0), estimate=si_from_log_ratio(d),
+                   interval=Interval(si_from_log_ratio(low), si_from_log_ratio(high), 1.0 - alpha),
+                   resolution=si_from_log_ratio(half), df=df, n=n, log_ratio=d, log_se=se, **common)
 
 
 def rdl_asymmetry(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Sequence[float]], *, block: str,
-                  alpha: float = ALPHA) -> dict:
+                  alpha: float = ALPHA) -> Verdict:
     """Headline L/R verdict of the RDL from per-rep outward lateral shifts, grouped by set (see module notes)."""
-    out = _empty(block, "asymmetry", None, "mm", "R − L")
-    lsets = [s for s in (_finite(x) for x in left_sets) if s.size]
-    rsets = [s for s in (_finite(x) for x in right_sets) if s.size]
+    lsets = [s for s in (finite(x) for x in left_sets) if s.size]
+    rsets = [s for s in (finite(x) for x in right_sets) if s.size]
     by_set = min(len(lsets), len(rsets)) >= RDL_MIN_SETS_FOR_SET_MEANS
     if by_set:
         lv, rv = np.array([s.mean() for s in lsets]), np.array([s.mean() for s in rsets])
-        out.update(method="pooled t on set means", noise=NOISE_RDL_SETS)
     else:
         lv = np.concatenate(lsets) if lsets else np.zeros(0)
         rv = np.concatenate(rsets) if rsets else np.zeros(0)
-        out.update(method="pooled t on repetitions", noise=NOISE_RDL_REPS)
-    out["n"] = {"left": int(lv.size), "right": int(rv.size), "sets_left": len(lsets), "sets_right": len(rsets)}
+    n = {"left": int(lv.size), "right": int(rv.size), "sets_left": len(lsets), "sets_right": len(rsets)}
+    common = dict(kind=Kind.ASYMMETRY, side=None, measure=Measure.DIFFERENCE, unit="mm", alpha=alpha,
+                  family_alpha=alpha, method=Method.RDL_SET_MEANS if by_set else Method.RDL_REPETITIONS)
     if lv.size < 2 or rv.size < 2:
-        out["text"] = f"{_title(block)}: not enough repetitions on both legs for a left/right verdict."
-        return out
+        return _not_enough(block, level=1.0 - alpha, n=n, **common)
     sd, df = pooled_sd([lv, rv])
     d = float(rv.mean() - lv.mean())
+    design_effect: tuple[float, ...] = ()
     if by_set:
         se = max(sd, 0.1) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)
     else:  # reps of one set share that set's sway: each side's mean varies by the design effect more
         rho = RDL_WITHIN_SET_CORRELATION
         m_l, m_r = lv.size / len(lsets), rv.size / len(rsets)  # repetitions per set
-        deff_l, deff_r = 1.0 + (m_l - 1) * rho, 1.0 + (m_r - 1) * rho
-        se = max(sd, 0.1) * math.sqrt(deff_l / lv.size + deff_r / rv.size)
-        out["design_effect"] = [deff_l, deff_r]
-    half = _t(alpha, df) * se
-    out.update(estimate=d, ci_low=d - half, ci_high=d + half, resolution=half, df=df, alpha=alpha, family_alpha=alpha)
-    _name_side(out, d, d - half, d + half)
-    out["text"] = _asym_text(out, what=f"outward {label('lateral_shift_mm').lower()} R − L")
-    return out
+        design_effect = (1.0 + (m_l - 1) * rho, 1.0 + (m_r - 1) * rho)
+        se = max(sd, 0.1) * math.sqrt(design_effect[0] / lv.size + design_effect[1] / rv.size)
+    half = t_quantile(alpha, df) * se
+    return Verdict(block=block, outcome=_side_outcome(d, d - half > 0 or d + half < 0), estimate=d,
+                   interval=Interval(d - half, d + half, 1.0 - alpha), resolution=half, df=df, n=n,
+                   design_effect=design_effect, **common)
 
 
 def before_after(cells: dict, *, block: str, alpha: float = ALPHA, alpha_improved: float = ALPHA_IMPROVED,
-                 alpha_worse: float = ALPHA_WORSE, worse_allowance_pct: float = WORSE_ALLOWANCE_PCT) -> list[dict]:
+                 alpha_worse: float = ALPHA_WORSE, worse_allowance_pct: float = WORSE_ALLOWANCE_PCT) -> list[Verdict]:
     """Before/after verdicts: one per side plus the asymmetry change (see the module notes).
 
     Parameters
     ----------
     cells : dict
         ``{("baseline" | "post_primer", "left" | "right"): [sway index per trial, ...]}``.
+
+    Returns
+    -------
+    list of Verdict
+        Left leg, right leg (each a ``1 - alpha_improved - alpha_worse`` interval with unequal tails),
+        then the change of the asymmetry (a ``1 - alpha`` interval).
     """
-    logs = {k: np.log(v[v > 0]) for k, v in ((k, _finite(vals)) for k, vals in cells.items())}
+    logs = {k: np.log(v[v > 0]) for k, v in ((k, finite(vals)) for k, vals in cells.items())}
     for phase in ("baseline", "post_primer"):
         for side in ("left", "right"):
             logs.setdefault((phase, side), np.zeros(0))
@@ -276,94 +205,62 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA, alpha_improve
     out = []
     enough = all(v.size >= 2 for v in logs.values())
     for side in ("left", "right"):
-        v = _empty(block, "before_after", side, "%", "change")
-        v.update(alpha=alpha_change, alpha_improved=alpha_improved, alpha_worse=alpha_worse, family_alpha=family,
-                 method="pooled t on log sway index (this leg's two blocks)", noise=NOISE_BEFORE_AFTER, n=n,
-                 worse_allowance_pct=worse_allowance_pct)
-        pre, post = logs[("baseline", side)], logs[("post_primer", side)]
+        common = dict(kind=Kind.BEFORE_AFTER, side=side, measure=Measure.CHANGE, unit="%", alpha=alpha_change,
+                      family_alpha=family, method=Method.LEG_CHANGE_LOG_T, n=n, alpha_improved=alpha_improved,
+                      alpha_worse=alpha_worse, worse_allowance_pct=worse_allowance_pct)
         if not enough:
-            v["text"] = f"{_title(block)}, {side.upper()} leg: not enough trials in both blocks."
-            out.append(v)
+            out.append(_not_enough(block, level=1.0 - alpha_change, **common))
             continue
+        pre, post = logs[("baseline", side)], logs[("post_primer", side)]
         sd, df = noise[side]
         delta = float(post.mean() - pre.mean())
         se = max(sd, 1e-3) * math.sqrt(1.0 / pre.size + 1.0 / post.size)
         # one-sided tails: the upper end decides "improved" (at most alpha_improved when nothing changed),
         # the lower end "worse" (at most alpha_worse at an increase of exactly the allowance)
-        up, down = 2.0 * alpha_improved, 2.0 * alpha_worse
-        half_up, half_down = _t(up, df) * se, _t(down, df) * se
-        v.update(estimate=100.0 * math.expm1(delta), ci_low=100.0 * math.expm1(delta - half_down),
-                 ci_high=100.0 * math.expm1(delta + half_up), resolution=100.0 * math.expm1(half_up), df=df,
-                 resolution_down=-100.0 * math.expm1(-half_up), resolution_up=100.0 * math.expm1(half_down + allowance),
-                 log_ratio=delta, log_se=se)
+        half_up, half_down = t_quantile(2.0 * alpha_improved, df) * se, t_quantile(2.0 * alpha_worse, df) * se
         # "worse" only beyond the allowance (fatigue, smallest worthwhile change); "improved" beyond 0
-        v["verdict"] = ("improved" if delta + half_up < 0 else "worse" if delta - half_down > allowance
-                        else "no detectable change")
-        v["text"] = (f"{_title(block)}, {side.upper()} leg: {v['verdict']} — {label('sway_index').lower()} {_pct(v['estimate'])} % "
-                     f"({100 * (1 - alpha_change):.0f} % CI {_pct(v['ci_low'])} to {_pct(v['ci_high'])} %); smallest "
-                     f"detectable change −{v['resolution_down']:.0f} % or +{v['resolution_up']:.0f} % (an increase "
-                     f"counts as worse only beyond +{worse_allowance_pct:.0f} %, an allowance for fatigue); "
-                     f"false-positive rate at most {100 * alpha_change:.0f} % per leg ({100 * alpha_improved:.0f} % "
-                     f"'improved', {100 * alpha_worse:.0f} % 'worse').")
-        out.append(v)
-    a = _empty(block, "before_after", None, "%", "SI change")
-    a.update(alpha=alpha, family_alpha=family, method="Welch t on the change of the log L/R ratio (per-leg SDs)",
-             noise=NOISE_BEFORE_AFTER, n=n)
-    if enough:
-        (sd_l, df_l), (sd_r, df_r) = noise["left"], noise["right"]
-        var_l, var_r = max(sd_l, 1e-3) ** 2, max(sd_r, 1e-3) ** 2
-        size = {k: v.size for k, v in logs.items()}
-        d_pre = float(logs[("baseline", "right")].mean() - logs[("baseline", "left")].mean())
-        d_post = float(logs[("post_primer", "right")].mean() - logs[("post_primer", "left")].mean())
-        se_pre = math.sqrt(var_r / size[("baseline", "right")] + var_l / size[("baseline", "left")])
-        se_post = math.sqrt(var_r / size[("post_primer", "right")] + var_l / size[("post_primer", "left")])
-        change = d_post - d_pre
-        se = math.hypot(se_pre, se_post)
-        part_r = var_r * (1 / size[("baseline", "right")] + 1 / size[("post_primer", "right")])
-        part_l = var_l * (1 / size[("baseline", "left")] + 1 / size[("post_primer", "left")])
-        df = (part_r + part_l) ** 2 / (part_r**2 / df_r + part_l**2 / df_l)  # Welch-Satterthwaite
-        t = _t(alpha, df)
-        half = t * se
-        si_pre, si_post = si_from_log_ratio(d_pre), si_from_log_ratio(d_post)
-        # the SI change's interval by the delta method (dSI/dd = 100 / cosh^2(d/2)), its verdict by the exact t
-        g_pre, g_post = 100.0 / math.cosh(d_pre / 2) ** 2, 100.0 / math.cosh(d_post / 2) ** 2
-        half_si = t * math.hypot(g_pre * se_pre, g_post * se_post)
-        est = si_post - si_pre
-        a.update(estimate=est, ci_low=est - half_si, ci_high=est + half_si, resolution=half_si, df=df,
-                 si_before=si_pre, si_before_ci=[si_from_log_ratio(d_pre - t * se_pre), si_from_log_ratio(d_pre + t * se_pre)],
-                 si_after=si_post, si_after_ci=[si_from_log_ratio(d_post - t * se_post), si_from_log_ratio(d_post + t * se_post)],
-                 log_ratio=change, log_se=se)
-        if change - half > 0 or change + half < 0:
-            shrinks = (change < 0) == (d_pre > 0)
-            a["verdict"] = "reduced" if shrinks else "increased"
-        else:
-            a["verdict"] = "no detectable change"
-        a["text"] = (f"{_title(block)}, left/right asymmetry: {a['verdict']} — SI {_pct(si_pre)} % "
-                     f"({_pct(a['si_before_ci'][0])} to {_pct(a['si_before_ci'][1])}) → {_pct(si_post)} % "
-                     f"({_pct(a['si_after_ci'][0])} to {_pct(a['si_after_ci'][1])}), change {_pct(est)} points "
-                     f"({100 * (1 - alpha):.0f} % CI {_pct(a['ci_low'])} to {_pct(a['ci_high'])}); smallest detectable "
-                     f"change ±{half_si:.0f} points.")
+        outcome = (Outcome.IMPROVED if delta + half_up < 0 else Outcome.WORSE if delta - half_down > allowance
+                   else Outcome.NO_CHANGE)
+        out.append(Verdict(
+            block=block, outcome=outcome, estimate=100.0 * math.expm1(delta),
+            interval=Interval(100.0 * math.expm1(delta - half_down), 100.0 * math.expm1(delta + half_up),
+                              1.0 - alpha_change),
+            resolution=100.0 * math.expm1(half_up), df=df, resolution_down=-100.0 * math.expm1(-half_up),
+            resolution_up=100.0 * math.expm1(half_down + allowance), log_ratio=delta, log_se=se, **common))
+    common = dict(kind=Kind.BEFORE_AFTER, side=None, measure=Measure.SI_CHANGE, unit="%", alpha=alpha,
+                  family_alpha=family, method=Method.ASYMMETRY_CHANGE_WELCH, n=n)
+    if not enough:
+        out.append(_not_enough(block, level=1.0 - alpha, **common))
+        return out
+    (sd_l, df_l), (sd_r, df_r) = noise["left"], noise["right"]
+    var_l, var_r = max(sd_l, 1e-3) ** 2, max(sd_r, 1e-3) ** 2
+    size = {k: v.size for k, v in logs.items()}
+    d_pre = float(logs[("baseline", "right")].mean() - logs[("baseline", "left")].mean())
+    d_post = float(logs[("post_primer", "right")].mean() - logs[("post_primer", "left")].mean())
+    se_pre = math.sqrt(var_r / size[("baseline", "right")] + var_l / size[("baseline", "left")])
+    se_post = math.sqrt(var_r / size[("post_primer", "right")] + var_l / size[("post_primer", "left")])
+    change = d_post - d_pre
+    se = math.hypot(se_pre, se_post)
+    part_r = var_r * (1 / size[("baseline", "right")] + 1 / size[("post_primer", "right")])
+    part_l = var_l * (1 / size[("baseline", "left")] + 1 / size[("post_primer", "left")])
+    df = (part_r + part_l) ** 2 / (part_r**2 / df_r + part_l**2 / df_l)  # Welch-Satterthwaite
+    t = t_quantile(alpha, df)
+    half = t * se
+    si_pre, si_post = si_from_log_ratio(d_pre), si_from_log_ratio(d_post)
+    # the SI change's interval by the delta method (dSI/dd = 100 / cosh^2(d/2)), its verdict by the exact t
+    g_pre, g_post = 100.0 / math.cosh(d_pre / 2) ** 2, 100.0 / math.cosh(d_post / 2) ** 2
+    half_si = t * math.hypot(g_pre * se_pre, g_post * se_post)
+    est = si_post - si_pre
+    if change - half > 0 or change + half < 0:
+        outcome = Outcome.REDUCED if (change < 0) == (d_pre > 0) else Outcome.INCREASED
     else:
-        a["text"] = f"{_title(block)}, left/right asymmetry: not enough trials in both blocks."
-    out.append(a)
-    return out
-
-
-def headline_verdicts(scores: dict | None) -> list[dict]:
-    """The session's headline verdicts in report order, from :func:`scoring.score_session`'s dict.
-
-    Stance blocks (baseline first), ``rdl``, ``primer_rdl``, then before/after per condition.
-    """
-    scores = scores or {}
-    out: list[dict] = []
-    stance = scores.get("stance") or {}
-    order = {"baseline": 0, "post_primer": 1}
-    for key in sorted(stance, key=lambda k: (order.get(k.split("/")[0], 2), k)):
-        if stance[key].get("headline"):
-            out.append(dict(stance[key]["headline"]))
-    for key in ("rdl", "primer_rdl"):
-        if (scores.get(key) or {}).get("headline"):
-            out.append(dict(scores[key]["headline"]))
-    for condition in sorted(scores.get("before_after") or {}):
-        out += [dict(v) for v in scores["before_after"][condition].get("headline") or []]
+        outcome = Outcome.NO_CHANGE
+    level = 1.0 - alpha
+    out.append(Verdict(
+        block=block, outcome=outcome, estimate=est, interval=Interval(est - half_si, est + half_si, level),
+        resolution=half_si, df=df, si_before=si_pre,
+        si_before_interval=Interval(si_from_log_ratio(d_pre - t * se_pre), si_from_log_ratio(d_pre + t * se_pre), level),
+        si_after=si_post,
+        si_after_interval=Interval(si_from_log_ratio(d_post - t * se_post), si_from_log_ratio(d_post + t * se_post), level),
+        log_ratio=change, log_se=se, **common))
     return out

@@ -233,30 +233,34 @@ def _printer():
 
 
 def _summary(scores: dict) -> list[str]:
-    """The headline verdicts (one line each), then the balance scores per side and what they mean."""
-    from station.assessment.verdicts import headline_verdicts
+    """The headline verdicts (one sentence each), then the balance scores per side and what they mean."""
+    from station.assessment.results import SessionScores
+    from station.report import wording
 
-    lines = [v["text"] for v in headline_verdicts(scores)]
-    meaning = scores.get("score_meaning") or {}
-    for key, stance in (scores.get("stance") or {}).items():
+    typed = SessionScores.from_dict(scores)
+    lines = [wording.verdict_sentence(v) for v in typed.verdicts]
+    key = typed.score_meaning.key
+    name = wording.metric_label(key, unit=False).lower()
+    for block in typed.stance_blocks():
         for side in ("left", "right"):
-            s = stance["sides"][side]["stability_score"]
-            if s["n"]:
-                sd = f" ± {s['sd']:.0f}" if s["sd"] is not None and s["n"] > 1 and s["sd"] == s["sd"] else ""
-                lines.append(f"  {key} {side:5s} {meaning.get('name', 'balance score').lower()} {s['mean']:.0f}{sd} (n={s['n']})")
-    if meaning.get("text"):
-        lines.append(f"  ({meaning['text']})")
+            s = block.sides[side][key]
+            if s.n:
+                lines.append(f"  {block.key} {side:5s} {name} {wording.mean_sd(s, wording.decimals_of(key), n=True)}")
+    if typed.stance:
+        lines.append(f"  ({wording.score_meaning_text(typed.score_meaning)})")
     return lines
 
 
 def _verdicts_json(session_id: int, session, scores: dict) -> str:
-    from station.assessment.verdicts import headline_verdicts
+    from station.assessment.results import SessionScores
     from station.jsonsafe import json_safe
+    from station.report.wording import verdict_record
 
-    keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit", "text",
-            "resolution")
+    keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level", "unit",
+            "text", "resolution")
+    verdicts = [verdict_record(v) for v in SessionScores.from_dict(scores).verdicts]
     doc = {"session_id": int(session_id), "protocol": session.protocol, "status": session.status,
-           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in headline_verdicts(scores)]}
+           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts]}
     return json.dumps(json_safe(doc), ensure_ascii=False, allow_nan=False)
 
 

@@ -135,8 +135,8 @@ class HistoryView(QWidget):
 
     def redraw(self, *_) -> None:
         from station.report.history import SWAY_METRIC, patient_history
-        from station.report.session import interval_text, range_text
         from station.dashboard.results_views import metric_text
+        from station.report.wording import range_text, verdict_estimate
 
         self.si_plot.clear()
         self.sway_plot.clear()
@@ -175,9 +175,7 @@ class HistoryView(QWidget):
         _, _, decimals = metric_text(SWAY_METRIC)
         self.table.setRowCount(len(history))
         for r, h in enumerate(history):
-            measure = "SI " if h["measure"] == "SI" else "R − L "
-            cells = [str(r + 1), h["date"],
-                     measure + interval_text(h["estimate"], h["ci_low"], h["ci_high"], unit=h["unit"], level=None)]
+            cells = [str(r + 1), h["date"], verdict_estimate(h["verdict"])]
             for side in ("left", "right"):
                 cells.append(range_text(*h["sides"][side], decimals=decimals))
             cells.append(h["criterion"])

@@ -311,7 +311,8 @@ def patient_line(patient) -> str:
 
 def session_line(session) -> str:
     """One line per session: date, protocol, status, operator and its headline verdict."""
-    from station.report.session import headline_verdicts, verdict_headline
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_headline
 
     when = session.started[:16].replace("T", " ")
     text = f"{when} {PROTOCOL_NAMES.get(session.protocol, session.protocol)}"
@@ -319,7 +320,7 @@ def session_line(session) -> str:
         text += f" ({session.status})"
     if session.operator:
         text += f", {session.operator}"
-    verdicts = headline_verdicts(session.scores)
+    verdicts = SessionScores.from_dict(session.scores).verdicts
     if verdicts:
         text += f" — {verdict_headline(verdicts[0])}"
     ba = before_after_summary(session.scores)
@@ -330,8 +331,8 @@ def session_line(session) -> str:
 
 def before_after_summary(scores: dict | None) -> str:
     """``"left no detectable change, right improved"``: the headline before/after verdict of each leg, or ``""``."""
-    from station.report.session import headline_verdicts
+    from station.assessment.results import SessionScores
 
-    parts = [f"{v['side']} {v['verdict']}" for v in headline_verdicts(scores)
-             if v.get("kind") == "before_after" and v.get("side") and v["block"] == "before_after/eyes_open"]
+    block = SessionScores.from_dict(scores).before_after.get("eyes_open")
+    parts = [f"{v.side} {v.outcome.value}" for v in (block.headline if block else ()) if v.side]
     return ", ".join(parts)

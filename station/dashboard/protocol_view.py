@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from station.dashboard import theme
-from station.dashboard.results_views import headline_block, verdict_headline
+from station.dashboard.results_views import badge_text, headline_block
 from station.errors import StationError
 
 log = logging.getLogger(__name__)
@@ -396,7 +396,7 @@ class ProtocolPanel(QWidget):
         if found is None:
             self.result.setText("No result: not enough valid trials.")
             return
-        text, side_named = verdict_headline(found[1])
+        text, side_named = badge_text(found[1])
         self.result.setText(text)
         self.result.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
 

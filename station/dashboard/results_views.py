@@ -1,10 +1,12 @@
 """The L/R scoreboard and the before/after view, filled from a session's scores.
 
-Both read the dict of :func:`station.assessment.scoring.score_session` (docs/ASSESSMENT.md §4–5)
-and only format it: no statistics are computed here.
+Both draw the report model's worded rows (:func:`station.report.model.results_model` of a session's
+scores, the rows the PDF prints): no statistics and no wording are made here.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,26 +21,16 @@ from PySide6.QtWidgets import (
 )
 
 from station.dashboard import theme
-
-#: stance metrics shown per side, in display order (labels, units and decimals from the registry)
-STANCE_METRICS = ("sway_index", "stability_score", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2",
-                  "mean_velocity_mm_s", "touchdowns")
-RDL_METRICS = ("lateral_shift_mm", "ml_max_dev_mm", "duration_s")
-#: metrics that count events: their per-trial means get one decimal more than the count itself
-COUNT_METRICS = ("touchdowns",)
-
+from station.report import wording
+from station.report.model import results_model
 
 def metric_text(key: str, *, rdl: bool = False) -> tuple[str, str, int]:
     """``(label, unit, decimals)`` of a metric from :mod:`station.core.registry` (the key itself if undeclared).
 
     ``rdl``: ``key`` is one of the RDL scoring's per-repetition keys (declared as ``rep_..._mean``).
     """
-    from station.core import registry
-    from station.report.session import RDL_REGISTRY_KEYS
-
-    try:
-        spec = registry.spec(RDL_REGISTRY_KEYS.get(key, key) if rdl else key)
-    except (KeyError, ValueError):
+    spec = wording.metric_spec(key, rdl=rdl)
+    if spec is None:
         return key.replace("_", " "), "", 1
     unit = "" if spec.unit in ("×", "") else spec.unit
     return spec.label, unit, spec.decimals
@@ -49,43 +41,8 @@ def metric_heading(key: str, *, rdl: bool = False) -> str:
     return f"{label} ({unit})" if unit else label
 
 
-def _fmt(value, decimals: int) -> str:
-    from station.core.registry import format_value
-
-    return format_value(value, decimals)
-
-
-def _signed(value: float, decimals: int, suffix: str = "") -> str:
-    """``+1.5``, ``-0.3``, ``0.0`` (no sign on a change that rounds to zero; "—" when undefined)."""
-    from station.core.registry import format_value
-
-    text = format_value(value, decimals, sign=True)
-    if text.lstrip("+-") == format_value(0.0, decimals):
-        text = text.lstrip("+-")
-    return text + (suffix if text != "—" else "")
-
-
-def _mean_sd(summary: dict | None, decimals: int) -> str:
-    if not summary or _fmt(summary.get("mean"), decimals) == "—":
-        return "—"
-    sd = summary.get("sd")
-    text = _fmt(summary["mean"], decimals)
-    if _fmt(sd, decimals) != "—":
-        text += f" ± {_fmt(sd, decimals)}"
-    return text + f"  (n={summary.get('n', 0)})"
-
-
-def _si_text(asym: dict | None) -> str:
-    """SI with its interval, or -- where SI is undefined (counts, a side near 0) -- the difference R − L."""
-    from station.report.session import asymmetry_estimate, interval_text
-
-    if not asym:
-        return "—"
-    measure, est, low, high, unit = asymmetry_estimate(asym)
-    text = interval_text(est, low, high, unit=unit, decimals=None if unit == "%" else 1).replace("95 % CI ", "")
-    if text == "—":
-        return "—"
-    return text if measure == "SI" else f"R − L {text}"
+#: the colour of each outcome's tone
+TONE_COLOURS = {wording.Tone.BAD: theme.BAD, wording.Tone.GOOD: theme.GOOD, wording.Tone.NEUTRAL: theme.MUTED}
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -125,52 +82,37 @@ def _qcolour(name: str):
     return QColor(name)
 
 
-def headline_block(scores: dict | None) -> tuple[str, dict] | None:
+def headline_block(scores) -> tuple[str, object] | None:
     """The first headline verdict of a session (baseline stance first, else the RDL).
 
-    Returns ``(title, verdict)`` with ``verdict`` one entry of
-    :func:`station.report.session.headline_verdicts`, or None when the session has no scores.
+    Returns ``(title, verdict row)`` (a :class:`station.report.model.VerdictRow`), or None when the
+    session has no scores.
     """
-    from station.report.session import block_title, headline_verdicts
-
-    verdicts = headline_verdicts(scores)
-    if not verdicts:
+    results = results_model(scores)
+    if not results.verdicts:
         return None
-    return block_title(verdicts[0]["block"]), verdicts[0]
+    return results.verdicts[0].title, results.verdicts[0]
 
 
-def verdict_headline(verdict: dict) -> tuple[str, bool]:
-    """``("RIGHT leg less stable\nSI +36 % (96 % CI +21 to +51)", side_named)`` from a headline verdict."""
-    from station.report.session import verdict_estimate
-    from station.report.session import verdict_headline as headline
-
-    text = headline(verdict)
-    estimate = verdict_estimate(verdict)
-    if estimate != "—":
-        text += f"\n{estimate}"
-    return text, bool(verdict.get("less_stable"))
-
-
-def verdict_colour(verdict: str | None) -> str:
-    text = (verdict or "").lower()
-    if "less stable" in text or "worse" in text or "increased" in text:
-        return theme.BAD
-    if "improved" in text or "reduced" in text:
-        return theme.GOOD
-    return theme.MUTED
+def badge_text(row) -> tuple[str, bool]:
+    """``("RIGHT leg less stable\nSI +36 % [+21, +51] 96 % CI", side_named)`` from a verdict row."""
+    text = row.headline
+    if row.estimate != wording.NONE:
+        text += f"\n{row.estimate}"
+    return text, bool(row.verdict.less_stable)
 
 
 class Scoreboard(QWidget):
-    NOTE = ("SI = 200 (R − L) / (R + L); positive = the right leg sways more. Counts (touchdowns) and means near 0 "
-            "are compared by the difference R − L instead. A side is named only when the headline test's interval (96 %) excludes 0 "
-            "(the patient's own trial-to-trial noise).")
     """Every headline verdict of the session (one row per block), and the per-side table of a chosen block.
 
-    The headline rows are :func:`station.report.session.headline_verdicts` -- the list page 1 of the
-    report prints; a click on a row (or the block chooser) shows that block's metrics per side:
-    mean ± SD, SI with its 95 % interval (or the difference R − L where SI is undefined) and the
-    verdict.
+    The headline rows are the report model's verdict rows -- the list page 1 of the report prints; a
+    click on a row (or the block chooser) shows that block's measures per side: mean ± SD, the L/R
+    comparison with its interval (each at its own level) and the outcome.
     """
+
+    NOTE = ("SI = 200 (R − L) / (R + L); positive = the right leg sways more. Counts (touchdowns) and means near 0 "
+            "are compared by the difference R − L instead. A side is named only when the headline test's interval "
+            "excludes 0 (the patient's own trial-to-trial noise); every interval states its level.")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -183,7 +125,7 @@ class Scoreboard(QWidget):
         self.verdict.setWordWrap(True)
         self.verdict.setAlignment(Qt.AlignCenter)
         self.verdict.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.verdicts = _table(["result", "verdict", "estimate (confidence interval)"])
+        self.verdicts = _table(["result", "verdict", "estimate [confidence interval]"])
         self.verdicts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.verdicts.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
         self.verdicts.cellClicked.connect(lambda row, _col: self.select_row(row))
@@ -193,7 +135,7 @@ class Scoreboard(QWidget):
         chooser = QHBoxLayout()
         chooser.addWidget(self.block_label)
         chooser.addWidget(self.block, 1)
-        self.table = _table(["metric", "LEFT leg", "RIGHT leg", "asymmetry (95 % CI)", "verdict"])
+        self.table = _table(["metric", "LEFT leg", "RIGHT leg", "asymmetry [interval]", "verdict"])
         self.note = QLabel(self.NOTE)
         self.note.setWordWrap(True)
         self.note.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -205,8 +147,7 @@ class Scoreboard(QWidget):
         layout.addLayout(chooser)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.note)
-        self._scores: dict = {}
-        self._rows: list[dict] = []
+        self._results = results_model(None)
 
     def clear(self) -> None:
         self.table.setRowCount(0)
@@ -218,124 +159,54 @@ class Scoreboard(QWidget):
         self.verdict.setText("Run a protocol or pick a session to see the result.")
         self.verdict.setStyleSheet("")
 
-    def show_scores(self, scores: dict | None) -> bool:
+    def show_scores(self, scores) -> bool:
         """Show every headline verdict and the first block's table; False if the session has none."""
-        from station.report.session import block_title, headline_verdicts
-
-        verdicts = headline_verdicts(scores)
-        if not verdicts:
+        results = results_model(scores)
+        if not results.verdicts:
             self.clear()
             return False
-        self._scores = scores or {}
-        self._rows = verdicts
+        self._results = results
         self.title.setText("Results — every block of the session")
-        self.verdicts.setRowCount(len(verdicts))
-        from station.report.session import verdict_estimate
-        from station.report.session import verdict_headline as headline
-
-        for r, v in enumerate(verdicts):
-            _set_row(self.verdicts, r, [block_title(v["block"]), headline(v), verdict_estimate(v)],
-                     colour=None, first_colour=None)
-            self.verdicts.item(r, 1).setForeground(_qcolour(verdict_colour(v.get("verdict"))))
-        self.verdicts.setFixedHeight(self.verdicts.horizontalHeader().height() + 34 * len(verdicts) + 4)
-        text, side_named = verdict_headline(verdicts[0])
+        self.verdicts.setRowCount(len(results.verdicts))
+        for r, row in enumerate(results.verdicts):
+            _set_row(self.verdicts, r, [row.title, row.headline, row.estimate])
+            self.verdicts.item(r, 1).setForeground(_qcolour(TONE_COLOURS[row.tone]))
+        self.verdicts.setFixedHeight(self.verdicts.horizontalHeader().height() + 34 * len(results.verdicts) + 4)
+        text, side_named = badge_text(results.verdicts[0])
         self.verdict.setText(text)
         self.verdict.setStyleSheet(theme.badge_style(theme.BAD if side_named else theme.MUTED))
         self.block.blockSignals(True)
         self.block.clear()
-        for key, title in detail_blocks(self._scores):
-            self.block.addItem(title, key)
+        for table in results.side_tables:
+            self.block.addItem(table.title, table.key)
         self.block.blockSignals(False)
         self._on_block()
-        meaning = (self._scores.get("score_meaning") or {}).get("text")
-        self.note.setText(self.NOTE + (f" {meaning}" if meaning else ""))
+        self.note.setText(self.NOTE + (f" {results.score_meaning}" if results.scores.stance else ""))
         return True
 
     def select_row(self, row: int) -> None:
         """Show the per-side table of headline row ``row`` (before/after rows show the baseline block)."""
-        if not 0 <= row < len(self._rows):
+        if not 0 <= row < len(self._results.verdicts):
             return
-        key = self._rows[row]["block"]
+        key = self._results.verdicts[row].verdict.block
         key = key if not key.startswith("before_after/") else "stance/baseline/" + key.split("/", 1)[1]
         index = self.block.findData(key)
         if index >= 0:
             self.block.setCurrentIndex(index)
 
     def _on_block(self, *_) -> None:
-        key = self.block.currentData()
-        if key is None:
+        table = self._results.side_table(self.block.currentData() or "")
+        if table is None:
             self.table.setRowCount(0)
             return
-        block = detail_block(self._scores, key)
-        self._show_block(block, STANCE_METRICS if key.startswith("stance/") else RDL_METRICS,
-                         rdl=not key.startswith("stance/"))
-
-    def _show_block(self, block: dict, metrics: tuple, *, rdl: bool = False) -> None:
-        sides = block.get("sides", {})
-        asym = block.get("asymmetry", {})
-        meaning = self._scores.get("score_meaning") or {}
-        from station.report.session import RDL_REGISTRY_KEYS
-
-        # only measures the metric registry declares (their labels are written once, there)
-        rows = [m for m in metrics if (m in sides.get("left", {}) or m in sides.get("right", {}) or m in asym)
-                and (_declared(RDL_REGISTRY_KEYS.get(m, m) if rdl else m) or meaning.get("key") == m)]
-        self.table.setRowCount(len(rows))
-        for r, key in enumerate(rows):
-            _label, _unit, decimals = metric_text(key, rdl=rdl)
-            if key in COUNT_METRICS:
-                decimals += 1
-            a = asym.get(key) or (block.get("verdict") if key == "sway_index" else None)
-            verdict = (a or {}).get("verdict", "")
-            heading = metric_heading(key, rdl=rdl)
-            if meaning.get("key") == key and meaning.get("name"):
-                lo, hi = (meaning.get("range") or (0, 100))[:2]
-                heading = f"{meaning['name']} ({lo:g}–{hi:g})"
-                decimals = 0
-            _set_row(self.table, r, [
-                heading,
-                _mean_sd(sides.get("left", {}).get(key), decimals),
-                _mean_sd(sides.get("right", {}).get(key), decimals),
-                _si_text(a) if a else "",
-                verdict,
-            ], colour=verdict_colour(verdict))
-
-
-def _declared(key: str) -> bool:
-    from station.core import registry
-
-    try:
-        registry.spec(key)
-    except (KeyError, ValueError):
-        return False
-    return True
-
-
-def detail_blocks(scores: dict) -> list[tuple[str, str]]:
-    """``[(key, title)]`` of the blocks with a per-side table: stance blocks, RDL, primer RDL."""
-    from station.report.session import block_title
-
-    out = []
-    stance = scores.get("stance") or {}
-    order = {"baseline": 0, "post_primer": 1}
-    for key in sorted(stance, key=lambda k: (order.get(k.split("/")[0], 2), k)):
-        out.append((f"stance/{key}", block_title(f"stance/{key}")))
-    for key in ("rdl", "primer_rdl"):
-        if scores.get(key):
-            out.append((key, block_title(key)))
-    return out
-
-
-def detail_block(scores: dict, key: str) -> dict:
-    if key.startswith("stance/"):
-        return (scores.get("stance") or {}).get(key.split("/", 1)[1]) or {}
-    return scores.get(key) or {}
-
-
-BEFORE_AFTER_METRICS = ("sway_index", "mean_velocity_ml_mm_s", "range_ml_mm", "ellipse95_area_mm2", "mean_velocity_mm_s")
+        self.table.setRowCount(len(table.rows))
+        for r, row in enumerate(table.rows):
+            _set_row(self.table, r, [row.label, row.left, row.right, row.asymmetry, row.outcome],
+                     colour=TONE_COLOURS[row.tone])
 
 
 class BeforeAfter(QWidget):
-    """Baseline versus post-primer per side and metric: change, MDC95 and the verdict."""
+    """Baseline versus post-primer per side and metric: change, MDC and the verdict."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -348,7 +219,7 @@ class BeforeAfter(QWidget):
         self.table = _table(["side · metric", "before", "after", "change", "MDC95", "verdict"])
         note = QLabel("Top: the session's before/after verdicts (each leg's sway index, and the change of the "
                       "left/right asymmetry) with their intervals, as on page 1 of the report. Table: each "
-                      "measure's change against its minimal detectable change (MDC95, from the trial-to-trial "
+                      "measure's change against its minimal detectable change (MDC, from the trial-to-trial "
                       "variability of this session); before = mean of the baseline trials, after = mean of the "
                       "trials after the primer; lower sway = improved.")
         note.setWordWrap(True)
@@ -359,54 +230,27 @@ class BeforeAfter(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(note)
 
-    def show_scores(self, scores: dict | None) -> bool:
-        blocks = (scores or {}).get("before_after") or {}
-        if not blocks:
+    def show_scores(self, scores) -> bool:
+        tables = {t.condition: t for t in results_model(scores).change_tables}
+        if not tables:
             self.table.setRowCount(0)
             self.title.setText("Before / after the primer")
             self.summary.setText("No before/after comparison in this session (run the primer protocol).")
             return False
-        key = "eyes_open" if "eyes_open" in blocks else min(blocks)
-        sides = blocks[key].get("sides", {})
+        key = "eyes_open" if "eyes_open" in tables else min(tables)
+        t = tables[key]
         self.title.setText(f"Before / after the primer — single-leg stance, {key.replace('_', ' ')}")
-        rows, lines = [], []
-        counts = set()
-        from station.report.session import headline_verdicts, verdict_estimate
-
         # the headline: the session's before/after verdicts (per leg, then the asymmetry change), as the
         # report's page 1 lists them; the table below is the per-metric detail
-        for v in headline_verdicts(scores):
-            if v.get("kind") != "before_after" or not v["block"].endswith("/" + key):
-                continue
-            who = f"{v['side'].upper()} leg" if v.get("side") else "Asymmetry"
-            lines.append(f"<b>{who}:</b> <span style='color:{verdict_colour(v.get('verdict'))}'>"
-                         f"{v.get('verdict', '')}</span> ({verdict_estimate(v)})")
-        for side in ("left", "right"):
-            data = sides.get(side) or {}
-            for metric in BEFORE_AFTER_METRICS:
-                m = (data.get("metrics") or {}).get(metric)
-                if m:
-                    label, unit, decimals = metric_text(metric)
-                    rows.append((side, label, unit, decimals, m))
-                    counts.add((m.get("n_baseline"), m.get("n_post")))
-        if len(counts) == 1:
-            n_before, n_after = counts.pop()
-            if n_before and n_after:
-                self.table.setHorizontalHeaderLabels(["side · metric", f"before (mean of {n_before})",
-                                                      f"after (mean of {n_after})", "change", "MDC95", "verdict"])
-        self.table.setRowCount(len(rows))
-        for r, (side, label, unit, decimals, m) in enumerate(rows):
-            change = _fmt(m.get("change"), decimals)
-            if m.get("change") is not None and m.get("change_pct") is not None:
-                change = f"{_signed(m['change'], decimals)} ({_signed(m['change_pct'], 0, ' %')})"
-            mdc = _fmt(m.get("mdc95"), decimals) + (" (default)" if m.get("mdc_source") == "default" else "")
-            _set_row(self.table, r, [
-                f"{side.upper()} · {label}" + (f" ({unit})" if unit else ""),
-                _fmt(m.get("baseline_mean"), decimals),
-                _fmt(m.get("post_mean"), decimals),
-                change,
-                mdc,
-                m.get("verdict", ""),
-            ], colour=verdict_colour(m.get("verdict")), first_colour=theme.LEFT if side == "left" else theme.RIGHT)
+        lines = [f"<b>{escape(wording.verdict_subject(row.verdict))}:</b> <span style='color:{TONE_COLOURS[row.tone]}'>"
+                 f"{escape(row.verdict.outcome.value)}</span> ({escape(row.estimate)})" for row in t.legs]
+        before = f"before (mean of {t.n_baseline})" if t.n_baseline else "before"
+        after = f"after (mean of {t.n_post})" if t.n_post else "after"
+        self.table.setHorizontalHeaderLabels(["side · metric", before, after, "change", t.mdc_heading, "verdict"])
+        self.table.setRowCount(len(t.rows))
+        for r, row in enumerate(t.rows):
+            _set_row(self.table, r, [f"{row.side.upper()} · {row.label}", row.baseline, row.post, row.change,
+                                     row.mdc + (" (default)" if row.default_mdc else ""), row.outcome],
+                     colour=TONE_COLOURS[row.tone], first_colour=theme.LEFT if row.side == "left" else theme.RIGHT)
         self.summary.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines) or "No verdict.")
         return True

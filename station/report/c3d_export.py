@@ -25,7 +25,7 @@ Timing: one C3D frame per board frame slot on a **uniform grid at the board's tr
 ``k = round((t - t_0) · fs)`` from the device clock; a lost frame keeps its slot, its values are
 interpolated linearly between the neighbours and marked: the ``REC`` analog channel is 0 there (1 for
 a recorded frame) and the COP point's residual is -1 (as where the COP is undefined). So time in the
-file is true time, not the average rate over uneven samples (issue 12 item 5).
+file is true time, not the average rate over uneven samples.
 
 COP point ``COP``: the station's own COP (pipeline, load-gated). Trial events are C3D events.
 """

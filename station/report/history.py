@@ -90,15 +90,16 @@ def _num(v) -> float:
         return math.nan
 
 
-def mean_interval(summary: dict | None, confidence: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the t interval of a trial mean from a stored ``{mean, sd, n}`` summary."""
-    from scipy import stats
+def mean_interval(summary, confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the t interval of a trial mean from a per-side :class:`Summary`."""
+    from station.assessment.stats import t_quantile
 
-    summary = summary or {}
-    mean, sd, n = _num(summary.get("mean")), _num(summary.get("sd")), int(summary.get("n") or 0)
+    if summary is None:
+        return math.nan, math.nan, math.nan
+    mean, sd, n = _num(summary.mean), _num(summary.sd), int(summary.n or 0)
     if not math.isfinite(mean) or n < 2 or not math.isfinite(sd):
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    half = t_quantile(1.0 - confidence, n - 1) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -119,32 +120,30 @@ def patient_history(store, patient_id: int, *, criterion: Criterion | None = Non
     Returns
     -------
     list of dict
-        ``{"session_id", "date", "protocol", "measure" ("SI" | "R − L"), "estimate", "ci_low",
-        "ci_high", "unit", "verdict", "criterion", "sides": {side: (mean, low, high)}}``.
+        ``{"session_id", "date", "protocol", "verdict" (the block's headline :class:`Verdict`), "interval"
+        (its interval, with its level), "measure" ("SI" | "R − L"), "estimate", "ci_low", "ci_high",
+        "level", "unit", "criterion", "sides": {side: (mean, low, high) of a 95 % interval}}``.
     """
-    from station.report.session import headline_verdicts
+    from station.assessment.results import Measure, SessionScores
 
     criterion = criterion or Criterion.load(store.data_dir)
     out = []
     for session in store.list_sessions(patient_id):
         if until_session_id is not None and session.id > until_session_id:
             continue
-        scores = session.scores or {}
-        block = (scores.get("stance") or {}).get(HISTORY_BLOCK.split("/", 1)[1])
-        if not block:
+        scores = SessionScores.from_dict(session.scores)
+        block = scores.block(HISTORY_BLOCK)
+        if block is None:
             continue
-        verdict = next((v for v in headline_verdicts(scores) if v["block"] == HISTORY_BLOCK), None)
-        if verdict is None:
-            continue
-        si = verdict.get("unit") == "%"
-        sides = {side: mean_interval((block.get("sides") or {}).get(side, {}).get(SWAY_METRIC))
-                 for side in ("left", "right")}
+        verdict = block.headline
+        si = verdict.measure is Measure.SI
+        sides = {side: mean_interval(block.sides.get(side, {}).get(SWAY_METRIC)) for side in ("left", "right")}
         out.append({
             "session_id": session.id, "date": str(session.started)[:10], "protocol": session.protocol,
-            "measure": "SI" if si else "R − L", "estimate": _num(verdict.get("estimate")),
-            "ci_low": _num(verdict.get("ci_low")), "ci_high": _num(verdict.get("ci_high")),
-            "unit": verdict.get("unit") or "", "verdict": verdict.get("verdict", ""),
-            "criterion": criterion.status(verdict.get("estimate"), verdict.get("ci_low"), verdict.get("ci_high"))
+            "verdict": verdict, "interval": verdict.interval, "measure": verdict.measure.value,
+            "estimate": verdict.estimate, "ci_low": verdict.interval.low, "ci_high": verdict.interval.high,
+            "level": verdict.level, "unit": verdict.unit,
+            "criterion": criterion.status(verdict.estimate, verdict.interval.low, verdict.interval.high)
             if si else "undecided",
             "sides": sides,
         })

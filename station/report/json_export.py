@@ -2,7 +2,7 @@
 trial with its metrics, events, quality and raw recording (counts and board time).
 
 One file ``session<id>.json``. Undefined values (NaN) are ``null``. Raw counts are kept, not only
-forces, so the session can be re-analysed with another calibration or metric definition (DESIGN §2);
+forces, so the session can be re-analysed with another calibration or metric definition;
 the calibrations used are included to turn them into forces (``Calibration.from_dict``).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from station import __version__
 from station.errors import StationError
 from station.privatefiles import private_open, refuse_existing
+from station.report.wording import scores_record
 # The store's JSON-safe copy (NaN/inf -> None, numpy -> Python), the same rule its JSON columns follow.
 from station.jsonsafe import json_safe as clean
 
@@ -55,7 +56,7 @@ def session_document(data) -> dict:
         "session": {"id": s.id, "protocol": s.protocol, "protocol_title": data.protocol_title, "status": s.status,
                     "started": s.started, "finished": s.finished, "operator": s.operator, "notes": s.notes,
                     "board": s.board, "calibration_id": s.calibration_id, "settings": s.settings},
-        "scores": data.scores,
+        "scores": scores_record(data.scores),
         "calibrations": {str(k): v for k, v in data.calibrations.items()},
         "trials": trials,
     })

@@ -9,7 +9,7 @@ Both come from the one analysis path (:func:`station.core.pipeline.analyze_trial
 one COP.
 
 COP is NaN where the total force is below the load threshold (20 % of body weight, 100 N when the
-body mass is unknown: DESIGN §3).
+body mass is unknown; the load gate of docs/METRICS.md).
 """
 
 from __future__ import annotations

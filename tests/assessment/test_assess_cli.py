@@ -31,7 +31,7 @@ def test_assess_sim_runs_stores_and_reports(tmp_path):
     assert "New patient #1: Runner 7." in out
     assert "Stand on your LEFT leg, eyes open, hands on hips." in out
     assert "Session #1 (single-leg) finished" in out
-    assert "Single-leg stance, baseline (eyes open): not enough valid trials" in out  # one trial per leg
+    assert "Single-leg stance, baseline: not enough valid trials" in out  # one trial per leg
     assert "Protocol time: " in out and "Balance score 0-100" in out
     assert out.strip().splitlines()[-1] == "NO-QT"
     assert "Traceback" not in proc.stderr
@@ -147,8 +147,8 @@ def test_assess_json_prints_the_headline_verdicts(tmp_path, capsys):
     assert (doc["session_id"], doc["protocol"], doc["status"]) == (1, "single-leg", "finished")
     assert 0.5 < doc["minutes"] < 5.0
     (verdict,) = doc["verdicts"]
-    assert set(verdict) == {"block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "unit",
-                            "text", "resolution"}
+    assert set(verdict) == {"block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level",
+                            "unit", "text", "resolution"}
     assert (verdict["block"], verdict["kind"], verdict["unit"]) == ("stance/baseline/eyes_open", "asymmetry", "%")
     assert verdict["ci_low"] <= verdict["estimate"] <= verdict["ci_high"]
     assert "Stand on your LEFT leg" in captured.err and "Session #1 (single-leg) finished" in captured.err

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from station.assessment import protocols, scoring
+from station.assessment.results import Comparison, MdcSource, Outcome
 from station.assessment.scoring import (
     Summary,
     asymmetry,
@@ -14,11 +15,10 @@ from station.assessment.scoring import (
     metric_asymmetry,
     summarise,
 )
+from station.report.wording import asymmetry_sentence, verdict_sentence
 
-
-def _row(side, phase="baseline", status="finished", **metrics):
-    return {"task": "single_leg", "side": side, "phase": phase, "condition": "eyes_open", "status": status,
-            "metrics": metrics, "reps": []}
+from .conftest import rdl_row
+from .conftest import trial_row as _row
 
 
 def test_summary_ignores_missing_and_uses_sample_sd():
@@ -41,34 +41,34 @@ def test_sway_index_and_score_follow_the_documented_formula():
 def test_asymmetry_index_value_uncertainty_and_verdict():
     left, right = Summary(40.0, 4.0, 3), Summary(60.0, 6.0, 3)
     a = asymmetry(left, right)
-    assert a["si_pct"] == pytest.approx(40.0)
+    assert a.si_pct == pytest.approx(40.0)
     # delta method by hand
     se_l, se_r = 4 / math.sqrt(3), 6 / math.sqrt(3)
     ga, gb = 400 * 40 / 100**2, 400 * 60 / 100**2
     se = math.sqrt((ga * se_r) ** 2 + (gb * se_l) ** 2)
-    assert a["se_pct"] == pytest.approx(se)
+    assert a.se_pct == pytest.approx(se)
     va, vb = (ga * se_r) ** 2, (gb * se_l) ** 2
     df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2)
-    assert a["df"] == pytest.approx(df)
-    assert a["ci_low_pct"] == pytest.approx(40 - stats.t.ppf(0.975, df) * se)
-    assert a["less_stable"] == "right" and a["verdict"] == "right less stable"
+    assert a.df == pytest.approx(df)
+    assert a.si_interval.low == pytest.approx(40 - stats.t.ppf(0.975, df) * se)
+    assert a.less_stable == "right" and a.outcome is Outcome.RIGHT_LESS_STABLE
     mirrored = asymmetry(right, left)
-    assert mirrored["si_pct"] == pytest.approx(-40.0) and mirrored["less_stable"] == "left"
+    assert mirrored.si_pct == pytest.approx(-40.0) and mirrored.less_stable == "left"
 
 
 def test_a_large_si_within_the_noise_names_no_side():
     # |SI| = 18 % (healthy range) with a trial-to-trial CV of 15 %: not a detectable asymmetry,
     # although a fixed 10 % cut-off would call it one.
     a = asymmetry(Summary(45.0, 6.75, 3), Summary(54.0, 8.1, 3))
-    assert abs(a["si_pct"]) > 10.0
-    assert a["less_stable"] is None and a["verdict"] == "no detectable asymmetry"
+    assert abs(a.si_pct) > 10.0
+    assert a.less_stable is None and a.outcome is Outcome.NO_ASYMMETRY
     # the same SI with very repeatable trials is detectable
-    assert asymmetry(Summary(45.0, 1.0, 3), Summary(54.0, 1.0, 3))["less_stable"] == "right"
+    assert asymmetry(Summary(45.0, 1.0, 3), Summary(54.0, 1.0, 3)).less_stable == "right"
 
 
 def test_one_trial_per_side_gives_no_verdict():
     a = asymmetry(Summary(40.0, math.nan, 1), Summary(80.0, 5.0, 3))
-    assert a["si_pct"] == pytest.approx(200 * 40 / 120) and a["verdict"] == "not enough trials"
+    assert a.si_pct == pytest.approx(200 * 40 / 120) and a.outcome is Outcome.NOT_ENOUGH_DATA
 
 
 def test_score_stance_uses_only_finished_trials():
@@ -78,13 +78,15 @@ def test_score_stance_uses_only_finished_trials():
     for v in (60.0, 63.0, 57.0):
         rows.append(_row("right", mean_velocity_ml_mm_s=v, range_ml_mm=v, ellipse95_area_mm2=v * 25, touchdowns=2.0))
     rows.append(_row("left", status="failed", mean_velocity_ml_mm_s=500.0, range_ml_mm=500.0, ellipse95_area_mm2=1e6))
-    out = scoring.score_stance(rows)
-    assert out["sides"]["left"]["mean_velocity_ml_mm_s"] == {"mean": 40.0, "sd": 2.0, "n": 3}
-    assert out["less_stable"] == "right" and out["summary"].startswith("Single-leg stance, baseline (eyes open): RIGHT leg less stable — sway index SI +")
-    touchdowns = out["asymmetry"]["touchdowns"]  # a count: compared per trial, never by SI
-    assert touchdowns["method"] == "rate" and math.isnan(touchdowns["si_pct"])
-    assert (touchdowns["events"], touchdowns["diff"]) == (6, 2.0)
-    assert out["sides"]["right"]["stability_score"]["mean"] < out["sides"]["left"]["stability_score"]["mean"]
+    out = scoring.stance_scores(rows)
+    assert out.sides["left"]["mean_velocity_ml_mm_s"] == Summary(40.0, 2.0, 3)
+    assert out.less_stable == "right"
+    assert verdict_sentence(out.headline).startswith(
+        "Single-leg stance, baseline: RIGHT leg less stable — sway index SI +")
+    touchdowns = out.asymmetry["touchdowns"]  # a count: compared per trial, never by SI
+    assert touchdowns.comparison is Comparison.RATE and math.isnan(touchdowns.si_pct)
+    assert (touchdowns.events, touchdowns.diff) == (6, 2.0)
+    assert out.sides["right"]["stability_score"].mean < out.sides["left"]["stability_score"].mean
 
 
 def _stance_rows(metric, left, right):
@@ -94,16 +96,17 @@ def _stance_rows(metric, left, right):
 
 def test_a_touchdown_or_two_against_none_is_too_few_to_compare():
     # left never touches down, right once in three trials: SI was "+200 % (+200 to +200)", "right less stable"
-    out = scoring.score_stance(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]))
-    a = out["asymmetry"]["touchdowns"]
-    assert a["verdict"] == "too few touchdowns to compare" and a["less_stable"] is None
-    assert a["events"] == 1 and a["diff"] == pytest.approx(1 / 3) and a["unit"] == "touchdowns per trial"
-    assert all(math.isnan(a[k]) for k in ("si_pct", "ci_low_pct", "ci_high_pct", "diff_ci_low", "diff_ci_high"))
-    assert scoring.verdict_sentence(a, what="touchdowns") == "touchdowns: too few touchdowns to compare (1 in all)"
+    out = scoring.stance_scores(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]))
+    a = out.asymmetry["touchdowns"]
+    assert a.outcome is Outcome.TOO_FEW_EVENTS and a.less_stable is None
+    assert a.events == 1 and a.diff == pytest.approx(1 / 3) and a.unit == "touchdowns per trial"
+    assert all(math.isnan(x) for x in (a.si_pct, a.si_interval.low, a.si_interval.high, a.diff_interval.low,
+                                       a.diff_interval.high))
+    assert asymmetry_sentence(a, metric="touchdowns") == "touchdowns: too few touchdowns to compare (1 in all)"
     # four in all is still too few; the sway verdict is untouched (identical sway on both sides)
-    few = scoring.score_stance(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [2.0, 1.0, 1.0]))
-    assert few["asymmetry"]["touchdowns"]["verdict"] == "too few touchdowns to compare"
-    assert few["verdict"]["verdict"] == "no detectable asymmetry"
+    few = scoring.stance_scores(_stance_rows("touchdowns", [0.0, 0.0, 0.0], [2.0, 1.0, 1.0]))
+    assert few.asymmetry["touchdowns"].outcome is Outcome.TOO_FEW_EVENTS
+    assert few.headline.outcome is Outcome.NO_ASYMMETRY
 
 
 def test_touchdowns_are_compared_as_a_difference_per_trial_with_a_poisson_floor():
@@ -113,16 +116,17 @@ def test_touchdowns_are_compared_as_a_difference_per_trial_with_a_poisson_floor(
     var = 13 / 6
     se = math.sqrt(var / 3 + var / 3)
     t = stats.t.ppf(0.975, 4)  # Welch df of two equal terms with 2 df each
-    assert (a["method"], a["events"]) == ("rate", 13) and math.isnan(a["si_pct"])
-    assert a["diff"] == pytest.approx(11 / 3) and a["diff_se"] == pytest.approx(se)
-    assert a["diff_ci_low"] == pytest.approx(11 / 3 - t * se) and a["diff_ci_high"] == pytest.approx(11 / 3 + t * se)
-    assert a["less_stable"] == "right"
+    assert (a.comparison, a.events) == (Comparison.RATE, 13) and math.isnan(a.si_pct)
+    assert a.diff == pytest.approx(11 / 3) and a.diff_se == pytest.approx(se)
+    assert a.diff_interval.low == pytest.approx(11 / 3 - t * se) and a.diff_interval.high == pytest.approx(11 / 3 + t * se)
+    assert a.less_stable == "right"
     # zero touchdowns on one side, two on every trial of the other: no zero-width certainty
     b = metric_asymmetry("touchdowns", summarise([0.0] * 3), summarise([2.0] * 3))
-    assert b["diff_ci_high"] - b["diff_ci_low"] == pytest.approx(2 * t * math.sqrt(1 / 3 + 1 / 3))  # rate 1/trial
-    assert b["verdict"] == "no detectable asymmetry"
-    assert scoring.verdict_sentence(a, what="touchdowns").startswith(
-        f"touchdowns: right less stable (R − L +3.7 touchdowns per trial, 95 % CI {11 / 3 - t * se:+.1f} to ")
+    assert b.diff_interval.high - b.diff_interval.low == pytest.approx(2 * t * math.sqrt(1 / 3 + 1 / 3))  # rate 1/trial
+    assert b.outcome is Outcome.NO_ASYMMETRY
+    low = f"{11 / 3 - t * se:+.1f}".replace("-", "−")
+    assert asymmetry_sentence(a, metric="touchdowns") == (
+        f"touchdowns: right less stable (R − L +3.7 touchdowns per trial [{low}, {11 / 3 + t * se:+.1f}] 95 % CI)")
 
 
 def test_identical_trials_do_not_make_a_side_certain():
@@ -130,15 +134,15 @@ def test_identical_trials_do_not_make_a_side_certain():
     a = metric_asymmetry("range_ml_mm", Summary(40.0, 0.0, 3), Summary(44.0, 0.0, 3))
     ga, gb = 400 * 40 / 84**2, 400 * 44 / 84**2
     se = math.sqrt((ga**2 + gb**2) * 0.5**2 / 3)
-    assert a["method"] == "si" and a["si_pct"] == pytest.approx(200 * 4 / 84)
-    assert a["se_pct"] == pytest.approx(se) and a["ci_high_pct"] - a["ci_low_pct"] > 0
-    assert a["ci_low_pct"] == pytest.approx(a["si_pct"] - stats.t.ppf(0.975, a["df"]) * se)
+    assert a.comparison is Comparison.SI and a.si_pct == pytest.approx(200 * 4 / 84)
+    assert a.se_pct == pytest.approx(se) and a.si_interval.high - a.si_interval.low > 0
+    assert a.si_interval.low == pytest.approx(a.si_pct - stats.t.ppf(0.975, a.df) * se)
     # one side with SD 0 is floored too (the other side's noise alone no longer decides)
     b = asymmetry(Summary(40.0, 0.0, 3), Summary(60.0, 6.0, 3))
-    assert b["se_pct"] > math.sqrt((400 * 40 / 100**2) ** 2 * 36 / 3)
+    assert b.se_pct > math.sqrt((400 * 40 / 100**2) ** 2 * 36 / 3)
     # a metric without a listed resolution: 1 % of the larger mean
     c = asymmetry(Summary(10.0, 0.0, 2), Summary(10.0, 0.0, 2))
-    assert c["si_pct"] == 0.0 and c["ci_high_pct"] > 0.5 and c["verdict"] == "no detectable asymmetry"
+    assert c.si_pct == 0.0 and c.si_interval.high > 0.5 and c.outcome is Outcome.NO_ASYMMETRY
 
 
 def test_a_side_mean_near_zero_is_compared_as_a_difference_not_si():
@@ -147,29 +151,30 @@ def test_a_side_mean_near_zero_is_compared_as_a_difference_not_si():
     se = math.sqrt(np.var(left, ddof=1) / 5 + np.var(right, ddof=1) / 5)
     va, vb = np.var(right, ddof=1) / 5, np.var(left, ddof=1) / 5
     df = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 4)
-    assert a["method"] == "difference" and math.isnan(a["si_pct"]) and math.isnan(a["ci_low_pct"])
-    assert a["diff"] == pytest.approx(7.02) and a["diff_se"] == pytest.approx(se)
-    assert a["diff_ci_low"] == pytest.approx(7.02 - stats.t.ppf(0.975, df) * se)
-    assert a["less_stable"] == "right" and a["note"] == "SI undefined: the left mean is near 0 or below"
+    assert a.comparison is Comparison.DIFFERENCE and math.isnan(a.si_pct) and math.isnan(a.si_interval.low)
+    assert a.diff == pytest.approx(7.02) and a.diff_se == pytest.approx(se)
+    assert a.diff_interval.low == pytest.approx(7.02 - stats.t.ppf(0.975, df) * se)
+    assert a.less_stable == "right" and a.near_zero == ("left",)
     # a signed metric whose side means straddle 0: R + L ~ 0 made SI explode (+5200 %)
     b = metric_asymmetry("lateral_shift_mm", summarise([-6.0, -7.0, -5.0]), summarise([6.5, 7.0, 6.0]))
-    assert b["method"] == "difference" and math.isnan(b["si_pct"]) and b["diff"] == pytest.approx(12.5)
+    assert b.comparison is Comparison.DIFFERENCE and math.isnan(b.si_pct) and b.diff == pytest.approx(12.5)
     # a small positive mean within 2 standard errors of 0 is "near 0" as well
     c = metric_asymmetry("lateral_shift_mm", summarise([2.0, -1.0, 3.0]), summarise([6.0, 7.0, 8.0]))
-    assert c["method"] == "difference"
+    assert c.comparison is Comparison.DIFFERENCE
 
 
 def test_rdl_lateral_shift_near_zero_on_one_side():
-    rows = [
-        {"task": "rdl", "side": side, "phase": "baseline", "condition": "eyes_open", "status": "finished",
-         "metrics": {}, "reps": [{"lateral_shift_mm": v} for v in values]}
-        for side, values in (("left", [0.5, -1.2, 0.8, 0.1, -0.3]), ("right", [6.0, 8.0, 5.0, 9.0, 7.0]))
-    ]
-    out = scoring.score_session(rows)["rdl"]
-    assert out["verdict"]["method"] == "difference" and math.isnan(out["verdict"]["si_pct"])
-    assert out["less_stable"] == "right"
-    assert out["summary"].startswith("Single-leg RDL: RIGHT leg less stable — outward lateral weight shift R − L +7.0 mm (96 % CI +")
-    assert out["verdict"]["note"] == "SI undefined: the left mean is near 0 or below"
+    rows = [rdl_row(side, values) for side, values in (("left", [0.5, -1.2, 0.8, 0.1, -0.3]),
+                                                       ("right", [6.0, 8.0, 5.0, 9.0, 7.0]))]
+    out = scoring.score(rows).rdl
+    row = out.asymmetry["lateral_shift_mm"]
+    assert row.comparison is Comparison.DIFFERENCE and math.isnan(row.si_pct) and row.near_zero == ("left",)
+    assert out.less_stable == "right"
+    assert verdict_sentence(out.headline).startswith(
+        "Single-leg RDL, lateral weight shift: RIGHT leg less stable — outward lateral weight shift R − L +7.0 mm [+")
+    assert "96 % CI" in verdict_sentence(out.headline)
+    assert asymmetry_sentence(row, metric="lateral_shift_mm").endswith(
+        "; SI undefined: the left mean is near 0 or below)")
 
 
 def test_change_and_mdc95():
@@ -177,16 +182,16 @@ def test_change_and_mdc95():
     c = change(before, after)
     t4 = stats.t.ppf(0.975, 4)  # the pooled SD has 3 + 3 - 2 = 4 degrees of freedom: t, not 1.96
     mdc = t4 * 5.0 * math.sqrt(2 / 3)
-    assert c["mdc95"] == pytest.approx(mdc) and c["sem"] == pytest.approx(5.0 / math.sqrt(3))
-    assert c["mdc95"] == pytest.approx(c["sem"] * t4 * math.sqrt(2))
-    assert c["change"] == -15.0 and c["change_pct"] == pytest.approx(-30.0) and c["verdict"] == "improved"
-    assert change(before, Summary(58.0, 5.0, 3))["verdict"] == "no detectable change"
-    assert change(before, Summary(65.0, 5.0, 3))["verdict"] == "worse"
+    assert c.mdc == pytest.approx(mdc) and c.sem == pytest.approx(5.0 / math.sqrt(3))
+    assert c.mdc == pytest.approx(c.sem * t4 * math.sqrt(2))
+    assert c.change == -15.0 and c.change_pct == pytest.approx(-30.0) and c.outcome is Outcome.IMPROVED
+    assert change(before, Summary(58.0, 5.0, 3)).outcome is Outcome.NO_CHANGE
+    assert change(before, Summary(65.0, 5.0, 3)).outcome is Outcome.WORSE
     # identical trials in both blocks: the SD is floored at the resolution, not 0 (every change detectable)
     same = change(Summary(1.0, 0.0, 3), Summary(1.01, 0.0, 3), resolution=0.01)
-    assert same["mdc95"] == pytest.approx(t4 * 0.01 * math.sqrt(2 / 3)) and same["verdict"] == "no detectable change"
+    assert same.mdc == pytest.approx(t4 * 0.01 * math.sqrt(2 / 3)) and same.outcome is Outcome.NO_CHANGE
     d = change(Summary(50.0, math.nan, 1), Summary(30.0, math.nan, 1))
-    assert d["mdc_source"] == "default" and d["mdc95"] == pytest.approx(0.30 * 50.0) and d["verdict"] == "improved"
+    assert d.mdc_source is MdcSource.DEFAULT and d.mdc == pytest.approx(0.30 * 50.0) and d.outcome is Outcome.IMPROVED
 
 
 def test_before_after_names_each_side():
@@ -205,15 +210,10 @@ def test_before_after_names_each_side():
 
 
 def test_rdl_scoring_uses_each_repetition():
-    rows = [
-        {"task": "rdl", "side": "left", "phase": "baseline", "condition": "eyes_open", "status": "finished",
-         "metrics": {}, "reps": [{"lateral_shift_mm": v} for v in (5.0, 6.0, 4.0, 5.5, 4.5)]},
-        {"task": "rdl", "side": "right", "phase": "baseline", "condition": "eyes_open", "status": "finished",
-         "metrics": {}, "reps": [{"lateral_shift_mm": v} for v in (12.0, 14.0, 11.0, 13.0, 12.5)]},
-    ]
-    out = scoring.score_session(rows)["rdl"]
+    rows = [rdl_row("left", (5.0, 6.0, 4.0, 5.5, 4.5)), rdl_row("right", (12.0, 14.0, 11.0, 13.0, 12.5))]
+    out = scoring.score_session(rows)["rdl"]  # the stored form keeps its keys
     assert out["sides"]["left"]["reps"] == 5 and out["sides"]["right"]["lateral_shift_mm"]["mean"] == pytest.approx(12.5)
-    assert out["less_stable"] == "right"
+    assert out["less_stable"] == "right" and out["headline"]["level"] == pytest.approx(0.96)
 
 
 def test_protocol_defaults_are_the_clinic_routine():

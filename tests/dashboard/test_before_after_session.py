@@ -70,12 +70,12 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
     r = rows["RIGHT · ML velocity (mm/s)"]
     assert table.item(r, 1).text() == f"{right_sway['baseline_mean']:.1f}"
     assert table.item(r, 2).text() == f"{right_sway['post_mean']:.1f}"
-    assert table.item(r, 3).text() == f"{right_sway['change']:+.1f} ({right_sway['change_pct']:+.0f} %)"
+    assert table.item(r, 3).text() == f"{right_sway['change']:+.1f} ({right_sway['change_pct']:+.0f} %)".replace("-", "−")
     assert table.item(r, 4).text() == f"{right_sway['mdc95']:.1f}"
     assert table.item(r, 5).text() == "improved"
     # every row shows the stored scoring: values, change, MDC95 and verdict
     for side in ("left", "right"):
-        for metric, label in (("sway_index", "Sway index"), ("ellipse95_area_mm2", "95 % ellipse area (mm²)")):
+        for metric, label in (("sway_index", "Sway index (× reference)"), ("ellipse95_area_mm2", "95 % ellipse area (mm²)")):
             m = block[side]["metrics"][metric]
             decimals = 2 if metric == "sway_index" else 0
             r = rows[f"{side.upper()} · {label}"]
@@ -87,21 +87,21 @@ def test_before_after_tab_shows_the_stored_primer_sessions_verdicts(qtbot, make_
     left_index, right_index = (block[side]["metrics"]["sway_index"] for side in ("left", "right"))
     assert block["right"]["verdict"] == right_index["verdict"]
     assert right_index["change_pct"] < -10.0
-    from station.report.session import headline_verdicts, verdict_estimate
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_estimate
 
-    change = next(v for v in headline_verdicts(session.scores) if v["kind"] == "before_after" and v["side"] is None)
     # the summary line is the session's headline before/after verdicts (page 1 of the report), in order
-    heads = [v for v in headline_verdicts(session.scores) if v["kind"] == "before_after"]
-    assert [v["side"] for v in heads] == ["left", "right", None] and heads[-1] == change
+    heads = SessionScores.from_dict(session.scores).before_after["eyes_open"].headline
+    assert [v.side for v in heads] == ["left", "right", None]
     assert plain_text(view.summary) == "  ·  ".join(
-        f"{v['side'].upper() + ' leg' if v['side'] else 'Asymmetry'}: {v['verdict']} ({verdict_estimate(v)})"
+        f"{v.side.upper() + ' leg' if v.side else 'Asymmetry'}: {v.outcome.value} ({verdict_estimate(v)})"
         for v in heads)
     assert view.title.text() == "Before / after the primer — single-leg stance, eyes open"
     assert table.horizontalHeaderItem(1).text() == "before (mean of 5)"
 
     # the session list names the primer's effect per side
     assert sessions.item(0).text().endswith(
-        f"; after the primer: left {heads[0]['verdict']}, right {heads[1]['verdict']}")
+        f"; after the primer: left {heads[0].outcome.value}, right {heads[1].outcome.value}")
     qtbot.wait(500)  # the link-quality figures refresh (the runner held the UI thread)
     w, h, colours, ink = image_stats(save_png(window, tmp_path, "before-after.png"))
     assert (w, h) == (1500, 900) and colours > 50 and ink > 0.05

@@ -86,21 +86,27 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     assert session.status == "finished"
     trials = store.trials(session.id)
     assert [t.side for t in trials if t.status == "finished" and t.task == "single_leg"] == ["left", "right"] * 5
-    from station.report.session import headline_verdicts, verdict_estimate
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_estimate
 
-    verdicts = headline_verdicts(session.scores)
+    verdicts = SessionScores.from_dict(session.scores).verdicts
     headline = verdicts[0]
-    assert headline["block"] == "stance/baseline/eyes_open"
-    assert headline["less_stable"] == "right", (headline, [(t.side, t.metrics.get("sway_index")) for t in trials])
+    assert headline.block == "stance/baseline/eyes_open"
+    assert headline.less_stable == "right", (headline, [(t.side, t.metrics.get("sway_index")) for t in trials])
     # what the clinician reads on the runner page: the side and the asymmetry with its interval
     text = panel.result.text()
     assert text == f"RIGHT leg less stable\n{verdict_estimate(headline)}"
-    level = 100 * (1 - headline["alpha"])  # the level of the look where the adaptive block stopped
-    def whole(x):  # a signed whole number; a value that rounds to zero reads "0" (never "+0" or "-0")
-        return f"{round(x):+d}" if round(x) else "0"
+    level = f"{round(100 * (1 - headline.alpha), 4):g}"  # the level of the look where the adaptive block stopped
 
-    assert f"SI {whole(headline['estimate'])} % ({level:.0f} % CI {whole(headline['ci_low'])} to {whole(headline['ci_high'])})" in text
-    assert headline["ci_low"] > 0
+    def whole(x):  # a signed whole number, a true minus; an interval end near 0 keeps a decimal (never "+0")
+        for places in range(4):
+            if float(f"{x:+.{places}f}"):
+                return f"{x:+.{places}f}".replace("-", "−")
+        return "0"
+
+    assert (f"SI {whole(headline.estimate)} % [{whole(headline.interval.low)}, {whole(headline.interval.high)}] "
+            f"{level} % CI") in text
+    assert headline.interval.low > 0
     # the runner page's header and cue agree at the end: no stale step or cue
     assert panel.step.text() == f"Done: all {len(panel.runner.protocol.steps)} steps."
     assert panel.cue.text() == "Session finished."
@@ -118,6 +124,7 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     assert board.table.item(r, 2).text().startswith(f"{sides['right']['mean_velocity_ml_mm_s']['mean']:.1f} ±")
     assert board.table.item(r, 4).text() == session.scores["stance"]["baseline/eyes_open"]["asymmetry"][
         "mean_velocity_ml_mm_s"]["verdict"]
+    assert board.table.item(r, 3).text().endswith("95 % CI")  # a descriptive row: its own 95 % interval
     # the session list now holds the session with its one-line summary; clicking it shows its result
     sessions = window.patients.sessions
     assert "RIGHT leg less stable" in sessions.item(0).text()
@@ -181,7 +188,8 @@ def test_the_virtual_board_runs_a_protocol_faster_than_real_time_when_asked(qtbo
 
 def test_an_rdl_session_by_clicks_uses_the_repetitions_field_and_shows_its_verdict(qtbot, make_window, store,
                                                                                    tmp_path):
-    from station.report.session import headline_verdicts, verdict_estimate
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_estimate
 
     window = make_window(SimOptions(seed=6, realtime=False, chunk_s=0.05), clock_factory=FastClock)
     qtbot.keyClicks(window.patients.name, "Runner R")
@@ -197,8 +205,8 @@ def test_an_rdl_session_by_clicks_uses_the_repetitions_field_and_shows_its_verdi
     session = store.list_sessions(window.patients.patient.id)[-1]
     assert session.status == "finished" and session.protocol == "rdl"
     assert session.settings["settings"]["reps"] == 5
-    verdicts = headline_verdicts(session.scores)
-    assert [v["block"] for v in verdicts] == ["rdl"]
+    verdicts = SessionScores.from_dict(session.scores).verdicts
+    assert [v.block for v in verdicts] == ["rdl"]
     board = window.scoreboard
     assert board.verdicts.rowCount() == 1
     assert board.verdicts.item(0, 0).text() == "Single-leg RDL, lateral weight shift"

@@ -42,23 +42,25 @@ def test_before_after_shows_change_mdc_and_verdict_per_side(qtbot, tmp_path):
     right = scores["before_after"]["eyes_open"]["sides"]["right"]["metrics"]["mean_velocity_ml_mm_s"]
     r = rows["RIGHT · ML velocity (mm/s)"]
     assert table.item(r, 1).text() == "68.0" and table.item(r, 2).text() == "51.0"
-    assert table.item(r, 3).text() == f"{right['change']:+.1f} ({right['change_pct']:+.0f} %)" == "-17.0 (-25 %)"
+    assert table.item(r, 3).text() == f"{right['change']:+.1f} ({right['change_pct']:+.0f} %)".replace("-", "−") == "−17.0 (−25 %)"
     assert table.item(r, 4).text() == f"{right['mdc95']:.1f}"
     assert table.item(r, 5).text() == "improved"
     left = rows["LEFT · ML velocity (mm/s)"]
     assert table.item(left, 5).text() == "no detectable change"
     right_index = scores["before_after"]["eyes_open"]["sides"]["right"]["metrics"]["sway_index"]
     # the left side's mean did not move: its change shows as "0 %" (no "-0 %")
-    from station.report.session import headline_verdicts, verdict_estimate
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_estimate
 
-    change = next(v for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"] is None)
-    heads = [v for v in headline_verdicts(scores) if v["kind"] == "before_after"]
-    assert [v["side"] for v in heads] == ["left", "right", None] and heads[-1] == change
-    assert [v["verdict"] for v in heads[:2]] == ["no detectable change", "improved"]
+    heads = SessionScores.from_dict(scores).before_after["eyes_open"].headline
+    assert [v.side for v in heads] == ["left", "right", None]
+    assert [v.outcome.value for v in heads] == ["no detectable change", "improved", "reduced"]
     assert plain_text(view.summary) == (f"LEFT leg: no detectable change ({verdict_estimate(heads[0])})  ·  "
                                         f"RIGHT leg: improved ({verdict_estimate(heads[1])})  ·  "
-                                        f"Asymmetry: {change['verdict']} ({verdict_estimate(change)})")
-    assert "-0 " not in plain_text(view.summary)
+                                        f"Asymmetry: reduced ({verdict_estimate(heads[2])})")
+    # each leg's interval is a 95 % one (4 % + 1 % tails), the asymmetry change's a 96 % one
+    assert all(f"] {level}" in verdict_estimate(v) for v, level in zip(heads, ("95 % CI", "95 % CI", "96 % CI")))
+    assert "-0 " not in plain_text(view.summary) and "−0 " not in plain_text(view.summary)
     assert view.table.horizontalHeaderItem(1).text() == "before (mean of 3)"
     assert view.table.horizontalHeaderItem(2).text() == "after (mean of 3)"
     view.show()

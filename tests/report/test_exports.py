@@ -92,8 +92,16 @@ def test_json_export_holds_the_whole_session(primer_session, tmp_path):
     session = run.store.get_session(run.session_id)
     assert doc["format"] == "balance-station-session" and doc["patient"]["name"] == PATIENT_NAME
     assert doc["session"]["id"] == run.session_id and doc["session"]["protocol"] == "primer"
-    assert doc["scores"]["stance"]["baseline/eyes_open"]["verdict"]["si_pct"] == pytest.approx(
-        session.scores["stance"]["baseline/eyes_open"]["verdict"]["si_pct"])
+    assert doc["scores"]["stance"]["baseline/eyes_open"]["headline"]["estimate"] == pytest.approx(
+        session.scores["stance"]["baseline/eyes_open"]["headline"]["estimate"])
+    # the headline verdicts of the JSON contract, each with its interval's level and its sentence
+    from station.assessment.results import SessionScores
+    from station.report.wording import verdict_sentence
+
+    verdicts = SessionScores.from_dict(session.scores).verdicts
+    assert [(v["block"], v["side"], v["level"]) for v in doc["scores"]["verdicts"]] == [
+        (v.block, v.side, pytest.approx(v.level)) for v in verdicts]
+    assert [v["text"] for v in doc["scores"]["verdicts"]] == [verdict_sentence(v) for v in verdicts]
     trials = run.store.trials(run.session_id)
     assert [t["id"] for t in doc["trials"]] == [t.id for t in trials]
     t = trials[2]

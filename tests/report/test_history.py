@@ -7,7 +7,7 @@ from scipy import stats
 
 from station.errors import StationError
 from station.report.history import Criterion, mean_interval, patient_history
-from station.report.session import headline_verdicts
+from station.assessment.results import SessionScores, Summary
 
 
 def test_criterion_met_not_met_undecided():
@@ -24,10 +24,10 @@ def test_criterion_met_not_met_undecided():
 
 
 def test_mean_interval_is_the_t_interval_of_the_trial_mean():
-    mean, low, high = mean_interval({"mean": 40.0, "sd": 4.0, "n": 3})
+    mean, low, high = mean_interval(Summary(40.0, 4.0, 3))
     half = stats.t.ppf(0.975, 2) * 4.0 / math.sqrt(3)
     assert (mean, low, high) == pytest.approx((40.0, 40.0 - half, 40.0 + half))
-    assert math.isnan(mean_interval({"mean": 40.0, "sd": float("nan"), "n": 1})[1])
+    assert math.isnan(mean_interval(Summary(40.0, float("nan"), 1))[1])
 
 
 def test_history_follows_the_stored_headline_verdicts(tmp_path):
@@ -41,8 +41,9 @@ def test_history_follows_the_stored_headline_verdicts(tmp_path):
         assert [h["session_id"] for h in history] == ids and [h["date"] for h in history] == list(DATES)
         for h, sid in zip(history, ids):
             scores = store.get_session(sid).scores
-            v = next(v for v in headline_verdicts(scores) if v["block"] == "stance/baseline/eyes_open")
-            assert (h["estimate"], h["ci_low"], h["ci_high"]) == (v["estimate"], v["ci_low"], v["ci_high"])
+            v = SessionScores.from_dict(scores).verdict_of("stance/baseline/eyes_open")
+            assert (h["estimate"], h["ci_low"], h["ci_high"]) == (v.estimate, v.interval.low, v.interval.high)
+            assert h["interval"] == v.interval and h["level"] == pytest.approx(0.96)
             left = scores["stance"]["baseline/eyes_open"]["sides"]["left"]["mean_velocity_ml_mm_s"]
             assert h["sides"]["left"][0] == left["mean"]
         assert [h["criterion"] for h in history] == ["not met", "not met", "not met", "met", "met"]

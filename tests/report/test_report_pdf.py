@@ -7,7 +7,9 @@ import subprocess
 import pytest
 
 from station.board.virtual.board import virtual_board_id
-from station.report.pdf import fmt, headline, si_text, write_session_report
+from station.assessment.results import SessionScores
+from station.report import wording as w
+from station.report.pdf import write_session_report
 
 from .conftest import BIRTH_YEAR, PATIENT_NAME
 from .sessions import SEED
@@ -52,16 +54,16 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     # the asymmetry index and its interval, as stored by the scoring
     # per-side values of the results table
     # page 1 is the summary: every headline verdict, as the scoring stored it
-    from station.report.session import block_title, headline_verdicts, verdict_estimate
-
     flat = " ".join(_text(pdf, layout=False).split("\f")[0].split())  # reading order keeps wrapped cells whole
-    for v in headline_verdicts(scores):
-        assert block_title(v["block"]) in flat and verdict_estimate(v, minus="−") in flat, v
-    # the box on top: a primer session's headline, the change of the L/R asymmetry, in the scoring's own
-    # words (SI before -> after with their intervals, the change in points)
-    (asym,) = [v for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"] is None]
-    assert " ".join(asym["text"].split()) in flat and "→" in asym["text"]
-    assert verdict_estimate(asym, minus="−").startswith(f"SI {asym['si_before']:+.0f} → ".replace("-", "−"))
+    verdicts = SessionScores.from_dict(scores).verdicts
+    for v in verdicts:
+        assert w.block_title(v.block) in flat and w.verdict_estimate(v) in flat, v
+    # the box on top: a primer session's headline, the change of the L/R asymmetry, in its sentence
+    # (SI before -> after with their intervals, the change in points)
+    (asym,) = [v for v in verdicts if v.kind.value == "before_after" and v.side is None]
+    assert w.verdict_sentence(asym) in flat and "→" in w.verdict_sentence(asym)
+    assert w.verdict_estimate(asym).startswith(f"SI {w.number(asym.si_before, 0, sign=True)} → ")
+    assert w.verdict_estimate(asym, full=True).startswith(f"SI {w.number(asym.si_before, 0, sign=True)} % [")
     # page 1 states the recording quality of exactly the trials the verdicts rest on (issue 12 item 5)
     scored = [t for t in run.store.trials(run.session_id)
               if t.status == "finished" and t.task in ("single_leg", "rdl", "rfe_rdl")]
@@ -73,20 +75,20 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     results = pages[1]
     left, right = stance["sides"]["left"], stance["sides"]["right"]
     for side in (left, right):
-        assert f"{fmt(side['mean_velocity_ml_mm_s']['mean'], 1)} ± {fmt(side['mean_velocity_ml_mm_s']['sd'], 1)}" in results
-        assert f"{fmt(side['stability_score']['mean'], 0)} ± {fmt(side['stability_score']['sd'], 0)}" in results
+        assert f"{w.number(side['mean_velocity_ml_mm_s']['mean'], 1)} ± {w.number(side['mean_velocity_ml_mm_s']['sd'], 1)}" in results
+        assert f"{w.number(side['stability_score']['mean'], 0)} ± {w.number(side['stability_score']['sd'], 0)}" in results
     # before/after verdicts per side
     ba = scores["before_after"]["eyes_open"]["sides"]
-    heads = {v["side"]: v["verdict"] for v in headline_verdicts(scores) if v["kind"] == "before_after" and v["side"]}
+    heads = {v.side: v.outcome.value for v in verdicts if v.kind.value == "before_after" and v.side}
     assert f"LEFT: {heads['left']}; RIGHT: {heads['right']}" in results
     assert heads["right"] == "improved"
     mdc = ba["right"]["metrics"]["sway_index"]["mdc95"]
-    assert fmt(mdc, 2) in first + results
+    assert w.number(mdc, 2) in first + results
     # the sections, each starting on its own page, in this order
     def page_of(heading):
         return next(i for i, p in enumerate(pages) if heading in p)
 
-    order = [page_of(h) for h in ("Stabilograms: centre of pressure per side", "rear-foot-elevated RDL: repetitions",
+    order = [page_of(h) for h in ("Stabilograms: centre of pressure per side", "Primer RDL (rear foot elevated), lateral weight shift: repetitions",
                                   "Patient history: single-leg stance over the visits",
                                   "Only finished trials enter the scores", "Recording quality", "Calibration",
                                   "Definitions of the measures shown")]
@@ -99,7 +101,7 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     assert f"Board {virtual_board_id(SEED):08X}" in rest and "valid at the session" in rest and "technician A" in rest
     for t in trials:
         if t.task == "single_leg" and t.status == "finished":
-            assert fmt(t.metrics["ellipse95_area_mm2"], 0) in rest
+            assert w.number(t.metrics["ellipse95_area_mm2"], 0) in rest
     failed = [t for t in trials if t.status == "failed"]
     assert len(failed) == 1 and "stepped off the board" in failed[0].reason
     cells = " ".join(_text(pdf, layout=False).split())  # reading order keeps a wrapped table cell together
@@ -127,15 +129,6 @@ def test_unknown_session_is_a_clear_error(primer_session, tmp_path):
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_headline_and_number_formatting():
-    assert headline({"less_stable": "left", "verdict": "left less stable"}) == "LEFT leg less stable"
-    assert headline({"less_stable": None, "verdict": "no detectable asymmetry"}) == "No detectable left/right difference"
-    assert headline({"less_stable": None, "verdict": "not enough trials"}).startswith("Not enough valid trials")
-    assert fmt(-1.25, 1) == "−1.2" and fmt(float("nan")) == "–" and fmt(None) == "–"
-    assert si_text({"si_pct": 47.4, "ci_low_pct": 11.4, "ci_high_pct": 83.4}) == "+47 % (+11 to +83)"
-    assert si_text({"si_pct": 12.0}) == "+12 %" and si_text(None) == "–"
-
-
 def test_a_session_without_scorable_trials_still_gives_a_report(tmp_path):
     from station.store import Store
 
@@ -153,15 +146,6 @@ def test_a_session_without_scorable_trials_still_gives_a_report(tmp_path):
     assert "aborted: stopped by the operator" in text and "No calibration is recorded" in text
     assert "700 frames received, 12 lost (1.69 %), 3 CRC errors, 2 resyncs, 1 gaps" in text
     assert "Trials with link problems:" in text and "1 (1.5)" in text and "79.6" in text
-
-
-def test_si_text_falls_back_to_the_difference_when_the_ratio_is_undefined():
-    from station.report.pdf import si_text
-
-    assert si_text({"si_pct": 47.2, "ci_low_pct": 11.0, "ci_high_pct": 83.0}) == "+47 % (+11 to +83)"
-    diff = {"si_pct": float("nan"), "diff": 7.0, "diff_ci_low": 5.1, "diff_ci_high": 9.0, "unit": "mm"}
-    assert si_text(diff) == "R − L +7.0 mm (+5.1 to +9.0)"
-    assert si_text({"si_pct": None, "diff": None}) == "–"
 
 
 def test_a_board_stuck_at_10_sps_is_named_in_the_report(tmp_path):
