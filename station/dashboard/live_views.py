@@ -347,6 +347,7 @@ class LinkQuality(QWidget):
         self.detail.setWordWrap(True)
         grid = QGridLayout()
         self.values = {}
+        self.names = {}
         for col, (key, title) in enumerate((("rate", "rate"), ("lost", "lost frames"), ("crc", "CRC errors"),
                                             ("gaps", "gaps"))):
             name = QLabel(title)
@@ -357,6 +358,7 @@ class LinkQuality(QWidget):
             grid.addWidget(value, 0, col)
             grid.addWidget(name, 1, col)
             self.values[key] = value
+            self.names[key] = name
         # a dead, saturated or silent load cell, named (station.core.health): red, above everything else
         self.cells = _elastic(QLabel(""))
         self.cells.setWordWrap(True)
@@ -401,8 +403,9 @@ class LinkQuality(QWidget):
 
     def show_quality(self, quality: dict, *, nominal_rate_hz: float | None = None) -> None:
         rate = quality.get("effective_rate_hz")
-        nominal = f" / {nominal_rate_hz:g}" if nominal_rate_hz else ""
-        self.values["rate"].setText(f"{rate:.0f}{nominal} Hz" if rate else "—")
+        # the nominal rate goes under the value: "81 / 100 Hz" in the large font overflows the side panel
+        self.values["rate"].setText(f"{rate:.0f} Hz" if rate else "—")
+        self.names["rate"].setText(f"rate (of {nominal_rate_hz:g})" if nominal_rate_hz else "rate")
         self.values["lost"].setText(str(quality.get("lost", 0)))
         self.values["crc"].setText(str(quality.get("crc_errors", 0)))
         self.values["gaps"].setText(str(quality.get("gaps", 0)))

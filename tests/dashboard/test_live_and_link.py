@@ -33,7 +33,7 @@ def test_live_view_shows_the_standing_patient(qtbot, make_window, tmp_path):
     assert len(ex) == 73
     # link quality: connected, about 80 frames/s, nothing lost
     assert window.quality.state.text() == "Board connected"
-    assert window.quality.values["rate"].text() == "80 / 80 Hz"
+    assert window.quality.values["rate"].text() == "80 Hz" and window.quality.names["rate"].text() == "rate (of 80)"
     assert window.quality.values["lost"].text() == "0"
     assert window.quality.cells.text() == ""  # four healthy cells: no cell problem named
     # the time series is drawn from the ring buffer with peak downsampling and clipping
