@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--stance", choices=("both", "left", "right"), help="override the subject's stance")
     p.add_argument("--task", choices=("quiet", "single_leg", "rdl", "steps", "empty"), help="override the subject's task")
     p.add_argument("--board", default="reference-400x300", metavar="GEOMETRY",
-                   help="sensor geometry: reference-400x300 (default) or wii-433x238")
+                   help="sensor geometry: reference-400x300 (default) or wii-balance-board")
     p.add_argument("--faults", default=None, metavar="SPEC",
                    help="e.g. corrupt=0.01,drop=0.001,burst=0.01:64,disconnect=12:2,reboot=20,dead=fr,saturate=bl,timeout=br")
     p.add_argument("--seconds", type=float, default=None, metavar="S", help="stop after S seconds (default: until interrupted)")

@@ -100,7 +100,7 @@ class _QueuedSource(Source):
 
     def open(self):
         board = P.BoardInfo(P.PROTOCOL_MAJOR, 0, "0.0.0", 0x0123ABCD, "test-on-change", 60, 4)
-        self.info = SourceInfo(kind="virtual-wii", name=self.name, board_id=board.board_id, geometry="wii-433x238",
+        self.info = SourceInfo(kind="virtual-wii", name=self.name, board_id=board.board_id, geometry="wii-balance-board",
                                nominal_rate_hz=60.0, value_unit="wii_10g", board=board)
         return self.info
 
@@ -157,7 +157,7 @@ def test_acquisition_records_any_source_and_the_trial_names_it(tmp_path, make_fr
     assert trial.frames.tobytes() == frames.tobytes()  # every frame, whatever its timing
     np.testing.assert_allclose(trial.device_time_s, (frames["t_us"] - frames["t_us"][0]) * 1e-6, atol=1e-9)
     assert trial.quality["implausible_frames"] == 0 and trial.quality["lost"] == 0
-    assert (trial.source_kind, trial.geometry, trial.value_unit) == ("virtual-wii", "wii-433x238", "wii_10g")
+    assert (trial.source_kind, trial.geometry, trial.value_unit) == ("virtual-wii", "wii-balance-board", "wii_10g")
     assert trial.board["board_id"] == "0123ABCD" and trial.meta["port"] == "queued:1"
     assert read_journal(acq.last_journal_path).source == trial.source
     with pytest.raises(NotSupported):

@@ -56,13 +56,13 @@ def test_round_trip_is_exact(tmp_path):
 
 
 def test_a_trial_names_its_source_and_an_old_file_reads_as_the_hx711_board(tmp_path):
-    wii = {"kind": "virtual-wii", "name": "virtual-wii:seed=3", "geometry": "wii-433x238", "value_unit": "wii_10g",
+    wii = {"kind": "virtual-wii", "name": "virtual-wii:seed=3", "geometry": "wii-balance-board", "value_unit": "wii_10g",
            "nominal_rate_hz": 60.0}
     trial = _trial()
     trial.source = dict(wii)
     back = read_trial(write_trial(tmp_path / "wii.trial", trial))
     assert back.source == wii and (back.source_kind, back.geometry, back.value_unit) == (
-        "virtual-wii", "wii-433x238", "wii_10g")
+        "virtual-wii", "wii-balance-board", "wii_10g")
     # a file written before sources were recorded: no "source" in its header
     old = tmp_path / "old.trial"
     with zipfile.ZipFile(tmp_path / "wii.trial") as src, zipfile.ZipFile(old, "w") as dst:

@@ -27,7 +27,7 @@ def test_reference_geometry_positions():
 
 
 def test_wii_geometry_spacing():
-    g = load_geometry("wii-433x238")
+    g = load_geometry("wii-balance-board")
     assert (g.width_mm, g.length_mm) == (433.0, 238.0)
     np.testing.assert_array_equal(g.positions_mm[1], [216.5, 119.0])  # fr: right and forward
 

@@ -98,8 +98,8 @@ def test_matrix_model_and_cop_correction_on_wii_board():
     protocol = protocol.replace(
         drift=None, creep=None, fit=dataclasses.replace(protocol.fit, model="matrix", cop_correction="affine")
     )
-    board = BoardModel.named("wii-433x238")
-    _, _, outcome = run_wizard(seed=6, board=board, protocol=protocol, geometry="wii-433x238")
+    board = BoardModel.named("wii-balance-board")
+    _, _, outcome = run_wizard(seed=6, board=board, protocol=protocol, geometry="wii-balance-board")
     cal = outcome.calibration
     assert cal.gains_n_per_count.shape == (4, 4)
     assert cal.cop_correction["kind"] == "affine"

@@ -469,9 +469,9 @@ def test_a_stored_trial_keeps_its_source(store):
     sid = store.create_session(patient_id=pid, protocol="single-leg")
     tid = store.add_trial(sid, task="single_leg", side="left")
     trial = make_trial(n=50)
-    trial.source = {"kind": "wii-balance-board", "name": "/dev/input/event7", "geometry": "wii-433x238",
+    trial.source = {"kind": "wii-balance-board", "name": "/dev/input/event7", "geometry": "wii-balance-board",
                     "value_unit": "wii_10g", "nominal_rate_hz": 60.0}
     store.save_trial_data(tid, trial)
     rebuilt = store.trial_file(tid)
-    assert (rebuilt.source_kind, rebuilt.geometry, rebuilt.value_unit) == ("wii-balance-board", "wii-433x238", "wii_10g")
+    assert (rebuilt.source_kind, rebuilt.geometry, rebuilt.value_unit) == ("wii-balance-board", "wii-balance-board", "wii_10g")
     assert rebuilt.board == trial.board  # the source is not left inside the board description

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 #: sensor positions (x_mm, y_mm) of fl, fr, bl, br for the named geometries
 GEOMETRIES: dict[str, tuple] = {
     "reference-400x300": ((-200.0, 150.0), (200.0, 150.0), (-200.0, -150.0), (200.0, -150.0)),
-    "wii-433x238": ((-216.5, 119.0), (216.5, 119.0), (-216.5, -119.0), (216.5, -119.0)),
+    "wii-balance-board": ((-216.5, 119.0), (216.5, 119.0), (-216.5, -119.0), (216.5, -119.0)),
 }
 
 
@@ -78,7 +78,7 @@ class BoardModel:
 
     @classmethod
     def named(cls, name: str, **changes) -> "BoardModel":
-        """A board with a known geometry (``reference-400x300``, ``wii-433x238``)."""
+        """A board with a known geometry (``reference-400x300``, ``wii-balance-board``)."""
         if name not in GEOMETRIES:
             raise StationError(f"unknown board geometry '{name}'; known: {', '.join(GEOMETRIES)}.")
         return cls(positions_mm=GEOMETRIES[name], name=name, **changes)

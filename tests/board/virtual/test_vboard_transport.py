@@ -186,7 +186,7 @@ def test_simulate_bad_input_is_one_clear_line(capsys):
         (["--faults", "foo=1"], "station: error: unknown fault 'foo'; known: corrupt, drop, burst, disconnect, reboot, dead, saturate, timeout, forge, reflash, swap.\n"),
         (["--board-id", "xyz"], "station: error: board id 'xyz' is not 1-8 hexadecimal digits (e.g. 5B000002).\n"),
         (["--rate", "5000"], "station: error: rate 5000.0 Hz is outside the virtual board's 1-1000 Hz.\n"),
-        (["--board", "round"], "station: error: unknown board geometry 'round'; known: reference-400x300, wii-433x238.\n"),
+        (["--board", "round"], "station: error: unknown board geometry 'round'; known: reference-400x300, wii-balance-board.\n"),
     ]:
         assert main(["simulate", *args, "--seconds", "1"]) == 2
         captured = capsys.readouterr()

@@ -175,7 +175,7 @@ def test_scene_command_over_the_wire():
 
 
 def test_wii_geometry_cop_from_forces():
-    vb = VirtualBoard(seed=1, board=BoardModel.named("wii-433x238"))
+    vb = VirtualBoard(seed=1, board=BoardModel.named("wii-balance-board"))
     vb.place_mass(20.0, 150.0, 80.0)
     vb.write(START)
     vb.advance(0.5)
