@@ -106,6 +106,10 @@ def available_geometries() -> list[str]:
     return available("boards")
 
 
+#: geometries that were renamed: files and calibrations written before still name the old one
+RENAMED_GEOMETRIES = {"wii-433x238": "wii-balance-board"}
+
+
 def load_geometry(name_or_path: str | os.PathLike = DEFAULT_GEOMETRY) -> BoardGeometry:
     """Load a board geometry by name (``"reference-400x300"``) or from a TOML file path.
 
@@ -118,5 +122,6 @@ def load_geometry(name_or_path: str | os.PathLike = DEFAULT_GEOMETRY) -> BoardGe
     """
     if isinstance(name_or_path, BoardGeometry):
         return name_or_path
+    name_or_path = RENAMED_GEOMETRIES.get(str(name_or_path), name_or_path)
     path, data = read_toml(name_or_path, folder="boards", what="board geometry")
     return BoardGeometry.from_dict(data, source=str(path))

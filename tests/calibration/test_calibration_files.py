@@ -32,6 +32,11 @@ def test_wii_geometry_spacing():
     np.testing.assert_array_equal(g.positions_mm[1], [216.5, 119.0])  # fr: right and forward
 
 
+def test_a_renamed_geometry_still_loads_by_its_old_name():
+    old = load_geometry("wii-433x238")  # what earlier trial files and calibrations name
+    assert old.name == "wii-balance-board" and old.positions_mm.tolist() == load_geometry("wii-balance-board").positions_mm.tolist()
+
+
 def test_unknown_geometry_names_the_known_ones():
     with pytest.raises(InputFileError, match="reference-400x300"):
         load_geometry("no-such-board")
