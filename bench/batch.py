@@ -7,7 +7,7 @@ Usage::
 Writes N COP tables (public BDS trials, cycled, each with a small per-file offset so no two files
 are equal) to a temporary folder, then times one ``station analyze FOLDER --table OUT.csv`` process
 (start-up, workers, reading, every metric, writing the table). Prints the wall time, the time per
-trial and the rows that came back ok. Target (issue 15): 200 trials in <= 20 s on 2 cores.
+trial and the rows that came back ok. Target: 200 trials in <= 20 s on 2 cores.
 """
 
 from __future__ import annotations

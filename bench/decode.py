@@ -2,7 +2,7 @@
 
 The reference is timed on the first 50,000 frames of that buffer and extrapolated linearly (it is a
 byte-by-byte Python loop: linear in the input, and the full buffer would take minutes).
-Targets (issue 2): kernel >= 5 M frames/s and >= 50x the reference.
+Targets: kernel >= 5 M frames/s and >= 50x the reference.
 
     .venv/bin/python bench/decode.py [--frames N]
 """

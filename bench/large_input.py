@@ -1,4 +1,4 @@
-"""Large inputs through ``station analyze FILE --json``: the row limit's cost (issue 12 item 6).
+"""Large inputs through ``station analyze FILE --json``: the row limit's cost.
 
 Usage::
 

@@ -1,11 +1,11 @@
-"""Benchmark of the analysis core: prints figures, asserts nothing (DESIGN §2: bench/ is not tests).
+"""Benchmark of the analysis core: prints figures, asserts nothing (bench/ is not tests).
 
 1. The full metric suite, warm, on 60 s at 100 Hz and on 10 min at 1 kHz, numba kernels and the
    plain-numpy references in the same run, with their ratio; per-kernel figures too.
 2. Cold start in a new process: kernels compiled into an empty NUMBA_CACHE_DIR vs loaded from a
    warm one.
 
-Targets (issue 4): <= 2 ms for 6000 samples warm; >= 10x the numpy references; cached kernels load
+Targets: <= 2 ms for 6000 samples warm; >= 10x the numpy references; cached kernels load
 in a new process in <= 1 s.
 
 Usage: .venv/bin/python bench/metrics.py [--quick]   (--quick skips the 1 kHz numpy reference run)

@@ -1,4 +1,4 @@
-"""Start-up time of the ``station`` command (issue 15: --help <= 0.2 s, analyze ONE.csv --json <= 0.8 s).
+"""Start-up time of the ``station`` command (--help <= 0.2 s, analyze ONE.csv --json <= 0.8 s).
 
 Usage::
 

@@ -26,4 +26,4 @@ def test_help_imports_no_numpy_numba_or_qt():
     code = ("import sys; from station.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('numpy', 'numba', 'scipy', 'PySide6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
-    assert out == "[]"  # `station --help` stays fast (issue 15: <= 0.2 s)
+    assert out == "[]"  # `station --help` stays fast (<= 0.2 s)

@@ -9,7 +9,7 @@ A geometry file names the board layout and gives each cell's contact point in mi
     bl = [-200.0, -150.0]
     br = [200.0, -150.0]
 
-The origin is the geometric centre of the four sensors (DESIGN §3); a file whose sensors are not
+The origin is the geometric centre of the four sensors; a file whose sensors are not
 centred is refused rather than silently shifted.
 """
 

@@ -8,8 +8,8 @@ import os
 def qt_platform_loads(env: dict | None = None, *, timeout_s: float = 30.0) -> tuple[bool, str]:
     """Can Qt open its window platform here? Tried in a child process, since a failing one aborts.
 
-    A display variable is not enough: with a library of Qt's xcb plugin missing (issue 14:
-    ``libxcb-icccm4``, ``libxcb-keysyms1``) or an X server that refuses us, ``QGuiApplication``
+    A display variable is not enough: with a library of Qt's xcb plugin missing
+    (``libxcb-icccm4``, ``libxcb-keysyms1``) or an X server that refuses us, ``QGuiApplication``
     aborts the whole process (SIGABRT). Returns ``(True, "")`` or ``(False, Qt's last message)``.
     """
     import subprocess

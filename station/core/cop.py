@@ -6,7 +6,7 @@ For cells at positions ``(x_c, y_c)`` (mm, x = ML + right, y = AP + forward) car
     cop_ml_mm = sum_c F_c x_c / total_n
     cop_ap_mm = sum_c F_c y_c / total_n
 
-COP is undefined (NaN) wherever ``total_n < threshold_n`` (load gating, DESIGN §3); ``total_n`` is
+COP is undefined (NaN) wherever ``total_n < threshold_n`` (load gating); ``total_n`` is
 always returned.
 """
 

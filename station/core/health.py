@@ -51,7 +51,7 @@ import numpy as np
 
 from station.core.cop import G_N_PER_KG as G_M_S2  # the one gravity constant
 
-#: position names in words, by cell key (DESIGN §3)
+#: position names in words, by cell key
 CELL_WORDS = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 CELLS = ("fl", "fr", "bl", "br")
 #: status byte layout (hardware/PROTOCOL.md): bit i saturated, bit 4+i timed out

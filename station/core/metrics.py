@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: fewest samples the suite accepts after preparation
 MIN_SAMPLES = 20
 
-#: the metric keys DESIGN §14 guarantees for every COP input
+#: the metric keys the command-line contract guarantees for every COP input
 REQUIRED_KEYS = (
     "path_length_mm", "mean_velocity_mm_s", "mean_velocity_ml_mm_s", "mean_velocity_ap_mm_s",
     "rms_ml_mm", "rms_ap_mm", "range_ml_mm", "range_ap_mm", "mean_distance_mm", "ellipse95_area_mm2",
@@ -239,7 +239,7 @@ def compute_metrics(cop_ml_mm, cop_ap_mm, *, fs_hz=None, preset="clinical", t_s=
     Returns
     -------
     dict
-        Flat dict: the DESIGN §14 keys (``REQUIRED_KEYS``), the extra measures of docs/METRICS.md,
+        Flat dict: the contract keys (``REQUIRED_KEYS``), the extra measures of docs/METRICS.md,
         ``mean_cop_ml_mm``/``mean_cop_ap_mm``, and ``n_used``, ``n_input``, ``fs_hz``, ``duration_s``,
         ``preset``.
 

@@ -350,7 +350,7 @@ class ProtocolPanel(QWidget):
             self.progress.setValue(int(data.get("index", 0)) + 1)
             index, total = data.get("index", 0) + 1, data.get("total", self._steps_total)
             self.step.setText(f"Step {index} of {total}: {event.text}")
-            # the previous step's cue must not stay up under the new header (issue 14)
+            # the previous step's cue must not stay up under the new header
             self.cue.setText(step_cue(data.get("step") or {}))
             self.cue.setStyleSheet(_side_style((data.get("step") or {}).get("side")))
             self.countdown.setText("")

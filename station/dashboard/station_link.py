@@ -195,7 +195,7 @@ class BoardLink:
         spec = FaultSpec.parse(sim.faults)
         # timed faults count from the moment the live view starts, not from the board's creation: the
         # scripted start-up calibration runs minutes of board time in a second, and a disconnect
-        # "at 20 s" must not land in it (issue 14: the dashboard stayed on "Board stopped")
+        # "at 20 s" must not land in it (the dashboard stayed on "Board stopped")
         self.board = VirtualBoard(seed=sim.seed, rate_hz=sim.rate_hz, board=model, faults=untimed(spec),
                                   board_id=sim.board_id, record_truth=False)
         if self.calibration is None:

@@ -136,7 +136,7 @@ def test_journal_dir_is_private(tmp_path, monkeypatch):
     assert read_journal(d / "a.journal").n_frames == 0
 
 
-# -- size limits (issue 12 item 6): a huge file or a zip bomb is refused before it is unpacked ----------
+# -- size limits: a huge file or a zip bomb is refused before it is unpacked ----------
 
 
 def test_a_trial_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""Canary for PySide6 6.12.0, which aborts the interpreter after many ``Signal.emit`` calls (DESIGN §13).
+"""Canary for PySide6 6.12.0, which aborts the interpreter after many ``Signal.emit`` calls.
 
 The dashboard emits a signal per runner event and per calibration progress step; a regression here
 would kill the clinic session, so the pin (< 6.12) is guarded by emitting 50 000 times.

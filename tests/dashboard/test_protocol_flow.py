@@ -60,7 +60,7 @@ def test_single_leg_protocol_by_clicks_names_the_weak_side(qtbot, make_window, s
     disagreements = []
 
     def header_and_cue_agree(event):
-        # after every event: a header naming a leg and a cue naming a leg name the same one (issue 14)
+        # after every event: a header naming a leg and a cue naming a leg name the same one
         header, cue = panel.step.text().lower(), panel.cue.text()
         header_side = {s for s in ("left", "right") if f" {s} " in f" {header} "}
         cue_side = {s for s in ("left", "right") if s.upper() in cue}

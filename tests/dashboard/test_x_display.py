@@ -4,7 +4,7 @@ The test starts its own Xvfb (a free display number), runs ``station demo`` / ``
 --sim`` as subprocesses with ``QT_QPA_PLATFORM=xcb``, waits for the top-level window, grabs the whole X
 screen with ``xwd -root`` and checks that what is on the screen is the dashboard: the window title
 and size from ``xwininfo``, the green "Board connected" badge at the top of the side panel, the
-plots in the tab area. A missing xcb library (issue 14: libxcb-icccm4, libxcb-keysyms1) makes Qt
+plots in the tab area. A missing xcb library (libxcb-icccm4, libxcb-keysyms1) makes Qt
 abort here, exactly as it did for a clinician running ``make demo``.
 """
 

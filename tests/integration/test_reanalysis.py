@@ -1,5 +1,5 @@
 """Re-analysis equals storage: every stored metric of a primer session is what `station analyze` gives
-for the trial exported from the store (issue 11). Through the command line, as a researcher would."""
+for the trial exported from the store. Through the command line, as a researcher would."""
 
 from __future__ import annotations
 

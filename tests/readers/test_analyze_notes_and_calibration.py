@@ -1,5 +1,5 @@
 """`station analyze` on tables and C3D files: the sample-entropy cap's note reaches ``"notes"`` for every
-input kind, and a ``--calibration`` that cannot apply is refused, not ignored (issue 12 item 6)."""
+input kind, and a ``--calibration`` that cannot apply is refused, not ignored."""
 
 from __future__ import annotations
 

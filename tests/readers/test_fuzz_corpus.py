@@ -1,4 +1,4 @@
-"""Hostile input for ``station analyze`` (issue 12 item 6): the fuzz corpus.
+"""Hostile input for ``station analyze``: the fuzz corpus.
 
 Every case asserts its outcome: one clear line on stderr and a non-zero exit (with the words that say
 what is wrong), or — for the valid controls — the correct result. ``test_corpus_size`` counts the
@@ -271,7 +271,7 @@ TRIAL_CASES = [
     ("device-time-inf", dict(dev=np.r_[np.arange(199) / 80.0, np.inf]), "not a finite number"),
     ("device-time-backwards", dict(dev=np.r_[np.arange(100) / 80.0, np.arange(100) / 80.0]), "goes backwards"),
     ("device-time-1e300", dict(dev=np.arange(200) * 1e298), "more than a week"),
-    # header fields of the wrong type, shape or range (issue 12 item 6, second round)
+    # header fields of the wrong type, shape or range
     ("n-frames-string", dict(header=_header(n_frames="200")), "n_frames must be a whole number"),
     ("n-frames-float", dict(header=_header(n_frames=200.0)), "n_frames must be a whole number"),
     ("n-frames-mismatch", dict(header=_header(n_frames=5)), "announces 5 frames, frames.npy holds 200"),

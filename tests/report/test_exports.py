@@ -147,7 +147,7 @@ def test_c3d_force_platform_gives_the_station_cop(primer_session, tmp_path):
     for t in (trials[0], trials[2], next(t for t in trials if t.task == "rfe_rdl")):
         c = ezc3d.c3d(str(tmp_path / f"session{run.session_id}_trial{t.seq}.c3d"), extract_forceplat_data=True)
         fp = c["parameters"]["FORCE_PLATFORM"]
-        assert int(fp["TYPE"]["value"][0]) == 2 and int(fp["USED"]["value"][0]) == 1  # type 2 by default (issue 15)
+        assert int(fp["TYPE"]["value"][0]) == 2 and int(fp["USED"]["value"][0]) == 1  # type 2 by default
         np.testing.assert_allclose(fp["ORIGIN"]["value"].ravel(), [0.0, 0.0, 0.0])
         assert c["parameters"]["POINT"]["UNITS"]["value"] == ["mm"]
         # the station's own analysis of the stored raw counts

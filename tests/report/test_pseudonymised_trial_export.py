@@ -1,4 +1,4 @@
-"""Pseudonymised trial and JSON exports leak nothing that names or dates the patient (issue 12 item 7),
+"""Pseudonymised trial and JSON exports leak nothing that names or dates the patient,
 and a pseudonymised trial file is still re-analysed by `station analyze` to the stored metrics.
 
 A patient of 72.4 kg (5-kg rounding changes it: 70 kg), a calibration by "Tech Secret", a session run by

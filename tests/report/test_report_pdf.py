@@ -64,7 +64,7 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     assert w.verdict_sentence(asym) in flat and "→" in w.verdict_sentence(asym)
     assert w.verdict_estimate(asym).startswith(f"SI {w.number(asym.si_before, 0, sign=True)} → ")
     assert w.verdict_estimate(asym, full=True).startswith(f"SI {w.number(asym.si_before, 0, sign=True)} % [")
-    # page 1 states the recording quality of exactly the trials the verdicts rest on (issue 12 item 5)
+    # page 1 states the recording quality of exactly the trials the verdicts rest on
     scored = [t for t in run.store.trials(run.session_id)
               if t.status == "finished" and t.task in ("single_leg", "rdl", "rfe_rdl")]
     scored_frames = sum(t.quality["frames"] for t in scored)

@@ -1,7 +1,7 @@
 """No text of the PDF report overlaps other text or leaves the page: every table at its real size.
 
 The words and their boxes come from the rendered PDF itself (``pdftotext -bbox``, poppler), so a cell
-whose text runs into the next column (issue 14: "1.3 ± 1.5" printed over "R − L +1.3 touchdowns per
+whose text runs into the next column ("1.3 ± 1.5" printed over "R − L +1.3 touchdowns per
 trial") or a line drawn over another is found whatever drew it. Also: no "nan" and no negative zero
 anywhere in the report.
 """
