@@ -338,18 +338,6 @@ def _ordered(report: dict) -> dict:
     return out
 
 
-def _fmt(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "n/a"
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
-    return str(value)
-
-
 def _trial_label(report: dict) -> str:
     """", trial 2, right leg, eyes closed" for a file that names them; "" for a one-trial file."""
     parts = [f"trial {report['trial']}"] if report.get("trial", 1) != 1 or report.get("side") else []
@@ -363,6 +351,7 @@ def _trial_label(report: dict) -> str:
 def format_report(report: dict) -> str:
     """The human-readable table."""
     from station.core.metrics import FORCE_KEYS, REQUIRED_KEYS, get_preset
+    from station.report.wording import significant as _fmt
 
     p = get_preset(report["preset"])
     if p.name == "raw":

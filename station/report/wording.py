@@ -87,6 +87,16 @@ def number(value, decimals: int, *, sign: bool = False) -> str:
     return text.replace("-", MINUS)
 
 
+def significant(value, digits: int = 4) -> str:
+    """A measurement for a researcher's table: ``digits`` significant digits (``1925``, ``0.8375``,
+    ``64.07``), whole numbers from 10 000 on, ``n/a`` when undefined; integers, text and None as they are."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
+    return str(value)
+
+
 def level_text(level: float) -> str:
     """A coverage as a percentage: 0.96 → ``"96 %"``, 0.999 → ``"99.9 %"``, 0.9615 → ``"96.15 %"``.
 
