@@ -20,9 +20,16 @@ def _single_legs(truth) -> list[str]:
             if e["kind"] == "scene" and e.get("task") in ("single_leg", "rdl")]
 
 
-def test_a_stance_on_the_wrong_leg_is_told_failed_and_repeated_on_the_cued_leg(tmp_path):
+@pytest.fixture(scope="module")
+def wrong_first(tmp_path_factory):
+    """A single-leg session (1 trial per side) whose virtual patient stands on the right leg in trial 1."""
     protocol = protocols.get("single-leg", trials_per_side=1, duration_s=8.0, exclude_s=2.0, familiarisation=0)
-    run = run_protocol(protocol, data_dir=tmp_path, seed=11, sim_subject={"preset": "healthy"}, wrong_leg_trials={1})
+    return run_protocol(protocol, data_dir=tmp_path_factory.mktemp("wrong_first"), seed=11,
+                        sim_subject={"preset": "healthy"}, wrong_leg_trials={1})
+
+
+def test_a_stance_on_the_wrong_leg_is_told_failed_and_repeated_on_the_cued_leg(wrong_first):
+    run = wrong_first
     trials = run.store.trials(run.session_id)
     assert [(t.side, t.status) for t in trials] == [("left", "failed"), ("left", "finished"), ("right", "finished")]
     wrong, repeat = trials[0], trials[1]
@@ -46,6 +53,21 @@ def test_a_stance_on_the_wrong_leg_is_told_failed_and_repeated_on_the_cued_leg(t
     stance = run.store.get_session(run.session_id).scores["stance"]["baseline/eyes_open"]
     assert stance["sides"]["left"]["mean_velocity_ml_mm_s"]["n"] == 1
     assert stance["sides"]["right"]["mean_velocity_ml_mm_s"]["n"] == 1
+
+
+def test_the_dashboard_protocol_page_shows_the_wrong_leg_cue(wrong_first, qtbot):
+    from station.dashboard.protocol_view import ProtocolPanel
+
+    panel = ProtocolPanel(lambda: {})
+    qtbot.addWidget(panel)
+    events = wrong_first.events
+    told = next(i for i, e in enumerate(events) if e.data.get("wrong_leg"))
+    for event in events[:told + 1]:
+        panel._on_event(event)
+    assert panel.cue.text() == "You are standing on your RIGHT leg — stand on your LEFT leg."
+    trial_end = next(e for e in events[told:] if e.kind == "trial_end")
+    panel._on_event(trial_end)
+    assert panel.status.text() == "Trial failed: wrong leg: stood on the right leg, not the left."
 
 
 def test_without_the_mistake_no_wrong_leg_is_reported(tmp_path):
@@ -88,3 +110,33 @@ def test_the_virtual_patient_makes_the_mistake_only_in_the_named_trials_and_neve
 def test_the_shared_leg_rule(shift_mm, sway_mm, side):
     # named when |shift| >= max(15 mm, 3 x sway); an undefined shift names no leg
     assert leg_from_shift(shift_mm, sway_mm)[0] == side
+
+
+def test_assess_sim_wrong_leg_option_prints_the_cue_and_stores_the_failed_attempt(tmp_path, capsys):
+    from station.cli import main
+    from station.store import Store
+
+    rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--wrong-leg", "2", "--patient", "Runner 8",
+               "--body-mass", "70", "--protocol", "single-leg", "--trials", "1", "--practice", "0", "--seconds", "6",
+               "--exclude", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "You are standing on your LEFT leg — stand on your RIGHT leg." in out
+    with Store.open(tmp_path / "data") as store:
+        (patient,) = store.list_patients()
+        (session,) = store.list_sessions(patient.id)
+        trials = store.trials(session.id)
+        assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "failed"), ("right", "finished")]
+        assert trials[1].reason == "wrong leg: stood on the left leg, not the right"
+
+
+@pytest.mark.parametrize("value", ["0", "one", "1,,2"])
+def test_assess_wrong_leg_option_refuses_what_is_no_trial_number(tmp_path, capsys, value):
+    from station.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--wrong-leg", value, "--patient", "x",
+              "--protocol", "single-leg"])
+    assert exc.value.code == 2
+    assert f"argument --wrong-leg: '{value}' is not a list of trial numbers from 1, e.g. 1 or 1,3" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
