@@ -187,7 +187,7 @@ class TrialWatch:
             reference_ml_mm=self.reference,
         ).all():
             self.stance_at = max(elapsed - analysis.HOLD_S, 0.0)
-            self.weight = float(np.median(total))
+            self.weight = float(np.median(total[-self.hold_n:]))
             r.emit("stance_start", f"{step.side.upper()} leg stance detected.", side=step.side)
             what = f"{step.reps} repetitions" if self.is_rdl else f"{step.duration_s:g} s"
             r.emit("recording", f"Recording: {what}.", side=step.side)
@@ -202,19 +202,15 @@ class TrialWatch:
         return None
 
     def _on_wrong_leg(self, total: np.ndarray, ml: np.ndarray, elapsed: float) -> bool:
-        """Whether the newest :data:`WRONG_LEG_HOLD_S` since the cue are a loaded stance on the other leg.
-
-        The leg is the recording segmenter's (:func:`station.core.segments.leg_from_shift`): the median ML
-        COP's shift from the pre-cue bipedal reference, named only when it clearly exceeds the sway.
-        """
+        """Whether the newest :data:`WRONG_LEG_HOLD_S` since the cue are a stance held on the other leg
+        (:func:`held_on_wrong_leg`); if so, its trial event is kept in ``self.wrong_leg``."""
         if len(total) < self.wrong_leg_n or elapsed - self.cue_at_s < WRONG_LEG_HOLD_S:
             return False
-        if not ((total >= self.min_load).all() and np.isfinite(ml).all()):
+        found = held_on_wrong_leg(total, ml, cued_side=self.step.side, min_load=self.min_load,
+                                  reference_ml_mm=self.reference)
+        if found is None:
             return False
-        shift_mm = float(np.median(ml)) - self.reference
-        side, how = leg_from_shift(shift_mm, float(np.std(ml)))
-        if side is None or side == self.step.side:
-            return False
+        side, shift_mm, how = found
         self.wrong_leg = {"t_s": elapsed - WRONG_LEG_HOLD_S, "kind": "wrong_leg", "side": side,
                           "cued_side": self.step.side, "shift_mm": shift_mm, "reason": how}
         log.info("wrong leg: cued %s, %s", self.step.side, how)
@@ -260,6 +256,39 @@ class TrialWatch:
         except Exception as exc:  # a live count is a display aid: the recorded trial is analysed again
             log.debug("live repetition count failed: %r", exc)
             return 0
+
+
+def held_on_wrong_leg(total_n, cop_ml_mm, *, cued_side: str, min_load: float,
+                      reference_ml_mm: float) -> tuple[str, float, str] | None:
+    """The other leg than ``cued_side`` when these samples are a stance held on it, else None.
+
+    Held: the live stance criterion (:func:`analysis.stance_mask`) for the other side, on every sample.
+    The leg: the recording segmenter's rule (:func:`station.core.segments.leg_from_shift`), the median ML
+    COP's shift from the pre-cue bipedal reference, named only when it clearly exceeds the sway -- so the
+    weight shift of lifting a foot is not taken for a stance.
+
+    Parameters
+    ----------
+    total_n, cop_ml_mm : array_like (n,)
+        Total vertical force (N) and ML COP (mm, + right) of the newest samples.
+    cued_side : {"left", "right"}
+    min_load : float
+        Standing load (N).
+    reference_ml_mm : float
+        ML COP on both feet before the cue (mm).
+
+    Returns
+    -------
+    (side, shift_mm, reason) or None
+    """
+    other = "left" if cued_side == "right" else "right"
+    ml = np.asarray(cop_ml_mm, dtype=float)
+    if ml.size == 0 or not analysis.stance_mask(total_n, ml, side=other, min_load=min_load,
+                                                reference_ml_mm=reference_ml_mm).all():
+        return None
+    shift_mm = float(np.median(ml)) - reference_ml_mm
+    side, how = leg_from_shift(shift_mm, float(np.std(ml)))
+    return (side, shift_mm, how) if side == other else None
 
 
 class TrialStep(StepRun):

@@ -2,14 +2,21 @@
 trial repeated; nothing of the wrong leg is stored as the cued leg's trial.
 
 Sessions run on the lockstep virtual board (board time only, no wall-clock waits); trials are short
-(single-leg 1 x 8 s per side, first 2 s excluded; RDL 1 set of 3 reps per side).
+(single-leg 1 x 8 s per side, first 2 s excluded; RDL 1 set of 3 reps per side). The check itself is
+also run on real bipedal quiet stance (tests/data/bds: Santos & Duarte 2016, firm and foam, eyes open and
+closed), where it must never name a leg.
 """
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from station.assessment import protocols
 from station.assessment.patient_script import VirtualPatient
+from station.assessment.steps import WRONG_LEG_HOLD_S, held_on_wrong_leg
 from station.core.segments import leg_from_shift
+from station.core.stance import REFERENCE_S
 
 from .simsession import run_protocol
 
@@ -140,3 +147,34 @@ def test_assess_wrong_leg_option_refuses_what_is_no_trial_number(tmp_path, capsy
     assert exc.value.code == 2
     assert f"argument --wrong-leg: '{value}' is not a list of trial numbers from 1, e.g. 1 or 1,3" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+BDS = sorted((Path(__file__).resolve().parents[1] / "data" / "bds").glob("BDS*.txt"))
+
+
+@pytest.mark.parametrize("path", BDS, ids=[p.stem for p in BDS])
+def test_real_quiet_stance_on_both_feet_is_never_a_wrong_leg_and_its_sway_on_one_side_is(path):
+    # columns: Time[s] Fx Fy Fz[N] Mx My Mz COPx[cm] (AP) COPy[cm] (ML); 100 Hz, 60 s
+    data = np.loadtxt(path, skiprows=1)
+    total_n, ml_mm = data[:, 3], data[:, 8] * 10.0
+    fs_hz = 100.0
+    reference = float(np.median(ml_mm[:int(REFERENCE_S * fs_hz)]))  # the runner's pre-cue reference
+    min_load = 0.8 * float(np.median(total_n))
+    n = int(WRONG_LEG_HOLD_S * fs_hz)
+    ends = range(n, len(ml_mm) + 1, 10)
+    # on both feet the COP drifts up to ~19 mm on foam with eyes closed: the check never fires
+    for cued in ("left", "right"):
+        assert [e for e in ends if held_on_wrong_leg(total_n[e - n:e], ml_mm[e - n:e], cued_side=cued,
+                                                     min_load=min_load, reference_ml_mm=reference)] == []
+    # the same real sway 90 mm to the right (on the right foot): the wrong leg for a LEFT cue, every window
+    on_right = ml_mm + 90.0
+    found = [held_on_wrong_leg(total_n[e - n:e], on_right[e - n:e], cued_side="left", min_load=min_load,
+                               reference_ml_mm=reference) for e in ends]
+    assert {f[0] for f in found} == {"right"}
+    assert all(70.0 < f[1] < 110.0 for f in found)
+    assert all(held_on_wrong_leg(total_n[e - n:e], on_right[e - n:e], cued_side="right", min_load=min_load,
+                                 reference_ml_mm=reference) is None for e in ends)
+    # ... unless the patient is not standing on the board (below the standing load)
+    e = ends[0]
+    assert held_on_wrong_leg(0.5 * total_n[e - n:e], on_right[e - n:e], cued_side="left", min_load=min_load,
+                             reference_ml_mm=reference) is None
