@@ -32,7 +32,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -131,6 +131,9 @@ class Runner:
         the runner only sends cues (stance, task).
     sim_adjust : callable(step) -> dict, optional
         Extra subject fields sent with each cue (e.g. smaller sway after the primer).
+    sim_wrong_leg_trials : iterable of int
+        Recorded trials (1 = the first, repeats not counted) in which the virtual patient first stands on
+        the wrong leg (:class:`VirtualPatient`); the runner detects it, tells it, and repeats the trial.
     tare : bool
         Zero the cells with the board empty before the first step.
     rest_s : float
@@ -158,6 +161,7 @@ class Runner:
         simulate: bool | None = None,
         sim_subject: dict | None = None,
         sim_adjust: Callable[[object], dict] | None = None,
+        sim_wrong_leg_trials: Iterable[int] = (),
         tare: bool = True,
         rest_s: float = 3.0,
         stance_timeout_s: float = 30.0,
@@ -179,7 +183,8 @@ class Runner:
             subject = self.sim_subject
             if subject is not None and "body_mass_kg" not in subject and self.patient.body_mass_kg:
                 subject = subject | {"body_mass_kg": float(self.patient.body_mass_kg)}
-            self.patient_script = VirtualPatient(acquisition.send_command, subject=subject, adjust=sim_adjust)
+            self.patient_script = VirtualPatient(acquisition.send_command, subject=subject, adjust=sim_adjust,
+                                                 wrong_leg_trials=sim_wrong_leg_trials)
         else:
             self.patient_script = NoScript()
         self.tare = tare

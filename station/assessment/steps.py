@@ -24,9 +24,13 @@ import numpy as np
 
 from station.assessment import analysis, scoring
 from station.assessment.protocols import AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
+from station.core.segments import leg_from_shift
 from station.errors import CalibrationError, StationError
 
 log = logging.getLogger(__name__)
+
+#: a stance held this long on the other leg than the cued one ends the attempt as "wrong leg" (board s)
+WRONG_LEG_HOLD_S = 1.0
 
 
 class Aborted(Exception):
@@ -38,6 +42,7 @@ class LiveOutcome(enum.Enum):
 
     DONE = "done"
     NO_STANCE = "no_stance"
+    WRONG_LEG = "wrong_leg"
     STEPPED_OFF = "stepped_off"
     ABORTED = "aborted"
     ERROR = "error"
@@ -158,6 +163,9 @@ class TrialWatch:
         self.rate = runner.rate_hz
         self.min_load = analysis.min_load_n(runner.body_mass_kg())
         self.hold_n = max(int(analysis.HOLD_S * self.rate), 2)
+        self.wrong_leg_n = max(int(WRONG_LEG_HOLD_S * self.rate), self.hold_n)
+        #: the trial event of a stance held on the other leg (then ``result`` is WRONG_LEG)
+        self.wrong_leg: dict | None = None
         self.is_rdl = isinstance(step, RdlSet)
         self.target_s = step.max_duration_s if self.is_rdl else step.duration_s
         self.stance_at: float | None = None
@@ -173,19 +181,40 @@ class TrialWatch:
 
     def _stance(self):
         r, step = self.r, self.step
-        total, ml, elapsed = r.latest(self.hold_n)
+        total, ml, elapsed = r.latest(self.wrong_leg_n)
         if len(total) >= self.hold_n and analysis.stance_mask(
-            total, ml, side=step.side, min_load=self.min_load, reference_ml_mm=self.reference
+            total[-self.hold_n:], ml[-self.hold_n:], side=step.side, min_load=self.min_load,
+            reference_ml_mm=self.reference,
         ).all():
             self.stance_at = max(elapsed - analysis.HOLD_S, 0.0)
-            self.weight = float(np.median(total))
+            self.weight = float(np.median(total[-self.hold_n:]))
             r.emit("stance_start", f"{step.side.upper()} leg stance detected.", side=step.side)
             what = f"{step.reps} repetitions" if self.is_rdl else f"{step.duration_s:g} s"
             r.emit("recording", f"Recording: {what}.", side=step.side)
+        elif self._on_wrong_leg(total, ml, elapsed):
+            stood = self.wrong_leg["side"]
+            r.emit("cue", f"You are standing on your {stood.upper()} leg — stand on your "
+                   f"{step.side.upper()} leg.", side=step.side, task=step.task, wrong_leg=True, stood_on=stood)
+            return LiveOutcome.WRONG_LEG, "failed", f"wrong leg: stood on the {stood} leg, not the {step.side}"
         elif elapsed - self.cue_at_s > r.stance_timeout_s:
             return (LiveOutcome.NO_STANCE, "failed",
                     f"no single-leg stance on the {step.side} leg within {r.stance_timeout_s:g} s")
         return None
+
+    def _on_wrong_leg(self, total: np.ndarray, ml: np.ndarray, elapsed: float) -> bool:
+        """Whether the newest :data:`WRONG_LEG_HOLD_S` since the cue are a stance held on the other leg
+        (:func:`held_on_wrong_leg`); if so, its trial event is kept in ``self.wrong_leg``."""
+        if len(total) < self.wrong_leg_n or elapsed - self.cue_at_s < WRONG_LEG_HOLD_S:
+            return False
+        found = held_on_wrong_leg(total, ml, cued_side=self.step.side, min_load=self.min_load,
+                                  reference_ml_mm=self.reference)
+        if found is None:
+            return False
+        side, shift_mm, how = found
+        self.wrong_leg = {"t_s": elapsed - WRONG_LEG_HOLD_S, "kind": "wrong_leg", "side": side,
+                          "cued_side": self.step.side, "shift_mm": shift_mm, "reason": how}
+        log.info("wrong leg: cued %s, %s", self.step.side, how)
+        return True
 
     def _running(self):
         r, step = self.r, self.step
@@ -229,6 +258,39 @@ class TrialWatch:
             return 0
 
 
+def held_on_wrong_leg(total_n, cop_ml_mm, *, cued_side: str, min_load: float,
+                      reference_ml_mm: float) -> tuple[str, float, str] | None:
+    """The other leg than ``cued_side`` when these samples are a stance held on it, else None.
+
+    Held: the live stance criterion (:func:`analysis.stance_mask`) for the other side, on every sample.
+    The leg: the recording segmenter's rule (:func:`station.core.segments.leg_from_shift`), the median ML
+    COP's shift from the pre-cue bipedal reference, named only when it clearly exceeds the sway -- so the
+    weight shift of lifting a foot is not taken for a stance.
+
+    Parameters
+    ----------
+    total_n, cop_ml_mm : array_like (n,)
+        Total vertical force (N) and ML COP (mm, + right) of the newest samples.
+    cued_side : {"left", "right"}
+    min_load : float
+        Standing load (N).
+    reference_ml_mm : float
+        ML COP on both feet before the cue (mm).
+
+    Returns
+    -------
+    (side, shift_mm, reason) or None
+    """
+    other = "left" if cued_side == "right" else "right"
+    ml = np.asarray(cop_ml_mm, dtype=float)
+    if ml.size == 0 or not analysis.stance_mask(total_n, ml, side=other, min_load=min_load,
+                                                reference_ml_mm=reference_ml_mm).all():
+        return None
+    shift_mm = float(np.median(ml)) - reference_ml_mm
+    side, how = leg_from_shift(shift_mm, float(np.std(ml)))
+    return (side, shift_mm, how) if side == other else None
+
+
 class TrialStep(StepRun):
     """One recorded attempt: ``start`` queues it, rests and starts the journal; ``execute`` cues and
     watches; ``stop`` ends the recording, rests the patient, analyses and stores (always)."""
@@ -242,6 +304,7 @@ class TrialStep(StepRun):
         self.live: tuple[LiveOutcome, str, str] = (LiveOutcome.ERROR, "failed", "the trial did not complete")
         self.error: BaseException | None = None
         self.cue_at_s = 0.0
+        self.watch: TrialWatch | None = None
         self._path = None
 
     def start(self) -> None:
@@ -286,7 +349,7 @@ class TrialStep(StepRun):
             reference = self._rest_position()
             self.cue_at_s = float(r.acq.recording_duration_s)
             self._cue()
-            watch = TrialWatch(r, step, reference_ml_mm=reference, cue_at_s=self.cue_at_s)
+            watch = self.watch = TrialWatch(r, step, reference_ml_mm=reference, cue_at_s=self.cue_at_s)
             r.wait(watch.poll)
             self.live = watch.result
         except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
@@ -305,7 +368,7 @@ class TrialStep(StepRun):
         else:
             text = f"Stand on your {side} leg and do {step.reps} Romanian dead-lifts."
         r.emit("cue", text, side=step.side, task=step.task)
-        r.patient_script.cue(step)
+        r.patient_script.cue(step, repeat=self.repeat_of is not None)
 
     def _rest_position(self) -> float:
         """Wait for the first 0.25 s of the recording (before the cue) and return its ML COP reference."""
@@ -334,6 +397,8 @@ class TrialStep(StepRun):
         outcome, live_status, live_reason = self.live
         if outcome in (LiveOutcome.ABORTED, LiveOutcome.ERROR, LiveOutcome.NO_STANCE):
             result = analysis.TrialAnalysis(live_status, live_reason)
+        elif outcome is LiveOutcome.WRONG_LEG:  # never analysed as the cued leg's trial
+            result = analysis.TrialAnalysis(live_status, live_reason, events=[self.watch.wrong_leg])
         else:
             result = self._analyse(trial)
         tid = self.trial_id

@@ -116,10 +116,11 @@ class SimRun:
 def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_mass_kg: float = 70.0,
                  sim_adjust=None, on_event=None, poll_s: float = 0.5,
                  rest_s: float = 1.5, faults=None, subject=None, record_truth: bool = True,
-                 board_kind: str = "station") -> SimRun:
+                 board_kind: str = "station", wrong_leg_trials=()) -> SimRun:
     """Run ``protocol`` for a new virtual patient; ``sim_subject`` as in :class:`runner.Runner` (None: the
     board's own ``subject`` keeps its traits, as over ``--port``). ``board_kind="wii"`` runs it on the
-    virtual Wii Balance Board (its driver units as forces, tared by the runner)."""
+    virtual Wii Balance Board (its driver units as forces, tared by the runner). ``wrong_leg_trials``: the
+    recorded trials (1 = the first) the virtual patient first does on the wrong leg."""
     if board_kind == "wii":
         from station.calibration.wii import default_wii_calibration
 
@@ -147,7 +148,7 @@ def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_m
         run = runner_mod.Runner(protocol, acquisition=acq, store=store, patient_id=patient,
                                 calibration=calibration, on_event=record, clock=LockstepClock(transport),
                                 sim_subject=sim_subject, sim_adjust=sim_adjust, poll_s=poll_s,
-                                rest_s=rest_s)
+                                rest_s=rest_s, sim_wrong_leg_trials=wrong_leg_trials)
         session_id = run.run()
     finally:
         acq.stop()

@@ -10,6 +10,7 @@ Examples::
   station assess --sim --subject weak-right --patient demo --body-mass 70 --protocol primer --report out.pdf
   station assess --sim --patient demo --body-mass 70 --protocol single-leg --json > verdicts.json
   station assess --sim --board wii --subject weak-right --patient demo --protocol single-leg --json
+  station assess --sim --wrong-leg 1 --patient demo --protocol single-leg   (trial 1 on the wrong leg first)
   station assess --port wii --patient "Runner 7" --protocol rdl        (a paired Wii Balance Board)
   station assess --recording whole_test.txt --patient "Runner 7" --protocol single-leg
 
@@ -20,6 +21,7 @@ session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -87,10 +89,24 @@ def register(subparsers) -> None:
     sim.add_argument("--realtime", action="store_true", help="pace the virtual board by the wall clock (default: fast)")
     sim.add_argument("--primer-effect", type=float, default=0.0, metavar="PCT",
                      help="the virtual patient's weaker side sways PCT %% less after the primer (default 0)")
+    sim.add_argument("--wrong-leg", type=_trial_numbers, default=(), metavar="N[,N...]",
+                     help="the virtual patient first stands on the wrong leg in these recorded trials (1 = the "
+                     "first, repeats not counted); the runner tells it and repeats the trial")
     p.set_defaults(func=run)
 
 
 _HUMAN = {"stream": None}
+
+
+def _trial_numbers(text: str) -> tuple[int, ...]:
+    """``"1,3"`` -> ``(1, 3)``: recorded trials, counted from 1."""
+    try:
+        numbers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of trial numbers from 1, e.g. 1 or 1,3")
+    return numbers
 
 
 def _say(text: str) -> None:
@@ -361,7 +377,8 @@ def run(args) -> int:
                     input(f"{protocol.title} for {patient.name}. Press Enter to start...")
             runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
                             on_event=_printer(), clock=FastClock() if args.sim and not args.realtime else RealClock(),
-                            sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator)
+                            sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator,
+                            sim_wrong_leg_trials=args.wrong_leg if args.sim else ())
             session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
         finally:
             acq.stop()

@@ -235,12 +235,9 @@ def _segment(grid, ml_s, ml, a: int, b: int, *, fs: float, slow_runs) -> Segment
         return Segment(start_s, end_s, None, "no bipedal stance before or after it to compare the COP with: "
                        "the legs cannot be told apart", sway_mm=sway)
     shift = stance_ml - float(np.mean(refs))
-    need = max(MIN_SIDE_SHIFT_MM, SIDE_SNR * sway)
-    if abs(shift) < need:
-        return Segment(start_s, end_s, None, f"the COP moved {shift:+.0f} mm from bipedal stance, less than "
-                       f"{need:.0f} mm ({SIDE_SNR:g} x its {sway:.0f} mm sway): the legs cannot be told apart",
-                       shift_mm=shift, sway_mm=sway)
-    side = "right" if shift > 0 else "left"
+    side, reason = leg_from_shift(shift, sway)
+    if side is None:
+        return Segment(start_s, end_s, None, reason, shift_mm=shift, sway_mm=sway)
     sign = 1.0 if shift > 0 else -1.0
     search = int(round(EDGE_SEARCH_S * fs))
     if before is not None:
@@ -253,8 +250,35 @@ def _segment(grid, ml_s, ml, a: int, b: int, *, fs: float, slow_runs) -> Segment
         crossed = np.flatnonzero(sign * (ml_s[b - search:hi] - after) >= abs(shift) / 2)
         if crossed.size:
             end_s = float(grid[b - search + crossed[-1]])
-    return Segment(start_s, end_s, side, f"the COP moved {abs(shift):.0f} mm to the {side} of bipedal stance "
-                   f"({abs(shift) / max(sway, 1e-9):.0f} x its sway)", shift_mm=shift, sway_mm=sway)
+    return Segment(start_s, end_s, side, reason, shift_mm=shift, sway_mm=sway)
+
+
+def leg_from_shift(shift_mm: float, sway_mm: float) -> tuple[str | None, str]:
+    """The stance leg from the ML COP shift from bipedal stance (the rule of the module docstring).
+
+    Also used live, by the protocol runner, to tell a patient standing on the wrong leg.
+
+    Parameters
+    ----------
+    shift_mm : float
+        Stance ML COP minus the bipedal ML COP (mm, + right).
+    sway_mm : float
+        ML standard deviation of the stance (mm).
+
+    Returns
+    -------
+    side : {"left", "right"} or None
+        None when the shift is below ``max(MIN_SIDE_SHIFT_MM, SIDE_SNR * sway_mm)``.
+    reason : str
+        How the leg was found, or why it could not be.
+    """
+    need = max(MIN_SIDE_SHIFT_MM, SIDE_SNR * sway_mm)
+    if not abs(shift_mm) >= need:
+        return None, (f"the COP moved {shift_mm:+.0f} mm from bipedal stance, less than {need:.0f} mm "
+                      f"({SIDE_SNR:g} x its {sway_mm:.0f} mm sway): the legs cannot be told apart")
+    side = "right" if shift_mm > 0 else "left"
+    return side, (f"the COP moved {abs(shift_mm):.0f} mm to the {side} of bipedal stance "
+                  f"({abs(shift_mm) / max(sway_mm, 1e-9):.0f} x its sway)")
 
 
 def find_stances_two_plates(t_s, fz_left_n, fz_right_n, *, body_mass_kg: float | None = None,
