@@ -8,8 +8,9 @@ scenario start 5 s into the recording and come every 28 s (20 s on one leg, 8 s 
 finds is checked against that plan, leg by leg.
 
 Three stances per leg is a small sample for a left/right verdict: with realistic trial-to-trial variability a
-weak-right patient is not always named (the Arduino board at seed 1 gives SI +35 % [-13, +79], "no detectable
-left/right difference"; seeds 0 and 2 give "right less stable"). The seeds are fixed.
+weak-right patient is not always named (on the Arduino board seeds 0 and 1 give "no detectable left/right
+difference", SI +33 % [-22, +82] and +34 % [-13, +78]; seed 2 gives "right less stable", +34 % [+19, +49]; on
+the Wii board seeds 0-2 name the right leg, seed 3 does not). The seeds are fixed.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def test_six_stances_are_found_with_their_legs_and_places(whole_test):
     starts = np.array([t.meta["recording"]["start_s"] for t in trials])
     ends = np.array([t.meta["recording"]["end_s"] for t in trials])
     planned = np.array([(a, b) for a, b, _ in plan.stances]) + RAMP_HALF_S
-    np.testing.assert_allclose(starts, planned[:, 0], atol=0.4)
-    np.testing.assert_allclose(ends, planned[:, 1], atol=0.4)
+    np.testing.assert_allclose(starts, planned[:, 0], atol=0.2)
+    np.testing.assert_allclose(ends, planned[:, 1], atol=0.2)
     assert {t.meta["recording"]["file"] for t in trials} == {str(path)}
 
 
