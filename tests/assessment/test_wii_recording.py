@@ -129,3 +129,24 @@ def test_a_scenario_needs_the_virtual_board_and_a_known_name(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == "station: error: unknown scenario 'hopping'; known: alternating."
     assert not (tmp_path / "x.trial").exists()
+
+
+def test_the_board_changes_stance_at_the_scenes_exact_board_times_however_it_is_advanced():
+    from station.board.protocol import CMD_START, encode_command
+    from station.board.virtual import VirtualBoard
+    from station.board.virtual.scenes import whole_test as plan_whole_test
+
+    plan = plan_whole_test(Subject.named("weak-right"), sides=("left", "right"), stance_s=6.0, bipedal_s=3.0,
+                           lead_s=2.0, start_s=0.5)
+    assert plan.stances == [(2.5, 8.5, "left"), (11.5, 17.5, "right")] and plan.end_s == 20.5
+    scene_times = []
+    for step_s in (0.05, 0.3, 7.0):  # the transport's chunks, or one call of any length
+        vb = VirtualBoard(seed=4)
+        vb.write(encode_command(CMD_START))
+        vb.follow(plan)
+        while vb.time_s < plan.end_s:
+            vb.advance(min(step_s, plan.end_s - vb.time_s))
+        scene_times.append([(e["t_s"], e["stance"]) for e in vb.truth.events
+                           if e["kind"] in ("step_on", "scene")])
+    expected = [(0.5, "both"), (2.5, "left"), (8.5, "both"), (11.5, "right"), (17.5, "both")]
+    assert scene_times == [expected] * 3
