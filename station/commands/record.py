@@ -47,15 +47,10 @@ def register(subparsers) -> None:
     sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
                      help="who stands on the virtual board: healthy, weak-right, weak-left or a subject file")
     sim.add_argument("--scenario", metavar="NAME",
-                     help="what the virtual patient does during the recording (default: stand as the subject says); "
-                          "alternating = " + _scenario_help())
+                     help="what the virtual patient does once the recording has begun (default: stand as the "
+                          "subject says): alternating = the single-leg whole test, 5 s on both feet, then six 20 s "
+                          "stances alternating right and left (right first) with 8 s on both feet after each (173 s)")
     p.set_defaults(func=run)
-
-
-def _scenario_help() -> str:
-    from station.board.virtual.scenes import SCENARIOS
-
-    return SCENARIOS["alternating"]
 
 
 def _say(msg: str) -> None:

@@ -104,15 +104,13 @@ def whole_test(subject: Subject, *, sides=ALTERNATING_SIDES, stance_s: float = 2
     return Scenario(name, tuple(scenes), t)
 
 
-#: the scenarios ``station record --sim --scenario NAME`` knows, with what each one is
-SCENARIOS = {
-    "alternating": "the single-leg whole test: 5 s on both feet, then six 20 s stances alternating right and left "
-                   "(right first) with 8 s on both feet after each (173 s)",
-}
+#: the scenarios ``station record --sim --scenario NAME`` knows (``alternating``: :func:`whole_test` of six
+#: stances alternating right and left, right first, with the default durations; 173 s)
+SCENARIO_NAMES = ("alternating",)
 
 
 def scenario_named(name: str, subject: Subject, *, start_s: float = 0.0) -> Scenario:
-    """The scenario ``name`` (one of :data:`SCENARIOS`) for ``subject``, starting at board time ``start_s``."""
+    """The scenario ``name`` (one of :data:`SCENARIO_NAMES`) for ``subject``, starting at board time ``start_s``."""
     if name == "alternating":
         return whole_test(subject, sides=ALTERNATING_SIDES, start_s=start_s, name=name)
-    raise StationError(f"unknown scenario '{name}'; known: {', '.join(sorted(SCENARIOS))}.")
+    raise StationError(f"unknown scenario '{name}'; known: {', '.join(SCENARIO_NAMES)}.")
