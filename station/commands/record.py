@@ -7,6 +7,7 @@ says where; ``--recover`` alone does only that.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -45,6 +46,10 @@ def register(subparsers) -> None:
     add_sim_board_option(sim)
     sim.add_argument("--subject", default="healthy", metavar="NAME|FILE",
                      help="who stands on the virtual board: healthy, weak-right, weak-left or a subject file")
+    sim.add_argument("--scenario", metavar="NAME",
+                     help="what the virtual patient does once the recording has begun (default: stand as the "
+                          "subject says): alternating = the single-leg whole test, 5 s on both feet, then six 20 s "
+                          "stances alternating right and left (right first) with 8 s on both feet after each (173 s)")
     p.set_defaults(func=run)
 
 
@@ -133,17 +138,48 @@ def summary_line(out: Path, q: dict, problems: list[dict] | None = None) -> str:
 
 
 def _sim_source(args):
-    """The in-process virtual board of ``--sim`` (not real-time: the recording takes what the CPU needs)."""
+    """The in-process virtual board of ``--sim`` (not real-time: the recording takes what the CPU needs).
+
+    With ``--scenario`` the board is paced: it stands still until the recording has begun, so the scenario
+    starts with the recording's first frame and a seed always gives the same recording.
+    """
     from station.board.virtual import Subject
 
     subject = Subject.resolve(args.subject)
-    if args.board == "wii":
-        from station.board.virtual.wii import virtual_wii_source
+    paced = args.scenario is not None
+    if paced:  # on both feet from the start; the scenario itself follows when recording begins
+        from station.assessment.virtual_session import PacedTransport, PacedWiiDevice
+        from station.board.virtual.scenes import scenario_named
 
+        subject = scenario_named(args.scenario, subject).scenes[0].subject
+    if args.board == "wii":
+        from station.board.virtual.wii import VirtualWiiBoard, VirtualWiiSource, virtual_wii_source
+
+        if paced:
+            board = VirtualWiiBoard(seed=args.seed, subject=subject, record_truth=False)
+            return VirtualWiiSource(PacedWiiDevice(board, chunk_s=0.05))
         return virtual_wii_source(seed=args.seed, subject=subject, chunk_s=0.05)
     from station.board.virtual import VirtualBoard, VirtualTransport
 
-    return VirtualTransport(VirtualBoard(seed=args.seed, subject=subject, record_truth=False), realtime=False)
+    board = VirtualBoard(seed=args.seed, subject=subject, record_truth=False)
+    return PacedTransport(board, chunk_s=0.05) if paced else VirtualTransport(board, realtime=False)
+
+
+def _follow_scenario(source, args) -> None:
+    """The virtual board follows ``--scenario`` from its present board time (the recording has begun)."""
+    from station.board.virtual import Subject
+    from station.board.virtual.scenes import scenario_named
+
+    pacer = getattr(source, "device", source)  # the paced transport or Wii device of _sim_source
+    board = source.board
+    with pacer.cond:
+        plan = scenario_named(args.scenario, Subject.resolve(args.subject), start_s=board.time_s)
+        board.follow(plan)
+        pacer.lockstep_s = math.inf  # from the recording's first frame on, the board runs as fast as the CPU allows
+    _say(f"virtual patient: scenario {args.scenario}, {len(plan.stances)} single-leg stances "
+         f"({', '.join(plan.sides)}) over {plan.end_s - plan.scenes[0].start_s:g} s"
+         + (f"; --seconds {args.seconds:g} ends the recording before the scenario does"
+            if args.seconds < plan.end_s - plan.scenes[0].start_s else ""))
 
 
 def run(args) -> int:
@@ -166,6 +202,8 @@ def run(args) -> int:
         raise StationError(f"record needs {', '.join('--' + m for m in missing)} as well.")
     if not args.seconds > 0:
         raise StationError(f"--seconds must be positive (got {args.seconds:g}).")
+    if args.scenario is not None and not args.sim:
+        raise StationError("--scenario tells the virtual patient what to do; it needs --sim.")
     out = Path(args.out)
     if out.is_dir():
         raise InputFileError(f"--out {out} is a directory; give a file name such as {out / 'trial.trial'}.")
@@ -194,6 +232,8 @@ def run(args) -> int:
                             calibration=calibration)
         _say(f"recording {args.seconds:g} s from board {info.board_id_hex} ({info.adc_kind}, "
              f"{info.nominal_rate_hz} Hz) on {where}")
+        if args.scenario is not None:
+            _follow_scenario(source, args)
         wall_limit = time.monotonic() + args.seconds * 1.5 + 35.0
         tty = sys.stderr.isatty()
         next_report = time.monotonic() + (1.0 if tty else 5.0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import station.board.virtual as virtual
+from station.board.virtual import scenes
 from station.board.protocol import CMD_START, encode_command
 from station.core.cop import cop_from_forces, default_threshold_n
 from station.core.recording import corner_forces
@@ -120,25 +121,16 @@ class WholeTest:
 
 def whole_test(subject: virtual.Subject, *, sides=("right", "left") * 3, stance_s: float = 20.0, bipedal_s: float = 8.0,
                lead_s: float = 5.0, seed: int = 0, task: str = "single_leg", rdl_reps: int = 6) -> WholeTest:
-    """Record a whole test on the virtual board: bipedal lead-in, then each of ``sides`` with bipedal stance between."""
+    """Record a whole test (:func:`station.board.virtual.scenes.whole_test`) on the virtual board, after 1 s empty."""
+    plan = scenes.whole_test(subject, sides=sides, stance_s=stance_s, bipedal_s=bipedal_s, lead_s=lead_s, start_s=1.0,
+                             task=task, rdl_reps=rdl_reps)
     vb = virtual.VirtualBoard(seed=seed, rate_hz=RATE_HZ)
     vb.write(encode_command(CMD_START))
-    vb.advance(1.0)
-    both = subject.replace(stance="both", task="quiet")
-    vb.set_subject(both)
-    vb.advance(lead_s)
-    stances = []
-    for side in sides:
-        start = vb.time_s
-        extra = {"rdl_reps": rdl_reps} if task == "rdl" else {}
-        vb.set_subject(subject.replace(stance=side, task=task, **extra))
-        vb.advance(stance_s)
-        stances.append((start, vb.time_s, side))
-        vb.set_subject(both)
-        vb.advance(bipedal_s)
+    vb.follow(plan)
+    vb.advance(plan.end_s)
     truth = vb.truth
     forces, total, ml, ap = oracle_series(truth, threshold_n=100.0)
-    return WholeTest(np.asarray(truth.t_s), forces, np.asarray(truth.meta["positions_mm"]), total, ml, ap, stances, truth)
+    return WholeTest(np.asarray(truth.t_s), forces, np.asarray(truth.meta["positions_mm"]), total, ml, ap, plan.stances, truth)
 
 
 def write_corner_table(rec: WholeTest, path) -> str:

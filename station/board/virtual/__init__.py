@@ -13,7 +13,8 @@ Typical use in a test::
 
 Modules: ``subject`` (who stands there), ``motion`` (their load over time), ``board_model`` (geometry,
 load cells, ADCs), ``faults`` (spec and byte damage), ``truth`` (ground truth), ``board`` (the
-simulator and its firmware behaviour), ``transport`` and ``pty_server`` (how a host reaches it).
+simulator and its firmware behaviour), ``scenes`` (scenarios: a whole test's changes of stance at set
+board times, :meth:`VirtualBoard.follow`), ``transport`` and ``pty_server`` (how a host reaches it).
 """
 
 from station.board.virtual.board import VirtualBoard

@@ -142,6 +142,7 @@ class VirtualBoard:
         self._frozen_counts: dict[int, int] = {}
         self._last_counts = self._cells.offsets_counts.astype(np.int32)
         self._done_breaks: set = set()
+        self._planned_scenes: list = []  # (board time, subject) changes to make (see follow)
         #: False while no host has the port open (set by the pty server): what the board sends then
         #: goes nowhere, and its frames are flagged not intact in the ground truth
         self.host_attached = True
@@ -286,6 +287,15 @@ class VirtualBoard:
                 self._last_subject = subject
             self._truth.add_events(self._motion.set_subject(subject, self._t_s))
 
+    def follow(self, scenario) -> None:
+        """Make each scene of ``scenario`` (a :class:`~station.board.virtual.scenes.Scenario`) at its board time.
+
+        The subject changes exactly at each scene's ``start_s`` however the board is advanced; a scene
+        already past happens at the next ``advance``.
+        """
+        with self._lock:
+            self._planned_scenes.extend((float(s.start_s), s.subject) for s in scenario.scenes)
+
     def place_mass(self, kg: float, x_mm: float, y_mm: float) -> None:
         """Put a known static mass (kg) at (x_mm, y_mm); it weighs ``kg * 9.80665`` N."""
         if kg <= 0:
@@ -356,6 +366,8 @@ class VirtualBoard:
             yield (t, "reboot", 0.0)
         for t, major in self.faults.reflashes:
             yield (t, "reboot", float(major))  # a restart into firmware speaking protocol ``major``
+        for k, (t, _) in enumerate(self._planned_scenes):
+            yield (t, "scene", float(k))
 
     def _next_break(self, t_end: float):
         pending = [b for b in self._breaks() if b not in self._done_breaks and b[0] <= t_end]
@@ -364,6 +376,9 @@ class VirtualBoard:
     def _handle_break(self, brk, out: bytearray) -> None:
         t, kind, d = brk
         self._done_breaks.add(brk)
+        if kind == "scene":  # a planned change of subject (its scene event goes to the truth)
+            self.set_subject(self._planned_scenes[int(d)][1])
+            return
         event = {"t_s": t, "kind": kind}
         if kind == "disconnect":
             event["duration_s"] = d
