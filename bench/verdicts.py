@@ -73,34 +73,62 @@ def _init_worker():
     _STORE = Store.open(Path(tempfile.mkdtemp(prefix="bench-verdicts-")))
 
 
+def run_session(store, protocol, subject: dict, seed: int, *, population: str = "realistic", post: dict | None = None):
+    """One simulated session on the path of ``station assess --sim`` (the same board, calibration, patient
+    fields and runner for the same seed): returns ``(runner, board, patient)``.
+
+    ``population``: ``realistic`` (the preset's own variability) or ``heterogeneous`` (a trial-to-trial CV
+    of the patient's own on each leg and occasional outlier trials, ``Subject``'s
+    :class:`HeterogeneousPatient`). ``post``: subject fields of the post-primer trials.
+    """
+    from station.assessment.virtual_session import run_sim_session, sim_calibration, sim_transport, subject_fields
+    from station.board.virtual import Subject
+    from station.board.virtual.subject import HeterogeneousPatient
+
+    person = Subject.from_dict(subject)
+    patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=person.body_mass_kg)
+    het = HeterogeneousPatient(person, seed=seed) if population == "heterogeneous" else None
+
+    def adjust(step):
+        fields = dict(post) if post and step.phase == "post_primer" else {}
+        if het is not None:
+            fields = het.scene_fields(side=step.side, task="single_leg" if step.kind == "stance" else "rdl", base=fields)
+        return fields
+
+    transport = sim_transport(seed)
+    runner = run_sim_session(protocol, transport=transport, calibration=sim_calibration(seed, operator_name="bench"),
+                             store=store, patient_id=patient, sim_subject=subject_fields(person),
+                             sim_adjust=adjust if (post or het is not None) else None)
+    return runner, transport.board, het
+
+
 def _session(task):
     """One session of one condition: the headline verdicts and the patient time."""
-    name, seed = task
+    name, seed, population = task
     from station.assessment import protocols
-    from station.assessment.virtual_session import run_protocol
 
     family, proto, settings, subject, post = CONDITIONS[name]
     protocol = protocols.get(proto, **settings)
-    adjust = (lambda step, _p=post: dict(_p) if step.phase == "post_primer" else {}) if post else None
     t0 = time.perf_counter()
-    run = run_protocol(protocol, store=_STORE, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
-                       record_truth=False, rest_s=3.0)
-    session = run.store.get_session(run.session_id)
+    runner, board, het = run_session(_STORE, protocol, subject, seed, population=population, post=post)
+    store = _STORE
+    session = store.get_session(runner.session_id)
     scores = session.scores or {}
-    trials = run.store.trials(run.session_id)
+    trials = store.trials(runner.session_id)
     counted = [t.metrics.get("reps_counted") for t in trials if t.task in ("rdl", "rfe_rdl") and t.status == "finished"]
     rep_sets = [(t.side, [r.get("lateral_shift_mm") for r in t.rep_metrics]) for t in trials
                 if t.task == "rdl" and t.status == "finished"]
-    truth_reps = sum(1 for e in run.board.truth.events if e["kind"] == "rep_start")
     stance_trials = sum(1 for t in trials if t.task == "single_leg" and t.status == "finished")
     # the scored stance trials themselves (phase, side, sway index): --save keeps them, so a study of
     # another test rule can re-use the sessions
     stance = [(t.phase, t.side, t.metrics.get("sway_index")) for t in trials
               if t.task == "single_leg" and t.status == "finished"]
-    return {"name": name, "seed": seed, "status": session.status, "verdicts": scores.get("verdicts") or [],
-            "minutes": float(scores.get("minutes", math.nan)), "cpu_s": time.perf_counter() - t0,
-            "reps_counted": counted, "truth_reps": truth_reps, "stance_trials": stance_trials,
-            "rdl_sets": len(counted), "rep_sets": rep_sets, "stance": stance}
+    return {"name": name, "seed": seed, "population": population, "status": session.status,
+            "verdicts": scores.get("verdicts") or [], "minutes": float(scores.get("minutes", math.nan)),
+            "minutes_by_block": scores.get("minutes_by_block") or {}, "cpu_s": time.perf_counter() - t0,
+            "reps_counted": counted, "stance_trials": stance_trials, "rdl_sets": len(counted), "rep_sets": rep_sets,
+            "stance": stance, "trial_cv_pct": het.trial_cv_pct if het is not None else None,
+            "outliers": [k for _, _, k in het.trials] if het is not None else []}
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -126,14 +154,23 @@ def _blocks(family: str) -> list[tuple[str, str | None]]:
             ("stance/baseline/eyes_open", None), ("primer_rdl", None)]
 
 
-def summarise(name: str, results: list[dict]) -> list[str]:
+def summarise(name: str, results: list[dict], population: str = "realistic") -> list[str]:
     family, _, _, subject, post = CONDITIONS[name]
     null_lr = subject.get("preset") == "healthy" and len(subject) == 1
-    lines = [f"== {name}: {len(results)} sessions; subject {subject}" + (f", post-primer {post}" if post else "")]
+    lines = [f"== {name} [{population}]: {len(results)} sessions; subject {subject}" + (f", post-primer {post}" if post else "")]
     minutes = np.array([r["minutes"] for r in results])
-    lines.append(f"   patient time per session: mean {np.nanmean(minutes):.1f} min, 95th pct {np.nanpercentile(minutes, 95):.1f} min; "
+    lines.append(f"   patient time per session: median {np.nanmedian(minutes):.2f} min, 90th pct "
+                 f"{np.nanpercentile(minutes, 90):.2f} min (mean {np.nanmean(minutes):.2f}); "
                  f"finished {sum(r['status'] == 'finished' for r in results)}/{len(results)}; "
                  f"CPU {np.mean([r['cpu_s'] for r in results]):.1f} s/session")
+    blocks = sorted({b for r in results for b in r.get("minutes_by_block") or {}})
+    if blocks:
+        lines.append("   median minutes per block: " + ", ".join(
+            f"{b} {np.median([r['minutes_by_block'].get(b, 0.0) for r in results]):.2f}" for b in blocks))
+    if population == "heterogeneous":
+        kinds = [k for r in results for k in r.get("outliers") or []]
+        lines.append(f"   outlier trials: {kinds.count('touchdowns')} with several touchdowns, {kinds.count('steady')} "
+                     f"much steadier, of {len(kinds)} cued trials")
     if family == "primer" and PRIMER_BENCH:
         from station.assessment import protocols
 
@@ -239,15 +276,15 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
 
 
 #: what --save keeps of each session (enough for --summarise to print the same summary)
-SAVED = ("name", "seed", "status", "minutes", "verdicts", "reps_counted", "stance", "rep_sets", "cpu_s",
-         "stance_trials")
+SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", "verdicts", "reps_counted", "stance",
+         "rep_sets", "cpu_s", "stance_trials", "trial_cv_pct", "outliers")
 
 
 def summarise_saved(path: Path, names: list[str] | None = None) -> int:
     """Print the summary of every condition saved in ``path`` (one JSON object per session)."""
     import json
 
-    by_name: dict[str, dict[int, dict]] = {}
+    by_key: dict[tuple[str, str], dict[int, dict]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -256,20 +293,23 @@ def summarise_saved(path: Path, names: list[str] | None = None) -> int:
     for number, line in enumerate(lines, 1):
         try:
             r = json.loads(line)
-            by_name.setdefault(r["name"], {})[int(r["seed"])] = r
+            by_key.setdefault((r["name"], r.get("population", "realistic")), {})[int(r["seed"])] = r
         except (ValueError, KeyError, TypeError):
             print(f"{path}:{number}: not a saved session", file=sys.stderr)
             return 2
-    for name in names or [n for n in DEFAULT_ORDER if n in by_name]:
-        if name not in CONDITIONS or name not in by_name:
+    wanted = names or [n for n in DEFAULT_ORDER if any(k[0] == n for k in by_key)]
+    for name in wanted:
+        keys = [k for k in by_key if k[0] == name]
+        if name not in CONDITIONS or not keys:
             print(f"no saved sessions of {name!r} in {path}", file=sys.stderr)
             return 2
-        results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
-                   for _, r in sorted(by_name[name].items())]
-        seeds = sorted(by_name[name])
-        print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
-        for line in summarise(name, results):
-            print(line, flush=True)
+        for key in sorted(keys):
+            results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
+                       for _, r in sorted(by_key[key].items())]
+            seeds = sorted(by_key[key])
+            print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
+            for line in summarise(name, results, key[1]):
+                print(line, flush=True)
     return 0
 
 
@@ -285,6 +325,9 @@ def main(argv=None) -> int:
     p.add_argument("--save", default="", metavar="FILE.jsonl",
                    help="append every session's headline verdicts to this file (one JSON object per session)")
     p.add_argument("--full-primer", action="store_true", help="primer conditions with the clinic's full timers")
+    p.add_argument("--population", choices=("realistic", "heterogeneous", "both"), default="realistic",
+                   help="virtual patients: the realistic presets (default), the heterogeneous population (a "
+                        "trial-to-trial CV of 5-25 %% drawn per patient and leg, outlier trials), or both")
     p.add_argument("--summarise", default="", metavar="FILE.jsonl",
                    help="run nothing: print the study saved in FILE.jsonl by --save (every run appended to it, "
                         "e.g. with --seed-start, is one study per condition; a seed saved twice counts once)")
@@ -303,20 +346,22 @@ def main(argv=None) -> int:
     print(f"bench/verdicts.py: {seeds} seeds per condition, {args.jobs} workers; conditions: {', '.join(names)}", flush=True)
     t0 = time.perf_counter()
     ctx = mp.get_context("fork")
+    populations = ("realistic", "heterogeneous") if args.population == "both" else (args.population,)
     with ctx.Pool(args.jobs, initializer=_init_worker) as pool:
         for name in names:
-            n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
-            seeds_run = range(args.seed_start, args.seed_start + n)
-            results = list(pool.imap_unordered(_session, [(name, s) for s in seeds_run], chunksize=2))
-            if args.save:
-                import json
+            for population in populations:
+                n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
+                seeds_run = range(args.seed_start, args.seed_start + n)
+                results = list(pool.imap_unordered(_session, [(name, s, population) for s in seeds_run], chunksize=2))
+                if args.save:
+                    import json
 
-                with open(args.save, "a", encoding="utf-8") as f:
-                    for r in results:
-                        f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
-            for line in summarise(name, results):
-                print(line, flush=True)
-            print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
+                    with open(args.save, "a", encoding="utf-8") as f:
+                        for r in results:
+                            f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
+                for line in summarise(name, results, population):
+                    print(line, flush=True)
+                print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
     return 0
 
 

@@ -194,6 +194,11 @@ class Runner:
         self.scores: dict | None = None
         self.recording = False
         self.patient_s = 0.0
+        #: patient seconds per block (``steps.block_of``): practice, each stance block, rdl, primer, setup
+        self.block_s: dict[str, float] = {}
+        self.current_block = "setup"
+        #: the protocol's steps not yet started (the step running now excluded)
+        self._steps_left: tuple = tuple(protocol.steps)
         #: per-block test levels for the session's scoring (adaptive blocks record where they stopped)
         self.design = protocol.design()
         self._abort = threading.Event()
@@ -228,9 +233,12 @@ class Runner:
             self.store.update_session(self.session_id, calibration_id=self.calibration_id)
             for index, step in enumerate(self.protocol.steps):
                 self.check_abort()
+                self.current_block = steps.block_of(step)
+                self._steps_left = tuple(self.protocol.steps[index + 1:])
                 self.emit("step", step.label or step.kind, index=index, total=len(self.protocol.steps),
-                          step={"kind": step.kind, **dataclasses.asdict(step)})
+                          step={"kind": step.kind, **dataclasses.asdict(step)}, **self.remaining(step))
                 steps.step_run(self, step).run()
+            self._steps_left = ()
             final = RunState.FINISHED
         except (Aborted, KeyboardInterrupt):
             final = RunState.ABORTED
@@ -246,7 +254,33 @@ class Runner:
         return float(self.patient_s / 60.0)
 
     def add_patient_time(self, seconds: float) -> None:
-        self.patient_s += max(float(seconds), 0.0)
+        """Count ``seconds`` of the patient's time, to the session and to the block running now."""
+        seconds = max(float(seconds), 0.0)
+        self.patient_s += seconds
+        self.block_s[self.current_block] = self.block_s.get(self.current_block, 0.0) + seconds
+
+    @property
+    def block_minutes(self) -> dict[str, float]:
+        """Patient time per block so far (min), in the order the blocks began."""
+        return {block: float(s / 60.0) for block, s in self.block_s.items()}
+
+    def remaining(self, current=None, *, current_left_s: tuple[float, float] | None = None) -> dict:
+        """The expected patient time still to come (min): ``remaining_min`` (adaptive blocks stopping at
+        their first look) and ``remaining_max_min`` (every adaptive block to its last trial).
+
+        ``current``: the step running now, counted whole unless ``current_left_s`` (its own low/high
+        seconds left) is given; the steps not yet started are counted whole.
+        """
+        low = high = 0.0
+        for step in self._steps_left:
+            lo, hi = steps.expected_s(step, rest_s=self.rest_s)
+            low, high = low + lo, high + hi
+        if current_left_s is not None:
+            low, high = low + current_left_s[0], high + current_left_s[1]
+        elif current is not None:
+            lo, hi = steps.expected_s(current, rest_s=self.rest_s)
+            low, high = low + lo, high + hi
+        return {"remaining_min": low / 60.0, "remaining_max_min": high / 60.0}
 
     # ------------------------------------------------------------------ services for the steps
     def wait(self, done: Callable[[], bool], *, link: bool = True, step_s: Callable[[], float] | None = None) -> None:
@@ -268,8 +302,14 @@ class Runner:
             return
         self.emit("rest", text, seconds=seconds)
         goal = self.acq.frames_total + int(seconds * self.rate_hz)
-        self.wait(lambda: self.acq.frames_total >= goal)
+        self.wait(lambda: self.acq.frames_total >= goal, step_s=lambda: self.frames_step_s(goal))
         self.add_patient_time(seconds)
+
+    def frames_step_s(self, goal_frames: int) -> float:
+        """A clock step that ends a wait for ``goal_frames`` frames on time: the frames still missing (at the
+        nominal rate), at most ``poll_s`` (so the next cue lands when the wait is over, not a poll later)."""
+        missing = (goal_frames - self.acq.frames_total) / self.rate_hz
+        return min(self.poll_s, max(missing, 1.0 / self.rate_hz))
 
     def latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.
@@ -343,8 +383,10 @@ class Runner:
             minutes = self.patient_minutes
             if scores is not None:
                 scores["minutes"] = minutes
+                scores["minutes_by_block"] = self.block_minutes
             self.scores = scores
             self.store.finish_session(self.session_id, status=final.value, scores=scores)
             self.state = final
             self.emit("session_end", f"Session {final.value} ({minutes:.1f} min of patient time).", status=final.value,
-                      session_id=self.session_id, scores=scores or {}, minutes=minutes)
+                      session_id=self.session_id, scores=scores or {}, minutes=minutes,
+                      minutes_by_block=self.block_minutes)

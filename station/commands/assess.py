@@ -134,10 +134,9 @@ def _patient(store, args):
 
 def _sim_transport(args, board_id: int | None):
     """The in-process virtual board (its id: ``board_id``, or its seed's own when None)."""
-    from station.board.virtual import VirtualBoard, VirtualTransport
+    from station.assessment.virtual_session import sim_transport
 
-    board = VirtualBoard(seed=args.seed, board_id=board_id, record_truth=False)
-    return VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
+    return sim_transport(args.seed, board_id=board_id)
 
 
 def _sim_subject(args, patient):
@@ -149,12 +148,12 @@ def _sim_subject(args, patient):
     return subject
 
 
-def _sim_calibration(transport):
+def _sim_calibration(args, board_id: int | None):
     """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself)."""
-    from station.calibration.wizard import calibrate_virtual
+    from station.assessment.virtual_session import sim_calibration
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")
-    return calibrate_virtual(transport, operator_name="station assess --sim")
+    return sim_calibration(args.seed, board_id=board_id)
 
 
 def _board_calibration(args, info):
@@ -224,9 +223,9 @@ def _verdicts_json(session_id: int, session, scores: dict) -> str:
 
 
 def run(args) -> int:
-    from station.assessment.runner import FastClock, RealClock, Runner
+    from station.assessment.runner import RealClock, Runner
     from station.board.acquisition import Acquisition
-    from station.board.virtual import Subject
+    from station.assessment.virtual_session import subject_fields
     from station.store import Store
 
     if not args.sim and not args.port:
@@ -249,39 +248,44 @@ def run(args) -> int:
         if args.sim:
             subject = _sim_subject(args, patient)
             if calibration is None:
-                calibration = _sim_calibration(transport)
-            defaults = Subject().to_dict()
-            sim_subject = {k: v for k, v in subject.to_dict().items()
-                           if k not in ("stance", "task") and v != defaults.get(k)}
+                calibration = _sim_calibration(args, board_id)
+            sim_subject = subject_fields(subject)
             if args.primer_effect:
                 weak = "right" if subject.sway_scale_right >= subject.sway_scale_left else "left"
                 reduced = getattr(subject, f"sway_scale_{weak}") * (1.0 - args.primer_effect / 100.0)
 
                 def sim_adjust(step, _field=f"sway_scale_{weak}", _value=reduced):
                     return {_field: _value} if step.phase == "post_primer" else {}
+        if args.sim:  # the one simulated path (the bench's too): the board in lockstep with the runner
+            from station.assessment.virtual_session import run_sim_session
+
+            runner = run_sim_session(protocol, transport=transport, calibration=calibration, store=store,
+                                     patient_id=patient.id, sim_subject=sim_subject, sim_adjust=sim_adjust,
+                                     on_event=_printer(), operator=args.operator, realtime=args.realtime)
+            session_id = runner.session_id  # Ctrl-C aborts the session; what was recorded is stored
         else:
             from station.board.serial_transport import SerialTransport
 
-            transport = SerialTransport(args.port)
-        acq = Acquisition(transport)
-        info = acq.start()
-        try:
-            if not args.sim:
+            acq = Acquisition(SerialTransport(args.port))
+            info = acq.start()
+            try:
                 calibration = _board_calibration(args, info)
                 patient = _patient(store, args)
                 if sys.stdin.isatty():
                     input(f"{protocol.title} for {patient.name}. Press Enter to start...")
-            runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
-                            on_event=_printer(), clock=FastClock() if args.sim and not args.realtime else RealClock(),
-                            sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator)
-            session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
-        finally:
-            acq.stop()
+                runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
+                                on_event=_printer(), clock=RealClock(), operator=args.operator)
+                session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
+            finally:
+                acq.stop()
         session = store.get_session(session_id)
         scores = session.scores or {}
         minutes = scores.get("minutes", runner.patient_minutes)
         _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
         _say(f"Protocol time: {minutes:.1f} min of patient time.")
+        blocks = scores.get("minutes_by_block") or {}
+        if blocks:
+            _say("  by block: " + ", ".join(f"{name} {value:.1f} min" for name, value in blocks.items()) + ".")
         for line in _summary(scores):
             _say(line)
         if args.report:
