@@ -106,6 +106,14 @@ class FastClock(Clock):
         time.sleep(self._yield_s)
 
 
+def remaining_text(low_min: float, high_min: float) -> str:
+    """The patient time still to come as a sentence: "About 4.2 min of patient time left (up to 6.5 min)."."""
+    if high_min <= 0.0:
+        return "No patient time left."
+    text = f"About {low_min:.1f} min of patient time left"
+    return text + (f" (up to {high_min:.1f} min)." if high_min - low_min >= 0.05 else ".")
+
+
 class Runner:
     """Run ``protocol`` for one patient on one board and store everything.
 
@@ -280,7 +288,8 @@ class Runner:
         elif current is not None:
             lo, hi = steps.expected_s(current, rest_s=self.rest_s)
             low, high = low + lo, high + hi
-        return {"remaining_min": low / 60.0, "remaining_max_min": high / 60.0}
+        return {"remaining_min": low / 60.0, "remaining_max_min": high / 60.0,
+                "remaining_text": remaining_text(low / 60.0, high / 60.0)}
 
     # ------------------------------------------------------------------ services for the steps
     def wait(self, done: Callable[[], bool], *, link: bool = True, step_s: Callable[[], float] | None = None) -> None:

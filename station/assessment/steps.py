@@ -475,11 +475,11 @@ class AdaptiveStanceStep(StepRun):
             if pairs < block.min_trials:
                 continue
             stop, text, headline, outcome = self.look(pairs)
-            left = self.left_s(pairs, stop)
-            r.emit("adaptive", text, block=block.block, pairs=pairs, stop=stop, decision=outcome.decision.value,
-                   verdict=headline.get("verdict"), estimate=headline.get("estimate"), ci_low=headline.get("ci_low"),
-                   ci_high=headline.get("ci_high"), resolution=headline.get("resolution"), alpha=outcome.alpha,
-                   **r.remaining(current_left_s=left))
+            remaining = r.remaining(current_left_s=self.left_s(pairs, stop))
+            r.emit("adaptive", f"{text} {remaining['remaining_text']}", block=block.block, pairs=pairs, stop=stop,
+                   decision=outcome.decision.value, verdict=headline.get("verdict"), estimate=headline.get("estimate"),
+                   ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
+                   resolution=headline.get("resolution"), alpha=outcome.alpha, **remaining)
             if stop:
                 # the session's verdict is the test of the look where the block stopped, at that look's level
                 r.design.setdefault(block.block, {}).update(alpha=outcome.alpha, decision=outcome.decision.value,
