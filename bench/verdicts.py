@@ -1,18 +1,23 @@
 """Error rates of the headline verdicts on realistic virtual patients, through the runner.
 
 Every session runs the real protocol (``station.assessment.protocols``) through the real runner,
-analysis, store and scoring -- the code path of ``station assess --sim`` -- on an in-process virtual
-board in lockstep with a fast clock (``station.assessment.virtual_session``). The patients are the
-realistic presets (trial-to-trial CV 10 %, session CV 10 %, practice and fatigue; docs/ASSESSMENT.md §2).
+analysis, store and scoring on the path of ``station assess --sim`` itself
+(``station.assessment.virtual_session.run_sim_session``: the same board for the same seed, calibrated
+with the known-mass wizard, in lockstep with the runner's clock), so a session's patient minutes are
+those ``assess --sim --seed N`` prints. Two populations (``--population``): the realistic presets
+(trial-to-trial CV 10 %, session CV 10 %, practice and fatigue; docs/ASSESSMENT.md §10) and the
+heterogeneous one (a trial-to-trial CV drawn per patient and leg from 5 to 25 %, occasional outlier
+trials: several touchdowns, or much steadier; ``station.board.virtual.subject.HeterogeneousPatient``).
 
 For each condition it prints, with 95 % Wilson intervals (scipy): the false-positive rate (a side named
 or a change called where none exists), power (the right side / the right direction called), wrong-side
 rate, coverage of the reported interval (of the true value: 0 for symmetric patients, else the
-condition's mean estimate over all seeds), and patient time per session.
+condition's mean estimate over all seeds), and patient time per session (median, 90th percentile, and
+per block).
 
-  nice .venv/bin/python bench/verdicts.py --seeds 200          # the full study (long: run it once)
+  nice .venv/bin/python bench/verdicts.py --seeds 200 --population both    # the full study (long: run it once)
   nice .venv/bin/python bench/verdicts.py --quick              # 20 seeds per condition, minutes
-  nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50
+  nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50 --population heterogeneous
   nice .venv/bin/python bench/verdicts.py --only primer-null --seed-start 200 --save study.jsonl   # add sessions
   .venv/bin/python bench/verdicts.py --summarise study.jsonl   # the saved study, all runs together
 """

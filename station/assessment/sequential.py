@@ -148,10 +148,12 @@ class Simulation:
 
 
 def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct: tuple[float, float] = (5.0, 25.0),
-             noise_cv_pct: float = 3.0, welch: bool = True, rng: np.random.Generator | None = None) -> Simulation:
+             cv_pct_right: tuple[float, float] | None = None, noise_cv_pct: float = 3.0, welch: bool = True,
+             rng: np.random.Generator | None = None) -> Simulation:
     """Monte-Carlo of the block on the pure statistics: per session each leg's trial-to-trial CV is drawn
-    uniformly from ``cv_pct`` (equal ends: one CV), plus the board's own noise ``noise_cv_pct``; trials are
-    log-normal; the right leg's geometric mean is ``true_si_pct`` above the left's (SI).
+    uniformly from ``cv_pct`` (equal ends: one CV; ``cv_pct_right``: the right leg's own range), plus the
+    board's own noise ``noise_cv_pct``; trials are log-normal; the right leg's geometric mean is
+    ``true_si_pct`` above the left's (SI).
 
     ``welch``: Welch–Satterthwaite df (else the pooled ``2n − 2``). Returns the rates of a side named,
     the right side named, futility stops, coverage of the reported interval, and the pairs recorded.
@@ -160,7 +162,8 @@ def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct:
     k_max = design.max_pairs
     true_d = 2.0 * math.atanh(true_si_pct / 200.0)
     sd = lambda cv: np.sqrt(np.log1p((cv / 100.0) ** 2))  # noqa: E731
-    cv = rng.uniform(cv_pct[0], cv_pct[1], size=(sessions, 2))
+    right_range = cv_pct if cv_pct_right is None else cv_pct_right
+    cv = np.column_stack([rng.uniform(cv_pct[0], cv_pct[1], sessions), rng.uniform(right_range[0], right_range[1], sessions)])
     s = np.sqrt(sd(cv) ** 2 + sd(noise_cv_pct) ** 2)
     left = rng.standard_normal((sessions, k_max)) * s[:, :1]
     right = true_d + rng.standard_normal((sessions, k_max)) * s[:, 1:]

@@ -15,7 +15,8 @@ Statistics
 ----------
 - **Stance L/R.** Each trial gives ``log(sway_index)``; the sway of a person varies multiplicatively
   from trial to trial (CV 7–15 %), so logs have a constant variance. ``d = mean log R − mean log L``,
-  pooled within-side SD with ``n_L + n_R − 2`` degrees of freedom, Student-t interval. Reported as the
+  each leg's own SD (Welch SE and Welch–Satterthwaite df: one leg may vary much more than the other),
+  Student-t interval. Reported as the
   symmetry index of the two geometric means, ``SI = 200 (R − L)/(R + L) = 200 tanh(d / 2)`` %, with the
   interval transformed the same way. A side is named only when the interval excludes 0. The false-
   positive rate is ``alpha`` (:data:`ALPHA` = 4 % two-sided; the adaptive protocol tests at
@@ -59,6 +60,7 @@ from typing import Sequence
 
 import numpy as np
 
+from station.assessment.sequential import welch_df
 from station.core import registry
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ ADAPTIVE_ALPHA_INTERIM = 0.001
 ADAPTIVE_ALPHA_FINAL = 0.039
 #: the adaptive block's overall false-positive rate (all looks together)
 ADAPTIVE_FAMILY_ALPHA = 0.04
-NOISE_STANCE = "trial-to-trial variability within the session (pooled SD of log sway index over both legs)"
+NOISE_STANCE = "trial-to-trial variability within the session (SD of log sway index of each leg, Welch df)"
 NOISE_BEFORE_AFTER = ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
                       "over its baseline and post-primer blocks); between-session variability does not enter")
 NOISE_RDL_REPS = ("repetition-to-repetition variability (pooled over both legs), inflated for the correlation of "
@@ -178,16 +180,20 @@ def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: st
                      family_alpha: float = ALPHA) -> dict:
     """Headline L/R verdict of single-leg stance from per-trial sway indices (see the module notes)."""
     out = _empty(block, "asymmetry", None, "%", "SI")
-    out.update(alpha=alpha, family_alpha=family_alpha, method="pooled t on log sway index", noise=NOISE_STANCE)
+    out.update(alpha=alpha, family_alpha=family_alpha, method="Welch t on log sway index", noise=NOISE_STANCE)
     lv, rv = _finite(left), _finite(right)
     lv, rv = np.log(lv[lv > 0]), np.log(rv[rv > 0])
     out["n"] = {"left": int(lv.size), "right": int(rv.size)}
     if lv.size < 2 or rv.size < 2:
         out["text"] = f"{_title(block)}: not enough valid trials on both legs for a left/right verdict."
         return out
-    sd, df = pooled_sd([lv, rv])
+    # Welch: a leg may vary much more than the other (a pooled df let 5.6 % of symmetric patients with
+    # trial-to-trial CVs of 5 % and 25 % be called asymmetric; station.assessment.sequential)
+    var_l, var_r = float(lv.var(ddof=1)), float(rv.var(ddof=1))
+    df = welch_df(var_l, lv.size, var_r, rv.size)
     d = float(rv.mean() - lv.mean())
-    se = max(sd, 1e-3) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)  # 0.1 % floor: identical trials decide nothing
+    se = max(math.sqrt(var_l / lv.size + var_r / rv.size),
+             1e-3 * math.sqrt(1.0 / lv.size + 1.0 / rv.size))  # 0.1 % floor: identical trials decide nothing
     half = _t(alpha, df) * se
     low, high = d - half, d + half
     out.update(estimate=si_from_log_ratio(d), ci_low=si_from_log_ratio(low), ci_high=si_from_log_ratio(high),

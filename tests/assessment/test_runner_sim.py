@@ -244,20 +244,24 @@ STEADY = {"trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fati
 
 def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_path):
     protocol = protocols.get("single-leg", duration_s=10.0, exclude_s=2.0)
-    # a clearly weak right leg: decided at the first look (3 trials per leg), even at the strict interim level
+    # a clearly weak right leg: decided at an interim look (the second: with 3 trials per leg the Welch df of the
+    # strict interim level is too small), so before the maximum of 6
     run = run_protocol(protocol, data_dir=tmp_path / "weak", seed=3,
                        sim_subject={"preset": "healthy", "sway_scale_right": 2.0, **STEADY})
     trials = run.store.trials(run.session_id)
-    assert [t.task for t in trials] == ["single_leg_practice"] * 2 + ["single_leg"] * 6
-    (look,) = [e for e in run.events if e.kind == "adaptive"]
-    assert look.data["stop"] and look.text.startswith("Decided after 3 trials per leg: right less stable (SI +")
-    assert look.data["decision"] == "efficacy" and look.data["remaining_min"] == look.data["remaining_max_min"] == 0.0
+    assert [t.task for t in trials] == ["single_leg_practice"] * 2 + ["single_leg"] * 8
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "continue"), (4, "efficacy")]
+    look = looks[-1]
+    assert look.data["stop"] and look.text.startswith("Decided after 4 trials per leg: right less stable (SI +")
+    assert look.data["remaining_min"] == look.data["remaining_max_min"] == 0.0
+    assert look.text.endswith("No patient time left.")
     scores = run.store.get_session(run.session_id).scores
     (verdict,) = scores["verdicts"]
     assert verdict["less_stable"] == "right" and verdict["alpha"] == 0.001  # the interim look's level
-    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}  # practice not scored
-    # 8 trials of 10 s (+ stance detection, 1.5 s rests, tare): under 2.5 min of board time
-    assert 1.2 < scores["minutes"] < 2.5 and run.events[-1].data["minutes"] == scores["minutes"]
+    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 4, "right": 4}  # practice not scored
+    # 10 trials of 10 s (+ stance detection, 1.5 s rests, tare): under 3 min of board time
+    assert 1.5 < scores["minutes"] < 3.0 and run.events[-1].data["minutes"] == scores["minutes"]
     blocks = scores["minutes_by_block"]
     assert list(blocks) == ["setup", "practice", "stance/baseline/eyes_open"]
     assert sum(blocks.values()) == pytest.approx(scores["minutes"], abs=1e-9)
