@@ -495,8 +495,9 @@ class AdaptiveStanceStep(StepRun):
         pair = expected_s(dataclasses.replace(block, min_trials=1, max_trials=1), rest_s=self.runner.rest_s)[0]
         return pair, (block.max_trials - pairs) * pair
 
-    def look(self, pairs: int):
-        """The stopping rule after ``pairs`` pairs: ``(stop, text for the clinician, headline verdict, look)``."""
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        """The stopping rule after ``pairs`` pairs: ``(stop, text for the clinician, headline verdict, the
+        :class:`station.assessment.sequential.Look`)``."""
         from station.assessment import sequential
 
         r, block = self.runner, self.step
