@@ -151,7 +151,9 @@ def run_sim_session(protocol, *, transport: PacedTransport, calibration: Calibra
     ``realtime``: pace the board by the wall clock (a demonstration) instead of in lockstep. Returns the
     runner once the session has ended (``runner.session_id``, ``runner.scores``, ``runner.patient_minutes``).
     """
-    if realtime:
+    if realtime:  # the board paced by the wall clock, not by the runner
+        with transport.cond:
+            transport.lockstep_s = None
         transport.realtime = True
         clock = runner_mod.RealClock()
     else:
