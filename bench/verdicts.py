@@ -80,7 +80,8 @@ def _init_worker():
 
 def run_session(store, protocol, subject: dict, seed: int, *, population: str = "realistic", post: dict | None = None):
     """One simulated session on the path of ``station assess --sim`` (the same board, calibration, patient
-    fields and runner for the same seed): returns ``(runner, board, patient)``.
+    fields and runner for the same seed): returns ``(runner, board, heterogeneous)``, the last the
+    :class:`HeterogeneousPatient` (its legs' CVs and outlier trials) or None.
 
     ``population``: ``realistic`` (the preset's own variability) or ``heterogeneous`` (a trial-to-trial CV
     of the patient's own on each leg and occasional outlier trials, ``Subject``'s
