@@ -369,6 +369,7 @@ def test_the_bench_counts_the_minutes_assess_prints(tmp_path, capsys, monkeypatc
     spec = importlib.util.spec_from_file_location("bench_verdicts", Path(__file__).parents[2] / "bench" / "verdicts.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "assess"))  # restored after the test (--data-dir sets it)
     args = ["--data-dir", str(tmp_path / "assess"), "assess", "--sim", "--seed", "2", "--subject", "healthy",
             "--patient", "p", "--body-mass", "70", "--protocol", "rdl", "--reps", "4", "--sets", "1", "--json"]
     assert main(args) == 0
