@@ -34,7 +34,6 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 
 from station.assessment import analysis, scoring, steps
 from station.assessment.patient_script import NoScript, VirtualPatient
@@ -319,25 +318,6 @@ class Runner:
         nominal rate), at most ``poll_s`` (so the next cue lands when the wait is over, not a poll later)."""
         missing = (goal_frames - self.acq.frames_total) / self.rate_hz
         return min(self.poll_s, max(missing, 1.0 / self.rate_hz))
-
-    def latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.
-
-        ``elapsed_s`` is the recording's board time read *after* the frames, so it is never older than
-        the newest frame looked at. (Read before, a board running ahead of the runner's thread -- a
-        free-running virtual board, a busy host -- would deliver frames newer than that time, the
-        stance would be dated too early and the recording ended before the analysed trial's end:
-        "the recording stopped 29.8 s into a 30 s trial".)
-        """
-        rate = self.rate_hz
-        n = min(n, self.acq.recording_frames)
-        if n <= 0:
-            return np.zeros(0), np.zeros(0), float(self.acq.recording_duration_s)
-        win = self.acq.snapshot(n / rate + 1.0)
-        elapsed = float(self.acq.recording_duration_s)
-        counts = win.counts[-n:]
-        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(self.body_mass_kg()))
-        return total, ml, elapsed
 
     @property
     def rate_hz(self) -> float:

@@ -229,15 +229,15 @@ class TrialWatch:
 
     def _running(self):
         r, step = self.r, self.step
-        total, _, elapsed = r.latest(int(analysis.STEP_OFF_S * self.rate))
+        counts, t_s, elapsed = self._recorded(self.stance_at)
         remaining = self.stance_at + self.target_s - elapsed
         whole = int(np.ceil(remaining))
         if not self.is_rdl and whole != self.last_count and whole >= 0:
             self.last_count = whole
             r.emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
-        if len(total) and (total < analysis.STEP_OFF_FRACTION * self.weight).all() and \
-                elapsed - self.stance_at > analysis.STEP_OFF_S:
-            self.end_s = elapsed
+        stepped_off_s = self._step_off_s(counts, t_s)
+        if stepped_off_s is not None:
+            self.end_s = stepped_off_s
             return LiveOutcome.STEPPED_OFF, "failed", "stepped off the board"
         if self.is_rdl:
             count = self._live_reps(elapsed - self.stance_at)
@@ -257,6 +257,18 @@ class TrialWatch:
             self.end_s = self.stance_at + self.target_s + WINDOW_END_MARGIN_S
             return LiveOutcome.DONE, "finished", "time limit reached" if self.is_rdl else ""
         return None
+
+    def _step_off_s(self, counts: np.ndarray, t_s: np.ndarray) -> float | None:
+        """Where a stepped-off trial's recording ends (s into the recording: ``WINDOW_END_MARGIN_S`` after the
+        first ``STEP_OFF_S`` below ``STEP_OFF_FRACTION`` of the weight within the trial's own time), or None."""
+        r = self.r
+        inside = t_s <= self.stance_at + self.target_s + WINDOW_END_MARGIN_S
+        n_off = max(int(analysis.STEP_OFF_S * self.rate), 2)
+        if np.count_nonzero(inside) < n_off:
+            return None
+        total = r.calibration.forces_n(counts[inside]).sum(axis=1)
+        first = _first_run(total < analysis.STEP_OFF_FRACTION * self.weight, n_off)
+        return None if first is None else float(t_s[first]) + analysis.STEP_OFF_S + WINDOW_END_MARGIN_S
 
     def _live_reps(self, seconds: float) -> int:
         """Repetitions counted since the stance; dates the last one's end (``last_rep_end_s``, on the
