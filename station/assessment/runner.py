@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
-from station.assessment import analysis, scoring, steps
+from station.assessment import scoring, steps
 from station.assessment.patient_script import NoScript, VirtualPatient
 from station.assessment.protocols import Protocol
 from station.assessment.steps import Aborted, LiveOutcome  # noqa: F401  (public names of the runner)
