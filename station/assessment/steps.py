@@ -167,6 +167,8 @@ class TrialWatch:
         self.is_rdl = isinstance(step, RdlSet)
         self.target_s = step.max_duration_s if self.is_rdl else step.duration_s
         self.stance_at: float | None = None
+        #: the newest frame checked for a step-off (s into the recording)
+        self.checked_s = 0.0
         self.weight: float | None = None
         self.last_count = -1
         self.reps_seen = 0
@@ -203,11 +205,12 @@ class TrialWatch:
         """The recorded frames from ``since_s`` on: ``(counts, t_s, elapsed_s)``, ``t_s`` on the recording's
         board time (frame index / rate) and ``elapsed_s`` its duration read after the frames.
 
-        The frames are numbered by the recording's frame count, read before and after the snapshot until
-        no frame arrived in between, so a board that runs ahead of this look cannot shift the times.
+        The frames are numbered by the recording's frame count, read before and after the snapshot (again,
+        a few times, while frames arrive in between), so a board that runs ahead of this look cannot shift
+        the times.
         """
         r, rate = self.r, self.rate
-        for _ in range(50):
+        for _ in range(5):
             n = int(r.acq.recording_frames)
             want = max(n - int(since_s * rate), 0)
             win = r.acq.snapshot(want / rate + 1.0)
@@ -229,7 +232,11 @@ class TrialWatch:
 
     def _running(self):
         r, step = self.r, self.step
-        counts, t_s, elapsed = self._recorded(self.stance_at)
+        # the frames not yet checked for a step-off (and the last STEP_OFF_S before them, so a step-off that
+        # spans two looks is seen whole)
+        counts, t_s, elapsed = self._recorded(max(self.checked_s - analysis.STEP_OFF_S, self.stance_at))
+        if len(t_s):
+            self.checked_s = float(t_s[-1])
         remaining = self.stance_at + self.target_s - elapsed
         whole = int(np.ceil(remaining))
         if not self.is_rdl and whole != self.last_count and whole >= 0:
