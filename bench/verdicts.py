@@ -1,18 +1,23 @@
 """Error rates of the headline verdicts on realistic virtual patients, through the runner.
 
 Every session runs the real protocol (``station.assessment.protocols``) through the real runner,
-analysis, store and scoring -- the code path of ``station assess --sim`` -- on an in-process virtual
-board in lockstep with a fast clock (``station.assessment.virtual_session``). The patients are the
-realistic presets (trial-to-trial CV 10 %, session CV 10 %, practice and fatigue; docs/ASSESSMENT.md §2).
+analysis, store and scoring on the path of ``station assess --sim`` itself
+(``station.assessment.virtual_session.run_sim_session``: the same board for the same seed, calibrated
+with the known-mass wizard, in lockstep with the runner's clock), so a session's patient minutes are
+those ``assess --sim --seed N`` prints. Two populations (``--population``): the realistic presets
+(trial-to-trial CV 10 %, session CV 10 %, practice and fatigue; docs/ASSESSMENT.md §10) and the
+heterogeneous one (a trial-to-trial CV drawn per patient and leg from 5 to 25 %, occasional outlier
+trials: several touchdowns, or much steadier; ``station.board.virtual.subject.HeterogeneousPatient``).
 
 For each condition it prints, with 95 % Wilson intervals (scipy): the false-positive rate (a side named
 or a change called where none exists), power (the right side / the right direction called), wrong-side
 rate, coverage of the reported interval (of the true value: 0 for symmetric patients, else the
-condition's mean estimate over all seeds), and patient time per session.
+condition's mean estimate over all seeds), and patient time per session (median, 90th percentile, and
+per block).
 
-  nice .venv/bin/python bench/verdicts.py --seeds 200          # the full study (long: run it once)
+  nice .venv/bin/python bench/verdicts.py --seeds 200 --population both    # the full study (long: run it once)
   nice .venv/bin/python bench/verdicts.py --quick              # 20 seeds per condition, minutes
-  nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50
+  nice .venv/bin/python bench/verdicts.py --only stance-null,rdl-4v12 --seeds 50 --population heterogeneous
   nice .venv/bin/python bench/verdicts.py --only primer-null --seed-start 200 --save study.jsonl   # add sessions
   .venv/bin/python bench/verdicts.py --summarise study.jsonl   # the saved study, all runs together
   nice .venv/bin/python bench/verdicts.py --board wii --only stance-weak-right --seeds 30   # on the virtual Wii board
@@ -74,34 +79,73 @@ def _init_worker():
     _STORE = Store.open(Path(tempfile.mkdtemp(prefix="bench-verdicts-")))
 
 
+def run_session(store, protocol, subject: dict, seed: int, *, population: str = "realistic", post: dict | None = None,
+                board_kind: str = "station"):
+    """One simulated session on the path of ``station assess --sim`` (the same board, calibration, patient
+    fields and runner for the same seed): returns ``(runner, board, heterogeneous)``, the last the
+    :class:`HeterogeneousPatient` (its legs' CVs and outlier trials) or None.
+
+    ``population``: ``realistic`` (the preset's own variability) or ``heterogeneous`` (a trial-to-trial CV
+    of the patient's own on each leg and occasional outlier trials, ``Subject``'s
+    :class:`HeterogeneousPatient`). ``post``: subject fields of the post-primer trials. ``board_kind``:
+    ``station`` (the station's virtual board) or ``wii`` (the virtual Wii Balance Board, forces from the
+    driver's 10 g units, tared by the runner, as ``station assess --sim --board wii``).
+    """
+    from station.assessment.virtual_session import run_sim_session, sim_calibration, sim_transport, subject_fields
+    from station.board.virtual import Subject
+    from station.board.virtual.subject import HeterogeneousPatient
+
+    person = Subject.from_dict(subject)
+    patient = store.add_patient(name=f"virtual {seed}", body_mass_kg=person.body_mass_kg)
+    het = HeterogeneousPatient(person, seed=seed) if population == "heterogeneous" else None
+
+    def adjust(step):
+        fields = dict(post) if post and step.phase == "post_primer" else {}
+        if het is not None:
+            fields = het.scene_fields(side=step.side, task="single_leg" if step.kind == "stance" else "rdl", base=fields)
+        return fields
+
+    transport = sim_transport(seed, board_kind=board_kind)
+    if board_kind == "wii":
+        from station.calibration.wii import default_wii_calibration
+
+        calibration = default_wii_calibration(transport.board.info.board_id)
+    else:
+        calibration = sim_calibration(seed, operator_name="bench")
+    runner = run_sim_session(protocol, transport=transport, calibration=calibration,
+                             store=store, patient_id=patient, sim_subject=subject_fields(person),
+                             sim_adjust=adjust if (post or het is not None) else None)
+    return runner, transport.board, het
+
+
 def _session(task):
     """One session of one condition: the headline verdicts and the patient time."""
-    name, seed, board_kind = task
+    name, seed, population, board_kind = task
     from station.assessment import protocols
-    from station.assessment.virtual_session import run_protocol
 
     family, proto, settings, subject, post = CONDITIONS[name]
     protocol = protocols.get(proto, **settings)
-    adjust = (lambda step, _p=post: dict(_p) if step.phase == "post_primer" else {}) if post else None
     t0 = time.perf_counter()
-    run = run_protocol(protocol, store=_STORE, seed=10_000 + seed, sim_subject=subject, sim_adjust=adjust,
-                       record_truth=False, rest_s=3.0, board_kind=board_kind)
-    session = run.store.get_session(run.session_id)
+    runner, board, het = run_session(_STORE, protocol, subject, seed, population=population, post=post,
+                                     board_kind=board_kind)
+    store = _STORE
+    session = store.get_session(runner.session_id)
     scores = session.scores or {}
-    trials = run.store.trials(run.session_id)
+    trials = store.trials(runner.session_id)
     counted = [t.metrics.get("reps_counted") for t in trials if t.task in ("rdl", "rfe_rdl") and t.status == "finished"]
     rep_sets = [(t.side, [r.get("lateral_shift_mm") for r in t.rep_metrics]) for t in trials
                 if t.task == "rdl" and t.status == "finished"]
-    truth_reps = sum(1 for e in run.board.truth.events if e["kind"] == "rep_start")
     stance_trials = sum(1 for t in trials if t.task == "single_leg" and t.status == "finished")
     # the scored stance trials themselves (phase, side, sway index): --save keeps them, so a study of
     # another test rule can re-use the sessions
     stance = [(t.phase, t.side, t.metrics.get("sway_index")) for t in trials
               if t.task == "single_leg" and t.status == "finished"]
-    return {"name": name, "seed": seed, "status": session.status, "verdicts": scores.get("verdicts") or [],
-            "minutes": float(scores.get("minutes", math.nan)), "cpu_s": time.perf_counter() - t0,
-            "reps_counted": counted, "truth_reps": truth_reps, "stance_trials": stance_trials,
-            "rdl_sets": len(counted), "rep_sets": rep_sets, "stance": stance}
+    return {"name": name, "seed": seed, "population": population, "status": session.status,
+            "verdicts": scores.get("verdicts") or [], "minutes": float(scores.get("minutes", math.nan)),
+            "minutes_by_block": scores.get("minutes_by_block") or {}, "cpu_s": time.perf_counter() - t0,
+            "reps_counted": counted, "stance_trials": stance_trials, "rdl_sets": len(counted), "rep_sets": rep_sets,
+            "stance": stance, "trial_cv_pct": het.trial_cv_pct if het is not None else None,
+            "outliers": [k for _, _, k in het.trials] if het is not None else []}
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -132,14 +176,23 @@ def _level(v: dict) -> float:
     return v["level"] if v.get("level") is not None else 1.0 - v["alpha"] if v.get("alpha") else 0.0
 
 
-def summarise(name: str, results: list[dict]) -> list[str]:
+def summarise(name: str, results: list[dict], population: str = "realistic") -> list[str]:
     family, _, _, subject, post = CONDITIONS[name]
     null_lr = subject.get("preset") == "healthy" and len(subject) == 1
-    lines = [f"== {name}: {len(results)} sessions; subject {subject}" + (f", post-primer {post}" if post else "")]
+    lines = [f"== {name} [{population}]: {len(results)} sessions; subject {subject}" + (f", post-primer {post}" if post else "")]
     minutes = np.array([r["minutes"] for r in results])
-    lines.append(f"   patient time per session: mean {np.nanmean(minutes):.1f} min, 95th pct {np.nanpercentile(minutes, 95):.1f} min; "
+    lines.append(f"   patient time per session: median {np.nanmedian(minutes):.2f} min, 90th pct "
+                 f"{np.nanpercentile(minutes, 90):.2f} min (mean {np.nanmean(minutes):.2f}); "
                  f"finished {sum(r['status'] == 'finished' for r in results)}/{len(results)}; "
                  f"CPU {np.mean([r['cpu_s'] for r in results]):.1f} s/session")
+    blocks = sorted({b for r in results for b in r.get("minutes_by_block") or {}})
+    if blocks:
+        lines.append("   median minutes per block: " + ", ".join(
+            f"{b} {np.median([r['minutes_by_block'].get(b, 0.0) for r in results]):.2f}" for b in blocks))
+    if population == "heterogeneous":
+        kinds = [k for r in results for k in r.get("outliers") or []]
+        lines.append(f"   outlier trials: {kinds.count('touchdowns')} with several touchdowns, {kinds.count('steady')} "
+                     f"much steadier, of {len(kinds)} cued trials")
     if family == "primer" and PRIMER_BENCH:
         from station.assessment import protocols
 
@@ -245,15 +298,15 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
 
 
 #: what --save keeps of each session (enough for --summarise to print the same summary)
-SAVED = ("name", "seed", "status", "minutes", "verdicts", "reps_counted", "stance", "rep_sets", "cpu_s",
-         "stance_trials")
+SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", "verdicts", "reps_counted", "stance",
+         "rep_sets", "cpu_s", "stance_trials", "trial_cv_pct", "outliers")
 
 
 def summarise_saved(path: Path, names: list[str] | None = None) -> int:
     """Print the summary of every condition saved in ``path`` (one JSON object per session)."""
     import json
 
-    by_name: dict[str, dict[int, dict]] = {}
+    by_key: dict[tuple[str, str], dict[int, dict]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -262,20 +315,23 @@ def summarise_saved(path: Path, names: list[str] | None = None) -> int:
     for number, line in enumerate(lines, 1):
         try:
             r = json.loads(line)
-            by_name.setdefault(r["name"], {})[int(r["seed"])] = r
+            by_key.setdefault((r["name"], r.get("population", "realistic")), {})[int(r["seed"])] = r
         except (ValueError, KeyError, TypeError):
             print(f"{path}:{number}: not a saved session", file=sys.stderr)
             return 2
-    for name in names or [n for n in DEFAULT_ORDER if n in by_name]:
-        if name not in CONDITIONS or name not in by_name:
+    wanted = names or [n for n in DEFAULT_ORDER if any(k[0] == n for k in by_key)]
+    for name in wanted:
+        keys = [k for k in by_key if k[0] == name]
+        if name not in CONDITIONS or not keys:
             print(f"no saved sessions of {name!r} in {path}", file=sys.stderr)
             return 2
-        results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
-                   for _, r in sorted(by_name[name].items())]
-        seeds = sorted(by_name[name])
-        print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
-        for line in summarise(name, results):
-            print(line, flush=True)
+        for key in sorted(keys):
+            results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
+                       for _, r in sorted(by_key[key].items())]
+            seeds = sorted(by_key[key])
+            print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
+            for line in summarise(name, results, key[1]):
+                print(line, flush=True)
     return 0
 
 
@@ -294,6 +350,9 @@ def main(argv=None) -> int:
     p.add_argument("--board", choices=("station", "wii"), default="station",
                    help="the virtual board the sessions run on: station (default) or wii (the virtual Wii Balance "
                         "Board: driver units, change-only events, irregular timing)")
+    p.add_argument("--population", choices=("realistic", "heterogeneous", "both"), default="realistic",
+                   help="virtual patients: the realistic presets (default), the heterogeneous population (a "
+                        "trial-to-trial CV of 5-25 %% drawn per patient and leg, outlier trials), or both")
     p.add_argument("--summarise", default="", metavar="FILE.jsonl",
                    help="run nothing: print the study saved in FILE.jsonl by --save (every run appended to it, "
                         "e.g. with --seed-start, is one study per condition; a seed saved twice counts once)")
@@ -312,20 +371,23 @@ def main(argv=None) -> int:
     print(f"bench/verdicts.py: {seeds} seeds per condition, {args.jobs} workers, {args.board} board; conditions: {', '.join(names)}", flush=True)
     t0 = time.perf_counter()
     ctx = mp.get_context("fork")
+    populations = ("realistic", "heterogeneous") if args.population == "both" else (args.population,)
     with ctx.Pool(args.jobs, initializer=_init_worker) as pool:
         for name in names:
-            n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
-            seeds_run = range(args.seed_start, args.seed_start + n)
-            results = list(pool.imap_unordered(_session, [(name, s, args.board) for s in seeds_run], chunksize=2))
-            if args.save:
-                import json
+            for population in populations:
+                n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
+                seeds_run = range(args.seed_start, args.seed_start + n)
+                tasks = [(name, s, population, args.board) for s in seeds_run]
+                results = list(pool.imap_unordered(_session, tasks, chunksize=2))
+                if args.save:
+                    import json
 
-                with open(args.save, "a", encoding="utf-8") as f:
-                    for r in results:
-                        f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
-            for line in summarise(name, results):
-                print(line, flush=True)
-            print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
+                    with open(args.save, "a", encoding="utf-8") as f:
+                        for r in results:
+                            f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
+                for line in summarise(name, results, population):
+                    print(line, flush=True)
+                print(f"   ({time.perf_counter() - t0:.0f} s elapsed)", flush=True)
     return 0
 
 

@@ -9,8 +9,10 @@ A protocol is a tuple of steps, each a frozen dataclass:
 - :class:`Exercise` — a guided, unrecorded primer exercise with a timer (a hold of ``duration_s``
   or ``reps`` paced at ``seconds_per_rep``);
 - :class:`AdaptiveStance` — single-leg stance trials alternating sides, as many per side as the
-  headline verdict needs: at least ``min_trials``, then one more per side while the verdict is undecided
-  and its interval wider than ``target_resolution_pct``, up to ``max_trials`` (docs/ASSESSMENT.md §5).
+  headline verdict needs: at least ``min_trials``, then one more per side while the verdict names no side
+  and its interval still holds an asymmetry as large as ``target_si_pct``, up to ``max_trials``
+  (a group-sequential design with efficacy and futility boundaries, :mod:`station.assessment.sequential`;
+  docs/ASSESSMENT.md §5).
 
 Familiarisation trials (task ``single_leg_practice``, before the scored trials) are recorded and
 stored but never scored: the first trials on a leg sway more (learning), and must not read as "worse before the
@@ -102,6 +104,8 @@ class AdaptiveStance:
 
     Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
     one (``max_trials``) at ``alpha_final``: together 4 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
+    An interim look also stops when the ``1 - futility_alpha`` interval holds 0 and excludes an asymmetry
+    of ``target_si_pct`` (futility; :mod:`station.assessment.sequential`).
     """
 
     min_trials: int = 3
@@ -113,7 +117,8 @@ class AdaptiveStance:
     first_side: str = "left"
     alpha_interim: float = 0.001
     alpha_final: float = 0.039
-    target_resolution_pct: float = 10.0
+    futility_alpha: float = 0.04
+    target_si_pct: float = 25.0
     task: str = "single_leg"
     label: str = ""
 
@@ -127,7 +132,14 @@ class AdaptiveStance:
 
     def alpha(self, pairs: int) -> float:
         """Test level of the look after ``pairs`` trials per side."""
-        return self.alpha_final if pairs >= self.max_trials else self.alpha_interim
+        return self.sequential().alpha(pairs)
+
+    def sequential(self):
+        """The block's group-sequential design (:class:`station.assessment.sequential.Design`)."""
+        from station.assessment.sequential import Design
+
+        return Design(min_pairs=self.min_trials, max_pairs=self.max_trials, alpha_interim=self.alpha_interim,
+                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, target_si_pct=self.target_si_pct)
 
     def trial(self, side: str, number: int) -> StanceTrial:
         """The ``number``-th (1-based) trial on ``side`` of this block."""
@@ -166,7 +178,8 @@ class Protocol:
         block actually stopped.
         """
         return {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
-                          "min_trials": s.min_trials, "max_trials": s.max_trials}
+                          "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
+                          "target_si_pct": s.target_si_pct}
                 for s in self.steps if isinstance(s, AdaptiveStance)}
 
 
@@ -248,21 +261,21 @@ def single_leg(
     min_trials: int = 3,
     max_trials: int = 6,
     familiarisation: int = 1,
-    target_resolution_pct: float = 10.0,
+    target_si_pct: float = 25.0,
 ) -> Protocol:
     """Single-leg stance per side, eyes open: one practice trial per side, then adaptive 3-6 trials x 30 s.
 
     ``trials_per_side`` fixes the number of scored trials (no adaptive stopping); by default the block
-    is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side. The first ``exclude_s``
-    seconds of each trial are not analysed.
+    is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side that also stops once an
+    asymmetry of ``target_si_pct`` is excluded. The first ``exclude_s`` seconds of each trial are not analysed.
     """
     from station.assessment.verdicts import ADAPTIVE_ALPHA_FINAL, ADAPTIVE_ALPHA_INTERIM
 
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, min_trials=min_trials,
-           max_trials=max_trials, familiarisation=familiarisation, target_resolution_pct=target_resolution_pct)
+           max_trials=max_trials, familiarisation=familiarisation, target_si_pct=target_si_pct)
     settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
                     eyes_closed=eyes_closed, first_side=first_side, min_trials=min_trials, max_trials=max_trials,
-                    familiarisation=familiarisation, target_resolution_pct=target_resolution_pct)
+                    familiarisation=familiarisation, target_si_pct=target_si_pct)
     steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
                                                    exclude_s=exclude_s, first_side=first_side))
     if trials_per_side is not None:
@@ -275,7 +288,7 @@ def single_leg(
         steps += [AdaptiveStance(min_trials=min_trials, max_trials=max_trials, duration_s=duration_s, exclude_s=exclude_s,
                                  condition=c, first_side=first_side, alpha_interim=ADAPTIVE_ALPHA_INTERIM,
                                  alpha_final=ADAPTIVE_ALPHA_FINAL,
-                                 target_resolution_pct=target_resolution_pct,
+                                 target_si_pct=target_si_pct,
                                  label=f"single-leg stance L/R, {c.replace('_', ' ')} ({min_trials}-{max_trials} trials per leg)")
                   for c in conditions]
     return Protocol("single-leg", "Single-leg stance, left vs right", tuple(steps), settings)

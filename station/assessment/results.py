@@ -130,7 +130,8 @@ class Measure(enum.Enum):
 class Method(enum.Enum):
     """The statistical test behind a verdict (which also fixes its noise term)."""
 
-    STANCE_LOG_T = "pooled t on log sway index"
+    STANCE_LOG_WELCH = "Welch t on log sway index"
+    STANCE_LOG_T = "pooled t on log sway index"  # sessions scored before the Welch test
     RDL_SET_MEANS = "pooled t on set means"
     RDL_REPETITIONS = "pooled t on repetitions"
     LEG_CHANGE_LOG_T = "pooled t on log sway index (this leg's two blocks)"

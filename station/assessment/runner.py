@@ -34,9 +34,8 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-import numpy as np
 
-from station.assessment import analysis, scoring, steps
+from station.assessment import scoring, steps
 from station.assessment.patient_script import NoScript, VirtualPatient
 from station.assessment.protocols import Protocol
 from station.assessment.steps import Aborted, LiveOutcome  # noqa: F401  (public names of the runner)
@@ -104,6 +103,14 @@ class FastClock(Clock):
     def sleep(self, seconds: float) -> None:
         self._t += max(seconds, 0.0)
         time.sleep(self._yield_s)
+
+
+def remaining_text(low_min: float, high_min: float) -> str:
+    """The patient time still to come as a sentence: "About 4.2 min of patient time left (up to 6.5 min)."."""
+    if high_min <= 0.0:
+        return "No patient time left."
+    text = f"About {low_min:.1f} min of patient time left"
+    return text + (f" (up to {high_min:.1f} min)." if high_min - low_min >= 0.05 else ".")
 
 
 class Runner:
@@ -199,6 +206,11 @@ class Runner:
         self.scores: dict | None = None
         self.recording = False
         self.patient_s = 0.0
+        #: patient seconds per block (``steps.block_of``): practice, each stance block, rdl, primer, setup
+        self.block_s: dict[str, float] = {}
+        self.current_block = "setup"
+        #: the protocol's steps not yet started (the step running now excluded)
+        self._steps_left: tuple = tuple(protocol.steps)
         #: per-block test levels for the session's scoring (adaptive blocks record where they stopped)
         self.design = protocol.design()
         self._abort = threading.Event()
@@ -233,9 +245,12 @@ class Runner:
             self.store.update_session(self.session_id, calibration_id=self.calibration_id)
             for index, step in enumerate(self.protocol.steps):
                 self.check_abort()
+                self.current_block = steps.block_of(step)
+                self._steps_left = tuple(self.protocol.steps[index + 1:])
                 self.emit("step", step.label or step.kind, index=index, total=len(self.protocol.steps),
-                          step={"kind": step.kind, **dataclasses.asdict(step)})
+                          step={"kind": step.kind, **dataclasses.asdict(step)}, **self.remaining(step))
                 steps.step_run(self, step).run()
+            self._steps_left = ()
             final = RunState.FINISHED
         except (Aborted, KeyboardInterrupt):
             final = RunState.ABORTED
@@ -251,7 +266,34 @@ class Runner:
         return float(self.patient_s / 60.0)
 
     def add_patient_time(self, seconds: float) -> None:
-        self.patient_s += max(float(seconds), 0.0)
+        """Count ``seconds`` of the patient's time, to the session and to the block running now."""
+        seconds = max(float(seconds), 0.0)
+        self.patient_s += seconds
+        self.block_s[self.current_block] = self.block_s.get(self.current_block, 0.0) + seconds
+
+    @property
+    def block_minutes(self) -> dict[str, float]:
+        """Patient time per block so far (min), in the order the blocks began."""
+        return {block: float(s / 60.0) for block, s in self.block_s.items()}
+
+    def remaining(self, current=None, *, current_left_s: tuple[float, float] | None = None) -> dict:
+        """The expected patient time still to come (min): ``remaining_min`` (adaptive blocks stopping at
+        their first look) and ``remaining_max_min`` (every adaptive block to its last trial).
+
+        ``current``: the step running now, counted whole unless ``current_left_s`` (its own low/high
+        seconds left) is given; the steps not yet started are counted whole.
+        """
+        low = high = 0.0
+        for step in self._steps_left:
+            lo, hi = steps.expected_s(step, rest_s=self.rest_s)
+            low, high = low + lo, high + hi
+        if current_left_s is not None:
+            low, high = low + current_left_s[0], high + current_left_s[1]
+        elif current is not None:
+            lo, hi = steps.expected_s(current, rest_s=self.rest_s)
+            low, high = low + lo, high + hi
+        return {"remaining_min": low / 60.0, "remaining_max_min": high / 60.0,
+                "remaining_text": remaining_text(low / 60.0, high / 60.0)}
 
     # ------------------------------------------------------------------ services for the steps
     def wait(self, done: Callable[[], bool], *, link: bool = True, step_s: Callable[[], float] | None = None) -> None:
@@ -273,27 +315,14 @@ class Runner:
             return
         self.emit("rest", text, seconds=seconds)
         goal = self.acq.frames_total + int(seconds * self.rate_hz)
-        self.wait(lambda: self.acq.frames_total >= goal)
+        self.wait(lambda: self.acq.frames_total >= goal, step_s=lambda: self.frames_step_s(goal))
         self.add_patient_time(seconds)
 
-    def latest(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """The newest ``n`` recorded frames as ``(total_n, cop_ml_mm, elapsed_s)``.
-
-        ``elapsed_s`` is the recording's board time read *after* the frames, so it is never older than
-        the newest frame looked at. (Read before, a board running ahead of the runner's thread -- a
-        free-running virtual board, a busy host -- would deliver frames newer than that time, the
-        stance would be dated too early and the recording ended before the analysed trial's end:
-        "the recording stopped 29.8 s into a 30 s trial".)
-        """
-        rate = self.rate_hz
-        n = min(n, self.acq.recording_frames)
-        if n <= 0:
-            return np.zeros(0), np.zeros(0), float(self.acq.recording_duration_s)
-        win = self.acq.snapshot(n / rate + 1.0)
-        elapsed = float(self.acq.recording_duration_s)
-        counts = win.counts[-n:]
-        ml, _, total = self.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(self.body_mass_kg()))
-        return total, ml, elapsed
+    def frames_step_s(self, goal_frames: int) -> float:
+        """A clock step that ends a wait for ``goal_frames`` frames on time: the frames still missing (at the
+        nominal rate), at most ``poll_s`` (so the next cue lands when the wait is over, not a poll later)."""
+        missing = (goal_frames - self.acq.frames_total) / self.rate_hz
+        return min(self.poll_s, max(missing, 1.0 / self.rate_hz))
 
     @property
     def rate_hz(self) -> float:
@@ -348,8 +377,10 @@ class Runner:
             minutes = self.patient_minutes
             if scores is not None:
                 scores["minutes"] = minutes
+                scores["minutes_by_block"] = self.block_minutes
             self.scores = scores
             self.store.finish_session(self.session_id, status=final.value, scores=scores)
             self.state = final
             self.emit("session_end", f"Session {final.value} ({minutes:.1f} min of patient time).", status=final.value,
-                      session_id=self.session_id, scores=scores or {}, minutes=minutes)
+                      session_id=self.session_id, scores=scores or {}, minutes=minutes,
+                      minutes_by_block=self.block_minutes)

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 #: a stance held this long on the other leg than the cued one ends the attempt as "wrong leg" (board s)
 WRONG_LEG_HOLD_S = 1.0
+#: the stored recording of a stance trial (or of an RDL set stopped by its time limit) ends this long after
+#: the analysed window, so the window lies wholly inside it
+WINDOW_END_MARGIN_S = 0.3
+#: the stored recording of an RDL set ends this long after the end of its last repetition
+RDL_END_MARGIN_S = 1.0
 
 
 class Aborted(Exception):
@@ -88,7 +93,7 @@ class TareStep(StepRun):
         r = self.runner
         rate = r.rate_hz
         goal = r.acq.frames_total + int(3.0 * rate)  # let the patient step off (1 s), then average 2 s
-        r.wait(lambda: r.acq.frames_total >= goal)
+        r.wait(lambda: r.acq.frames_total >= goal, step_s=lambda: r.frames_step_s(goal))
         r.add_patient_time(3.0)
         counts = r.acq.snapshot(2.0 + 1.0).counts[-int(2.0 * rate):]
         result = tare(counts)
@@ -169,9 +174,16 @@ class TrialWatch:
         self.is_rdl = isinstance(step, RdlSet)
         self.target_s = step.max_duration_s if self.is_rdl else step.duration_s
         self.stance_at: float | None = None
+        #: the newest frame checked for a step-off (s into the recording)
+        self.checked_s = 0.0
         self.weight: float | None = None
         self.last_count = -1
         self.reps_seen = 0
+        #: board time (s into the recording) of the end of the last repetition counted live
+        self.last_rep_end_s: float | None = None
+        #: where the stored recording ends (s into the recording): the trial's own end plus a margin, so
+        #: a board that ran ahead of the live decision adds nothing to the trial or to the patient time
+        self.end_s: float | None = None
         self.result: tuple[LiveOutcome, str, str] | None = None
 
     def poll(self) -> bool:
@@ -181,18 +193,19 @@ class TrialWatch:
 
     def _stance(self):
         r, step = self.r, self.step
-        total, ml, elapsed = r.latest(self.wrong_leg_n)
-        if len(total) >= self.hold_n and analysis.stance_mask(
-            total[-self.hold_n:], ml[-self.hold_n:], side=step.side, min_load=self.min_load,
-            reference_ml_mm=self.reference,
-        ).all():
-            self.stance_at = max(elapsed - analysis.HOLD_S, 0.0)
-            self.weight = float(np.median(total[-self.hold_n:]))
+        total, ml, t_s, elapsed = self._since_cue()
+        first = _first_run(analysis.stance_mask(total, ml, side=step.side, min_load=self.min_load,
+                                                reference_ml_mm=self.reference), self.hold_n)
+        if first is not None:
+            # dated by the frames themselves: a board that ran ahead of this look moves nothing
+            self.stance_at = max(float(t_s[first]), 0.0)
+            self.weight = float(np.median(total[first:first + self.hold_n]))
             r.emit("stance_start", f"{step.side.upper()} leg stance detected.", side=step.side)
             what = f"{step.reps} repetitions" if self.is_rdl else f"{step.duration_s:g} s"
             r.emit("recording", f"Recording: {what}.", side=step.side)
-        elif self._on_wrong_leg(total, ml, elapsed):
+        elif self._on_wrong_leg(total, ml, t_s):
             stood = self.wrong_leg["side"]
+            self.end_s = float(t_s[-1])  # the attempt ends where the wrong leg was seen held
             r.emit("cue", f"You are standing on your {stood.upper()} leg — stand on your "
                    f"{step.side.upper()} leg.", side=step.side, task=step.task, wrong_leg=True, stood_on=stood)
             return LiveOutcome.WRONG_LEG, "failed", f"wrong leg: stood on the {stood} leg, not the {step.side}"
@@ -201,61 +214,118 @@ class TrialWatch:
                     f"no single-leg stance on the {step.side} leg within {r.stance_timeout_s:g} s")
         return None
 
-    def _on_wrong_leg(self, total: np.ndarray, ml: np.ndarray, elapsed: float) -> bool:
-        """Whether the newest :data:`WRONG_LEG_HOLD_S` since the cue are a stance held on the other leg
-        (:func:`held_on_wrong_leg`); if so, its trial event is kept in ``self.wrong_leg``."""
-        if len(total) < self.wrong_leg_n or elapsed - self.cue_at_s < WRONG_LEG_HOLD_S:
+    def _on_wrong_leg(self, total: np.ndarray, ml: np.ndarray, t_s: np.ndarray) -> bool:
+        """Whether the newest :data:`WRONG_LEG_HOLD_S` of the frames since the cue (``t_s``: their board time
+        in the recording) are a stance held on the other leg (:func:`held_on_wrong_leg`); if so, its trial
+        event is kept in ``self.wrong_leg``."""
+        if len(total) < self.wrong_leg_n or t_s[-1] - self.cue_at_s < WRONG_LEG_HOLD_S:
             return False
-        found = held_on_wrong_leg(total, ml, cued_side=self.step.side, min_load=self.min_load,
+        n = self.wrong_leg_n
+        found = held_on_wrong_leg(total[-n:], ml[-n:], cued_side=self.step.side, min_load=self.min_load,
                                   reference_ml_mm=self.reference)
         if found is None:
             return False
         side, shift_mm, how = found
-        self.wrong_leg = {"t_s": elapsed - WRONG_LEG_HOLD_S, "kind": "wrong_leg", "side": side,
+        self.wrong_leg = {"t_s": float(t_s[-n]), "kind": "wrong_leg", "side": side,
                           "cued_side": self.step.side, "shift_mm": shift_mm, "reason": how}
         log.info("wrong leg: cued %s, %s", self.step.side, how)
         return True
 
+    def _recorded(self, since_s: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """The recorded frames from ``since_s`` on: ``(counts, t_s, elapsed_s)``, ``t_s`` on the recording's
+        board time (frame index / rate) and ``elapsed_s`` its duration read after the frames.
+
+        The frames are numbered by the recording's frame count, read before and after the snapshot (again,
+        a few times, while frames arrive in between), so a board that runs ahead of this look cannot shift
+        the times.
+        """
+        r, rate = self.r, self.rate
+        for _ in range(5):
+            n = int(r.acq.recording_frames)
+            want = max(n - int(since_s * rate), 0)
+            win = r.acq.snapshot(want / rate + 1.0)
+            if int(r.acq.recording_frames) == n:
+                break
+        elapsed = float(r.acq.recording_duration_s)
+        counts = win.counts[-want:] if want else win.counts[:0]
+        t_s = (n - len(counts) + np.arange(len(counts))) / rate
+        return counts, t_s, elapsed
+
+    def _since_cue(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The recorded frames since the cue: ``(total_n, cop_ml_mm, t_s, elapsed_s)`` (see ``_recorded``)."""
+        r = self.r
+        counts, t_s, elapsed = self._recorded(self.cue_at_s)
+        if not len(counts):
+            return np.zeros(0), np.zeros(0), np.zeros(0), elapsed
+        ml, _, total = r.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(r.body_mass_kg()))
+        return total, ml, t_s, elapsed
+
     def _running(self):
         r, step = self.r, self.step
-        total, _, elapsed = r.latest(int(analysis.STEP_OFF_S * self.rate))
+        # the frames not yet checked for a step-off (and the last STEP_OFF_S before them, so a step-off that
+        # spans two looks is seen whole)
+        counts, t_s, elapsed = self._recorded(max(self.checked_s - analysis.STEP_OFF_S, self.stance_at))
+        if len(t_s):
+            self.checked_s = float(t_s[-1])
         remaining = self.stance_at + self.target_s - elapsed
         whole = int(np.ceil(remaining))
         if not self.is_rdl and whole != self.last_count and whole >= 0:
             self.last_count = whole
             r.emit("countdown", f"{whole} s", remaining_s=float(max(remaining, 0.0)))
-        if len(total) and (total < analysis.STEP_OFF_FRACTION * self.weight).all() and \
-                elapsed - self.stance_at > analysis.STEP_OFF_S:
+        stepped_off_s = self._step_off_s(counts, t_s)
+        if stepped_off_s is not None:
+            self.end_s = stepped_off_s
             return LiveOutcome.STEPPED_OFF, "failed", "stepped off the board"
         if self.is_rdl:
             count = self._live_reps(elapsed - self.stance_at)
             if count > self.reps_seen:
                 self.reps_seen = count
                 r.emit("rep", f"{count}", count=count, target=step.reps)
-            if count >= step.reps:
-                # let the last repetition end and the patient stand still briefly
-                goal = r.acq.recording_duration_s + 1.0
-                r.wait(lambda: r.acq.recording_duration_s >= goal)
+            if count >= step.reps and self.last_rep_end_s is not None:
+                # the set ends with its last repetition; the recording keeps RDL_END_MARGIN_S of standing after
+                # it (the analysis fits each repetition with 0.5 s either side), however far the board ran on.
+                # The end is dated again once that standing is on the board: a repetition counted as soon as it
+                # ends is dated at the end of the data it was found in
+                r.wait(lambda: r.acq.recording_duration_s >= self.last_rep_end_s + 2.0 * RDL_END_MARGIN_S)
+                self._live_reps(r.acq.recording_duration_s - self.stance_at)
+                self.end_s = self.last_rep_end_s + RDL_END_MARGIN_S
                 return LiveOutcome.DONE, "finished", ""
-        if remaining < -0.3:  # a little beyond the window so it lies wholly inside the recording
+        if remaining < -WINDOW_END_MARGIN_S:  # a little beyond the window so it lies wholly inside the recording
+            self.end_s = self.stance_at + self.target_s + WINDOW_END_MARGIN_S
             return LiveOutcome.DONE, "finished", "time limit reached" if self.is_rdl else ""
         return None
 
+    def _step_off_s(self, counts: np.ndarray, t_s: np.ndarray) -> float | None:
+        """Where a stepped-off trial's recording ends (s into the recording: ``WINDOW_END_MARGIN_S`` after the
+        first ``STEP_OFF_S`` below ``STEP_OFF_FRACTION`` of the weight within the trial's own time), or None."""
+        r = self.r
+        inside = t_s <= self.stance_at + self.target_s + WINDOW_END_MARGIN_S
+        n_off = max(int(analysis.STEP_OFF_S * self.rate), 2)
+        if np.count_nonzero(inside) < n_off:
+            return None
+        total = r.calibration.forces_n(counts[inside]).sum(axis=1)
+        first = _first_run(total < analysis.STEP_OFF_FRACTION * self.weight, n_off)
+        return None if first is None else float(t_s[first]) + analysis.STEP_OFF_S + WINDOW_END_MARGIN_S
+
     def _live_reps(self, seconds: float) -> int:
+        """Repetitions counted since the stance; dates the last one's end (``last_rep_end_s``, on the
+        recording's board time)."""
         r, rate = self.r, self.rate
-        n = int(seconds * rate)
-        if n < int(2 * rate):
+        if int(seconds * rate) < int(2 * rate):
             return 0
-        counts = r.acq.snapshot(n / rate + 1.0).counts[-n:]
+        counts, t_s, _ = self._recorded(self.stance_at)
         if len(counts) < 2:
             return 0
         ml, ap, total = r.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(r.body_mass_kg()))
-        t = np.arange(len(counts)) / rate
+        t = t_s - t_s[0]
         try:
-            return len(analysis.segment_reps(t, total, ml, ap, weight_n=self.weight))
+            reps = analysis.segment_reps(t, total, ml, ap, weight_n=self.weight, max_reps=self.step.reps)
         except Exception as exc:  # a live count is a display aid: the recorded trial is analysed again
             log.debug("live repetition count failed: %r", exc)
             return 0
+        if reps:
+            self.last_rep_end_s = float(t_s[0]) + float(reps[-1]["t_end_s"])
+        return len(reps)
 
 
 def held_on_wrong_leg(total_n, cop_ml_mm, *, cued_side: str, min_load: float,
@@ -305,6 +375,8 @@ class TrialStep(StepRun):
         self.error: BaseException | None = None
         self.cue_at_s = 0.0
         self.watch: TrialWatch | None = None
+        #: where the live watch ended the trial (s into the recording); None keeps every recorded frame
+        self.end_s: float | None = None
         self._path = None
 
     def start(self) -> None:
@@ -352,6 +424,7 @@ class TrialStep(StepRun):
             watch = self.watch = TrialWatch(r, step, reference_ml_mm=reference, cue_at_s=self.cue_at_s)
             r.wait(watch.poll)
             self.live = watch.result
+            self.end_s = watch.end_s
         except (Aborted, KeyboardInterrupt):  # Ctrl-C at the terminal is the operator's stop too
             r.abort()
             self.live = (LiveOutcome.ABORTED, "aborted", "stopped by the operator")
@@ -375,7 +448,8 @@ class TrialStep(StepRun):
         r = self.runner
         rate = r.rate_hz
         need = max(int(analysis.REFERENCE_S * rate), 2)
-        r.wait(lambda: r.acq.recording_frames >= need)
+        goal = r.acq.frames_total + need - r.acq.recording_frames
+        r.wait(lambda: r.acq.recording_frames >= need, step_s=lambda: r.frames_step_s(goal))
         n = r.acq.recording_frames
         counts = r.acq.snapshot(n / rate + 1.0).counts[-n:][:need]
         min_load = analysis.min_load_n(r.body_mass_kg())
@@ -384,7 +458,7 @@ class TrialStep(StepRun):
 
     def stop(self) -> None:
         r, step = self.runner, self.step
-        trial = r.acq.end_recording()
+        trial = r.acq.end_recording(duration_s=self.end_s)
         r.recording = False
         times = getattr(trial, "device_time_s", None)
         times = np.asarray(times if times is not None else [], dtype=float)
@@ -467,9 +541,10 @@ class RecordedStep(StepRun):
 class AdaptiveStanceStep(StepRun):
     """Pairs of trials (one per side) until the block's headline verdict is decided (docs/ASSESSMENT.md §5).
 
-    After ``min_trials`` pairs, a look: stop when the verdict names a side, or when its resolution is
-    within ``target_resolution_pct``, or at ``max_trials``; otherwise the runner says why another pair
-    is needed (an ``adaptive`` event, shown to the clinician).
+    After ``min_trials`` pairs, a look (:func:`station.assessment.sequential.look`): stop when the verdict
+    names a side (efficacy), when its interval already excludes an asymmetry as large as the target
+    (futility), or at ``max_trials``; otherwise the runner says why another pair is needed and how much
+    patient time is left (an ``adaptive`` event, shown to the clinician).
     """
 
     step: AdaptiveStance
@@ -484,38 +559,56 @@ class AdaptiveStanceStep(StepRun):
                 RecordedStep(r, block.trial(side, pairs)).run()
             if pairs < block.min_trials:
                 continue
-            stop, text, headline = self.look(pairs)
-            r.emit("adaptive", text, block=block.block, pairs=pairs, stop=stop, verdict=headline.get("verdict"),
-                   estimate=headline.get("estimate"), ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
-                   resolution=headline.get("resolution"))
+            stop, text, headline, outcome = self.look(pairs)
+            remaining = r.remaining(current_left_s=self.left_s(pairs, stop))
+            r.emit("adaptive", f"{text} {remaining['remaining_text']}", block=block.block, pairs=pairs, stop=stop,
+                   decision=outcome.decision.value, verdict=headline.get("verdict"), estimate=headline.get("estimate"),
+                   ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
+                   resolution=headline.get("resolution"), alpha=outcome.alpha, **remaining)
             if stop:
-                # the session's verdict is the test of the look where the block stopped
-                r.design.setdefault(block.block, {})["alpha"] = block.alpha(pairs)
+                # the session's verdict is the test of the look where the block stopped, at that look's level
+                r.design.setdefault(block.block, {}).update(alpha=outcome.alpha, decision=outcome.decision.value,
+                                                            pairs=pairs)
                 return
 
-    def look(self, pairs: int) -> tuple[bool, str, dict]:
-        """The stopping rule after ``pairs`` pairs: ``(stop, text for the clinician, headline verdict)``."""
+    def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
+        """Patient seconds this block still needs after the look at ``pairs``: ``(low, high)`` -- the next
+        look stopping it, or every pair up to the last."""
+        block = self.step
+        if stop:
+            return 0.0, 0.0
+        pair = expected_s(dataclasses.replace(block, min_trials=1, max_trials=1), rest_s=self.runner.rest_s)[0]
+        return pair, (block.max_trials - pairs) * pair
+
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        """The stopping rule after ``pairs`` pairs: ``(stop, text for the clinician, headline verdict, the
+        :class:`station.assessment.sequential.Look`)``."""
+        from station.assessment import sequential
+
         r, block = self.runner, self.step
+        design = block.sequential()
         rows = r.store.metrics_table(r.session_id)
-        alpha = block.alpha(pairs)
-        headline = scoring.score_stance(rows, phase=block.phase, condition=block.condition, alpha=alpha)["headline"]
-        est = headline.get("estimate")
-        if est is None or not np.isfinite(est):
+        headline = scoring.score_stance(rows, phase=block.phase, condition=block.condition,
+                                        alpha=design.alpha(pairs))["headline"]
+        outcome = sequential.look(design, pairs=pairs, log_ratio=float(headline.get("log_ratio", np.nan)),
+                                  log_se=float(headline.get("log_se", np.nan)), df=float(headline.get("df") or 0))
+        if not np.isfinite(outcome.log_ratio):
             detail = "not enough valid trials yet"
         else:
-            detail = (f"SI {est:+.0f} %, {100 * (1 - alpha):.1f} % CI {headline['ci_low']:+.0f} to "
-                      f"{headline['ci_high']:+.0f} %, resolution ±{headline['resolution']:.0f} %")
-        if headline.get("less_stable"):
-            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline
-        resolution = headline.get("resolution")
-        if resolution is not None and np.isfinite(resolution) and resolution <= block.target_resolution_pct:
-            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, within "
-                          f"±{block.target_resolution_pct:g} % ({detail})."), headline
-        if pairs >= block.max_trials:
+            low, high = outcome.si_ci_pct
+            detail = (f"SI {outcome.si_pct:+.0f} %, {100 * (1 - outcome.alpha):.1f} % CI {low:+.0f} to {high:+.0f} %")
+        target = f"±{design.target_si_pct:g} %"
+        if outcome.decision is sequential.Decision.EFFICACY:
+            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline, outcome
+        if outcome.decision is sequential.Decision.FUTILITY:
+            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and none as large as "
+                          f"{target} ({detail})."), headline, outcome
+        if outcome.decision is sequential.Decision.LAST:
             return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
-                          f"({detail})."), headline
+                          f"({detail})."), headline, outcome
         return False, (f"Another trial per leg ({pairs + 1} of up to {block.max_trials}): the left/right verdict is "
-                       f"undecided and its interval is wider than ±{block.target_resolution_pct:g} % ({detail})."), headline
+                       f"undecided — no side is clear yet and an asymmetry of {target} is not excluded ({detail})."), \
+            headline, outcome
 
 
 def step_run(runner, step) -> StepRun:
@@ -525,6 +618,51 @@ def step_run(runner, step) -> StepRun:
     if isinstance(step, AdaptiveStance):
         return AdaptiveStanceStep(runner, step)
     return RecordedStep(runner, step)
+
+
+#: expected time from the cue to a detected single-leg stance (lifting the other foot, then the 0.5 s hold)
+STEP_ON_S = 2.0
+#: an RDL repetition at a person's tempo (about 1.2 s down, a pause, 1 s up, a breath), and the time from
+#: the stance to the first repetition
+RDL_REP_S = 3.0
+RDL_FIRST_REP_S = 2.0
+
+
+def block_of(step) -> str:
+    """The block a step's patient time is counted to: ``practice``, ``stance/<phase>/<condition>``, ``rdl``,
+    ``primer`` (its exercises and rear-foot-elevated RDL sets)."""
+    if isinstance(step, AdaptiveStance):
+        return step.block
+    if isinstance(step, StanceTrial):
+        return "practice" if step.task != "single_leg" else f"stance/{step.phase}/{step.condition}"
+    if isinstance(step, RdlSet) and step.task == "rdl":
+        return "rdl"
+    return "primer"
+
+
+def expected_s(step, *, rest_s: float) -> tuple[float, float]:
+    """Expected patient seconds of a step, ``(low, high)``: equal for a fixed step; for an adaptive block,
+    stopping at its first look and running to its last trial. A repeated (failed) trial is not foreseen."""
+    recorded = rest_s + analysis.REFERENCE_S + STEP_ON_S
+    if isinstance(step, Exercise):
+        return step.total_s, step.total_s
+    if isinstance(step, RdlSet):
+        s = recorded + RDL_FIRST_REP_S + step.reps * RDL_REP_S + RDL_END_MARGIN_S
+        return s, s
+    if isinstance(step, AdaptiveStance):
+        pair = 2.0 * (recorded + step.duration_s + WINDOW_END_MARGIN_S)
+        return step.min_trials * pair, step.max_trials * pair
+    s = recorded + step.duration_s + WINDOW_END_MARGIN_S
+    return s, s
+
+
+def _first_run(mask: np.ndarray, length: int) -> int | None:
+    """Index of the first of ``length`` consecutive True values in ``mask`` (None if there is none)."""
+    if length <= 0 or mask.size < length:
+        return None
+    runs = np.convolve(mask.astype(np.int32), np.ones(length, np.int32), mode="valid")
+    hits = np.flatnonzero(runs == length)
+    return int(hits[0]) if hits.size else None
 
 
 def _events(trial, result: analysis.TrialAnalysis, *, cue_at_s: float) -> list[dict]:

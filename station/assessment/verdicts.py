@@ -5,7 +5,7 @@ A session answers at most these questions, one headline verdict each (docs/ASSES
 =============================  =============================================================  =======
 block                          test                                                           unit
 =============================  =============================================================  =======
-``stance/<phase>/<cond>``      left vs right single-leg sway (sway index), pooled t on logs   SI %
+``stance/<phase>/<cond>``      left vs right single-leg sway (sway index), Welch t on logs    SI %
 ``rdl``, ``primer_rdl``        left vs right outward lateral shift per repetition, pooled t   mm R−L
 ``before_after/<cond>``        per side: post vs baseline sway index (pooled t on logs), and  %
                                the change of the L/R asymmetry (SI after − SI before)
@@ -15,7 +15,8 @@ Statistics
 ----------
 - **Stance L/R.** Each trial gives ``log(sway_index)``; the sway of a person varies multiplicatively
   from trial to trial (CV 7–15 %), so logs have a constant variance. ``d = mean log R − mean log L``,
-  pooled within-side SD with ``n_L + n_R − 2`` degrees of freedom, Student-t interval. Reported as the
+  each leg's own SD (Welch SE and Welch–Satterthwaite df: one leg may vary much more than the other),
+  Student-t interval. Reported as the
   symmetry index of the two geometric means, ``SI = 200 (R − L)/(R + L) = 200 tanh(d / 2)`` %, with the
   interval transformed the same way. A side is named only when the interval excludes 0. The false-
   positive rate is ``alpha`` (:data:`ALPHA` = 4 % two-sided; the adaptive protocol tests at
@@ -59,7 +60,7 @@ from typing import Sequence
 import numpy as np
 
 from station.assessment.results import Interval, Kind, Measure, Outcome, Method, Verdict
-from station.assessment.stats import finite, pooled_sd, si_from_log_ratio, t_quantile
+from station.assessment.stats import finite, pooled_sd, si_from_log_ratio, t_quantile, welch
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ ADAPTIVE_ALPHA_INTERIM = 0.001
 ADAPTIVE_ALPHA_FINAL = 0.039
 #: the adaptive block's overall false-positive rate (all looks together)
 ADAPTIVE_FAMILY_ALPHA = 0.04
+#: within-set correlation of per-rep lateral-shift estimates (exchangeable), used when a leg has fewer
 #: than :data:`RDL_MIN_SETS_FOR_SET_MEANS` sets. Measured by ``bench/verdicts.py`` on the realistic patients
 #: (its "within-set correlation" line: the variance of a set's mean shift around the patient's typical
 #: shift, over the within-set variance / m): 0.04 on 195 sets of 10 (variance ratio 1.37); the slow sway
@@ -131,12 +133,16 @@ def stance_asymmetry(left: Sequence[float], right: Sequence[float], *, block: st
     lv, rv = np.log(lv[lv > 0]), np.log(rv[rv > 0])
     n = {"left": int(lv.size), "right": int(rv.size)}
     common = dict(kind=Kind.ASYMMETRY, side=None, measure=Measure.SI, unit="%", alpha=alpha,
-                  family_alpha=family_alpha, method=Method.STANCE_LOG_T)
+                  family_alpha=family_alpha, method=Method.STANCE_LOG_WELCH)
     if lv.size < 2 or rv.size < 2:
         return _not_enough(block, level=1.0 - alpha, n=n, **common)
-    sd, df = pooled_sd([lv, rv])
+    # Welch: a leg may vary much more than the other (a pooled df let 5.6 % of symmetric patients with
+    # trial-to-trial CVs of 5 % and 25 % be called asymmetric; station.assessment.sequential.simulate)
+    se, df = welch(float(lv.var(ddof=1)) / lv.size, float(rv.var(ddof=1)) / rv.size, lv.size, rv.size)
+    if not math.isfinite(df):  # identical trials on both legs
+        df = float(lv.size + rv.size - 2)
     d = float(rv.mean() - lv.mean())
-    se = max(sd, 1e-3) * math.sqrt(1.0 / lv.size + 1.0 / rv.size)  # 0.1 % floor: identical trials decide nothing
+    se = max(se, 1e-3 * math.sqrt(1.0 / lv.size + 1.0 / rv.size))  # 0.1 % floor: identical trials decide nothing
     half = t_quantile(alpha, df) * se
     low, high = d - half, d + half
     return Verdict(block=block, outcome=_side_outcome(d, low > 0 or high < 0), estimate=si_from_log_ratio(d),

@@ -1,16 +1,20 @@
 """Run a protocol end to end on an in-process virtual board, faster than real time and deterministic.
 
-Used by the tests of the runner and by ``bench/verdicts.py`` (the same runner, analysis, store and
-scoring as ``station assess --sim``; only the clock differs: lockstep instead of free running).
+Used by ``station assess --sim``, by ``bench/verdicts.py`` and by the tests of the runner: the same
+runner, analysis, store and scoring, the board in lockstep with the runner's clock.
 
 The board runs in lockstep with the runner's clock: :class:`PacedTransport` advances the board only
 up to the time :class:`LockstepClock` allows, and the clock's ``sleep`` returns once the acquisition
 has received everything up to then. Scene commands therefore land at the same board time on every
-run, and a seed always gives the same session (a free-running non-realtime board races the runner's
-thread, so its results vary slightly from run to run).
+run, and a seed always gives the same session. (A free-running non-realtime board races the runner's
+thread: its results vary from run to run, and its live decisions lag the board -- the trial's own end is
+then cut from the recording by the runner, but the patient's cues still land late.)
 
-The board's gains and offsets are fixed here (instead of drawn per seed) so the tests can build the
-matching calibration directly; the calibration procedure itself is tested by tests/calibration.
+:func:`run_sim_session` is the one path of a simulated session: ``station assess --sim`` and the bench
+both call it, so the bench's patient minutes are those ``assess`` prints for the same seed and subject.
+:func:`run_protocol` is the tests' shortcut: a board whose gains and offsets are fixed here (instead of
+drawn per seed), so the tests can build the matching calibration directly; the calibration procedure
+itself is tested by tests/calibration.
 """
 
 from __future__ import annotations
@@ -34,13 +38,23 @@ OFFSETS_COUNTS = (1200, -2100, 3050, 480)
 class PacedTransport(VirtualTransport):
     """A non-realtime virtual transport that never runs ahead of ``lockstep_s`` (board time)."""
 
-    def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25):
+    def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25, engaged: bool = True):
         super().__init__(board, realtime=False, chunk_s=chunk_s)
-        self.lockstep_s = board.time_s
+        #: board time the board may run to; None: not yet in lockstep (a plain non-realtime transport, e.g.
+        #: for the calibration wizard, which paces the board itself)
+        self.lockstep_s: float | None = board.time_s if engaged else None
         self.reads = 0
         self.cond = threading.Condition()
 
+    def engage(self) -> None:
+        """From now on the board runs only as far as ``lockstep_s`` (starting where it is)."""
+        with self.cond:
+            if self.lockstep_s is None:
+                self.lockstep_s = self.board.time_s
+
     def _step(self, timeout_s: float) -> bytes:
+        if self.lockstep_s is None:
+            return super()._step(timeout_s)
         with self.cond:
             self.reads += 1
             self.cond.notify_all()
@@ -56,11 +70,19 @@ class PacedWiiDevice(VirtualWiiDevice):
 
     def __init__(self, board: VirtualWiiBoard, *, chunk_s: float = 0.25):
         super().__init__(board, realtime=False, chunk_s=chunk_s)
-        self.lockstep_s = board.time_s
+        self.lockstep_s: float | None = board.time_s
         self.reads = 0
         self.cond = threading.Condition()
 
+    def engage(self) -> None:
+        """From now on the board runs only as far as ``lockstep_s`` (starting where it is)."""
+        with self.cond:
+            if self.lockstep_s is None:
+                self.lockstep_s = self.board.time_s
+
     def wait_readable(self, timeout_s: float) -> bool:
+        if self.lockstep_s is None:  # released from lockstep (a real-time demonstration)
+            return super().wait_readable(timeout_s)
         with self.cond:
             self.reads += 1
             self.cond.notify_all()
@@ -77,6 +99,7 @@ class LockstepClock(runner_mod.Clock):
 
     def __init__(self, transport: PacedTransport | PacedWiiDevice):
         self.transport = transport
+        transport.engage()
 
     def now(self) -> float:
         return self.transport.lockstep_s
@@ -113,8 +136,81 @@ class SimRun:
     events: list
 
 
+#: the runner's poll step (board time) in lockstep: every live decision is dated by the frames themselves,
+#: so the step changes only how often the runner looks (CPU), not the patient time
+SIM_POLL_S = 0.5
+
+
+def sim_transport(seed: int, *, board_id: int | None = None, record_truth: bool = False, subject=None,
+                  faults=None, board_kind: str = "station"):
+    """The virtual board of a simulated session (its gains and offsets drawn from ``seed``), in lockstep
+    from its first frame: every run of a seed gives the same session. ``board_kind="wii"``: the virtual Wii
+    Balance Board's source (its paced device is ``source.device``; its id comes from the seed)."""
+    if board_kind == "wii":
+        board = VirtualWiiBoard(seed=seed, record_truth=record_truth, subject=subject, faults=faults)
+        return VirtualWiiSource(PacedWiiDevice(board))
+    board = VirtualBoard(seed=seed, board_id=board_id, record_truth=record_truth, subject=subject, faults=faults)
+    return PacedTransport(board)
+
+
+def sim_calibration(seed: int, *, board_id: int | None = None,
+                    operator_name: str = "station assess --sim") -> Calibration:
+    """Calibrate the board of ``seed`` with the quick known-mass procedure (it places the masses itself).
+
+    The procedure runs on a twin of the session's board (the same seed: the same cells, gains and
+    offsets): the wizard paces the board itself, by a varying amount of board time, and run on the
+    session's own board it would shift every draw of the virtual patient that follows.
+    """
+    from station.board.virtual import VirtualTransport
+    from station.calibration.wizard import calibrate_virtual
+
+    twin = VirtualBoard(seed=seed, board_id=board_id, record_truth=False)
+    return calibrate_virtual(VirtualTransport(twin, realtime=False, chunk_s=0.25), operator_name=operator_name)
+
+
+def subject_fields(subject) -> dict:
+    """The scene fields that make the virtual patient ``subject`` (a ``Subject``): those that differ from a
+    bare ``Subject()``, its stance and task left to the cues."""
+    from station.board.virtual import Subject
+
+    defaults = Subject().to_dict()
+    return {k: v for k, v in subject.to_dict().items() if k not in ("stance", "task") and v != defaults.get(k)}
+
+
+def run_sim_session(protocol, *, transport, calibration: Calibration, store, patient_id: int,
+                    sim_subject: dict | None, sim_adjust=None, on_event=None, operator: str = "",
+                    realtime: bool = False, wrong_leg_trials=()) -> runner_mod.Runner:
+    """Run ``protocol`` on a simulated board: the one path of ``station assess --sim`` and of the bench.
+
+    ``transport``: from :func:`sim_transport` (the station's virtual board or the virtual Wii Balance
+    Board's source). ``realtime``: pace the board by the wall clock (a demonstration) instead of in
+    lockstep. ``wrong_leg_trials``: the recorded trials (1 = the first) the virtual patient first does on
+    the wrong leg. Returns the runner once the session has ended (``runner.session_id``,
+    ``runner.scores``, ``runner.patient_minutes``).
+    """
+    paced = getattr(transport, "device", transport)  # a Wii source paces through its device
+    if realtime:  # the board paced by the wall clock, not by the runner
+        with paced.cond:
+            paced.lockstep_s = None
+        paced.realtime = True
+        clock = runner_mod.RealClock()
+    else:
+        clock = LockstepClock(paced)
+    acq = Acquisition(transport)
+    acq.start()
+    try:
+        run = runner_mod.Runner(protocol, acquisition=acq, store=store, patient_id=patient_id, calibration=calibration,
+                                on_event=on_event, clock=clock, sim_subject=sim_subject, sim_adjust=sim_adjust,
+                                poll_s=SIM_POLL_S if not realtime else 0.02, operator=operator,
+                                sim_wrong_leg_trials=wrong_leg_trials)
+        run.run()
+    finally:
+        acq.stop()
+    return run
+
+
 def run_protocol(protocol, *, store, seed: int, sim_subject: dict | None, body_mass_kg: float = 70.0,
-                 sim_adjust=None, on_event=None, poll_s: float = 0.5,
+                 sim_adjust=None, on_event=None, poll_s: float = SIM_POLL_S,
                  rest_s: float = 1.5, faults=None, subject=None, record_truth: bool = True,
                  board_kind: str = "station", wrong_leg_trials=()) -> SimRun:
     """Run ``protocol`` for a new virtual patient; ``sim_subject`` as in :class:`runner.Runner` (None: the

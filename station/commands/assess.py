@@ -162,16 +162,14 @@ def _patient(store, args):
 
 
 def _sim_transport(args, board_id: int | None):
-    """The in-process virtual board (its id: ``board_id``, or its seed's own when None), or with ``--board wii``
-    the virtual Wii Balance Board's source."""
+    """The in-process virtual board in lockstep (its id: ``board_id``, or its seed's own when None), or with
+    ``--board wii`` the virtual Wii Balance Board's source."""
+    from station.assessment.virtual_session import sim_transport
+
     if sim_wii(args):
-        from station.board.virtual.wii import virtual_wii_source
+        return sim_transport(args.seed, board_kind="wii")
 
-        return virtual_wii_source(seed=args.seed, realtime=args.realtime, chunk_s=0.25)
-    from station.board.virtual import VirtualBoard, VirtualTransport
-
-    board = VirtualBoard(seed=args.seed, board_id=board_id, record_truth=False)
-    return VirtualTransport(board, realtime=args.realtime, chunk_s=0.25)
+    return sim_transport(args.seed, board_id=board_id)
 
 
 def _sim_subject(args, patient):
@@ -183,21 +181,20 @@ def _sim_subject(args, patient):
     return subject
 
 
-def _sim_calibration(transport):
+def _sim_calibration(args, transport, board_id: int | None):
     """Calibrate the virtual board with the quick known-mass procedure (it places the masses itself); the
     virtual Wii Balance Board takes its stored calibration (``station calibrate --sim --board wii``) or the
     driver's 10 g units (the runner tares either at the session start)."""
-    from station.board.wii import WiiBalanceBoardSource
+    from station.assessment.virtual_session import sim_calibration
 
-    if isinstance(transport, WiiBalanceBoardSource):
+    if sim_wii(args):
         from station.calibration import active_calibration
 
         info = transport.board.info
         return active_calibration(info.board_id_hex) or _wii_default_calibration(info)
-    from station.calibration.wizard import calibrate_virtual
 
     _say("Calibrating the virtual board with known masses (quick procedure)...")
-    return calibrate_virtual(transport, operator_name="station assess --sim")
+    return sim_calibration(args.seed, board_id=board_id)
 
 
 def _wii_default_calibration(info):
@@ -323,9 +320,9 @@ def run_recordings(args) -> int:
 
 
 def run(args) -> int:
-    from station.assessment.runner import FastClock, RealClock, Runner
+    from station.assessment.runner import RealClock, Runner
     from station.board.acquisition import Acquisition
-    from station.board.virtual import Subject
+    from station.assessment.virtual_session import subject_fields
     from station.store import Store
 
     if args.recording:
@@ -351,42 +348,47 @@ def run(args) -> int:
         if args.sim:
             subject = _sim_subject(args, patient)
             if calibration is None:
-                calibration = _sim_calibration(transport)
-            defaults = Subject().to_dict()
-            sim_subject = {k: v for k, v in subject.to_dict().items()
-                           if k not in ("stance", "task") and v != defaults.get(k)}
+                calibration = _sim_calibration(args, transport, board_id)
+            sim_subject = subject_fields(subject)
             if args.primer_effect:
                 weak = "right" if subject.sway_scale_right >= subject.sway_scale_left else "left"
                 reduced = getattr(subject, f"sway_scale_{weak}") * (1.0 - args.primer_effect / 100.0)
 
                 def sim_adjust(step, _field=f"sway_scale_{weak}", _value=reduced):
                     return {_field: _value} if step.phase == "post_primer" else {}
+        if args.sim:  # the one simulated path (the bench's too): the board in lockstep with the runner
+            from station.assessment.virtual_session import run_sim_session
+
+            runner = run_sim_session(protocol, transport=transport, calibration=calibration, store=store,
+                                     patient_id=patient.id, sim_subject=sim_subject, sim_adjust=sim_adjust,
+                                     on_event=_printer(), operator=args.operator, realtime=args.realtime,
+                                     wrong_leg_trials=args.wrong_leg)
+            session_id = runner.session_id  # Ctrl-C aborts the session; what was recorded is stored
         else:
             from station.board.wii import source_for_port
 
-            transport = source_for_port(args.port)
-        acq = Acquisition(transport)
-        info = acq.start()
-        try:
-            if not args.sim:
+            acq = Acquisition(source_for_port(args.port))
+            info = acq.start()
+            try:
                 from station.board.wii import WiiBalanceBoardSource
 
-                calibration = _board_calibration(args, info, wii=isinstance(transport, WiiBalanceBoardSource))
+                calibration = _board_calibration(args, info, wii=isinstance(acq.source, WiiBalanceBoardSource))
                 patient = _patient(store, args)
                 if sys.stdin.isatty():
                     input(f"{protocol.title} for {patient.name}. Press Enter to start...")
-            runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
-                            on_event=_printer(), clock=FastClock() if args.sim and not args.realtime else RealClock(),
-                            sim_subject=sim_subject, sim_adjust=sim_adjust, operator=args.operator,
-                            sim_wrong_leg_trials=args.wrong_leg if args.sim else ())
-            session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
-        finally:
-            acq.stop()
+                runner = Runner(protocol, acquisition=acq, store=store, patient_id=patient.id, calibration=calibration,
+                                on_event=_printer(), clock=RealClock(), operator=args.operator)
+                session_id = runner.run()  # Ctrl-C aborts the session; what was recorded is stored
+            finally:
+                acq.stop()
         session = store.get_session(session_id)
         scores = session.scores or {}
         minutes = scores.get("minutes", runner.patient_minutes)
         _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
         _say(f"Protocol time: {minutes:.1f} min of patient time.")
+        blocks = scores.get("minutes_by_block") or {}
+        if blocks:
+            _say("  by block: " + ", ".join(f"{name} {value:.1f} min" for name, value in blocks.items()) + ".")
         for line in _summary(scores):
             _say(line)
         if args.report:

@@ -174,12 +174,16 @@ class ProtocolPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("step %v of %m")
         self.progress.setTextVisible(True)
+        #: the runner's estimate of the patient time still to come (and, in an adaptive block, why more)
+        self.time_left = QLabel("")
+        self.time_left.setAlignment(Qt.AlignCenter)
+        self.time_left.setWordWrap(True)
         self.result = QLabel("")
         self.result.setFont(theme.font(theme.VERDICT_PT, bold=True))
         self.result.setAlignment(Qt.AlignCenter)
         self.result.setWordWrap(True)
 
-        for label in (self.step, self.cue, self.status, self.result):
+        for label in (self.step, self.cue, self.status, self.time_left, self.result):
             # long texts wrap instead of widening the window
             label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
             label.setMinimumWidth(240)
@@ -194,6 +198,7 @@ class ProtocolPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.step)
         layout.addWidget(self.progress)
+        layout.addWidget(self.time_left)
         layout.addStretch(1)
         layout.addWidget(self.cue)
         layout.addWidget(self.countdown)
@@ -310,6 +315,7 @@ class ProtocolPanel(QWidget):
         self.result.setStyleSheet("")
         self.status.setText("")
         self.status.setStyleSheet("")
+        self.time_left.setText("")
         self.cue.setText("")
         self.countdown.setText("")
         self.start.setEnabled(False)
@@ -346,6 +352,8 @@ class ProtocolPanel(QWidget):
         kind, data = event.kind, event.data
         if kind in ("cue", "stance_start", "tare"):
             self.new_phase.emit()
+        if "remaining_text" in data:
+            self.time_left.setText(data["remaining_text"])
         if kind == "step":
             self.progress.setValue(int(data.get("index", 0)) + 1)
             index, total = data.get("index", 0) + 1, data.get("total", self._steps_total)
@@ -379,10 +387,15 @@ class ProtocolPanel(QWidget):
         elif kind == "repeat":
             self.status.setText(event.text)
             self.status.setStyleSheet(f"color: {theme.WARN};")
+        elif kind == "adaptive":  # why the block goes on (or stops), and the time that leaves
+            self.status.setText(event.text)
+            self.status.setStyleSheet("")
         elif kind == "exercise_end":
             self.countdown.setText("✓")
         elif kind == "session_end":
             self.progress.setValue(self._steps_total)
+            minutes = data.get("minutes")
+            self.time_left.setText(f"Patient time: {minutes:.1f} min." if minutes is not None else "")
             finished = data.get("status") == "finished"
             self.step.setText(f"Done: all {self._steps_total} steps." if finished else
                               f"Stopped after {self._trials_done} trials.")

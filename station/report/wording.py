@@ -46,6 +46,8 @@ CONDITION_LABELS = {"eyes_open": "", "eyes_closed": "eyes closed"}
 
 #: what each test's noise term is (the verdict's sentence and the definitions page)
 NOISE = {
+    Method.STANCE_LOG_WELCH: ("trial-to-trial variability within the session (SD of log sway index of each leg, "
+                             "Welch–Satterthwaite df)"),
     Method.STANCE_LOG_T: "trial-to-trial variability within the session (pooled SD of log sway index over both legs)",
     Method.LEG_CHANGE_LOG_T: ("trial-to-trial variability within the session (SD of log sway index of each leg, pooled "
                             "over its baseline and post-primer blocks); between-session variability does not enter"),

@@ -249,27 +249,140 @@ STEADY = {"trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fati
 
 def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_path):
     protocol = protocols.get("single-leg", duration_s=10.0, exclude_s=2.0)
-    # a clearly weak right leg: decided at the first look (3 trials per leg), even at the strict interim level
+    # a clearly weak right leg: decided at an interim look (the second: with 3 trials per leg the Welch df of the
+    # strict interim level is too small), so before the maximum of 6
     run = run_protocol(protocol, data_dir=tmp_path / "weak", seed=3,
                        sim_subject={"preset": "healthy", "sway_scale_right": 2.0, **STEADY})
     trials = run.store.trials(run.session_id)
-    assert [t.task for t in trials] == ["single_leg_practice"] * 2 + ["single_leg"] * 6
-    (look,) = [e for e in run.events if e.kind == "adaptive"]
-    assert look.data["stop"] and look.text.startswith("Decided after 3 trials per leg: right less stable (SI +")
+    assert [t.task for t in trials] == ["single_leg_practice"] * 2 + ["single_leg"] * 8
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "continue"), (4, "efficacy")]
+    look = looks[-1]
+    assert look.data["stop"] and look.text.startswith("Decided after 4 trials per leg: right less stable (SI +")
+    assert look.data["remaining_min"] == look.data["remaining_max_min"] == 0.0
+    assert look.text.endswith("No patient time left.")
     scores = run.store.get_session(run.session_id).scores
     (verdict,) = scores["verdicts"]
     assert verdict["less_stable"] == "right" and verdict["alpha"] == 0.001  # the interim look's level
-    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}  # practice not scored
-    # 8 trials of 10 s (+ stance detection, 1.5 s rests, tare): under 2.5 min of board time
-    assert 1.2 < scores["minutes"] < 2.5 and run.events[-1].data["minutes"] == scores["minutes"]
-    # a symmetric patient: undecided at every interim look, so it goes on to the maximum, saying why
+    assert scores["stance"]["baseline/eyes_open"]["headline"]["n"] == {"left": 4, "right": 4}  # practice not scored
+    # 10 trials of 10 s (+ stance detection, 1.5 s rests, tare): under 3 min of board time
+    assert 1.5 < scores["minutes"] < 3.0 and run.events[-1].data["minutes"] == scores["minutes"]
+    blocks = scores["minutes_by_block"]
+    assert list(blocks) == ["setup", "practice", "stance/baseline/eyes_open"]
+    assert sum(blocks.values()) == pytest.approx(scores["minutes"], abs=1e-9)
+    assert blocks["setup"] == pytest.approx(3.0 / 60)  # the tare
+    # a steady symmetric patient: undecided at the first look (it says why and how much time is left), then
+    # stopped for futility once the 96 % interval holds 0 and excludes SI +-25 %
     run = run_protocol(protocol, data_dir=tmp_path / "sym", seed=4, sim_subject={"preset": "healthy", **STEADY})
     looks = [e for e in run.events if e.kind == "adaptive"]
-    assert [e.data["pairs"] for e in looks] == [3, 4, 5, 6] and [e.data["stop"] for e in looks] == [False] * 3 + [True]
-    assert looks[0].text.startswith("Another trial per leg (4 of up to 6): the left/right verdict is undecided")
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "continue"), (4, "futility")]
+    assert looks[0].text.startswith("Another trial per leg (4 of up to 6): the left/right verdict is undecided — no side is "
+                                    "clear yet and an asymmetry of ±25 % is not excluded (SI ")
+    pair_min = looks[0].data["remaining_min"]  # one more pair of 10 s trials: 2 x (1.5 + 0.25 + 2 + 10 + 0.3) s
+    assert pair_min == pytest.approx(2 * 14.05 / 60) and looks[0].data["remaining_max_min"] == pytest.approx(3 * pair_min)
+    assert looks[1].text.startswith("Decided after 4 trials per leg: no detectable asymmetry, and none as large as ±25 %")
+    verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
+    assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
+    assert -25.0 < verdict["ci_low"] <= 0.0 <= verdict["ci_high"] < 25.0 and "(96 % CI" in verdict["text"]
+    # a symmetric patient whose trials vary by 25 %: no look can exclude +-25 %, so it runs to the maximum
+    run = run_protocol(protocol, data_dir=tmp_path / "var", seed=4,
+                       sim_subject={"preset": "healthy", **STEADY, "trial_cv_pct": 25.0})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["stop"]) for e in looks] == [(3, False), (4, False), (5, False), (6, True)]
     assert looks[-1].text.startswith("Stopping at the maximum of 6 trials per leg")
     verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
     assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == vd.ADAPTIVE_ALPHA_FINAL == 0.039
+
+
+class RunAheadClock:
+    """A lockstep clock whose every poll lets the board run ``ahead_s`` further (a board far ahead of the
+    live decisions, as a free-running simulation or a busy host); the waits that end on frames step exactly."""
+
+    def __init__(self, transport, ahead_s: float):
+        from .simsession import LockstepClock
+
+        self.inner = LockstepClock(transport)
+        self.ahead_s = ahead_s
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(self.ahead_s if seconds >= 0.5 else seconds)
+
+
+def _rdl_recordings(run) -> list[tuple[float, float]]:
+    """Per stored RDL set: (board time of its last recorded frame, true end of its last repetition)."""
+    truth = run.board.truth
+    ends = [e for e in truth.events if e["kind"] == "rep_end"]
+    out = []
+    for t in run.store.trials(run.session_id):
+        last_s = float(run.store.trial_arrays(t.id)["t_us"][-1]) / 1e6
+        first_s = float(run.store.trial_arrays(t.id)["t_us"][0]) / 1e6
+        tenth = [e["t_s"] for e in ends if first_s <= e["t_s"] <= last_s + 5.0 and e["rep"] == 10]
+        out.append((last_s, tenth[0]))
+    return out
+
+
+def test_an_rdl_set_ends_at_its_last_repetition_however_far_the_board_runs_ahead(tmp_path):
+    from station.assessment import steps
+    from station.assessment.runner import Runner
+    from station.board.acquisition import Acquisition
+    from station.store import Store
+
+    from station.board.virtual import BoardModel, VirtualBoard
+
+    from .simsession import GAINS_COUNTS_PER_N, OFFSETS_COUNTS, PacedTransport, SimRun, calibration_for
+
+    protocol = protocols.get("rdl", reps=10, sets_per_side=1)
+    subject = {"preset": "healthy", **STEADY}
+    paced = run_protocol(protocol, data_dir=tmp_path / "paced", seed=6, sim_subject=subject, rest_s=3.0)
+    # the same patient, the board let 20 s ahead of the runner at every look (the RDL defect: recordings of
+    # 56-146 s for sets whose tenth repetition ended 33-35 s into them)
+    board = VirtualBoard(seed=6, board=BoardModel(gains_counts_per_n=GAINS_COUNTS_PER_N, offsets_counts=OFFSETS_COUNTS))
+    transport = PacedTransport(board)
+    with Store.open(tmp_path / "ahead") as store:
+        acq = Acquisition(transport)
+        acq.start()
+        try:
+            pid = store.add_patient(name="ahead", body_mass_kg=70.0)
+            runner = Runner(protocol, acquisition=acq, store=store, patient_id=pid, calibration=calibration_for(board),
+                            clock=RunAheadClock(transport, 20.0), sim_subject=subject, poll_s=0.5, rest_s=3.0)
+            sid = runner.run()
+        finally:
+            acq.stop()
+        far = SimRun(store, sid, board, runner, [])
+        for run in (paced, far):
+            assert [t.status for t in run.store.trials(run.session_id)] == ["finished", "finished"]
+            for last_s, tenth_end_s in _rdl_recordings(run):
+                # the stored trial ends RDL_END_MARGIN_S after the true end of the tenth repetition (board time)
+                assert last_s - tenth_end_s == pytest.approx(steps.RDL_END_MARGIN_S, abs=0.15)
+        assert far.board.time_s > paced.board.time_s + 40.0  # the board did run far ahead of the live decisions
+        # and the patient time counts what the patient did: the same with the board far ahead
+        assert far.runner.patient_minutes == pytest.approx(paced.runner.patient_minutes, abs=0.01)
+        assert paced.runner.patient_minutes < 1.3  # tare, 2 rests of 3 s, 2 sets of ~34 s
+
+
+def test_the_bench_counts_the_minutes_assess_prints(tmp_path, capsys, monkeypatch):
+    # one short session both ways: `station assess --sim --json` and bench/verdicts.py's session, same seed
+    import importlib.util
+    from pathlib import Path
+
+    from station.cli import main
+    from station.store import Store
+
+    spec = importlib.util.spec_from_file_location("bench_verdicts", Path(__file__).parents[2] / "bench" / "verdicts.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setenv("STATION_DATA_DIR", str(tmp_path / "assess"))  # restored after the test (--data-dir sets it)
+    args = ["--data-dir", str(tmp_path / "assess"), "assess", "--sim", "--seed", "2", "--subject", "healthy",
+            "--patient", "p", "--body-mass", "70", "--protocol", "rdl", "--reps", "4", "--sets", "1", "--json"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with Store.open(tmp_path / "bench") as store:
+        runner, _, _ = bench.run_session(store, protocols.get("rdl", reps=4, sets_per_side=1), {"preset": "healthy"}, 2)
+        assert store.get_session(runner.session_id).status == "finished"
+    assert printed["status"] == "finished" and printed["minutes"] == runner.patient_minutes  # exactly
 
 
 def test_without_subject_fields_the_virtual_patient_keeps_its_traits(tmp_path):

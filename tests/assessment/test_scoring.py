@@ -223,7 +223,8 @@ def test_protocol_defaults_are_the_clinic_routine():
     assert (block.kind, block.min_trials, block.max_trials, block.duration_s, block.exclude_s) == (
         "adaptive_stance", 3, 6, 30.0, 5.0)
     assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.039, "alpha_interim": 0.001, "adaptive": True,
-                                                        "min_trials": 3, "max_trials": 6}}
+                                                        "min_trials": 3, "max_trials": 6, "futility_alpha": 0.04,
+                                                        "target_si_pct": 25.0}}
     assert (block.alpha(3), block.alpha(5), block.alpha(6)) == (0.001, 0.001, 0.039)
     fixed = protocols.get("single-leg", trials_per_side=3, familiarisation=0)
     assert [s.side for s in fixed.steps] == ["left", "right"] * 3 and fixed.design() == {}

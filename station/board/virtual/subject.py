@@ -267,3 +267,72 @@ SCENES: dict[str, dict] = {
     "rdl-both": dict(stance="both", task="rdl"),
     "steps": dict(stance="both", task="steps"),
 }
+
+
+#: The two populations of virtual patients the bench measures on (``bench/verdicts.py --population``).
+POPULATIONS = ("realistic", "heterogeneous")
+#: heterogeneous population: each patient's trial-to-trial CV (%) of the sway amplitude, drawn per leg
+#: (uniform, independently for the two legs) from this range. Published single-leg figures are group
+#: values: CV 7-15 % of sway velocity between trials and tests of healthy adults (J Sports Sci Med
+#: 2018;17:174, tables 2 and 4); amplitude and area measures, which the sway index includes, are less
+#: reliable than velocity in single-leg stance (Nagymaté et al. 2018, PLoS ONE 13:e0195995), and the
+#: subject x day x trial component carries 16-79 % of the COP variance (Gait Posture 2008;27:408). A
+#: person is steadier or less steady than the group from trial to trial, and a weak or injured leg more
+#: so: 5 % (a very consistent person) to 25 % (an inconsistent leg) spans that; the upper end is a
+#: judgement, not one published figure.
+HETEROGENEOUS_TRIAL_CV_PCT = (5.0, 25.0)
+#: an occasional outlier trial (single-leg stance): several touchdowns of the free foot
+#: (``OUTLIER_TOUCHDOWNS_PER_MIN``: about 4 in a 30 s trial) ...
+OUTLIER_TOUCHDOWN_TRIAL_P = 0.05
+OUTLIER_TOUCHDOWNS_PER_MIN = 8.0
+#: ... or a trial much steadier than the rest (its ML sway scaled by ``OUTLIER_STEADY_SCALE``)
+OUTLIER_STEADY_TRIAL_P = 0.05
+OUTLIER_STEADY_SCALE = 0.6
+
+
+class HeterogeneousPatient:
+    """A patient of the heterogeneous population: the realistic variability, with a trial-to-trial CV of
+    its own on each leg and occasional outlier trials.
+
+    The population is made of scene fields sent with each cue (the fields any subject has), so a preset
+    keeps its meaning and a ``station simulate`` board needs nothing new.
+
+    Parameters
+    ----------
+    subject : Subject
+        The patient's own traits (a preset, possibly with changes).
+    seed : int
+        Draws the two legs' CVs and, trial by trial, the outliers (the same seed: the same patient).
+    """
+
+    def __init__(self, subject: Subject, *, seed: int):
+        import numpy as np
+
+        self.subject = subject
+        self._rng = np.random.default_rng([int(seed), 0x5EED])
+        low, high = HETEROGENEOUS_TRIAL_CV_PCT
+        self.trial_cv_pct = {side: float(self._rng.uniform(low, high)) for side in ("left", "right")}
+        #: what each cued trial was: ``(side, task, kind)``, kind ``normal`` | ``touchdowns`` | ``steady``
+        self.trials: list[tuple[str, str, str]] = []
+
+    def scene_fields(self, *, side: str, task: str, base: dict | None = None) -> dict:
+        """Subject fields for the next cued trial on ``side`` (``task`` ``single_leg`` or ``rdl``).
+
+        ``base``: fields the trial has anyway (e.g. less sway after the primer); the outliers act on them.
+        Every field an outlier changes is sent with every cue, so an outlier never carries over.
+        """
+        fields = dict(base or {})
+        scale = float(fields.get(f"sway_scale_{side}", self.subject.side_value("sway_scale", side)))
+        rate = float(fields.get(f"touchdowns_per_min_{side}", self.subject.side_value("touchdowns_per_min", side)))
+        fields["trial_cv_pct"] = round(self.trial_cv_pct[side], 2)
+        kind = "normal"
+        if task == "single_leg":
+            u = float(self._rng.uniform())
+            if u < OUTLIER_TOUCHDOWN_TRIAL_P:
+                kind, rate = "touchdowns", max(rate, OUTLIER_TOUCHDOWNS_PER_MIN)
+            elif u < OUTLIER_TOUCHDOWN_TRIAL_P + OUTLIER_STEADY_TRIAL_P:
+                kind, scale = "steady", scale * OUTLIER_STEADY_SCALE
+        fields[f"sway_scale_{side}"] = round(scale, 4)
+        fields[f"touchdowns_per_min_{side}"] = rate
+        self.trials.append((side, task, kind))
+        return fields

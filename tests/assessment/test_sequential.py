@@ -1,0 +1,71 @@
+"""The adaptive single-leg design's boundaries (station/assessment/sequential.py) on the pure statistics."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from station.assessment import protocols, sequential as sq, verdicts as vd
+
+DESIGN = sq.Design()
+
+
+def test_the_design_is_the_protocols_and_the_verdicts():
+    block = next(s for s in protocols.get("single-leg").steps if isinstance(s, protocols.AdaptiveStance))
+    assert block.sequential() == DESIGN
+    assert (DESIGN.alpha_interim, DESIGN.alpha_final) == (vd.ADAPTIVE_ALPHA_INTERIM, vd.ADAPTIVE_ALPHA_FINAL)
+    assert DESIGN.futility_alpha == vd.ADAPTIVE_FAMILY_ALPHA == 0.04
+    assert 200 * math.tanh(DESIGN.target_log_ratio / 2) == pytest.approx(25.0)
+
+
+def test_each_boundary_against_the_t_quantiles():
+    se, df = 0.05, 6.0
+    t_int, t_fut = stats.t.ppf(1 - 0.001 / 2, df), stats.t.ppf(1 - 0.04 / 2, df)
+    # efficacy: just beyond the interim boundary names a side, just inside does not
+    assert sq.look(DESIGN, pairs=4, log_ratio=1.001 * t_int * se, log_se=se, df=df).decision is sq.Decision.EFFICACY
+    inside = sq.look(DESIGN, pairs=4, log_ratio=0.999 * t_int * se, log_se=se, df=df)
+    assert inside.decision is sq.Decision.CONTINUE  # 0.25 > d + half-width: +-25 % is not excluded
+    # futility: 0 inside the 96 % interval and its far end inside +-25 % (log ratio 0.2513)
+    d = 0.2513 - 1.01 * t_fut * se
+    assert d < t_fut * se  # holds 0
+    fut = sq.look(DESIGN, pairs=4, log_ratio=d, log_se=se, df=df)
+    assert fut.decision is sq.Decision.FUTILITY and fut.alpha == 0.04
+    assert fut.ci_high == pytest.approx(d + t_fut * se) and fut.si_ci_pct[1] < 25.0
+    assert sq.look(DESIGN, pairs=4, log_ratio=0.2513 - 0.99 * t_fut * se, log_se=se, df=df).decision \
+        is sq.Decision.CONTINUE
+    # an interval inside +-25 % that excludes 0 at 96 % but not at the interim level: no futility stop (its
+    # verdict could not say "no detectable asymmetry" at 96 %); the next look decides
+    small = sq.look(DESIGN, pairs=4, log_ratio=1.2 * t_fut * 0.02, log_se=0.02, df=df)
+    assert small.decision is sq.Decision.CONTINUE
+    # the last look: the final level, never futility
+    last = sq.look(DESIGN, pairs=6, log_ratio=0.0, log_se=0.01, df=10.0)
+    assert last.decision is sq.Decision.LAST and last.alpha == 0.039
+    with pytest.raises(ValueError, match="no look is planned after 2 pairs"):
+        sq.look(DESIGN, pairs=2, log_ratio=0.0, log_se=0.1, df=2.0)
+
+
+def test_welch_df_against_scipy():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 0.05, 4), rng.normal(0, 0.25, 6)
+    df = sq.welch_df(a.var(ddof=1), a.size, b.var(ddof=1), b.size)
+    t = (b.mean() - a.mean()) / math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    p = 2 * stats.t.sf(abs(t), df)
+    assert p == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-9)
+
+
+def test_monte_carlo_family_error_power_and_time():
+    # the pure statistics of the block: 3000 sessions per condition, each leg's CV drawn from 5-25 %
+    rng = np.random.default_rng(2026)
+    null = sq.simulate(DESIGN, sessions=3000, true_si_pct=0.0, welch=False, rng=rng)
+    assert null.named <= 0.04 + 2.6 * math.sqrt(0.04 * 0.96 / 3000)  # family error rate 4 % at most
+    assert null.futility > 0.25 and null.mean_pairs < 5.6  # healthy patients stop early for futility
+    assert null.covered >= 0.95
+    plain = sq.simulate(sq.Design(futility=False), sessions=3000, true_si_pct=0.0, welch=False,
+                        rng=np.random.default_rng(2026))
+    assert null.named <= plain.named and plain.mean_pairs > 5.95  # futility only removes false positives
+    target = sq.simulate(DESIGN, sessions=3000, true_si_pct=25.0, cv_pct=(10.0, 10.0), welch=False, rng=rng)
+    plain = sq.simulate(sq.Design(futility=False), sessions=3000, true_si_pct=25.0, cv_pct=(10.0, 10.0), welch=False,
+                        rng=np.random.default_rng(7))
+    assert target.futility < 0.04  # at the target itself, futility rarely stops (at most 2 % per look)
+    assert plain.named - target.named < 0.04  # so the power lost to futility is small
