@@ -233,23 +233,17 @@ class TrialWatch:
 
     def _recorded(self, since_s: float) -> tuple[np.ndarray, np.ndarray, float]:
         """The recorded frames from ``since_s`` on: ``(counts, t_s, elapsed_s)``, ``t_s`` on the recording's
-        board time (frame index / rate) and ``elapsed_s`` its duration read after the frames.
+        board time (the board's own clock from the first recorded frame) and ``elapsed_s`` the recording's
+        duration read after the frames.
 
-        The frames are numbered by the recording's frame count, read before and after the snapshot (again,
-        a few times, while frames arrive in between), so a board that runs ahead of this look cannot shift
-        the times.
+        The frames are dated by the board's clock, not by when this look happens, so a board that runs ahead
+        of the look cannot shift the times -- and a source whose samples come irregularly (the Wii Balance
+        Board reports on change, about 80 of a nominal 100 per second) is dated as exactly as a regular one.
         """
-        r, rate = self.r, self.rate
-        for _ in range(5):
-            n = int(r.acq.recording_frames)
-            want = max(n - int(since_s * rate), 0)
-            win = r.acq.snapshot(want / rate + 1.0)
-            if int(r.acq.recording_frames) == n:
-                break
-        elapsed = float(r.acq.recording_duration_s)
-        counts = win.counts[-want:] if want else win.counts[:0]
-        t_s = (n - len(counts) + np.arange(len(counts))) / rate
-        return counts, t_s, elapsed
+        win = self.r.acq.recording_window(since_s)
+        elapsed = float(self.r.acq.recording_duration_s)
+        t_s = np.asarray(win.device_s, dtype=float)
+        return win.counts, t_s, max(elapsed, float(t_s[-1]) if len(t_s) else 0.0)
 
     def _since_cue(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """The recorded frames since the cue: ``(total_n, cop_ml_mm, t_s, elapsed_s)`` (see ``_recorded``)."""
@@ -450,8 +444,7 @@ class TrialStep(StepRun):
         need = max(int(analysis.REFERENCE_S * rate), 2)
         goal = r.acq.frames_total + need - r.acq.recording_frames
         r.wait(lambda: r.acq.recording_frames >= need, step_s=lambda: r.frames_step_s(goal))
-        n = r.acq.recording_frames
-        counts = r.acq.snapshot(n / rate + 1.0).counts[-n:][:need]
+        counts = r.acq.recording_window(0.0).counts[:need]
         min_load = analysis.min_load_n(r.body_mass_kg())
         ml, _, total = r.calibration.cop_mm(counts, threshold_n=analysis.cop_gate_n(r.body_mass_kg()))
         return analysis.reference_ml(total, ml, min_load=min_load)

@@ -84,39 +84,46 @@ class LiveWindow:
         Raw per-corner values fl, fr, bl, br (in the source's value unit).
     status : uint8 (n,)
         Status bytes (saturation / timeout bits).
+    device_s : float64 (n,)
+        The board's own clock (unwrapped, s): the time base of a recording (``recording_start_s``), exact
+        for a source whose samples come irregularly (the Wii Balance Board reports on change).
     """
 
     t_s: np.ndarray
     counts: np.ndarray
     status: np.ndarray
+    device_s: np.ndarray | None = None
 
 
 class _Ring:
-    """Fixed-capacity ring of (t_s, counts, status)."""
+    """Fixed-capacity ring of (t_s, counts, status, device_s)."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.t_s = np.zeros(capacity)
+        self.device_s = np.zeros(capacity)
         self.counts = np.zeros((capacity, 4), dtype=np.int32)
         self.status = np.zeros(capacity, dtype=np.uint8)
         self.total = 0
 
-    def push(self, t_s, counts, status) -> None:
+    def push(self, t_s, counts, status, device_s) -> None:
         n = len(t_s)
         if n >= self.capacity:
             t_s, counts, status = t_s[-self.capacity :], counts[-self.capacity :], status[-self.capacity :]
+            device_s = device_s[-self.capacity :]
             self.total += n - self.capacity
             n = self.capacity
         idx = (self.total + np.arange(n)) % self.capacity
         self.t_s[idx] = t_s
         self.counts[idx] = counts
         self.status[idx] = status
+        self.device_s[idx] = device_s
         self.total += n
 
     def last(self, n: int) -> LiveWindow:
         n = min(n, self.total, self.capacity)
         idx = (self.total - n + np.arange(n)) % self.capacity
-        return LiveWindow(self.t_s[idx], self.counts[idx], self.status[idx])
+        return LiveWindow(self.t_s[idx], self.counts[idx], self.status[idx], self.device_s[idx])
 
 
 class Acquisition:
@@ -236,8 +243,22 @@ class Acquisition:
             win = self._ring.last(int(seconds * self.source_info.nominal_rate_hz * self._rate_margin) + 2)
         if len(win.t_s):
             keep = win.t_s > win.t_s[-1] - seconds
-            win = LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep])
+            win = LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep], win.device_s[keep])
         return win
+
+    def recording_window(self, since_s: float = 0.0) -> LiveWindow:
+        """The recorded frames from ``since_s`` (s of the board's own clock into the recording) on, as far
+        as the ring holds them; ``device_s`` is relative to the recording's first frame. Dated by the board,
+        not by the host: exact for a board that runs ahead of the reader and for irregular sources."""
+        with self._lock:
+            rec, ring = self._rec, self._ring
+            if ring is None or rec is None or rec.first_s is None:
+                return LiveWindow(np.zeros(0), np.zeros((0, 4), np.int32), np.zeros(0, np.uint8), np.zeros(0))
+            first_s = rec.first_s
+            win = ring.last(rec.frames)
+        device_s = win.device_s - first_s
+        keep = device_s >= since_s - 1e-9
+        return LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep], device_s[keep])
 
     @property
     def quality(self) -> dict:
@@ -341,7 +362,7 @@ class Acquisition:
         if rec is not None:
             rec.add_link_counts(update.link_counts)
         for chunk in update.chunks:
-            self._ring.push(chunk.host_s, chunk.frames["counts"], chunk.frames["status"])
+            self._ring.push(chunk.host_s, chunk.frames["counts"], chunk.frames["status"], chunk.device_s)
             if rec is not None:
                 rec.add(chunk, unix0_s=self._unix0, now_s=now)
         if update.failure is not None:

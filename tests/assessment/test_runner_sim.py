@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from station.assessment import protocols, scoring, verdicts as vd
+from station.assessment.results import Verdict
 from station.board.protocol import CMD_SIM_SCENE, encode_command
+from station.report.wording import verdict_sentence
 
 from .simsession import run_protocol, truth_metrics
 
@@ -283,7 +285,8 @@ def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_pa
     assert looks[1].text.startswith("Decided after 4 trials per leg: no detectable asymmetry, and none as large as ±25 %")
     verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
     assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
-    assert -25.0 < verdict["ci_low"] <= 0.0 <= verdict["ci_high"] < 25.0 and "(96 % CI" in verdict["text"]
+    assert -25.0 < verdict["ci_low"] <= 0.0 <= verdict["ci_high"] < 25.0 and verdict["level"] == pytest.approx(0.96)
+    assert "96 % CI" in verdict_sentence(Verdict.from_dict(verdict))  # the futility look's own level, worded
     # a symmetric patient whose trials vary by 25 %: no look can exclude +-25 %, so it runs to the maximum
     run = run_protocol(protocol, data_dir=tmp_path / "var", seed=4,
                        sim_subject={"preset": "healthy", **STEADY, "trial_cv_pct": 25.0})
