@@ -385,10 +385,12 @@ def run(args) -> int:
         scores = session.scores or {}
         minutes = scores.get("minutes", runner.patient_minutes)
         _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
+        from station.report.wording import patient_time_text
+
         _say(f"Protocol time: {minutes:.1f} min of patient time.")
         blocks = scores.get("minutes_by_block") or {}
         if blocks:
-            _say("  by block: " + ", ".join(f"{name} {value:.1f} min" for name, value in blocks.items()) + ".")
+            _say(patient_time_text(minutes, blocks))
         for line in _summary(scores):
             _say(line)
         if args.report:

@@ -220,6 +220,21 @@ def block_title(block: str) -> str:
     return BLOCK_TITLES.get(block) or block.replace("/", ", ").replace("_", " ").capitalize()
 
 
+#: the patient-time blocks that are not scoring blocks (``scores["minutes_by_block"]``)
+TIME_BLOCK_TITLES = {"setup": "set-up", "practice": "practice trials", "primer": "guided primer",
+                     "rdl": "single-leg RDL"}
+
+
+def patient_time_text(minutes, minutes_by_block: dict | None = None) -> str:
+    """``"Patient time: 24.3 min (set-up 0.1, practice trials 1.1, single-leg stance, baseline 6.8, ...)"``:
+    everything the patient did, on the board's clock; ``""`` when the session did not record it."""
+    if not isinstance(minutes, (int, float)) or not math.isfinite(minutes):
+        return ""
+    parts = [f"{TIME_BLOCK_TITLES.get(k) or block_title(k).lower()} {v:.1f}" for k, v in (minutes_by_block or {}).items()
+             if isinstance(v, (int, float))]
+    return f"Patient time: {minutes:.1f} min" + (f" ({', '.join(parts)} min)" if parts else "") + "."
+
+
 def stance_label(key: str) -> str:
     """``"baseline/eyes_open"`` -> ``"Baseline"``; ``"post_primer/eyes_closed"`` -> ``"After primer, eyes closed"``."""
     phase, _, condition = key.partition("/")

@@ -71,6 +71,7 @@ def test_report_pages_render_and_show_the_verdicts_and_values(primer_session, tm
     assert (f"Recordings the verdicts rest on: {len(scored)} trials, {scored_frames} frames, 0 lost "
             f"(0.00 %), 0 gaps") in flat
     assert "at most 1 % lost frames" in flat and "1 trial failed" in flat
+    assert "Patient time" not in flat  # this session was stored without the runner: no time to state
     # page 2: the per-side values of the results tables
     results = pages[1]
     left, right = stance["sides"]["left"], stance["sides"]["right"]
@@ -166,3 +167,24 @@ def test_a_board_stuck_at_10_sps_is_named_in_the_report(tmp_path):
     text = " ".join(_text(pdf, layout=False).split())
     assert "rate_low (trials #1): the board delivered 10.1 frames/s against its nominal 80 Hz" in text
     assert "RATE tied low gives 10 SPS" in text
+
+
+def test_page_one_states_the_patient_time_of_each_block(tmp_path):
+    """A session run by the runner on the virtual board: page 1 states its patient time, block by block, as
+    the runner stored it on the board's clock."""
+    from station.assessment import protocols
+    from station.assessment.virtual_session import run_protocol
+    from station.store import Store
+
+    with Store.open(tmp_path / "data") as store:
+        protocol = protocols.get("single-leg", trials_per_side=2, duration_s=10.0, exclude_s=2.0)
+        run = run_protocol(protocol, store=store, seed=4, sim_subject={"preset": "healthy"})
+        scores = store.get_session(run.session_id).scores
+        pdf = write_session_report(store, run.session_id, tmp_path / "report.pdf")
+    blocks = scores["minutes_by_block"]
+    assert list(blocks) == ["setup", "practice", "stance/baseline/eyes_open"]
+    assert sum(blocks.values()) == pytest.approx(scores["minutes"], abs=1e-9)
+    flat = " ".join(_text(pdf, layout=False).split("\f")[0].split())
+    assert (f"Patient time: {scores['minutes']:.1f} min (set-up {blocks['setup']:.1f}, practice trials "
+            f"{blocks['practice']:.1f}, single-leg stance, baseline {blocks['stance/baseline/eyes_open']:.1f} min).") in flat
+

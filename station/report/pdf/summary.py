@@ -89,6 +89,10 @@ def first_pages(model, st, width) -> list:
     quality = _quality_line(model)
     if quality:
         story += [Spacer(1, 4), p(quality, st["small"])]
+    stored = data.session.scores or {}
+    patient_time = w.patient_time_text(stored.get("minutes"), stored.get("minutes_by_block"))
+    if patient_time:
+        story += [Spacer(1, 2), p(patient_time, st["small"])]
     story.append(PageBreak())  # page 1 is the summary; the per-side results follow on their own page
     stance_tables = [t for t in results.side_tables if t.key.startswith("stance/")]
     for t in stance_tables:
