@@ -21,7 +21,7 @@ primer" or as an asymmetry.
 Invalid settings (no trials, no repetitions, negative durations...) raise ``ValueError`` before
 anything is recorded.
 
-The builders below give the clinic's defaults (DESIGN §1, §9); every number is a keyword argument,
+The builders below give the clinic's defaults; every number is a keyword argument,
 so a clinic (or a test) changes a protocol without changing code::
 
     protocols.get("single-leg", trials_per_side=3, duration_s=30.0, exclude_s=5.0)

@@ -53,7 +53,6 @@ class RunState(str, enum.Enum):
     ABORTED = "aborted"
 
 
-RUNNER_STATES = tuple(s.value for s in RunState)
 
 
 
@@ -202,7 +201,6 @@ class Runner:
         self.state = RunState.IDLE
         self.session_id: int | None = None
         self.calibration_id: int | None = None
-        self.trial_states: dict[int, str] = {}
         self.scores: dict | None = None
         self.recording = False
         self.patient_s = 0.0

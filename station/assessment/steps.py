@@ -380,7 +380,6 @@ class TrialStep(StepRun):
         tid = r.store.add_trial(sid, task=step.task, side=step.side, phase=step.phase, condition=condition,
                                 step=step.label, status="queued", repeat_of=self.repeat_of)
         self.trial_id = tid
-        r.trial_states[tid] = "queued"
         meta = {
             "session_id": sid, "trial_id": tid, "patient_id": r.patient.id, "task": step.task, "side": step.side,
             "phase": step.phase, "condition": condition, "step": step.label, "protocol": r.protocol.name,
@@ -390,12 +389,10 @@ class TrialStep(StepRun):
             r.pause(r.rest_s, "Rest on both feet.")
         except Aborted:
             r.store.update_trial(tid, status="aborted", reason="stopped by the operator")
-            r.trial_states[tid] = "aborted"
             raise
         info = r.acq.info
         r.store.update_trial(tid, status="running", started=r.now_iso(), calibration_id=r.calibration_id,
                              board=info.to_dict() if info else None, meta=meta)
-        r.trial_states[tid] = "running"
         self._path = r.store.journal_path(session_id=sid, trial_id=tid)
         r.acq.begin_recording(self._path, meta, calibration=r.calibration.to_dict())
         r.recording = True
@@ -482,7 +479,6 @@ class TrialStep(StepRun):
         for k, rep in enumerate(result.rep_metrics, start=1):
             r.store.set_metrics(tid, rep, rep=k)
         self._path.unlink(missing_ok=True)  # safely in the database now
-        r.trial_states[tid] = result.status
         self.status, self.reason = result.status, result.reason
         self.failure = result.failure
         if self.error is None:

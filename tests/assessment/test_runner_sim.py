@@ -220,7 +220,7 @@ def test_a_link_gap_inside_a_trial_fails_it_and_it_is_repeated(tmp_path):
 
 
 def test_lost_frames_above_the_limit_fail_the_trial_with_the_quality_reason_and_it_is_repeated(tmp_path):
-    """Issue 12 item 5 end to end: burst loss (whole frames) in the first trial, a clean link afterwards."""
+    """End to end: burst loss (whole frames) in the first trial, a clean link afterwards."""
     from station.board.protocol import DATA_FRAME_SIZE
     from station.board.virtual import FaultSpec
 
