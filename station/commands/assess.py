@@ -387,10 +387,7 @@ def run(args) -> int:
         _say(f"\nSession #{session_id} ({session.protocol}) {session.status}; stored in {store.path}.")
         from station.report.wording import patient_time_text
 
-        _say(f"Protocol time: {minutes:.1f} min of patient time.")
-        blocks = scores.get("minutes_by_block") or {}
-        if blocks:
-            _say(patient_time_text(minutes, blocks))
+        _say(patient_time_text(minutes, scores.get("minutes_by_block")))
         for line in _summary(scores):
             _say(line)
         if args.report:

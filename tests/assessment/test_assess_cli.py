@@ -32,7 +32,7 @@ def test_assess_sim_runs_stores_and_reports(tmp_path):
     assert "Stand on your LEFT leg, eyes open, hands on hips." in out
     assert "Session #1 (single-leg) finished" in out
     assert "Single-leg stance, baseline: not enough valid trials" in out  # one trial per leg
-    assert "Protocol time: " in out and "Balance score 0-100" in out
+    assert "Patient time: " in out and "(set-up " in out and "Balance score 0-100" in out
     assert out.strip().splitlines()[-1] == "NO-QT"
     assert "Traceback" not in proc.stderr
     with Store.open(tmp_path / "data") as store:
@@ -89,13 +89,14 @@ def test_assess_creates_a_patient_named_007_and_finds_names_and_ids(tmp_path, ca
 
 
 def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeypatch, capsys):
-    """``--sim`` runs a free-running board: the board may run ahead of the runner's thread at any moment.
+    """The board may run ahead of the runner's look at any moment (a busy host descheduling the runner's
+    thread; a board streaming faster than it is read).
 
     The runner must not then date the stance start by a board time older than the frames it looked
     at, or it ends the recording before the analysed trial's end ("the recording stopped 7.8 s into a
     8 s trial") and repeats a trial the patient did well. The race is forced here: the first time the
-    runner reads frames after each cue, the board first runs 2 s ahead (a busy host descheduling the
-    runner's thread does the same).
+    runner reads the recording after each cue, the lockstep board first runs 2 s further than the
+    runner's clock (and stays ahead).
     """
     import json
     import time
@@ -104,7 +105,7 @@ def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeyp
     from station.board.protocol import CMD_SIM_SCENE
 
     armed = {"cue": False, "runs_ahead": 0}
-    send, snapshot = acq_mod.Acquisition.send_command, acq_mod.Acquisition.snapshot
+    send, window = acq_mod.Acquisition.send_command, acq_mod.Acquisition.recording_window
 
     def send_command(self, data):
         if data[3] == CMD_SIM_SCENE:
@@ -112,18 +113,21 @@ def test_fast_sim_session_fails_no_trial_for_a_short_recording(tmp_path, monkeyp
             armed["cue"] = subject.get("stance") in ("left", "right")
         return send(self, data)
 
-    def run_ahead_snapshot(self, seconds):
+    def run_ahead_window(self, since_s=0.0):
         if armed["cue"]:
             armed["cue"] = False
+            paced = self.transport  # the lockstep virtual board of assess --sim
             goal = self.frames_total + int(2.0 * self.info.nominal_rate_hz)
+            with paced.cond:
+                paced.lockstep_s += 2.0
             deadline = time.monotonic() + 30.0
             while self.frames_total < goal and time.monotonic() < deadline:
                 time.sleep(0.001)
             armed["runs_ahead"] += 1
-        return snapshot(self, seconds)
+        return window(self, since_s)
 
     monkeypatch.setattr(acq_mod.Acquisition, "send_command", send_command)
-    monkeypatch.setattr(acq_mod.Acquisition, "snapshot", run_ahead_snapshot)
+    monkeypatch.setattr(acq_mod.Acquisition, "recording_window", run_ahead_window)
     rc = main(["--data-dir", str(tmp_path / "data"), "assess", "--sim", "--patient", "Runner 8", "--body-mass", "70",
                "--protocol", "single-leg", "--trials", "1", "--practice", "0", "--seconds", "8", "--exclude", "2"])
     out = capsys.readouterr().out
