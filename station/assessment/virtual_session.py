@@ -35,14 +35,16 @@ GAINS_COUNTS_PER_N = (55.0, 54.0, 56.0, 55.5)
 OFFSETS_COUNTS = (1200, -2100, 3050, 480)
 
 
-class PacedTransport(VirtualTransport):
-    """A non-realtime virtual transport that never runs ahead of ``lockstep_s`` (board time)."""
+class _Lockstep:
+    """A virtual board that never runs ahead of ``lockstep_s`` (board time): the runner's
+    :class:`LockstepClock` moves ``lockstep_s`` and waits on ``cond`` for the board to reach it."""
 
-    def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25, engaged: bool = True):
-        super().__init__(board, realtime=False, chunk_s=chunk_s)
-        #: board time the board may run to; None: not yet in lockstep (a plain non-realtime transport, e.g.
-        #: for the calibration wizard, which paces the board itself)
-        self.lockstep_s: float | None = board.time_s if engaged else None
+    board: VirtualBoard | VirtualWiiBoard
+
+    def _init_lockstep(self, *, engaged: bool) -> None:
+        #: board time the board may run to; None: not in lockstep (a plain non-realtime board, e.g. for the
+        #: calibration wizard, which paces the board itself, or a real-time demonstration)
+        self.lockstep_s: float | None = self.board.time_s if engaged else None
         self.reads = 0
         self.cond = threading.Condition()
 
@@ -51,46 +53,54 @@ class PacedTransport(VirtualTransport):
         with self.cond:
             if self.lockstep_s is None:
                 self.lockstep_s = self.board.time_s
+
+    def _lockstep_step(self) -> bool:
+        """One read's worth of the board (at most ``chunk_s``, never beyond ``lockstep_s``); False when it
+        has to wait for the clock."""
+        with self.cond:
+            self.reads += 1
+            self.cond.notify_all()
+            ahead = self.lockstep_s - self.board.time_s
+        if ahead > 1e-9:
+            self._advance(min(self.chunk_s, ahead))
+            return True
+        time.sleep(0.0002)
+        return False
+
+
+class PacedTransport(_Lockstep, VirtualTransport):
+    """A non-realtime virtual transport in lockstep with the runner's clock (see :class:`_Lockstep`)."""
+
+    def __init__(self, board: VirtualBoard, *, chunk_s: float = 0.25, engaged: bool = True):
+        super().__init__(board, realtime=False, chunk_s=chunk_s)
+        self._init_lockstep(engaged=engaged)
+        self._bytes = b""
+
+    def _advance(self, seconds: float) -> None:
+        self._bytes = self.board.advance(seconds)
 
     def _step(self, timeout_s: float) -> bytes:
         if self.lockstep_s is None:
             return super()._step(timeout_s)
-        with self.cond:
-            self.reads += 1
-            self.cond.notify_all()
-            ahead = self.lockstep_s - self.board.time_s
-        if ahead > 1e-9:
-            return self.board.advance(min(self.chunk_s, ahead))
-        time.sleep(0.0002)
-        return b""
+        self._bytes = b""
+        self._lockstep_step()
+        return self._bytes
 
 
-class PacedWiiDevice(VirtualWiiDevice):
-    """The virtual Wii Balance Board's device, never running ahead of ``lockstep_s`` (as :class:`PacedTransport`)."""
+class PacedWiiDevice(_Lockstep, VirtualWiiDevice):
+    """The virtual Wii Balance Board's device in lockstep with the runner's clock (see :class:`_Lockstep`)."""
 
     def __init__(self, board: VirtualWiiBoard, *, chunk_s: float = 0.25):
         super().__init__(board, realtime=False, chunk_s=chunk_s)
-        self.lockstep_s: float | None = board.time_s
-        self.reads = 0
-        self.cond = threading.Condition()
+        self._init_lockstep(engaged=True)
 
-    def engage(self) -> None:
-        """From now on the board runs only as far as ``lockstep_s`` (starting where it is)."""
-        with self.cond:
-            if self.lockstep_s is None:
-                self.lockstep_s = self.board.time_s
+    def _advance(self, seconds: float) -> None:
+        self.board.advance(seconds)
 
     def wait_readable(self, timeout_s: float) -> bool:
         if self.lockstep_s is None:  # released from lockstep (a real-time demonstration)
             return super().wait_readable(timeout_s)
-        with self.cond:
-            self.reads += 1
-            self.cond.notify_all()
-            ahead = self.lockstep_s - self.board.time_s
-        if ahead > 1e-9:
-            self.board.advance(min(self.chunk_s, ahead))
-        else:
-            time.sleep(0.0002)
+        self._lockstep_step()
         return bool(self.board.pending_events)
 
 
