@@ -71,14 +71,14 @@ def test_the_history_tab_keeps_the_criterion_the_clinician_sets(qtbot, store):
     from station.dashboard.history_view import HistoryView
     from station.report.history import Criterion, patient_history
 
-    from .history_data import build_rehab_history
+    from .history_data import CRITERION_BY_VISIT, build_rehab_history
 
     pid, _ = build_rehab_history(store)
     view = HistoryView(store)
     qtbot.addWidget(view)
     view.show_patient(store.get_patient(pid))
     statuses = [view.table.item(r, 5).text() for r in range(view.table.rowCount())]
-    assert statuses == [h["criterion"] for h in patient_history(store, pid)] == ["not met"] * 3 + ["met"] * 2
+    assert statuses == [h["criterion"] for h in patient_history(store, pid)] == CRITERION_BY_VISIT
     view.max_si.setValue(8.0)
     view.ci_within.setValue(12.0)
     assert Criterion.load(store.data_dir) == Criterion(8.0, 12.0)

@@ -33,7 +33,7 @@ def test_mean_interval_is_the_t_interval_of_the_trial_mean():
 def test_history_follows_the_stored_headline_verdicts(tmp_path):
     from station.store import Store
 
-    from tests.dashboard.history_data import DATES, build_rehab_history
+    from tests.dashboard.history_data import CRITERION_BY_VISIT, DATES, build_rehab_history
 
     with Store.open(tmp_path / "data") as store:
         pid, ids = build_rehab_history(store)
@@ -46,7 +46,7 @@ def test_history_follows_the_stored_headline_verdicts(tmp_path):
             assert h["interval"] == v.interval and h["level"] == pytest.approx(0.96)
             left = scores["stance"]["baseline/eyes_open"]["sides"]["left"]["mean_velocity_ml_mm_s"]
             assert h["sides"]["left"][0] == left["mean"]
-        assert [h["criterion"] for h in history] == ["not met", "not met", "not met", "met", "met"]
+        assert [h["criterion"] for h in history] == CRITERION_BY_VISIT
         # a stricter criterion turns the fourth visit (SI +7 %, interval up to +15 %) undecided
         strict = patient_history(store, pid, criterion=Criterion(max_si_pct=8.0, ci_within_pct=12.0))
         assert strict[3]["criterion"] == "undecided"
