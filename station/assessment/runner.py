@@ -90,9 +90,14 @@ class RealClock(Clock):
 
 
 class FastClock(Clock):
-    """Timers finish at once: ``sleep`` advances the clock and only yields the CPU briefly."""
+    """Timers finish at once: ``sleep`` advances the clock and only yields the CPU briefly.
 
-    def __init__(self, *, yield_s: float = 0.001):
+    The yield is long enough for the board's reader and the UI to run between two looks: with 1 ms the
+    runner's looks took the interpreter lock from a free-running virtual board, and a dashboard session
+    that takes 13 s took 4 minutes with another process on the second core.
+    """
+
+    def __init__(self, *, yield_s: float = 0.005):
         self._t = 0.0
         self._yield_s = yield_s
 
