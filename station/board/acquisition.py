@@ -122,7 +122,17 @@ class _Ring:
 
     def last(self, n: int) -> LiveWindow:
         n = min(n, self.total, self.capacity)
+        return self.take((self.total - n + np.arange(n)) % self.capacity)
+
+    def last_since(self, n: int, device_s: float) -> LiveWindow:
+        """Of the last ``n`` frames, those whose device time is at least ``device_s``: only the device times
+        of the ``n`` are read to choose them, so a look at the newest seconds of a long recording copies
+        those seconds, not the recording."""
+        n = min(n, self.total, self.capacity)
         idx = (self.total - n + np.arange(n)) % self.capacity
+        return self.take(idx[self.device_s[idx] >= device_s])
+
+    def take(self, idx: np.ndarray) -> LiveWindow:
         return LiveWindow(self.t_s[idx], self.counts[idx], self.status[idx], self.device_s[idx])
 
 
@@ -255,10 +265,8 @@ class Acquisition:
             if ring is None or rec is None or rec.first_s is None:
                 return LiveWindow(np.zeros(0), np.zeros((0, 4), np.int32), np.zeros(0, np.uint8), np.zeros(0))
             first_s = rec.first_s
-            win = ring.last(rec.frames)
-        device_s = win.device_s - first_s
-        keep = device_s >= since_s - 1e-9
-        return LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep], device_s[keep])
+            win = ring.last_since(rec.frames, first_s + since_s - 1e-9)
+        return LiveWindow(win.t_s, win.counts, win.status, win.device_s - first_s)
 
     @property
     def quality(self) -> dict:
