@@ -24,6 +24,10 @@ from station.dashboard.results_views import _set_row, _table, metric_heading
 CRITERION_COLOURS = {"met": theme.GOOD, "not met": theme.BAD, "undecided": theme.MUTED}
 
 
+#: the asymmetry chart's title before a patient is chosen; with visits it names the levels they carry
+SI_TITLE = "Asymmetry per visit (SI with its interval)"
+
+
 def _plot(title: str, ylabel: str) -> pg.PlotWidget:
     plot = pg.PlotWidget(background="w")
     plot.setTitle(title, color="#202020", size="12pt")
@@ -82,10 +86,11 @@ class HistoryView(QWidget):
         self.summary.setFont(theme.font(theme.LARGE_PT, bold=True))
         self.summary.setWordWrap(True)
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.si_plot = _plot("Asymmetry per visit (SI with its interval)", "SI (%), + = right sways more")
-        from station.report.history import SWAY_METRIC
+        self.si_plot = _plot(SI_TITLE, "SI (%), + = right sways more")
+        from station.report.history import SIDE_LEVEL, SWAY_METRIC
+        from station.report.wording import level_text
 
-        self.sway_plot = _plot(f"{metric_heading(SWAY_METRIC)} per leg (mean, 95 % interval)",
+        self.sway_plot = _plot(f"{metric_heading(SWAY_METRIC)} per leg (mean, {level_text(SIDE_LEVEL)} interval)",
                                metric_heading(SWAY_METRIC))
         self.sway_plot.addLegend(offset=(-10, 10))
         self.table = _table(["visit", "date", "asymmetry (interval)", "LEFT leg", "RIGHT leg", "criterion"])
@@ -136,9 +141,10 @@ class HistoryView(QWidget):
     def redraw(self, *_) -> None:
         from station.report.history import SWAY_METRIC, patient_history
         from station.dashboard.results_views import metric_text
-        from station.report.wording import range_text, verdict_estimate
+        from station.report.wording import level_text, range_text, verdict_estimate
 
         self.si_plot.clear()
+        self.si_plot.setTitle(SI_TITLE, color="#202020", size="12pt")
         self.sway_plot.clear()
         self.table.setRowCount(0)
         if self.patient is None:
@@ -162,6 +168,12 @@ class HistoryView(QWidget):
                                          brush=pg.mkBrush(*colour), pen=pg.mkPen(None))
             self.si_plot.addItem(region)
         si = [h["measure"] == "SI" for h in history]
+        # each visit's interval is that session's headline test, at its own level (an adaptive block that
+        # stopped at an interim look: 99.9 %): the title names every level shown, the table each visit's
+        levels = sorted({h["level"] for h, ok in zip(history, si) if ok and h["level"]})
+        if levels:
+            self.si_plot.setTitle(f"Asymmetry per visit (SI with its {' or '.join(map(level_text, levels))} interval)",
+                                  color="#202020", size="12pt")
         _errors(self.si_plot, x[si], [h["estimate"] for h, ok in zip(history, si) if ok],
                 [h["ci_low"] for h, ok in zip(history, si) if ok], [h["ci_high"] for h, ok in zip(history, si) if ok],
                 "#303030", "SI")

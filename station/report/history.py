@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 #: the per-side sway shown across visits
 SWAY_METRIC = "mean_velocity_ml_mm_s"
+#: level of each leg's interval of its trial mean (the history's lower chart)
+SIDE_LEVEL = 0.95
 #: the stance block the history follows
 HISTORY_BLOCK = "stance/baseline/eyes_open"
 #: where the clinic's criterion is kept, in the station's data directory
@@ -90,7 +92,7 @@ def _num(v) -> float:
         return math.nan
 
 
-def mean_interval(summary, confidence: float = 0.95) -> tuple[float, float, float]:
+def mean_interval(summary, confidence: float = SIDE_LEVEL) -> tuple[float, float, float]:
     """``(mean, low, high)``: the t interval of a trial mean from a per-side :class:`Summary`."""
     from station.assessment.stats import t_quantile
 

@@ -78,7 +78,14 @@ def test_the_history_tab_keeps_the_criterion_the_clinician_sets(qtbot, store):
     qtbot.addWidget(view)
     view.show_patient(store.get_patient(pid))
     statuses = [view.table.item(r, 5).text() for r in range(view.table.rowCount())]
-    assert statuses == [h["criterion"] for h in patient_history(store, pid)] == CRITERION_BY_VISIT
+    history = patient_history(store, pid)
+    assert statuses == [h["criterion"] for h in history] == CRITERION_BY_VISIT
+    # each chart says the level of the intervals it draws: the visits' headline test, the legs' trial means
+    levels = {h["level"] for h in history}
+    assert levels == {0.96}
+    assert view.si_plot.getPlotItem().titleLabel.text == "Asymmetry per visit (SI with its 96 % interval)"
+    assert view.sway_plot.getPlotItem().titleLabel.text.endswith("per leg (mean, 95 % interval)")
+    assert [view.table.item(r, 2).text().endswith("96 % CI") for r in range(5)] == [True] * 5
     view.max_si.setValue(8.0)
     view.ci_within.setValue(12.0)
     assert Criterion.load(store.data_dir) == Criterion(8.0, 12.0)

@@ -101,7 +101,7 @@ def history_pages(model, st, width, criterion=None) -> list:
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
     from station.report.figures import history_figure
-    from station.report.history import SWAY_METRIC, Criterion, patient_history
+    from station.report.history import SIDE_LEVEL, SWAY_METRIC, Criterion, patient_history
 
     data = model.data
     criterion = criterion or Criterion.load(data.store.data_dir)
@@ -116,7 +116,7 @@ def history_pages(model, st, width, criterion=None) -> list:
              Paragraph(esc(f"Baseline single-leg stance, eyes open, of every session of this patient up to this "
                             f"one. Top: the asymmetry index with the interval of that session's headline test (its "
                             f"level in the table); bottom: each leg's {sway.label} "
-                            f"({sway.unit}), mean of the trials with its 95 % interval. Return-to-sport criterion: "
+                            f"({sway.unit}), mean of the trials with its {w.level_text(SIDE_LEVEL)} interval. Return-to-sport criterion: "
                             f"{criterion.text}."), st["small"]),
              image(history_figure(history, max_si_pct=criterion.max_si_pct, ci_within_pct=criterion.ci_within_pct,
                                    sway_label=f"{sway.label} ({sway.unit})"), width), Spacer(1, 4)]
