@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--board", default="reference-400x300", metavar="GEOMETRY",
                    help="sensor geometry: reference-400x300 (default) or wii-balance-board")
     p.add_argument("--faults", default=None, metavar="SPEC",
-                   help="e.g. corrupt=0.01,drop=0.001,burst=0.01:64,disconnect=12:2,reboot=20,dead=fr,saturate=bl,timeout=br")
+                   help="e.g. corrupt=0.01,drop=0.001,burst=0.01:64,disconnect=12:2,reboot=20,dead=fr,saturate=bl,timeout=br "
+                        "(disconnect=+3:1.5: 3 s after the first start command)")
     p.add_argument("--seconds", type=float, default=None, metavar="S", help="stop after S seconds (default: until interrupted)")
     p.add_argument("--link", default=None, metavar="PATH", help="also create the symlink PATH to the device")
     p.add_argument("--truth", default=None, metavar="FILE", help="write the ground truth (.npz) on exit")

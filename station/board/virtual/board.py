@@ -13,6 +13,7 @@ the current boot happens at ``t_boot + k / (rate_hz * (1 + clock_ppm 1e-6))`` an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import struct
@@ -146,6 +147,7 @@ class VirtualBoard:
         #: False while no host has the port open (set by the pty server): what the board sends then
         #: goes nowhere, and its frames are flagged not intact in the ground truth
         self.host_attached = True
+        self._wire_bytes = 0
         meta = {
             "seed": self.seed, "rate_hz": self.rate_hz, "clock_ppm": self.clock_ppm, "board_id": f"{self._board_id:08X}",
             "board": self.board.name, "positions_mm": self.board.positions.tolist(),
@@ -231,6 +233,11 @@ class VirtualBoard:
             self._replies += P.encode_info_frame(self.info)
         elif kind in (P.CMD_START, P.CMD_STOP):
             self._streaming = kind == P.CMD_START
+            if self._streaming and self.faults.disconnects_after_start:  # the first start fixes their times
+                self.faults = dataclasses.replace(
+                    self.faults, disconnects_after_start=(),
+                    disconnects=self.faults.disconnects + tuple((self._t_s + t, d)
+                                                                for t, d in self.faults.disconnects_after_start))
             self._truth.add_events([{"t_s": self._t_s, "kind": "start" if self._streaming else "stop"}])
             self._ack(kind, P.ACK_OK)
         elif kind == P.CMD_SET_BOARD_ID:
@@ -348,15 +355,30 @@ class VirtualBoard:
             self._t_s = t_end
             offsets_arr = np.asarray(offsets, dtype=np.int64)
             on_wire = offsets_arr >= 0
-            wire, intact_on_wire = self._byte_faults.apply(bytes(out), offsets_arr[on_wire])
+            wire, intact_on_wire, ends = self._byte_faults.apply(bytes(out), offsets_arr[on_wire])
             if chunks and self._truth.enabled:
                 forged = np.concatenate([c.pop("forged") for c in chunks])
                 truth = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
                 intact = np.zeros(len(offsets_arr), dtype=bool)
                 intact[on_wire] = intact_on_wire
                 intact &= ~forged  # what reached the wire is not the true frame
-                self._truth.append(intact=intact, **truth)
+                wire_end = np.full(len(offsets_arr), -1, np.int64)
+                wire_end[on_wire] = self._wire_bytes + ends
+                self._truth.append(intact=intact, wire_end=wire_end, **truth)
+            self._wire_bytes += len(wire)
             return wire
+
+    @property
+    def wire_bytes(self) -> int:
+        """Bytes the board has put on the wire since it was made (everything :meth:`advance` returned)."""
+        return self._wire_bytes
+
+    def host_lost(self, start: int, end: int) -> int:
+        """Wire bytes ``start`` to ``end`` (counted as :attr:`wire_bytes`) never reached the host: a pty closed
+        before the host read them, or a full pty buffer. Their frames become not intact in the ground truth, so
+        the truth stays exact however slow the host is. Returns how many intact frames that touched."""
+        with self._lock:
+            return self._truth.mark_lost(start, end)
 
     def _breaks(self):
         for t0, d in self.faults.disconnects:

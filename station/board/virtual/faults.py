@@ -5,7 +5,9 @@ Spec: comma-separated ``key=value`` items (keys may repeat where a list makes se
     corrupt=P        each byte on the wire is altered (XOR with a random non-zero value) with probability P
     drop=P           each byte is lost with probability P
     burst=P:N        at each data frame, with probability P, N consecutive bytes are lost from its first byte on
-    disconnect=T:D   the link goes away at simulation time T s for D s (repeatable)
+    disconnect=T:D   the link goes away at simulation time T s for D s (repeatable); ``+T`` counts from the
+                     first start command instead (a host that takes long to start still sees the disconnect
+                     T s into its stream)
     reboot=T         the board resets at T s: sequence and clock restart, info frame, streaming resumes (repeatable)
     dead=CELL[@T]    the cell gives no signal from T s on (stuck at its zero-load reading, no noise)
     saturate=CELL[@T]  the cell reads the positive 24-bit rail with its saturation status bit
@@ -53,6 +55,7 @@ class FaultSpec:
     burst_p: float = 0.0
     burst_bytes: int = 0
     disconnects: tuple = ()  # ((t_s, duration_s), ...)
+    disconnects_after_start: tuple = ()  # ((s after the first start command, duration_s), ...)
     reboots: tuple = ()  # (t_s, ...)
     dead: tuple = ()  # (CellFault, ...)
     saturate: tuple = ()
@@ -80,7 +83,7 @@ class FaultSpec:
         """
         if spec is None or not str(spec).strip() or str(spec).strip() == "none":
             return cls()
-        values: dict = {"disconnects": [], "reboots": [], "dead": [], "saturate": [], "timeout": [], "forge": [], "reflashes": []}
+        values: dict = {"disconnects": [], "disconnects_after_start": [], "reboots": [], "dead": [], "saturate": [], "timeout": [], "forge": [], "reflashes": []}
         for item in str(spec).split(","):
             item = item.strip()
             if not item:
@@ -106,7 +109,8 @@ class FaultSpec:
                     t_s, d_s = float(t), float(d)
                     if t_s < 0 or d_s <= 0:
                         raise ValueError
-                    values["disconnects"].append((t_s, d_s))
+                    relative = t.strip().startswith("+")
+                    values["disconnects_after_start" if relative else "disconnects"].append((t_s, d_s))
                 elif key == "forge":
                     t, _, kind = value.partition(":")
                     kind = kind or "counts"
@@ -139,7 +143,8 @@ class FaultSpec:
                     values[key].append(CellFault(CHANNELS.index(name), float(at) if at else 0.0))
             except (ValueError, TypeError):
                 raise StationError(f"malformed fault '{item}'; expected e.g. {_EXAMPLES[key]}.") from None
-        for key in ("disconnects", "reboots", "dead", "saturate", "timeout", "forge", "reflashes"):
+        for key in ("disconnects", "disconnects_after_start", "reboots", "dead", "saturate", "timeout", "forge",
+                    "reflashes"):
             values[key] = tuple(sorted(values[key], key=lambda v: v if not isinstance(v, CellFault) else v.start_s))
         return cls(text=str(spec).strip(), **values)
 
@@ -171,8 +176,9 @@ class ByteFaults:
         self.bytes_corrupted = 0
         self.bytes_dropped = 0
 
-    def apply(self, buf: bytes, frame_offsets: np.ndarray) -> tuple[bytes, np.ndarray]:
-        """Damage ``buf``; return the bytes that reach the wire and, per data frame, whether it is intact.
+    def apply(self, buf: bytes, frame_offsets: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """Damage ``buf``; return the bytes that reach the wire, per data frame whether it is intact, and per
+        data frame the offset in the returned bytes just after its last byte (where it ends on the wire).
 
         Parameters
         ----------
@@ -184,7 +190,7 @@ class ByteFaults:
         n = len(buf)
         offsets = np.asarray(frame_offsets, dtype=np.int64)
         if not self.spec.any_byte_faults or n == 0:
-            return bytes(buf), np.ones(len(offsets), dtype=bool)
+            return bytes(buf), np.ones(len(offsets), dtype=bool), offsets + DATA_FRAME_SIZE
         data = np.frombuffer(bytes(buf), dtype=np.uint8).copy()
         damaged = np.zeros(n, dtype=bool)
         keep = np.ones(n, dtype=bool)
@@ -213,4 +219,5 @@ class ByteFaults:
             intact = ~damaged[idx].any(axis=1)
         else:
             intact = np.ones(0, dtype=bool)
-        return data[keep].tobytes(), intact
+        ends = np.cumsum(keep)[offsets + DATA_FRAME_SIZE - 1] if len(offsets) else offsets
+        return data[keep].tobytes(), intact, ends

@@ -15,7 +15,8 @@ without reading, the pty buffer fills and further bytes are dropped and counted.
 Closing a pty discards whatever the host has not read yet, although the ground truth already says
 those frames reached the wire. So before a disconnect (or the end) closes the pty, the server waits
 until the host has read everything written so far (at most ``DRAIN_TIMEOUT_S``; bytes still unread
-then are counted as dropped) — the cable is pulled after the last frame the truth calls intact.
+then are counted as dropped, and the ground truth marks their frames not intact) — the truth stays exact
+however slowly the host reads.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class _Pty:
         self.link = link
         self.dropped_bytes = 0
         self.attached = False
+        #: position in the board's wire stream just after the last byte written here
+        self.stream_end = 0
         if link is not None:
             _replace_symlink(link, self.path)
 
@@ -72,20 +75,22 @@ class _Pty:
         self.attached = True
         return data
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
+        """Write ``data``; returns how many of its bytes the pty took (the rest are dropped and counted)."""
         view = memoryview(data)
         while view:
             try:
                 n = os.write(self.master, view)
             except BlockingIOError:
                 self.dropped_bytes += len(view)
-                return
+                break
             except OSError as exc:
                 if exc.errno in (errno.EIO, errno.EAGAIN):
                     self.dropped_bytes += len(view)
-                    return
+                    break
                 raise
             view = view[n:]
+        return len(data) - len(view)
 
     def unread(self) -> int:
         """Bytes written to the master that the host has not read yet (0 when nobody has the port open)."""
@@ -101,7 +106,7 @@ class _Pty:
         finally:
             os.close(fd)
 
-    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> int:
         """Wait until the host has read everything written (closing the master would discard it)."""
         deadline = time.monotonic() + timeout_s
         # The kernel moves written bytes to the slave's input queue a moment later (a work queue), so
@@ -117,11 +122,12 @@ class _Pty:
         if left:
             logger.warning("virtual board: the host left %d bytes unread on %s; they are lost", left, self.path)
             self.dropped_bytes += left
+        return left
 
-    def close(self, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
-        """Close the pty (after the host has read what was written) and remove the link."""
-        if drain_timeout_s > 0:
-            self.drain(drain_timeout_s)
+    def close(self, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+        """Close the pty (after the host has read what was written) and remove the link; returns how many
+        written bytes the host had not read (closing discarded them)."""
+        left = self.drain(drain_timeout_s) if drain_timeout_s > 0 else self.unread()
         try:
             os.close(self.master)
         except OSError:
@@ -132,6 +138,26 @@ class _Pty:
                     self.link.unlink()
             except OSError:
                 pass
+        return left
+
+
+def _send(pty: _Pty, board: VirtualBoard, out: bytes) -> None:
+    """Write ``out``, the newest bytes of the board's wire stream; what the pty cannot take is lost to the host
+    and said so in the ground truth."""
+    end = board.wire_bytes
+    taken = pty.write(out)
+    if taken < len(out):
+        board.host_lost(end - len(out) + taken, end)
+    pty.stream_end = end
+
+
+def _close(pty: _Pty, board: VirtualBoard) -> int:
+    """Close ``pty``; the bytes the host had not read are lost and said so in the ground truth. Returns the
+    bytes this pty dropped in all."""
+    left = pty.close()
+    if left:
+        board.host_lost(pty.stream_end - left, pty.stream_end)
+    return pty.dropped_bytes
 
 
 def _replace_symlink(link: Path, target: str) -> None:
@@ -211,10 +237,9 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
             out = board.advance(max(0.0, target - board.time_s))
             if pty is not None and not board.link_up:
                 if out:
-                    pty.write(out)
+                    _send(pty, board, out)
                 logger.info("virtual board: link down, closing %s", pty.path)
-                pty.close()
-                dropped += pty.dropped_bytes
+                dropped += _close(pty, board)
                 pty = None
                 board.host_attached = False  # nobody can have the next pty open yet
             elif pty is None and board.link_up:
@@ -224,12 +249,11 @@ def serve(board: VirtualBoard, *, link=None, seconds: float | None = None, realt
                 if on_ready:
                     on_ready(pty.path)
             elif pty is not None and out:
-                pty.write(out)
+                _send(pty, board, out)
     finally:
         board.host_attached = True
         if pty is not None:
-            pty.close()
-            dropped += pty.dropped_bytes
+            dropped += _close(pty, board)
     if dropped:
         logger.warning("virtual board: %d bytes dropped because nobody read the pty", dropped)
     return {"device": last_path, "dropped_bytes": dropped}

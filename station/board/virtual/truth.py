@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from station.board.protocol import DATA_FRAME_SIZE
+
 logger = logging.getLogger(__name__)
 
 #: below this true total force (N) the true COP is NaN
@@ -104,15 +106,18 @@ class TruthRecorder:
         self.events: list[dict] = []
         self._chunks: list[dict] = []
         self._cache: GroundTruth | None = None
+        #: per frame, where it ends in the board's wire stream (bytes from the first one; -1: never sent)
+        self._wire_end: list[np.ndarray] = []
 
     def add_events(self, events: list[dict]) -> None:
         if events:
             self.events.extend(events)
             self._cache = None
 
-    def append(self, *, t_s, seq, t_us, counts, status, missed, forces_n, intact) -> None:
+    def append(self, *, t_s, seq, t_us, counts, status, missed, forces_n, intact, wire_end=None) -> None:
         if not self.enabled or len(t_s) == 0:
             return
+        self._wire_end.append(np.full(len(t_s), -1, np.int64) if wire_end is None else np.asarray(wire_end, np.int64))
         total = forces_n.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             cop = (forces_n @ self.positions_mm) / total[:, None]
@@ -120,6 +125,25 @@ class TruthRecorder:
         self._chunks.append(dict(t_s=t_s, seq=seq, t_us=t_us, counts=counts, status=status, missed=missed,
                                  forces_n=forces_n, total_n=total, cop_ml_mm=cop[:, 0], cop_ap_mm=cop[:, 1], intact=intact))
         self._cache = None
+
+    def mark_lost(self, start: int, end: int) -> int:
+        """Bytes ``start`` to ``end`` of the wire stream never reached the host (the board put them out, the
+        host side lost them): every frame with a byte in that range is not intact. Returns how many were."""
+        if not self.enabled or end <= start or not self._wire_end:
+            return 0
+        if len(self._wire_end) > 1:
+            self._wire_end = [np.concatenate(self._wire_end)]
+        ends = self._wire_end[0]
+        hit = (ends > start) & (ends - DATA_FRAME_SIZE < end)
+        if not hit.any():
+            return 0
+        self.snapshot()  # one chunk, so the flags can be cleared in place
+        # a copy: a snapshot handed out earlier keeps what it said then
+        intact = self._chunks[0]["intact"] = self._chunks[0]["intact"].copy()
+        lost = int(np.count_nonzero(intact[hit]))
+        intact[hit] = False
+        self._cache = None
+        return lost
 
     def snapshot(self) -> GroundTruth:
         if self._cache is None:

@@ -99,6 +99,22 @@ def test_disconnect_loses_frames_and_the_transport_reconnects():
     assert bad == 0 and [k for k, _ in others] == [P.TYPE_ACK, P.TYPE_ACK]
 
 
+def test_a_disconnect_after_start_counts_from_the_first_start_command():
+    assert FaultSpec.parse("disconnect=+3:1.5,disconnect=2:1").disconnects_after_start == ((3.0, 1.5),)
+    vb = VirtualBoard(seed=0, faults="disconnect=+1.0:0.5")
+    vb.advance(4.0)  # a host that takes 4 s to start: the link stays up meanwhile
+    assert vb.link_up
+    vb.write(START)
+    vb.advance(2.0)
+    vb.write(START)  # a second start (after a reconnect) does not move it again
+    vb.advance(1.0)
+    t = vb.truth
+    gone = t.intact == 0
+    assert [(e["kind"], e["t_s"]) for e in t.events if e["kind"] in ("disconnect", "reconnect")] == [
+        ("disconnect", 5.0), ("reconnect", 5.5)]
+    assert t.t_s[gone].min() >= 5.0 and t.t_s[gone].max() < 5.5 and gone.sum() == 40
+
+
 def test_reconnect_times_out_with_link_lost():
     vb = VirtualBoard(seed=0, faults="disconnect=0.1:30")
     tr = VirtualTransport(vb, realtime=False)
