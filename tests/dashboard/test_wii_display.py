@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from .x_driver import grab_screen, run_driver, run_session
 from .xdisplay import Xvfb, missing_tools
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"X tools missing: {missing_tools()}")
@@ -30,7 +30,6 @@ SHOTS = ("wii-single-leg-running.png", "wii-live.png", "wii-results.png")
 
 
 def main(data_dir: str, out_dir: str) -> int:
-    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
 
     from station.assessment.runner import FastClock
@@ -56,14 +55,7 @@ def main(data_dir: str, out_dir: str) -> int:
         if name in done:
             return
         done[name] = None  # events keep arriving while the screen settles: one grab per picture
-        app.processEvents()
-        window.redraw(full=True)
-        QTest.qWait(400)  # the X server shows what Qt painted (a tab just switched to, the last redraw)
-        path = out / name
-        if not app.primaryScreen().grabWindow(0).save(str(path), "PNG"):
-            raise SystemExit(f"could not save {path}")
-        done[name] = path
-        print(path, flush=True)
+        done[name] = grab_screen(app, window, out / name, settle_ms=400)
 
     def on_event(event):
         if event.kind == "stance_start" and "RIGHT" in event.text:
@@ -79,9 +71,6 @@ def main(data_dir: str, out_dir: str) -> int:
             grab(SHOTS[1])  # corner loads, rate, statokinesigram
             window.tabs.setCurrentIndex(1)
 
-    def on_finished(session_id, scores):
-        QTimer.singleShot(300, finish)
-
     def finish():
         window.tabs.setCurrentWidget(window.scoreboard.parentWidget())
         QTest.qWait(300)
@@ -89,22 +78,7 @@ def main(data_dir: str, out_dir: str) -> int:
         window.close()
         app.quit()
 
-    def start_when_ready():
-        if not window.started:
-            QTimer.singleShot(200, start_when_ready)
-            return
-        QTest.qWait(300)
-        QTest.mouseClick(panel.start, Qt.LeftButton)
-
-    panel.signals.event.connect(on_event)
-    panel.session_finished.connect(on_finished)
-    QTimer.singleShot(200, start_when_ready)
-    QTimer.singleShot(240_000, app.quit)  # never hang a test run
-    try:
-        app.exec()
-    finally:
-        window.shutdown()
-        store.close()
+    run_session(app, window, store, on_event=on_event, finish=finish)
     return 0 if all(done.get(name) for name in SHOTS) else 1
 
 
@@ -113,10 +87,7 @@ def test_single_leg_session_live_on_the_virtual_wii_board_on_x(tmp_path):
 
     out = tmp_path / "shots"
     with Xvfb(width=1600, height=1000) as x:
-        proc = subprocess.run([sys.executable, "-m", "tests.dashboard.test_wii_display", str(tmp_path / "data"), str(out)],
-                              env=x.env(STATION_DATA_DIR=str(tmp_path / "data")), capture_output=True, text=True,
-                              timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        run_driver("tests.dashboard.test_wii_display", tmp_path / "data", out, x)
     keep = os.environ.get("STATION_SCREENSHOTS")
     for name in SHOTS:
         rgb = np.asarray(Image.open(out / name).convert("RGB"))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .x_driver import run_driver
 from .xdisplay import Xvfb, missing_tools, save_rgb_png, window_geometry
 
 if missing_tools() and os.environ.get("STATION_REQUIRE_X"):
@@ -129,10 +130,7 @@ def test_a_primer_session_on_the_x_display_running_results_and_history(tmp_path)
     X root grabbed while a post-primer trial counts down, on the results page, and on the History tab."""
     out = tmp_path / "shots"
     with Xvfb(width=1600, height=1000) as x:
-        proc = subprocess.run([sys.executable, "-m", "tests.dashboard.x_driver", str(tmp_path / "data"), str(out)],
-                              env=x.env(STATION_DATA_DIR=str(tmp_path / "data")), capture_output=True, text=True,
-                              timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        run_driver("tests.dashboard.x_driver", tmp_path / "data", out, x)
     from PIL import Image
 
     for name in ("x-display-protocol-running.png", "x-display-results.png", "x-display-history.png"):

@@ -11,6 +11,9 @@ the X server shows):
 - ``x-display-history.png``: the History tab of a patient with five weekly visits.
 
 Usage: ``python -m tests.dashboard.x_driver DATA_DIR OUT_DIR``; exit 0 when all three were written.
+
+The session plumbing (:func:`run_session`), the screen grab (:func:`grab_screen`) and the launch on an
+Xvfb (:func:`run_driver`) are shared with the Wii Balance Board's driver in ``test_wii_display.py``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,62 @@ import sys
 from pathlib import Path
 
 
-def main(data_dir: str, out_dir: str) -> int:
+def grab_screen(app, window, path: Path, *, settle_ms: int = 0) -> Path:
+    """Redraw the window, let the X server show it (``settle_ms`` of Qt's loop), save the X root as PNG."""
+    from PySide6.QtTest import QTest
+
+    app.processEvents()
+    window.redraw(full=True)
+    if settle_ms:
+        QTest.qWait(settle_ms)  # the X server shows what Qt painted (a tab just switched to, the last redraw)
+    else:
+        app.processEvents()
+    if not app.primaryScreen().grabWindow(0).save(str(path), "PNG"):
+        raise SystemExit(f"could not save {path}")
+    print(path, flush=True)
+    return path
+
+
+def run_session(app, window, store, *, on_event, finish, prepare=None) -> None:
+    """Click Start once the window's board is up (``prepare(panel)`` first), call ``on_event`` for every
+    runner event and ``finish`` 0.3 s after the session ends; run Qt's loop until it quits (at most
+    240 s, never hanging a test run), then shut the window and the store down."""
     from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+
+    panel = window.protocol
+
+    def start_when_ready():
+        if not window.started:
+            QTimer.singleShot(200, start_when_ready)
+            return
+        if prepare is not None:
+            prepare(panel)
+        QTest.qWait(300)
+        QTest.mouseClick(panel.start, Qt.LeftButton)
+
+    panel.signals.event.connect(on_event)
+    panel.session_finished.connect(lambda session_id, scores: QTimer.singleShot(300, finish))
+    QTimer.singleShot(200, start_when_ready)
+    QTimer.singleShot(240_000, app.quit)
+    try:
+        app.exec()
+    finally:
+        window.shutdown()
+        store.close()
+
+
+def run_driver(module: str, data_dir: Path, out_dir: Path, x) -> None:
+    """Run ``python -m module DATA_DIR OUT_DIR`` on the Xvfb ``x`` (xcb) and fail with its stderr."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", module, str(data_dir), str(out_dir)],
+                          env=x.env(STATION_DATA_DIR=str(data_dir)), capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def main(data_dir: str, out_dir: str) -> int:
     from PySide6.QtTest import QTest
 
     from station.assessment.runner import FastClock
@@ -42,23 +99,13 @@ def main(data_dir: str, out_dir: str) -> int:
     done: dict = {}
 
     def grab(name: str) -> None:
-        app.processEvents()
-        window.redraw(full=True)
-        app.processEvents()
-        path = out / name
-        if not app.primaryScreen().grabWindow(0).save(str(path), "PNG"):
-            raise SystemExit(f"could not save {path}")
-        done[name] = path
-        print(path, flush=True)
+        done[name] = grab_screen(app, window, out / name)
 
     def on_event(event):
         if (event.kind == "countdown" and "running" not in done and panel.step.text().find("post-primer") >= 0
                 and event.data.get("remaining_s", 99) <= 4):
             done["running"] = True
             grab("x-display-protocol-running.png")
-
-    def on_finished(session_id, scores):
-        QTimer.singleShot(300, lambda: finish())
 
     def finish():
         # the guided run opens the results page by itself at the end of the session
@@ -73,25 +120,12 @@ def main(data_dir: str, out_dir: str) -> int:
         window.close()
         app.quit()
 
-    def start_when_ready():
-        if not window.started:
-            QTimer.singleShot(200, start_when_ready)
-            return
+    def prepare(panel):
         panel.trials.setValue(3)
         panel.duration.setValue(10.0)
         panel.reps.setValue(3)
-        QTest.qWait(300)
-        QTest.mouseClick(panel.start, Qt.LeftButton)
 
-    panel.signals.event.connect(on_event)
-    panel.session_finished.connect(on_finished)
-    QTimer.singleShot(200, start_when_ready)
-    QTimer.singleShot(240_000, app.quit)  # never hang a test run
-    try:
-        app.exec()
-    finally:
-        window.shutdown()
-        store.close()
+    run_session(app, window, store, on_event=on_event, finish=finish, prepare=prepare)
     names = {"x-display-protocol-running.png", "x-display-results.png", "x-display-history.png"}
     return 0 if names <= set(done) else 1
 
