@@ -256,6 +256,23 @@ class Acquisition:
             win = LiveWindow(win.t_s[keep], win.counts[keep], win.status[keep], win.device_s[keep])
         return win
 
+    def board_window(self, seconds: float) -> LiveWindow:
+        """The last ``seconds`` of the board's own clock, ``t_s`` being that clock (``device_s``) since its
+        last restart: what a live view draws, so a virtual board run faster than real time shows its own
+        seconds (the host clock would squeeze them) and an irregular source its own sample times."""
+        with self._lock:
+            if self._ring is None:
+                return LiveWindow(np.zeros(0), np.zeros((0, 4), np.int32), np.zeros(0, np.uint8), np.zeros(0))
+            win = self._ring.last(int(seconds * self.source_info.nominal_rate_hz * self._rate_margin) + 2)
+        device = win.device_s
+        if len(device):
+            restarts = np.flatnonzero(np.diff(device) < 0)  # a rebooted board's clock starts again
+            first = int(restarts[-1]) + 1 if len(restarts) else 0
+            keep = np.arange(len(device)) >= first
+            keep &= device > device[-1] - seconds
+            win = LiveWindow(device[keep], win.counts[keep], win.status[keep], device[keep])
+        return win
+
     def recording_window(self, since_s: float = 0.0) -> LiveWindow:
         """The recorded frames from ``since_s`` (s of the board's own clock into the recording) on, as far
         as the ring holds them; ``device_s`` is relative to the recording's first frame. Dated by the board,

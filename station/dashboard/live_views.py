@@ -282,6 +282,8 @@ class LoadBars(QWidget):
         self.total = _elastic(QLabel("—"))
         self.total.setFont(theme.font(theme.STATE_PT, bold=True))
         self.split = _elastic(QLabel(""))
+        self.split.setToolTip("Body weight on the board, and the share of the load on its left cells (FL + BL) and "
+                              "right cells (FR + BR): on one leg, where that foot stands on the board")
         self.split.setFont(theme.font(theme.LARGE_PT))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -318,7 +320,7 @@ class LoadBars(QWidget):
             parts.append(f"{100.0 * total_kg / self.body_mass_kg:.0f} % body weight")
         left, right = float(kg[0] + kg[2]), float(kg[1] + kg[3])
         if total_kg > 5.0:
-            parts.append(f"Left {100 * left / total_kg:.0f} % · Right {100 * right / total_kg:.0f} %")
+            parts.append(f"cells L {100 * left / total_kg:.0f} % · R {100 * right / total_kg:.0f} %")
             self.split.setText("   ·   ".join(parts))
         else:
             self.split.setText("Board empty")

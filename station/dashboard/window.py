@@ -1,7 +1,8 @@
 """The main window: side panel (link state, patient, sessions) and the tabbed views.
 
 Redraws run on a :class:`QTimer` (``fps``, default 30) independent of the board's rate: each tick
-takes the newest ``trail_s`` of counts from the acquisition's ring buffer, calibrates them once and
+takes the newest ``trail_s`` of the board's own clock from the acquisition's ring buffer (``board_window``: a
+virtual board run faster than real time shows its own seconds), calibrates them once and
 hands the result to the visible views (a tick with no new frame draws nothing). Nothing on the UI
 thread reads a port, compiles a kernel or writes a file: start-up (numba warm-up, opening the board,
 calibrating the virtual board), the protocol runner, the calibration wizard and exports run in worker
@@ -271,7 +272,7 @@ class MainWindow(QMainWindow):
             return  # the link state above still shows for a board without a calibration
         patient = self.patients.patient
         body_mass = patient.body_mass_kg if patient is not None else None
-        window = acq.snapshot(self.trail_s)
+        window = acq.board_window(self.trail_s)
         newest = (page, float(window.t_s[-1]) if len(window.t_s) else None)
         if newest == self._drawn and not full:
             return  # no frame arrived since the last redraw (80 Hz board, link down): nothing changes
@@ -289,7 +290,7 @@ class MainWindow(QMainWindow):
         """The runner cued a new stance: the protocol page's trail and ellipse start afresh."""
         acq = self.link.acquisition
         if acq is not None:
-            latest = acq.snapshot(0.2).t_s
+            latest = acq.board_window(0.2).t_s
             self._protocol_trail_since_t_s = float(latest[-1]) if len(latest) else None
 
     # ------------------------------------------------------------------ protocol
