@@ -102,7 +102,8 @@ class Subject:
     bipedal_velocity_mm_s: float = 10.0
     single_leg_velocity_mm_s: float = 55.0
     ml_ap_ratio_bipedal: float = 0.8
-    ml_ap_ratio_single_leg: float = 1.1
+    # single leg: ML 46-49 against AP 58-65 mm/s (J Sports Sci Med 2018;17:174, table 2): ML/AP 0.71-0.84
+    ml_ap_ratio_single_leg: float = 0.8
     hip_drop_mm_left: float = 0.0
     hip_drop_mm_right: float = 0.0
     touchdowns_per_min_left: float = 0.0
