@@ -8,9 +8,9 @@ from scipy import signal
 
 from station.board import protocol as P
 from station.board.virtual import G_M_S2, Subject, VirtualBoard
-from station.core.cop import cop_from_forces, default_threshold_n
 from station.core.metrics import compute_metrics
 from station.errors import StationError
+from tests.core.scenarios import whole_test
 
 START = P.encode_command(P.CMD_START)
 
@@ -56,38 +56,17 @@ def test_sway_spectrum_is_low_frequency():
     assert 0.2 < f50 < 1.5 and f95 < 4.0  # quiet-stance COP power sits below a few Hz
 
 
-def _single_leg_trials(subject, *, seed, stances=8, stance_s=30.0, rest_s=5.0):
-    """Clinical-preset metrics of ``stances`` single-leg stances alternating legs on one virtual board,
-    each analysed over its span of board time from the raw counts through the board's own calibration."""
-    vb = VirtualBoard(seed=seed, rate_hz=80.0)
-    vb.write(START)
-    vb.set_subject(subject.replace(stance="both", task="quiet"))
-    vb.advance(3.0)
-    spans = []
-    for k in range(stances):
-        start = vb.time_s
-        vb.set_subject(subject.replace(stance=("left", "right")[k % 2], task="single_leg"))
-        vb.advance(stance_s)
-        spans.append((start, vb.time_s))
-        vb.set_subject(subject.replace(stance="both", task="quiet"))
-        vb.advance(rest_s)
-    truth = vb.truth
-    forces = (truth.counts - np.asarray(truth.meta["offsets_counts"])) / np.asarray(truth.meta["gains_counts_per_n"])
-    ml, ap, _ = cop_from_forces(forces, np.asarray(truth.meta["positions_mm"]), threshold_n=default_threshold_n(subject.body_mass_kg))
-    trials = []
-    for a, b in spans:
-        sel = (truth.t_s >= a) & (truth.t_s < b)
-        trials.append(compute_metrics(ml[sel], ap[sel], t_s=truth.t_s[sel], preset="clinical"))
-    return trials
-
-
 @pytest.mark.parametrize("seed", [0, 4])
 def test_healthy_single_leg_sway_is_ap_dominant_and_mostly_slow(seed):
     # Real single-leg stance sways more forward than sideways (AP velocity 1.2-1.3 x ML, J Sports Sci Med
     # 2018;17:174, table 2; RMS ML/AP 0.67 and 0.89 in the shared KINVENT export) and puts most of its
     # power below 0.5 Hz (60-69 %, median frequency ML 0.39-0.44 Hz, AP 0.25 Hz in that export). The
     # former one-resonance model (1.0 Hz) had RMS ML/AP 1.1, 28 % below 0.5 Hz, medians 0.7 Hz.
-    trials = _single_leg_trials(Subject.named("healthy"), seed=seed)
+    rec = whole_test(Subject.named("healthy"), sides=("left", "right") * 4, stance_s=30.0, bipedal_s=5.0, seed=seed)
+    trials = []
+    for start, end, _ in rec.stances:  # each stance over its span of board time, from the board's counts
+        sel = (rec.t_s >= start) & (rec.t_s < end)
+        trials.append(compute_metrics(rec.cop_ml_mm[sel], rec.cop_ap_mm[sel], t_s=rec.t_s[sel], preset="clinical"))
     mean = {k: np.mean([m[k] for m in trials]) for k in trials[0] if isinstance(trials[0][k], float)}
     assert mean["rms_ml_mm"] / mean["rms_ap_mm"] < 0.92
     assert 0.7 < mean["mean_velocity_ml_mm_s"] / mean["mean_velocity_ap_mm_s"] < 0.9
