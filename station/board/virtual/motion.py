@@ -4,7 +4,7 @@ Sway is filtered Gaussian noise: white noise through a damped second-order reson
 pendulum under ankle/hip control: ``f0`` 0.35 Hz bipedal) and a 4th-order 6 Hz Butterworth low-pass
 (muscle bandwidth). Single-leg sway is the sum of two such processes per axis, a slow drift of the COP
 over the foot and a faster corrective oscillation (:class:`SingleLegSway`, constants ``SINGLE_LEG_*``),
-AP-dominant as measured on real single-leg stance. Each process is normalised so that its sampled
+AP-dominant as measured on real single-leg stance; a single-leg RDL keeps one resonance (f0 1.0 Hz). Each process is normalised so that its sampled
 velocity has a standard deviation of 1 mm/s; the subject's target mean velocity ``V`` then sets the per-axis gains
 through ``E|v| = sqrt(pi/2) * sqrt((s_ml^2 + s_ap^2) / 2)`` (exact for an isotropic Gaussian).
 
@@ -59,6 +59,11 @@ SINGLE_LEG_DRIFT_ZETA = 0.4
 SINGLE_LEG_DRIFT_VELOCITY_SHARE = (0.15, 0.05)
 SINGLE_LEG_CORRECTIVE_F0_HZ = (1.7, 1.7)
 SINGLE_LEG_CORRECTIVE_ZETA = 0.5
+# The sway under a single-leg RDL keeps the former single-leg model (one resonance, ML/AP velocity 1.1): the
+# recording and the figures above are of quiet stance, and none of the COP during a hinge was found.
+SINGLE_LEG_RDL_F0_HZ = 1.0
+SINGLE_LEG_RDL_ZETA = 0.5
+SINGLE_LEG_RDL_ML_AP_RATIO = 1.1
 
 
 @functools.lru_cache(maxsize=64)
@@ -161,7 +166,7 @@ class _Pose:
     total_n: float = 0.0
     x_mm: float = 0.0
     y_mm: float = 0.0
-    gains: tuple = (0.0, 0.0, 0.0, 0.0)  # bipedal ML, bipedal AP, single ML, single AP
+    gains: tuple = (0.0,) * 6  # bipedal ML, bipedal AP, single-leg ML, AP, single-leg RDL ML, AP
 
 
 def _lognormal(z: float, cv_pct: float) -> float:
@@ -181,10 +186,17 @@ def _pose_of(subject: Subject | None, previous: _Pose, factor: float = 1.0) -> _
     else:
         x = half if subject.stance == "right" else -half
         r, v = subject.ml_ap_ratio_single_leg, subject.single_leg_velocity_mm_s
+        if subject.task == "rdl":
+            r = SINGLE_LEG_RDL_ML_AP_RATIO
         ml_scale = subject.side_value("sway_scale", subject.stance)
     s_ap = factor * v / (np.sqrt(np.pi / 2.0) * np.sqrt((1.0 + r * r) / 2.0))
     s_ml = r * s_ap * ml_scale
-    gains = (s_ml, s_ap, 0.0, 0.0) if subject.stance == "both" else (0.0, 0.0, s_ml, s_ap)
+    if subject.stance == "both":
+        gains = (s_ml, s_ap, 0.0, 0.0, 0.0, 0.0)
+    elif subject.task == "rdl":
+        gains = (0.0, 0.0, 0.0, 0.0, s_ml, s_ap)
+    else:
+        gains = (0.0, 0.0, s_ml, s_ap, 0.0, 0.0)
     return _Pose(subject.weight_n, x, subject.cop_ap_mm, gains)
 
 
@@ -207,7 +219,10 @@ class SubjectMotion:
     def __init__(self, fs_hz: float, rngs):
         self.fs_hz = float(fs_hz)
         self._bipedal = SwayProcess(fs_hz, f0_hz=0.35, zeta=0.6, rng=rngs[0])
-        self._single = SingleLegSway(fs_hz, rng=rngs[1])
+        # the single-leg RDL's sway keeps the single-leg generator (its draws as before); quiet single-leg
+        # stance draws from a generator spawned from it
+        self._single = SingleLegSway(fs_hz, rng=np.random.default_rng(rngs[1].bit_generator.seed_seq.spawn(1)[0]))
+        self._single_rdl = SwayProcess(fs_hz, f0_hz=SINGLE_LEG_RDL_F0_HZ, zeta=SINGLE_LEG_RDL_ZETA, rng=rngs[1])
         self._rng_touchdown = rngs[2]
         self._rng_rdl = rngs[3]
         # vertical force fluctuation of a standing person (COM accelerations, breathing): column 0 only
@@ -350,6 +365,7 @@ class SubjectMotion:
         n = len(t)
         sway_b = self._bipedal.step(n)
         sway_s = self._single.step(n)
+        sway_r = self._single_rdl.step(n)
         vertical = self._vertical.step(n)[:, 0]
         if n == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0), []
@@ -362,8 +378,8 @@ class SubjectMotion:
         y = f.y_mm + (to.y_mm - f.y_mm) * s
         g = [fa + (ta - fa) * s for fa, ta in zip(f.gains, to.gains)]
         env = self._envelope(t)
-        x = x + env * (g[0] * sway_b[:, 0] + g[2] * sway_s[:, 0])
-        y = y + env * (g[1] * sway_b[:, 1] + g[3] * sway_s[:, 1])
+        x = x + env * (g[0] * sway_b[:, 0] + g[2] * sway_s[:, 0] + g[4] * sway_r[:, 0])
+        y = y + env * (g[1] * sway_b[:, 1] + g[3] * sway_s[:, 1] + g[5] * sway_r[:, 1])
         subj = self.subject
         if subj is not None:
             if subj.stance != "both":
