@@ -44,8 +44,8 @@ def _same_metrics(stored: dict, fresh: dict):
 @pytest.fixture(scope="module")
 def weak_right_wii(tmp_path_factory):
     """A whole test of a weak-right virtual patient, 12 stances alternating legs, as a Wii Balance Board recorder file."""
-    # seed 3: six 15 s trials per leg do not always name the weak right leg (seeds 0-11 of the two-component
-    # single-leg sway: 10 of 12 named it, 0 and 6 did not; seed 3 gives SI +37 % [+19, +55])
+    # seed 3: six trials per leg do not always name the weak right leg (seeds 0-11 with the two-component
+    # single-leg sway: 10 of 12 named it, 0 and 6 did not; seed 3 gives SI +47 % [+26, +67])
     rec = whole_test(virtual.Subject.named("weak-right"), seed=3, sides=ALTERNATING_12)
     path = tmp_path_factory.mktemp("wii") / "whole_test.txt"
     write_wii_recorder(rec, path, seed=3)
