@@ -6,7 +6,8 @@ pendulum under ankle/hip control: ``f0`` 0.35 Hz bipedal) and a 4th-order 6 Hz B
 over the foot and a faster corrective oscillation (:class:`SingleLegSway`, constants ``SINGLE_LEG_*``),
 AP-dominant as measured on real single-leg stance; a single-leg RDL keeps one resonance (f0 1.0 Hz).
 Each process is normalised so that its sampled velocity has a standard deviation of 1 mm/s; the
-subject's target mean velocity ``V`` then sets the per-axis gains through ``E|v| = sqrt(pi/2) * sqrt((s_ml^2 + s_ap^2) / 2)`` (exact for an isotropic Gaussian).
+subject's target mean velocity ``V`` then sets the per-axis gains through
+``E|v| = sqrt(pi/2) * sqrt((s_ml^2 + s_ap^2) / 2)`` (exact for an isotropic Gaussian).
 
 On top of the sway: ramps for stepping on/off or changing stance (smoothstep over ``ramp_s``), free-foot
 touchdowns (Poisson; the floor takes 30-80 % of body weight for 0.2-1 s), a post-perturbation sway
