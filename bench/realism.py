@@ -5,11 +5,12 @@ twelve 30 s single-leg stances alternating legs (eyes open), 5 s on both feet be
 analysed with the clinical preset (100 Hz, 10 Hz low-pass, first 5 s excluded) from the board's raw
 counts through its hidden (oracle) calibration. The real recording is the shared KINVENT export (one
 30 s eyes-closed trial per leg, 250 Hz), analysed with the same preset. Printed per leg: mean velocity,
-ML/AP RMS, mean and median frequencies, the share of the spectrum below 0.5 Hz / 0.5-2 Hz / above 2 Hz
+ML/AP RMS, the ML/AP ratios of RMS and of mean velocity, mean and median frequencies, the share of the spectrum below 0.5 Hz / 0.5-2 Hz / above 2 Hz
 (ML and AP power together), and the trial-to-trial CV of the mean velocity within a session.
 
   nice .venv/bin/python bench/realism.py                      # 3 seeds per preset, under a minute
   nice .venv/bin/python bench/realism.py --seeds 10 --kinvent ../shared/data/kinvent/single_leg_balance_kinvent_export.csv
+  nice .venv/bin/python bench/realism.py --durations 20,30   # one table per stance duration (s)
 """
 
 from __future__ import annotations
@@ -64,31 +65,42 @@ def session(preset: str, seed: int, *, stances: int = 12, stance_s: float = 30.0
 
 def row(label: str, trials: list[dict], cv: float | None) -> str:
     vals = [np.mean([m[k] for m in trials]) for k in KEYS]
+    # ratios of the means over the trials (RMS ML / RMS AP, mean ML velocity / mean AP velocity)
+    rms_ratio = vals[1] / vals[2]
+    vel_ratio = np.mean([m["mean_velocity_ml_mm_s"] for m in trials]) / np.mean([m["mean_velocity_ap_mm_s"] for m in trials])
     shares = np.mean([band_shares(m) for m in trials], axis=0)
     cv_text = "—" if cv is None else f"{cv:.0f} %"
-    return (f"| {label} | {vals[0]:.0f} | {vals[1]:.1f} | {vals[2]:.1f} | {vals[3]:.2f} | {vals[4]:.2f} | {vals[5]:.2f} | "
-            f"{shares[0]:.0f} / {shares[1]:.0f} / {shares[2]:.0f} | {cv_text} |")
+    return (f"| {label} | {vals[0]:.0f} | {vals[1]:.1f} | {vals[2]:.1f} | {rms_ratio:.2f} | {vel_ratio:.2f} | {vals[3]:.2f} | "
+            f"{vals[4]:.2f} | {vals[5]:.2f} | {shares[0]:.0f} / {shares[1]:.0f} / {shares[2]:.0f} | {cv_text} |")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--kinvent", type=Path, default=DEFAULT_KINVENT)
+    ap.add_argument("--durations", default="30", help="stance durations (s), comma-separated: one table each (default 30)")
     args = ap.parse_args(argv)
-    print("| source, leg | mean velocity (mm/s) | RMS ML (mm) | RMS AP (mm) | mean freq. (Hz) | median freq. ML (Hz) | "
-          "median freq. AP (Hz) | power < 0.5 / 0.5-2 / > 2 Hz (%) | trial-to-trial CV of velocity |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for preset in ("healthy", "weak-right", "weak-left"):
-        per_side: dict = {"left": [], "right": []}
-        cvs: dict = {"left": [], "right": []}
-        for seed in range(args.seeds):
-            s = session(preset, seed)
+    durations = [float(d) for d in args.durations.split(",")]
+    for k, stance_s in enumerate(durations):
+        if k:
+            print()
+        if len(durations) > 1:
+            print(f"{stance_s:g} s stances:")
+        print("| source, leg | mean velocity (mm/s) | RMS ML (mm) | RMS AP (mm) | RMS ML/AP | velocity ML/AP | mean freq. (Hz) | "
+              "median freq. ML (Hz) | median freq. AP (Hz) | power < 0.5 / 0.5-2 / > 2 Hz (%) | trial-to-trial CV of velocity |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for preset in ("healthy", "weak-right", "weak-left"):
+            per_side: dict = {"left": [], "right": []}
+            cvs: dict = {"left": [], "right": []}
+            for seed in range(args.seeds):
+                s = session(preset, seed, stance_s=stance_s)
+                for side in ("left", "right"):
+                    v = np.array([m["mean_velocity_mm_s"] for m in s[side]])
+                    cvs[side].append(100.0 * v.std(ddof=1) / v.mean())
+                    per_side[side] += s[side]
             for side in ("left", "right"):
-                v = np.array([m["mean_velocity_mm_s"] for m in s[side]])
-                cvs[side].append(100.0 * v.std(ddof=1) / v.mean())
-                per_side[side] += s[side]
-        for side in ("left", "right"):
-            print(row(f"virtual {preset}, {side} ({args.seeds} sessions x 6 trials)", per_side[side], float(np.mean(cvs[side]))))
+                label = f"virtual {preset}, {side} ({args.seeds} sessions x 6 trials)"
+                print(row(label, per_side[side], float(np.mean(cvs[side]))))
     if args.kinvent.is_file():
         from station.readers.kinvent import read_kinvent
 

@@ -8,9 +8,10 @@ scenario start 5 s into the recording and come every 28 s (20 s on one leg, 8 s 
 finds is checked against that plan, leg by leg.
 
 Three stances per leg is a small sample for a left/right verdict: with realistic trial-to-trial variability a
-weak-right patient is not always named (on the Arduino board seeds 0 and 1 give "no detectable left/right
-difference", SI +33 % [-22, +82] and +34 % [-13, +78]; seed 2 gives "right less stable", +34 % [+19, +49]; on
-the Wii board seeds 0-2 name the right leg, seed 3 does not). The seeds are fixed.
+weak-right patient is not always named (on the Arduino board seeds 0 and 3 give "no detectable asymmetry", SI
++18 % [-71, +100] and +32 % [-25, +85]; seeds 1 and 2 give "right less stable", +44 % [+26, +61] and +34 % [+4,
++63]; on the Wii board seeds 0 and 2 name the right leg, +49 % [+4, +90] and +34 % [+8, +59], seeds 1 and 3 do
+not). The seeds are fixed.
 """
 
 from __future__ import annotations

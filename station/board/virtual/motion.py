@@ -1,10 +1,13 @@
 """The load a subject puts on the board over time: total vertical force and centre of pressure.
 
 Sway is filtered Gaussian noise: white noise through a damped second-order resonator (an inverted
-pendulum under ankle/hip control: ``f0`` 0.35 Hz bipedal, 1.0 Hz single-leg) and a 4th-order 6 Hz
-Butterworth low-pass (muscle bandwidth). Each process is normalised so that its sampled velocity has a
-standard deviation of 1 mm/s; the subject's target mean velocity ``V`` then sets the per-axis gains
-through ``E|v| = sqrt(pi/2) * sqrt((s_ml^2 + s_ap^2) / 2)`` (exact for an isotropic Gaussian).
+pendulum under ankle/hip control: ``f0`` 0.35 Hz bipedal) and a 4th-order 6 Hz Butterworth low-pass
+(muscle bandwidth). Single-leg sway is the sum of two such processes per axis, a slow drift of the COP
+over the foot and a faster corrective oscillation (:class:`SingleLegSway`, constants ``SINGLE_LEG_*``),
+AP-dominant as measured on real single-leg stance; a single-leg RDL keeps one resonance (f0 1.0 Hz).
+Each process is normalised so that its sampled velocity has a standard deviation of 1 mm/s; the
+subject's target mean velocity ``V`` then sets the per-axis gains through
+``E|v| = sqrt(pi/2) * sqrt((s_ml^2 + s_ap^2) / 2)`` (exact for an isotropic Gaussian).
 
 On top of the sway: ramps for stepping on/off or changing stance (smoothstep over ``ramp_s``), free-foot
 touchdowns (Poisson; the floor takes 30-80 % of body weight for 0.2-1 s), a post-perturbation sway
@@ -22,6 +25,7 @@ not depend on how the caller chunks time.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -40,49 +44,120 @@ MIN_JERK_PEAK_ACC = 5.773502691896258  # max of 60s - 180s^2 + 120s^3 on [0, 1]
 #: cycles scheduled for the ``steps`` task (about 25 min at the default timing)
 MAX_STEP_CYCLES = 150
 
+# Single-leg sway (see SingleLegSway). Two components, after the rambling / trembling decomposition of
+# the stabilogram (Zatsiorsky & Duarte, Motor Control 1999;3:28): a slow migration of the COP over the
+# foot ("drift": most of the amplitude, little of the velocity) and a faster corrective oscillation
+# around it (most of the velocity). The values, per axis (ML, AP), are not published figures: they were
+# fitted (bench/realism.py, clinical preset) so that a virtual healthy leg measures like the shared
+# KINVENT single-leg export (one athlete, 250 Hz): median frequency ML 0.39-0.44 Hz and AP 0.25 Hz,
+# 60-69 % of the ML + AP power below 0.5 Hz, 4-6 % above 2 Hz, RMS ML/AP 0.66-0.88, at the published
+# ML/AP velocity ratio (Subject.ml_ap_ratio_single_leg) and the velocity and RMS amplitude the virtual
+# patients had before (55-58 mm/s, combined RMS about 11 mm). The corrective oscillation had f0 1.0 Hz
+# alone; beside the drift it must be faster to keep that velocity without more amplitude.
+SINGLE_LEG_DRIFT_F0_HZ = (0.40, 0.23)
+SINGLE_LEG_DRIFT_ZETA = 0.4
+#: share of each axis's velocity variance carried by the drift (the rest: the corrective oscillation)
+SINGLE_LEG_DRIFT_VELOCITY_SHARE = (0.15, 0.05)
+SINGLE_LEG_CORRECTIVE_F0_HZ = (1.7, 1.7)
+SINGLE_LEG_CORRECTIVE_ZETA = 0.5
+# The sway under a single-leg RDL keeps the former single-leg model (one resonance, ML/AP velocity 1.1): the
+# recording and the figures above are of quiet stance, and none of the COP during a hinge was found.
+SINGLE_LEG_RDL_F0_HZ = 1.0
+SINGLE_LEG_RDL_ZETA = 0.5
+SINGLE_LEG_RDL_ML_AP_RATIO = 1.1
+
+
+@functools.lru_cache(maxsize=64)
+def _filter_and_scale(fs_hz: float, f0_hz: float, zeta: float, lowpass_hz: float, unit: str):
+    """Second-order sections of one sway filter (resonator + 4th-order Butterworth low-pass) and the
+    factor that gives its output a unit velocity (or amplitude) standard deviation for white input
+    (cached: every virtual board builds the same few filters)."""
+    w0 = 2 * np.pi * f0_hz
+    b, a = signal.bilinear([w0 * w0], [1.0, 2 * zeta * w0, w0 * w0], fs=fs_hz)
+    sos = np.vstack([signal.tf2sos(b, a), signal.butter(4, min(lowpass_hz, 0.4 * fs_hz), output="sos", fs=fs_hz)])
+    impulse = np.zeros(int(max(60.0, 40.0 / f0_hz) * fs_hz))
+    impulse[0] = 1.0
+    h = signal.sosfilt(sos, impulse)
+    if unit == "velocity":
+        scale = 1.0 / (np.sqrt(np.sum(np.diff(h) ** 2)) * fs_hz)  # unit velocity std (mm/s)
+    else:
+        scale = 1.0 / np.sqrt(np.sum(h**2))  # unit standard deviation
+    return sos, float(scale)
+
 
 class SwayProcess:
-    """Two independent axes of filtered noise with unit velocity (or, ``unit="amplitude"``, unit
+    """Independent columns of filtered noise with unit velocity (or, ``unit="amplitude"``, unit
     standard deviation); state kept between calls.
 
     Parameters
     ----------
     fs_hz : float
         Sample rate.
-    f0_hz, zeta : float
-        Resonator natural frequency and damping.
+    f0_hz, zeta : float or sequence of float
+        Resonator natural frequency and damping: one value for every column, or one per column.
     rng : numpy.random.Generator
         Source of the driving noise (used by this process only).
+    columns : int
+        Number of output columns (default 2: ML, AP).
     """
 
-    def __init__(self, fs_hz: float, *, f0_hz: float, zeta: float, rng: np.random.Generator, lowpass_hz: float = 6.0,
-                 unit: str = "velocity"):
-        w0 = 2 * np.pi * f0_hz
-        b, a = signal.bilinear([w0 * w0], [1.0, 2 * zeta * w0, w0 * w0], fs=fs_hz)
-        sos = np.vstack([signal.tf2sos(b, a), signal.butter(4, min(lowpass_hz, 0.4 * fs_hz), output="sos", fs=fs_hz)])
-        impulse = np.zeros(int(max(60.0, 40.0 / f0_hz) * fs_hz))
-        impulse[0] = 1.0
-        h = signal.sosfilt(sos, impulse)
-        self._sos = sos
-        if unit == "velocity":
-            self._scale = 1.0 / (np.sqrt(np.sum(np.diff(h) ** 2)) * fs_hz)  # unit velocity std (mm/s)
-        else:
-            self._scale = 1.0 / np.sqrt(np.sum(h**2))  # unit standard deviation
-        self._zi = np.zeros((sos.shape[0], 2, 2))
+    def __init__(self, fs_hz: float, *, f0_hz, zeta, rng: np.random.Generator, lowpass_hz: float = 6.0,
+                 unit: str = "velocity", columns: int = 2):
+        f0s = np.broadcast_to(np.asarray(f0_hz, dtype=float), (columns,))
+        zetas = np.broadcast_to(np.asarray(zeta, dtype=float), (columns,))
+        pairs = list(zip(f0s.tolist(), zetas.tolist()))
+        self._shared = len(set(pairs)) == 1  # one filter for every column: filtered together
+        filters = [_filter_and_scale(float(fs_hz), f0, z, float(lowpass_hz), unit) for f0, z in (pairs[:1] if self._shared else pairs)]
+        self._sos = [f[0].copy() for f in filters]  # sosfilt wants writable sections; the cache keeps its own
+        self._scale = np.array([f[1] for f in filters])
+        self._zi = [np.zeros((sos.shape[0], 2, columns if self._shared else 1)) for sos in self._sos]
+        self._columns = columns
         self._rng = rng
         # generated ahead in fixed blocks (the noise does not depend on the scene): fewer filter calls,
         # and the same samples however the caller chunks time
         self._block = max(64, int(fs_hz))
-        self._buffer = np.zeros((0, 2))
+        self._buffer = np.zeros((0, columns))
+
+    def step(self, n: int) -> np.ndarray:
+        """The next ``n`` samples, shape (n, columns) (mm, velocity std 1 mm/s per column)."""
+        while len(self._buffer) < n:
+            noise = self._rng.standard_normal((self._block, self._columns))
+            if self._shared:
+                out, self._zi[0] = signal.sosfilt(self._sos[0], noise, axis=0, zi=self._zi[0])
+                out = out * self._scale[0]
+            else:
+                out = np.empty_like(noise)
+                for k, sos in enumerate(self._sos):
+                    col, self._zi[k] = signal.sosfilt(sos, noise[:, k:k + 1], axis=0, zi=self._zi[k])
+                    out[:, k] = col[:, 0] * self._scale[k]
+            self._buffer = np.concatenate([self._buffer, out])
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+class SingleLegSway:
+    """Single-leg sway, ML and AP: a slow drift of the COP over the foot plus a faster corrective
+    oscillation around it, each axis with its own parameters (the constants ``SINGLE_LEG_*``).
+
+    Both parts are unit-velocity processes; the drift carries ``SINGLE_LEG_DRIFT_VELOCITY_SHARE`` of
+    each axis's velocity variance, so the sum still has a velocity standard deviation of 1 mm/s per
+    axis and the subject's target mean velocity keeps its meaning. One generator, four columns drawn
+    together (drift ML, drift AP, corrective ML, corrective AP): the output does not depend on how the
+    caller chunks time.
+    """
+
+    def __init__(self, fs_hz: float, *, rng: np.random.Generator):
+        self._process = SwayProcess(
+            fs_hz, rng=rng, columns=4,
+            f0_hz=(*SINGLE_LEG_DRIFT_F0_HZ, *SINGLE_LEG_CORRECTIVE_F0_HZ),
+            zeta=(SINGLE_LEG_DRIFT_ZETA, SINGLE_LEG_DRIFT_ZETA, SINGLE_LEG_CORRECTIVE_ZETA, SINGLE_LEG_CORRECTIVE_ZETA))
+        share = np.asarray(SINGLE_LEG_DRIFT_VELOCITY_SHARE, dtype=float)
+        self._weights = np.concatenate([np.sqrt(share), np.sqrt(1.0 - share)])
 
     def step(self, n: int) -> np.ndarray:
         """The next ``n`` samples, shape (n, 2): columns ML, AP (mm, velocity std 1 mm/s)."""
-        while len(self._buffer) < n:
-            noise = self._rng.standard_normal((self._block, 2))
-            out, self._zi = signal.sosfilt(self._sos, noise, axis=0, zi=self._zi)
-            self._buffer = np.concatenate([self._buffer, out * self._scale])
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        return out
+        parts = self._process.step(n) * self._weights
+        return parts[:, :2] + parts[:, 2:]
 
 
 @dataclass(frozen=True)
@@ -92,7 +167,7 @@ class _Pose:
     total_n: float = 0.0
     x_mm: float = 0.0
     y_mm: float = 0.0
-    gains: tuple = (0.0, 0.0, 0.0, 0.0)  # bipedal ML, bipedal AP, single ML, single AP
+    gains: tuple = (0.0,) * 6  # bipedal ML, bipedal AP, single-leg ML, AP, single-leg RDL ML, AP
 
 
 def _lognormal(z: float, cv_pct: float) -> float:
@@ -112,10 +187,17 @@ def _pose_of(subject: Subject | None, previous: _Pose, factor: float = 1.0) -> _
     else:
         x = half if subject.stance == "right" else -half
         r, v = subject.ml_ap_ratio_single_leg, subject.single_leg_velocity_mm_s
+        if subject.task == "rdl":
+            r = SINGLE_LEG_RDL_ML_AP_RATIO
         ml_scale = subject.side_value("sway_scale", subject.stance)
     s_ap = factor * v / (np.sqrt(np.pi / 2.0) * np.sqrt((1.0 + r * r) / 2.0))
     s_ml = r * s_ap * ml_scale
-    gains = (s_ml, s_ap, 0.0, 0.0) if subject.stance == "both" else (0.0, 0.0, s_ml, s_ap)
+    if subject.stance == "both":
+        gains = (s_ml, s_ap, 0.0, 0.0, 0.0, 0.0)
+    elif subject.task == "rdl":
+        gains = (0.0, 0.0, 0.0, 0.0, s_ml, s_ap)
+    else:
+        gains = (0.0, 0.0, s_ml, s_ap, 0.0, 0.0)
     return _Pose(subject.weight_n, x, subject.cop_ap_mm, gains)
 
 
@@ -138,7 +220,10 @@ class SubjectMotion:
     def __init__(self, fs_hz: float, rngs):
         self.fs_hz = float(fs_hz)
         self._bipedal = SwayProcess(fs_hz, f0_hz=0.35, zeta=0.6, rng=rngs[0])
-        self._single = SwayProcess(fs_hz, f0_hz=1.0, zeta=0.5, rng=rngs[1])
+        # the single-leg RDL's sway keeps the single-leg generator (its draws as before); quiet single-leg
+        # stance draws from a generator spawned from it
+        self._single = SingleLegSway(fs_hz, rng=np.random.default_rng(rngs[1].bit_generator.seed_seq.spawn(1)[0]))
+        self._single_rdl = SwayProcess(fs_hz, f0_hz=SINGLE_LEG_RDL_F0_HZ, zeta=SINGLE_LEG_RDL_ZETA, rng=rngs[1])
         self._rng_touchdown = rngs[2]
         self._rng_rdl = rngs[3]
         # vertical force fluctuation of a standing person (COM accelerations, breathing): column 0 only
@@ -281,6 +366,7 @@ class SubjectMotion:
         n = len(t)
         sway_b = self._bipedal.step(n)
         sway_s = self._single.step(n)
+        sway_r = self._single_rdl.step(n)
         vertical = self._vertical.step(n)[:, 0]
         if n == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0), []
@@ -293,8 +379,8 @@ class SubjectMotion:
         y = f.y_mm + (to.y_mm - f.y_mm) * s
         g = [fa + (ta - fa) * s for fa, ta in zip(f.gains, to.gains)]
         env = self._envelope(t)
-        x = x + env * (g[0] * sway_b[:, 0] + g[2] * sway_s[:, 0])
-        y = y + env * (g[1] * sway_b[:, 1] + g[3] * sway_s[:, 1])
+        x = x + env * (g[0] * sway_b[:, 0] + g[2] * sway_s[:, 0] + g[4] * sway_r[:, 0])
+        y = y + env * (g[1] * sway_b[:, 1] + g[3] * sway_s[:, 1] + g[5] * sway_r[:, 1])
         subj = self.subject
         if subj is not None:
             if subj.stance != "both":

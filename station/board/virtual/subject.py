@@ -54,7 +54,8 @@ class Subject:
     bipedal_velocity_mm_s, single_leg_velocity_mm_s : float
         Target mean COP velocity (10 Hz low-passed) of a healthy side, both feet / one foot.
     ml_ap_ratio_bipedal, ml_ap_ratio_single_leg : float
-        Ratio of ML to AP sway velocity before the side's scale is applied.
+        Ratio of ML to AP sway velocity before the side's scale is applied (single leg: quiet stance; a
+        single-leg RDL keeps 1.1, ``station.board.virtual.motion.SINGLE_LEG_RDL_ML_AP_RATIO``).
     hip_drop_mm_left, hip_drop_mm_right : float
         Lateral drift of the COP (mm, outwards) building up over a single-leg trial on that side.
     touchdowns_per_min_left, touchdowns_per_min_right : float
@@ -102,7 +103,8 @@ class Subject:
     bipedal_velocity_mm_s: float = 10.0
     single_leg_velocity_mm_s: float = 55.0
     ml_ap_ratio_bipedal: float = 0.8
-    ml_ap_ratio_single_leg: float = 1.1
+    # single leg: ML 46-49 against AP 58-65 mm/s (J Sports Sci Med 2018;17:174, table 2): ML/AP 0.71-0.84
+    ml_ap_ratio_single_leg: float = 0.8
     hip_drop_mm_left: float = 0.0
     hip_drop_mm_right: float = 0.0
     touchdowns_per_min_left: float = 0.0

@@ -8,7 +8,9 @@ from scipy import signal
 
 from station.board import protocol as P
 from station.board.virtual import G_M_S2, Subject, VirtualBoard
+from station.core.metrics import compute_metrics
 from station.errors import StationError
+from tests.core.scenarios import whole_test
 
 START = P.encode_command(P.CMD_START)
 
@@ -52,6 +54,29 @@ def test_sway_spectrum_is_low_frequency():
     cum = np.cumsum(pxx) / np.sum(pxx)
     f50, f95 = f[np.searchsorted(cum, 0.5)], f[np.searchsorted(cum, 0.95)]
     assert 0.2 < f50 < 1.5 and f95 < 4.0  # quiet-stance COP power sits below a few Hz
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_healthy_single_leg_sway_is_ap_dominant_and_mostly_slow(seed):
+    # Real single-leg stance sways more forward than sideways (AP velocity 1.2-1.3 x ML, J Sports Sci Med
+    # 2018;17:174, table 2; RMS ML/AP 0.67 and 0.89 in the shared KINVENT export) and puts most of its
+    # power below 0.5 Hz (60-69 %, median frequency ML 0.39-0.44 Hz, AP 0.25 Hz in that export). The
+    # former one-resonance model (1.0 Hz) had RMS ML/AP 1.1, 28 % below 0.5 Hz, medians 0.7 Hz.
+    rec = whole_test(Subject.named("healthy"), sides=("left", "right") * 4, stance_s=30.0, bipedal_s=5.0, seed=seed)
+    trials = []
+    for start, end, _ in rec.stances:  # each stance over its span of board time, from the board's counts
+        sel = (rec.t_s >= start) & (rec.t_s < end)
+        trials.append(compute_metrics(rec.cop_ml_mm[sel], rec.cop_ap_mm[sel], t_s=rec.t_s[sel], preset="clinical"))
+    mean = {k: np.mean([m[k] for m in trials]) for k in trials[0] if isinstance(trials[0][k], float)}
+    assert mean["rms_ml_mm"] / mean["rms_ap_mm"] < 0.92
+    assert 0.7 < mean["mean_velocity_ml_mm_s"] / mean["mean_velocity_ap_mm_s"] < 0.9
+    bands = [sum(m[f"energy_{b}_{axis}_mm2"] for m in trials for axis in ("ml", "ap")) for b in ("below_05hz", "05_2hz", "above_2hz")]
+    assert bands[0] / sum(bands) > 0.52
+    assert mean["median_frequency_ap_hz"] < mean["median_frequency_ml_hz"] < 0.5
+    assert mean["median_frequency_ap_hz"] < 0.35
+    # the velocity and the amplitude a healthy leg had before the change (57-58 mm/s, RMS 7-10 mm)
+    assert 45.0 < mean["mean_velocity_mm_s"] < 70.0
+    assert 5.0 < mean["rms_ml_mm"] < 10.0 and 6.0 < mean["rms_ap_mm"] < 12.0
 
 
 @pytest.mark.parametrize("seed", [0, 5])
