@@ -59,7 +59,8 @@ from typing import Sequence
 
 import numpy as np
 
-from station.assessment.results import Interval, Kind, Measure, Outcome, Method, Verdict
+from station.assessment.results import (DESCRIPTIVE_LEVEL, Description, Interval, Kind, Measure, Outcome, Method,
+                                        SideFigure, Verdict)
 from station.assessment.stats import finite, pooled_sd, si_from_log_ratio, t_quantile, welch
 
 log = logging.getLogger(__name__)
@@ -270,3 +271,46 @@ def before_after(cells: dict, *, block: str, alpha: float = ALPHA, alpha_improve
         si_after_interval=Interval(si_from_log_ratio(d_post - t * se_post), si_from_log_ratio(d_post + t * se_post), level),
         log_ratio=change, log_se=se, **common))
     return out
+
+
+def describe_sides(block: str, stats: dict, *, metric: str, unit: str, level: float = DESCRIPTIVE_LEVEL) -> Description:
+    """A block described, not tested: each leg's mean with its ``level`` t interval, and R − L with its Welch
+    interval (:class:`station.assessment.results.Description`).
+
+    ``stats``: ``{side: (mean, sd, repetitions, sets)}`` of the per-repetition values. Repetitions of one set
+    share that set's sway, so each leg's variance of the mean carries the design effect ``1 + (m − 1) ρ``
+    (``m`` repetitions per set, ``ρ`` = :data:`RDL_WITHIN_SET_CORRELATION`), as the RDL's headline test does.
+    """
+    alpha = 1.0 - level
+    figures, var_mean, dfs = [], {}, {}
+    for side in ("left", "right"):
+        mean, sd, n, sets = stats[side]
+        if n < 2 or not math.isfinite(sd):
+            figures.append(SideFigure(side, mean, Interval.undefined(level), int(n), int(sets)))
+            continue
+        m = n / max(sets, 1)
+        var_mean[side] = max(sd, 0.1) ** 2 * (1.0 + (m - 1.0) * RDL_WITHIN_SET_CORRELATION) / n
+        dfs[side] = n - 1
+        half = t_quantile(alpha, n - 1) * math.sqrt(var_mean[side])
+        figures.append(SideFigure(side, mean, Interval(mean - half, mean + half, level), int(n), int(sets)))
+    diff = stats["right"][0] - stats["left"][0]
+    if len(var_mean) == 2:
+        se, df = welch(var_mean["left"], var_mean["right"], dfs["left"] + 1, dfs["right"] + 1)
+        half = t_quantile(alpha, df) * se
+        interval = Interval(diff - half, diff + half, level)
+    else:
+        interval = Interval.undefined(level)
+    return Description(block=block, metric=metric, unit=unit, sides=tuple(figures), difference=diff,
+                       difference_interval=interval)
+
+
+def rdl_description(left_sets: Sequence[Sequence[float]], right_sets: Sequence[Sequence[float]], *, block: str,
+                    metric: str = "lateral_shift_mm", level: float = DESCRIPTIVE_LEVEL) -> Description:
+    """The description of an RDL block from per-rep values grouped by set (:func:`describe_sides`)."""
+    stats = {}
+    for side, sets in (("left", left_sets), ("right", right_sets)):
+        groups = [s for s in (finite(x) for x in sets) if s.size]
+        values = np.concatenate(groups) if groups else np.zeros(0)
+        stats[side] = (float(values.mean()) if values.size else math.nan,
+                       float(values.std(ddof=1)) if values.size >= 2 else math.nan, int(values.size), len(groups))
+    return describe_sides(block, stats, metric=metric, unit="mm", level=level)

@@ -15,8 +15,9 @@ Examples::
   station assess --recording whole_test.txt --patient "Runner 7" --protocol single-leg
 
 With ``--json`` the session's headline verdicts are printed as one JSON object on stdout when the
-session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...]}``, docs/ASSESSMENT.md
-§8) and everything for people goes to stderr.
+session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...], "descriptions": [...]}``,
+docs/ASSESSMENT.md §8; "descriptions": the blocks described, not tested) and everything for people goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ def _summary(scores: dict) -> list[str]:
 
     typed = SessionScores.from_dict(scores)
     lines = [wording.verdict_sentence(v) for v in typed.verdicts]
+    lines += [wording.description_sentence(d) for d in typed.descriptions]
     key = typed.score_meaning.key
     name = wording.metric_label(key, unit=False).lower()
     for block in typed.stance_blocks():
@@ -267,13 +269,16 @@ def _summary(scores: dict) -> list[str]:
 def _verdicts_json(session_id: int, session, scores: dict) -> str:
     from station.assessment.results import SessionScores
     from station.jsonsafe import json_safe
-    from station.report.wording import verdict_record
+    from station.report.wording import description_record, verdict_record
 
     keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level", "unit",
             "text", "resolution")
-    verdicts = [verdict_record(v) for v in SessionScores.from_dict(scores).verdicts]
+    typed = SessionScores.from_dict(scores)
+    verdicts = [verdict_record(v) for v in typed.verdicts]
     doc = {"session_id": int(session_id), "protocol": session.protocol, "status": session.status,
-           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts]}
+           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts],
+           # blocks described, not tested (the primer's RDL): each leg's figure with its 95 % interval, no verdict
+           "descriptions": [description_record(d) for d in typed.descriptions]}
     return json.dumps(json_safe(doc), ensure_ascii=False, allow_nan=False)
 
 
