@@ -104,20 +104,21 @@ class AdaptiveStance:
 
     Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
     one (``max_trials``) at ``alpha_final``: together 4 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
-    An interim look also stops when the ``1 - futility_alpha`` interval holds 0 and excludes an asymmetry
-    of ``target_si_pct`` (futility; :mod:`station.assessment.sequential`).
+    An interim look also stops when the ``1 - futility_alpha`` interval (80 %) holds 0 and excludes an
+    asymmetry of ``target_si_pct`` (futility; :mod:`station.assessment.sequential`); the verdict then carries
+    the family-level (96 %) interval.
     """
 
     min_trials: int = 3
-    max_trials: int = 6
-    duration_s: float = 30.0
-    exclude_s: float = 5.0
+    max_trials: int = 9
+    duration_s: float = 20.0
+    exclude_s: float = 3.0
     condition: str = "eyes_open"
     phase: str = "baseline"
     first_side: str = "left"
     alpha_interim: float = 0.001
-    alpha_final: float = 0.039
-    futility_alpha: float = 0.04
+    alpha_final: float = 0.038
+    futility_alpha: float = 0.2
     target_si_pct: float = 25.0
     task: str = "single_leg"
     label: str = ""
@@ -239,6 +240,15 @@ def stance_block(
 PRACTICE_TASK = "single_leg_practice"
 
 
+def _practice(trials: int, duration_s: float, exclude_s: float, practice_s: float | None, first_side: str,
+              phase: str = "baseline") -> tuple[StanceTrial, ...]:
+    """The practice trials of a protocol: ``practice_s`` long (None, or longer than a scored trial:
+    ``duration_s``), the excluded start no more than half of them."""
+    length = duration_s if practice_s is None else min(practice_s, duration_s)
+    return familiarisation_block(trials_per_side=trials, duration_s=length, exclude_s=min(exclude_s, length / 2.0),
+                                 first_side=first_side, phase=phase)
+
+
 def familiarisation_block(*, trials_per_side: int = 1, duration_s: float = 30.0, exclude_s: float = 5.0,
                           first_side: str = "left", phase: str = "baseline") -> tuple[StanceTrial, ...]:
     """Practice trials (task :data:`PRACTICE_TASK`, never scored), alternating sides."""
@@ -251,33 +261,39 @@ def familiarisation_block(*, trials_per_side: int = 1, duration_s: float = 30.0,
     )
 
 
+#: length of a practice trial (s after the stance is detected): long enough to find the stance and settle
+#: in it (the learning of the first trials on a leg is what it absorbs), shorter than a scored trial
+PRACTICE_S = 10.0
+
+
 def single_leg(
     *,
     trials_per_side: int | None = None,
-    duration_s: float = 30.0,
-    exclude_s: float = 5.0,
+    duration_s: float = 20.0,
+    exclude_s: float = 3.0,
     eyes_closed: bool = False,
     first_side: str = "left",
     min_trials: int = 3,
-    max_trials: int = 6,
+    max_trials: int = 9,
     familiarisation: int = 1,
+    practice_s: float | None = PRACTICE_S,
     target_si_pct: float = 25.0,
 ) -> Protocol:
-    """Single-leg stance per side, eyes open: one practice trial per side, then adaptive 3-6 trials x 30 s.
+    """Single-leg stance per side, eyes open: one 10 s practice trial per side, then adaptive 3-9 trials x 20 s.
 
     ``trials_per_side`` fixes the number of scored trials (no adaptive stopping); by default the block
     is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side that also stops once an
-    asymmetry of ``target_si_pct`` is excluded. The first ``exclude_s`` seconds of each trial are not analysed.
+    asymmetry of ``target_si_pct`` is unlikely (futility). The first ``exclude_s`` seconds of each trial are
+    not analysed. ``practice_s``: length of the practice trials (None: as long as a scored trial).
     """
     from station.assessment.verdicts import ADAPTIVE_ALPHA_FINAL, ADAPTIVE_ALPHA_INTERIM
 
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, min_trials=min_trials,
-           max_trials=max_trials, familiarisation=familiarisation, target_si_pct=target_si_pct)
+           max_trials=max_trials, familiarisation=familiarisation, target_si_pct=target_si_pct, practice_s=practice_s)
     settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
                     eyes_closed=eyes_closed, first_side=first_side, min_trials=min_trials, max_trials=max_trials,
-                    familiarisation=familiarisation, target_si_pct=target_si_pct)
-    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
-                                                   exclude_s=exclude_s, first_side=first_side))
+                    familiarisation=familiarisation, practice_s=practice_s, target_si_pct=target_si_pct)
+    steps: list[Step] = list(_practice(familiarisation, duration_s, exclude_s, practice_s, first_side))
     if trials_per_side is not None:
         steps += stance_block(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
                               eyes_closed=eyes_closed, first_side=first_side)

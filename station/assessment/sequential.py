@@ -54,12 +54,18 @@ class Design:
     """Looks after ``min_pairs`` .. ``max_pairs`` pairs of trials; the boundaries of each (module notes)."""
 
     min_pairs: int = 3
-    max_pairs: int = 6
+    max_pairs: int = 9
     alpha_interim: float = 0.001
-    alpha_final: float = 0.039
-    futility_alpha: float = 0.04
+    alpha_final: float = 0.038
+    futility_alpha: float = 0.2
     target_si_pct: float = TARGET_SI_PCT
     futility: bool = True
+    #: level of the interval a futility stop reports (the family's: a 96 % interval; the futility rule itself
+    #: may use a narrower one, ``futility_alpha``, since it never names a side)
+    report_alpha: float = 0.04
+    #: the futility rule's t quantile on the pooled df of the two legs (``2 pairs − 2``) instead of the Welch
+    #: df: borrowing strength across the legs for the rule that stops without naming a side
+    futility_pooled_df: bool = False
 
     def alpha(self, pairs: int) -> float:
         """Level of the efficacy test at the look after ``pairs`` pairs."""
@@ -128,9 +134,11 @@ def look(design: Design, *, pairs: int, log_ratio: float, log_se: float, df: flo
     if pairs >= design.max_pairs:
         return Look(pairs, Decision.LAST, alpha, log_ratio, log_ratio - half, log_ratio + half)
     if design.futility:
-        fut = _t(design.futility_alpha, df) * log_se
+        fut = _t(design.futility_alpha, max(df, 2.0 * pairs - 2.0) if design.futility_pooled_df else df) * log_se
         if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target_log_ratio:
-            return Look(pairs, Decision.FUTILITY, design.futility_alpha, log_ratio, log_ratio - fut, log_ratio + fut)
+            report = _t(design.report_alpha, df) * log_se
+            return Look(pairs, Decision.FUTILITY, design.report_alpha, log_ratio, log_ratio - report,
+                        log_ratio + report)
     return Look(pairs, Decision.CONTINUE, alpha, log_ratio, log_ratio - half, log_ratio + half)
 
 
@@ -145,6 +153,7 @@ class Simulation:
     covered: float        # the reported interval holds the true log ratio
     mean_pairs: float
     pairs_90: float       # 90th percentile of the pairs recorded
+    pairs_50: float = math.nan  # median of the pairs recorded
 
 
 def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct: tuple[float, float] = (5.0, 25.0),
@@ -193,4 +202,5 @@ def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct:
                 futile[i] = res.decision is Decision.FUTILITY
                 covered[i] = res.ci_low <= true_d <= res.ci_high
     return Simulation(sessions, float(named.mean()), float(right_named.mean()), float(futile.mean()),
-                      float(covered.mean()), float(pairs.mean()), float(np.percentile(pairs, 90)))
+                      float(covered.mean()), float(pairs.mean()), float(np.percentile(pairs, 90)),
+                      float(np.median(pairs)))

@@ -590,8 +590,10 @@ class AdaptiveStanceStep(StepRun):
         if outcome.decision is sequential.Decision.EFFICACY:
             return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline, outcome
         if outcome.decision is sequential.Decision.FUTILITY:
-            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and none as large as "
-                          f"{target} ({detail})."), headline, outcome
+            rule = 100 * (1 - design.futility_alpha)
+            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and one as large as "
+                          f"{target} is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), \
+                headline, outcome
         if outcome.decision is sequential.Decision.LAST:
             return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
                           f"({detail})."), headline, outcome

@@ -70,12 +70,12 @@ def register(subparsers) -> None:
     new.add_argument("--dominant-leg", choices=("left", "right", "unknown"))
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
     proto.add_argument("--trials", type=int, metavar="N",
-                       help="scored single-leg trials per side (single-leg default: adaptive, 3-6 until decided; "
+                       help="scored single-leg trials per side (single-leg default: adaptive, 3-9 until decided; "
                             "primer default 6 per block)")
     proto.add_argument("--practice", type=int, metavar="N",
                        help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")
-    proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 30)")
-    proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 5)")
+    proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 20)")
+    proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 3)")
     proto.add_argument("--eyes-closed", action="store_true", help="add an eyes-closed block (single-leg)")
     proto.add_argument("--reps", type=int, metavar="N",
                        help="RDL repetitions per set (default 10); primer: rear-foot-elevated RDL repetitions")
