@@ -149,7 +149,61 @@ class AdaptiveStance:
                            phase=self.phase, label=label)
 
 
-Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance]
+@dataclass(frozen=True)
+class AdaptiveRdl:
+    """Single-leg RDL sets alternating sides, as many per side as the L/R verdict needs: ``min_sets`` ..
+    ``max_sets`` per side, a look after every pair of sets from ``min_sets`` on (the same group-sequential
+    rules as :class:`AdaptiveStance`, on the difference R − L of the outward lateral shift in mm: efficacy at
+    ``alpha_interim`` / ``alpha_final``, futility when the ``1 - futility_alpha`` interval holds 0 and lies
+    inside ±``target_mm``)."""
+
+    min_sets: int = 1
+    max_sets: int = 3
+    reps: int = 10
+    max_duration_s: float = 90.0
+    first_side: str = "left"
+    alpha_interim: float = 0.001
+    alpha_final: float = 0.039
+    futility_alpha: float = 0.2
+    target_mm: float = 8.0
+    phase: str = "baseline"
+    task: str = "rdl"
+    label: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "adaptive_rdl"
+
+    @property
+    def block(self) -> str:
+        return "rdl"
+
+    # the runner's adaptive loop speaks of trials; an RDL block's trials are its sets
+    @property
+    def min_trials(self) -> int:
+        return self.min_sets
+
+    @property
+    def max_trials(self) -> int:
+        return self.max_sets
+
+    def alpha(self, pairs: int) -> float:
+        return self.sequential().alpha(pairs)
+
+    def sequential(self):
+        """The block's group-sequential design (:class:`station.assessment.sequential.Design`), in mm."""
+        from station.assessment.sequential import Design
+
+        return Design(min_pairs=self.min_sets, max_pairs=self.max_sets, alpha_interim=self.alpha_interim,
+                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, target_difference=self.target_mm)
+
+    def trial(self, side: str, number: int) -> RdlSet:
+        """The ``number``-th (1-based) set on ``side`` of this block."""
+        return RdlSet(side=side, reps=self.reps, max_duration_s=self.max_duration_s, phase=self.phase, task=self.task,
+                      label=f"single-leg RDL {side} set {number}")
+
+
+Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance, AdaptiveRdl]
 
 
 @dataclass(frozen=True)
@@ -178,16 +232,21 @@ class Protocol:
         ``alpha`` is the final look's level; the runner replaces it with the level of the look where the
         block actually stopped.
         """
-        return {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
-                          "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
-                          "target_si_pct": s.target_si_pct}
-                for s in self.steps if isinstance(s, AdaptiveStance)}
+        design = {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
+                            "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
+                            "target_si_pct": s.target_si_pct}
+                  for s in self.steps if isinstance(s, AdaptiveStance)}
+        design |= {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
+                             "min_trials": s.min_sets, "max_trials": s.max_sets, "futility_alpha": s.futility_alpha,
+                             "target_mm": s.target_mm}
+                   for s in self.steps if isinstance(s, AdaptiveRdl)}
+        return design
 
 
 def _check(**values) -> None:
     """Refuse settings no protocol can run: counts below their minimum, negative or zero durations."""
     minimum = {"trials_per_side": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
-               "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0}
+               "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0, "min_sets": 1, "max_sets": 1}
     for key, value in values.items():
         if value is None:
             continue
@@ -310,21 +369,36 @@ def single_leg(
     return Protocol("single-leg", "Single-leg stance, left vs right", tuple(steps), settings)
 
 
-def rdl(*, reps: int = 10, sets_per_side: int = 2, max_duration_s: float = 90.0, first_side: str = "left") -> Protocol:
-    """Single-leg Romanian dead-lift per side: by default two sets of 10 repetitions per side, L R L R.
+def rdl(*, reps: int = 10, sets_per_side: int | None = None, max_duration_s: float = 90.0, first_side: str = "left",
+        min_sets: int = 1, max_sets: int = 3, target_mm: float = 8.0) -> Protocol:
+    """Single-leg Romanian dead-lift per side, sets of 10 repetitions alternating L R: by default an
+    :class:`AdaptiveRdl` block of 1-3 sets per side with a look after each pair of sets.
 
-    One set of 10 per side detects a 4 vs 12 mm lateral shift in about half the sessions on the
-    realistic patients (the sway during the hinge bounds it near 68 % with a known variance); two sets
-    give 84 % in 2.7 min (docs/ASSESSMENT.md §11).
+    One set of 10 per side detects a 4 vs 12 mm lateral shift in about half the sessions on the realistic
+    patients; a second and third pair of sets follow only while the verdict is undecided (neither a side
+    named nor an 8 mm difference unlikely): most healthy patients stop after one set per leg, a 4 vs 12 mm
+    patient after two or three (docs/ASSESSMENT.md §5, §11). ``sets_per_side=N`` fixes N sets per side.
     """
-    _check(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s)
+    from station.assessment.verdicts import ADAPTIVE_ALPHA_INTERIM, RDL_ADAPTIVE_ALPHA_FINAL
+
+    _check(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, min_sets=min_sets, max_sets=max_sets,
+           target_mm=target_mm)
+    if max_sets < min_sets:
+        raise ValueError("max_sets must be at least min_sets")
     _sides(first_side)
-    settings = dict(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, first_side=first_side)
-    steps = tuple(
-        RdlSet(side=side, reps=reps, max_duration_s=max_duration_s, label=f"single-leg RDL {side} set {i + 1}")
-        for i in range(sets_per_side)
-        for side in _sides(first_side)
-    )
+    settings = dict(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, first_side=first_side,
+                    min_sets=min_sets, max_sets=max_sets, target_mm=target_mm)
+    if sets_per_side is not None:
+        steps: tuple = tuple(
+            RdlSet(side=side, reps=reps, max_duration_s=max_duration_s, label=f"single-leg RDL {side} set {i + 1}")
+            for i in range(sets_per_side)
+            for side in _sides(first_side)
+        )
+    else:
+        steps = (AdaptiveRdl(min_sets=min_sets, max_sets=max_sets, reps=reps, max_duration_s=max_duration_s,
+                             first_side=first_side, alpha_interim=ADAPTIVE_ALPHA_INTERIM,
+                             alpha_final=RDL_ADAPTIVE_ALPHA_FINAL, target_mm=target_mm,
+                             label=f"single-leg RDL L/R ({min_sets}-{max_sets} sets of {reps} per leg)"),)
     return Protocol("rdl", "Single-leg Romanian dead-lift, left vs right", steps, settings)
 
 

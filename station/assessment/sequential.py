@@ -66,6 +66,8 @@ class Design:
     #: the futility rule's t quantile on the pooled df of the two legs (``2 pairs − 2``) instead of the Welch
     #: df: borrowing strength across the legs for the rule that stops without naming a side
     futility_pooled_df: bool = False
+    #: the target in the test's own unit (the RDL's mm), instead of ``target_si_pct`` (a log ratio)
+    target_difference: float | None = None
 
     def alpha(self, pairs: int) -> float:
         """Level of the efficacy test at the look after ``pairs`` pairs."""
@@ -75,6 +77,11 @@ class Design:
     def target_log_ratio(self) -> float:
         """The target as a log ratio of the two legs' sway: ``SI = 200 tanh(d / 2)`` inverted."""
         return 2.0 * math.atanh(self.target_si_pct / 200.0)
+
+    @property
+    def target(self) -> float:
+        """The futility target on the scale of the test (a log ratio, or ``target_difference``)."""
+        return self.target_log_ratio if self.target_difference is None else float(self.target_difference)
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ def look(design: Design, *, pairs: int, log_ratio: float, log_se: float, df: flo
         return Look(pairs, Decision.LAST, alpha, log_ratio, log_ratio - half, log_ratio + half)
     if design.futility:
         fut = _t(design.futility_alpha, max(df, 2.0 * pairs - 2.0) if design.futility_pooled_df else df) * log_se
-        if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target_log_ratio:
+        if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target:
             report = _t(design.report_alpha, df) * log_se
             return Look(pairs, Decision.FUTILITY, design.report_alpha, log_ratio, log_ratio - report,
                         log_ratio + report)

@@ -8,7 +8,8 @@
 - :class:`TrialStep` -- one recorded attempt of a stance trial or an RDL set: queue, rest, record, watch
   live, analyse, store;
 - :class:`RecordedStep` -- a trial, repeated when it fails (up to the protocol's ``max_repeats``);
-- :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided.
+- :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided;
+- :class:`AdaptiveRdlStep` -- pairs of RDL sets until the L/R verdict is decided.
 
 Every wait goes through :meth:`Runner.wait` (one primitive: abort and link checks, then the runner's
 clock); the live watch of a trial is a :class:`TrialWatch` polled by it.
@@ -23,7 +24,7 @@ import logging
 import numpy as np
 
 from station.assessment import analysis, scoring
-from station.assessment.protocols import AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
+from station.assessment.protocols import AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
 from station.core.segments import leg_from_shift
 from station.errors import CalibrationError, StationError
 
@@ -602,10 +603,59 @@ class AdaptiveStanceStep(StepRun):
             headline, outcome
 
 
+class AdaptiveRdlStep(AdaptiveStanceStep):
+    """Pairs of RDL sets (one per side) until the L/R verdict of the lateral shift is decided: the looks of
+    :class:`AdaptiveStanceStep` on the difference R − L (mm) of the repetitions' test."""
+
+    step: AdaptiveRdl
+
+    def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
+        block = self.step
+        if stop:
+            return 0.0, 0.0
+        pair = 2.0 * expected_s(block.trial("left", 1), rest_s=self.runner.rest_s)[0]
+        return pair, (block.max_sets - pairs) * pair
+
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        from station.assessment import sequential
+        from station.assessment.stats import t_quantile
+
+        r, block = self.runner, self.step
+        design = block.sequential()
+        alpha = design.alpha(pairs)
+        rows = r.store.metrics_table(r.session_id)
+        verdict = scoring.rdl_scores(rows, task=block.task, phase=block.phase, alpha=alpha, adaptive=True).headline
+        headline = verdict.to_dict()
+        d, df = float(verdict.estimate), float(verdict.df or 0)
+        se = float(verdict.resolution) / t_quantile(alpha, df) if df > 0 and np.isfinite(verdict.resolution) else np.nan
+        outcome = sequential.look(design, pairs=pairs, log_ratio=d, log_se=se, df=df)
+        if not np.isfinite(outcome.log_ratio):
+            detail = "not enough valid repetitions yet"
+        else:
+            detail = (f"R − L {outcome.log_ratio:+.1f} mm, {100 * (1 - outcome.alpha):.1f} % CI "
+                      f"{outcome.ci_low:+.1f} to {outcome.ci_high:+.1f} mm")
+        target = f"±{design.target:g} mm"
+        sets = f"{pairs} set{'' if pairs == 1 else 's'} per leg"
+        if outcome.decision is sequential.Decision.EFFICACY:
+            return True, f"Decided after {sets}: {headline['verdict']} ({detail}).", headline, outcome
+        if outcome.decision is sequential.Decision.FUTILITY:
+            rule = 100 * (1 - design.futility_alpha)
+            return True, (f"Decided after {sets}: no detectable difference, and one as large as {target} "
+                          f"is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), headline, outcome
+        if outcome.decision is sequential.Decision.LAST:
+            return True, (f"Stopping at the maximum of {block.max_sets} sets per leg: {headline['verdict']} "
+                          f"({detail})."), headline, outcome
+        return False, (f"Another set per leg ({pairs + 1} of up to {block.max_sets}): the left/right verdict is "
+                       f"undecided — no side is clear yet and a difference of {target} is not excluded ({detail})."), \
+            headline, outcome
+
+
 def step_run(runner, step) -> StepRun:
     """The step type that runs ``step``."""
     if isinstance(step, Exercise):
         return ExerciseStep(runner, step)
+    if isinstance(step, AdaptiveRdl):
+        return AdaptiveRdlStep(runner, step)
     if isinstance(step, AdaptiveStance):
         return AdaptiveStanceStep(runner, step)
     return RecordedStep(runner, step)
@@ -622,7 +672,7 @@ RDL_FIRST_REP_S = 2.0
 def block_of(step) -> str:
     """The block a step's patient time is counted to: ``practice``, ``stance/<phase>/<condition>``, ``rdl``,
     ``primer`` (its exercises and rear-foot-elevated RDL sets)."""
-    if isinstance(step, AdaptiveStance):
+    if isinstance(step, (AdaptiveStance, AdaptiveRdl)):
         return step.block
     if isinstance(step, StanceTrial):
         return "practice" if step.task != "single_leg" else f"stance/{step.phase}/{step.condition}"
@@ -643,6 +693,9 @@ def expected_s(step, *, rest_s: float) -> tuple[float, float]:
     if isinstance(step, AdaptiveStance):
         pair = 2.0 * (recorded + step.duration_s + WINDOW_END_MARGIN_S)
         return step.min_trials * pair, step.max_trials * pair
+    if isinstance(step, AdaptiveRdl):
+        pair = 2.0 * expected_s(step.trial("left", 1), rest_s=rest_s)[0]
+        return step.min_sets * pair, step.max_sets * pair
     s = recorded + step.duration_s + WINDOW_END_MARGIN_S
     return s, s
 
