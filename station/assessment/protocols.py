@@ -203,6 +203,28 @@ class AdaptiveRdl:
                       label=f"single-leg RDL {side} set {number}")
 
 
+@dataclass(frozen=True)
+class AdaptivePost(AdaptiveStance):
+    """The post-primer stance block of a primer session: trials in pairs, ``min_trials``..``max_trials`` per
+    side, stopped early only for futility of the before/after question (docs/ASSESSMENT.md §5): at a look,
+    when no before/after verdict would be called (each leg's change and the asymmetry change at their own
+    levels) and neither leg's ``1 - futility_alpha`` interval reaches an improvement of ``target_change_pct``.
+
+    The stop never calls anything, so the before/after false-positive rates cannot grow (non-binding); what
+    it costs is power, measured by the bench. The block's own left/right test stays the fixed-design test
+    (4 %) of the trials it has.
+    """
+
+    min_trials: int = 3
+    max_trials: int = 8
+    phase: str = "post_primer"
+    target_change_pct: float = 25.0
+
+    @property
+    def kind(self) -> str:
+        return "adaptive_post"
+
+
 Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance, AdaptiveRdl]
 
 
@@ -235,7 +257,7 @@ class Protocol:
         design = {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
                             "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
                             "target_si_pct": s.target_si_pct}
-                  for s in self.steps if isinstance(s, AdaptiveStance)}
+                  for s in self.steps if type(s) is AdaptiveStance}
         design |= {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
                              "min_trials": s.min_sets, "max_trials": s.max_sets, "futility_alpha": s.futility_alpha,
                              "target_mm": s.target_mm}
@@ -245,7 +267,7 @@ class Protocol:
 
 def _check(**values) -> None:
     """Refuse settings no protocol can run: counts below their minimum, negative or zero durations."""
-    minimum = {"trials_per_side": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
+    minimum = {"trials_per_side": 1, "post_trials": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
                "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0, "min_sets": 1, "max_sets": 1}
     for key, value in values.items():
         if value is None:
@@ -405,8 +427,12 @@ def rdl(*, reps: int = 10, sets_per_side: int | None = None, max_duration_s: flo
 def primer(
     *,
     trials_per_side: int = 6,
-    duration_s: float = 30.0,
-    exclude_s: float = 5.0,
+    post_trials: int | None = None,
+    post_min_trials: int = 3,
+    post_max_trials: int = 8,
+    duration_s: float = 20.0,
+    exclude_s: float = 3.0,
+    practice_s: float | None = PRACTICE_S,
     rounds: int = 3,
     pigeon_s: float = 30.0,
     hip_lifts: int = 10,
@@ -418,11 +444,11 @@ def primer(
 ) -> Protocol:
     """Practice -> baseline single-leg block -> guided primer (``rounds`` circuits) -> post-primer block.
 
-    ``familiarisation`` practice trials per side come first and are not scored, so the learning over
-    the first trials does not read as an improvement after the primer; both blocks then have
-    ``trials_per_side`` (default 6) trials per side: with a trial-to-trial CV of 10-15 %, 6 trials per
-    block find a 25 % primer effect on one leg in 74.5 % of sessions on the bench (docs/ASSESSMENT.md §11;
-    the issue's 80 % is not reached).
+    ``familiarisation`` practice trials per side (``practice_s`` long) come first and are not scored, so the
+    learning over the first trials does not read as an improvement after the primer. The baseline block has
+    ``trials_per_side`` (default 6) trials of ``duration_s`` (20 s) per side; the post-primer block is an
+    :class:`AdaptivePost` of ``post_min_trials``..``post_max_trials`` (3-8) per side that stops early only
+    when the before/after question is futile (docs/ASSESSMENT.md §5), or ``post_trials`` fixed trials.
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and
@@ -430,14 +456,17 @@ def primer(
     """
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds, pigeon_s=pigeon_s,
            hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep, rfe_rdl_reps=rfe_rdl_reps,
-           rfe_rdl_max_s=rfe_rdl_max_s, familiarisation=familiarisation)
-    settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds,
-                    pigeon_s=pigeon_s, hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep,
+           rfe_rdl_max_s=rfe_rdl_max_s, familiarisation=familiarisation, post_trials=post_trials,
+           min_trials=post_min_trials, max_trials=post_max_trials, practice_s=practice_s)
+    if duration_s <= exclude_s:
+        raise ValueError("duration_s must be longer than the excluded start exclude_s")
+    settings = dict(trials_per_side=trials_per_side, post_trials=post_trials, post_min_trials=post_min_trials,
+                    post_max_trials=post_max_trials, duration_s=duration_s, exclude_s=exclude_s, practice_s=practice_s,
+                    rounds=rounds, pigeon_s=pigeon_s, hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep,
                     rfe_rdl_reps=rfe_rdl_reps, rfe_rdl_max_s=rfe_rdl_max_s, first_side=first_side,
                     familiarisation=familiarisation)
     block = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, first_side=first_side)
-    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
-                                                   exclude_s=exclude_s, first_side=first_side))
+    steps: list[Step] = list(_practice(familiarisation, duration_s, exclude_s, practice_s, first_side))
     steps += stance_block(phase="baseline", **block)
     for r in range(1, rounds + 1):
         for side in _sides(first_side):
@@ -449,7 +478,13 @@ def primer(
         for side in _sides(first_side):
             steps.append(RdlSet(side=side, reps=rfe_rdl_reps, max_duration_s=rfe_rdl_max_s, phase="primer",
                                 task="rfe_rdl", label=f"primer round {r}: rear-foot-elevated RDL, {side} leg"))
-    steps.extend(stance_block(phase="post_primer", **block))
+    if post_trials is not None:
+        steps.extend(stance_block(phase="post_primer", **dict(block, trials_per_side=post_trials)))
+    else:
+        steps.append(AdaptivePost(min_trials=post_min_trials, max_trials=post_max_trials, duration_s=duration_s,
+                                  exclude_s=exclude_s, first_side=first_side,
+                                  label=f"single-leg stance after the primer ({post_min_trials}-{post_max_trials} "
+                                        f"trials per leg)"))
     return Protocol("primer", "Primer session: baseline, guided primer, post-primer", tuple(steps), settings)
 
 

@@ -9,7 +9,8 @@
   live, analyse, store;
 - :class:`RecordedStep` -- a trial, repeated when it fails (up to the protocol's ``max_repeats``);
 - :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided;
-- :class:`AdaptiveRdlStep` -- pairs of RDL sets until the L/R verdict is decided.
+- :class:`AdaptiveRdlStep` -- pairs of RDL sets until the L/R verdict is decided;
+- :class:`AdaptivePostStep` -- the post-primer block, stopped early when the before/after question is futile.
 
 Every wait goes through :meth:`Runner.wait` (one primitive: abort and link checks, then the runner's
 clock); the live watch of a trial is a :class:`TrialWatch` polled by it.
@@ -24,7 +25,8 @@ import logging
 import numpy as np
 
 from station.assessment import analysis, scoring
-from station.assessment.protocols import AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
+from station.assessment.protocols import (AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial,
+                                          _sides)
 from station.core.segments import leg_from_shift
 from station.errors import CalibrationError, StationError
 
@@ -556,10 +558,13 @@ class AdaptiveStanceStep(StepRun):
                    ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
                    resolution=headline.get("resolution"), alpha=outcome.alpha, **remaining)
             if stop:
-                # the session's verdict is the test of the look where the block stopped, at that look's level
-                r.design.setdefault(block.block, {}).update(alpha=outcome.alpha, decision=outcome.decision.value,
-                                                            pairs=pairs)
+                self.record_stop(pairs, outcome)
                 return
+
+    def record_stop(self, pairs: int, outcome) -> None:
+        """The session's verdict is the test of the look where the block stopped, at that look's level."""
+        self.runner.design.setdefault(self.step.block, {}).update(alpha=outcome.alpha,
+                                                                  decision=outcome.decision.value, pairs=pairs)
 
     def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
         """Patient seconds this block still needs after the look at ``pairs``: ``(low, high)`` -- the next
@@ -650,12 +655,63 @@ class AdaptiveRdlStep(AdaptiveStanceStep):
             headline, outcome
 
 
+class AdaptivePostStep(AdaptiveStanceStep):
+    """The post-primer block: pairs of stance trials, stopped early only when the before/after question is
+    futile (:class:`station.assessment.protocols.AdaptivePost`); its looks never call anything."""
+
+    step: AdaptivePost
+
+    def record_stop(self, pairs: int, outcome) -> None:
+        # where the block stopped, for the record; the before/after and left/right tests keep their fixed levels
+        self.runner.design.setdefault(f"before_after/{self.step.condition}", {}).update(
+            decision=outcome.decision.value, pairs=pairs, adaptive_post=True)
+
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        from station.assessment import sequential
+        from station.assessment.stats import t_quantile
+
+        r, block = self.runner, self.step
+        rows = r.store.metrics_table(r.session_id)
+        verdicts = scoring.before_after_scores(rows, condition=block.condition).headline
+        legs = [v for v in verdicts if v.side]
+        called = [v for v in verdicts if v.outcome.decided and v.outcome.value not in ("no detectable change",)]
+        floor = float(np.log1p(-block.target_change_pct / 100.0))
+        # each leg: the lower end of its 1 - futility_alpha interval of the log change above log(1 - target)
+        lows = [v.log_ratio - t_quantile(block.futility_alpha, v.df) * v.log_se for v in legs
+                if np.isfinite(v.log_ratio) and np.isfinite(v.log_se) and v.df > 0]
+        futile = (len(lows) == 2 and len(legs) == 2 and all(v.outcome.decided for v in verdicts) and not called
+                  and all(low > floor for low in lows))
+        last = pairs >= block.max_trials
+        decision = (sequential.Decision.FUTILITY if futile and not last else
+                    sequential.Decision.LAST if last else sequential.Decision.CONTINUE)
+        weakest = min(legs, key=lambda v: v.estimate if np.isfinite(v.estimate) else np.inf) if legs else None
+        headline = weakest.to_dict() if weakest is not None else {}
+        outcome = sequential.Look(pairs, decision, weakest.alpha if weakest is not None else np.nan,
+                                  headline.get("log_ratio", np.nan), np.nan, np.nan)
+        target = f"−{block.target_change_pct:g} %"
+        rule = 100 * (1 - block.futility_alpha)
+        changes = "; ".join(f"{v.side.upper()} {v.estimate:+.0f} % ({v.interval.low:+.0f} to {v.interval.high:+.0f} %, "
+                            f"{100 * v.interval.level:.0f} % CI)" for v in legs if np.isfinite(v.estimate))
+        if decision is sequential.Decision.FUTILITY:
+            return True, (f"Decided after {pairs} trials per leg after the primer: no change is called, and an "
+                          f"improvement of {target} is unlikely on either leg (each leg's {rule:.0f} % interval "
+                          f"excludes it; {changes})."), headline, outcome
+        if last:
+            return True, f"The post-primer block is complete ({pairs} trials per leg; {changes}).", headline, outcome
+        why = ("a change is called" if called else
+               f"an improvement of {target} is not yet excluded on both legs")
+        return False, (f"Another trial per leg after the primer ({pairs + 1} of up to {block.max_trials}): {why} "
+                       f"({changes or 'not enough valid trials yet'})."), headline, outcome
+
+
 def step_run(runner, step) -> StepRun:
     """The step type that runs ``step``."""
     if isinstance(step, Exercise):
         return ExerciseStep(runner, step)
     if isinstance(step, AdaptiveRdl):
         return AdaptiveRdlStep(runner, step)
+    if isinstance(step, AdaptivePost):
+        return AdaptivePostStep(runner, step)
     if isinstance(step, AdaptiveStance):
         return AdaptiveStanceStep(runner, step)
     return RecordedStep(runner, step)

@@ -71,7 +71,7 @@ def register(subparsers) -> None:
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
     proto.add_argument("--trials", type=int, metavar="N",
                        help="scored single-leg trials per side (single-leg default: adaptive, 3-9 until decided; "
-                            "primer default 6 per block)")
+                            "primer default 6 before the primer and 3-8 after it; a number fixes both blocks)")
     proto.add_argument("--practice", type=int, metavar="N",
                        help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")
     proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 20)")
@@ -123,6 +123,8 @@ def _protocol(args):
                            ("familiarisation", args.practice)):
             if value is not None:
                 overrides[key] = value
+        if args.protocol == "primer" and args.trials is not None:  # a number fixes both blocks
+            overrides["post_trials"] = args.trials
     if args.protocol == "single-leg" and args.eyes_closed:
         overrides["eyes_closed"] = True
     if args.reps is not None:
