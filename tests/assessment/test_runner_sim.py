@@ -405,3 +405,34 @@ def test_without_subject_fields_the_virtual_patient_keeps_its_traits(tmp_path):
     assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
     left, right = (t.metrics["mean_velocity_ml_mm_s"] for t in trials)
     assert right > 1.2 * left  # still weak on the right (1.5 x ML sway)
+
+
+def test_the_adaptive_rdl_block_adds_sets_only_while_undecided(tmp_path):
+    protocol = protocols.get("rdl")
+    # a symmetric steady patient (4 mm each side): undecided after one set per leg (it says why and how much time
+    # is left), stopped for futility after the second (an 8 mm difference is unlikely); the verdict carries the
+    # 96 % interval, on the repetitions with the design effect
+    run = run_protocol(protocol, data_dir=tmp_path / "sym", seed=2, sim_subject={"preset": "healthy", **STEADY})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(1, "continue"), (2, "futility")]
+    assert looks[0].text.startswith("Another set per leg (2 of up to 3): the left/right verdict is undecided — no side "
+                                    "is clear yet and a difference of ±8 mm is not excluded (R − L ")
+    set_min = looks[0].data["remaining_min"]  # one more pair of sets: 2 x (1.5 + 0.25 + 2 + 2 + 10 x 3 + 1) s
+    assert set_min == pytest.approx(2 * 36.75 / 60) and looks[0].data["remaining_max_min"] == pytest.approx(2 * set_min)
+    assert looks[1].text.startswith("Decided after 2 sets per leg: no detectable difference, and one as large as ±8 mm "
+                                    "is unlikely (its 80 % interval lies inside ±8 mm; R − L ")
+    scores = run.store.get_session(run.session_id).scores
+    (verdict,) = scores["verdicts"]
+    assert verdict["block"] == "rdl" and verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
+    assert verdict["method"] == "pooled t on repetitions" and verdict["n"]["sets_left"] == 2
+    assert list(scores["minutes_by_block"]) == ["setup", "rdl"] and scores["minutes"] < 2.6
+    # 4 vs 16 mm: neither a side (0.1 % at the interim looks) nor futility before the last look, which names the
+    # right leg at its own level
+    run = run_protocol(protocol, data_dir=tmp_path / "asym", seed=2,
+                       sim_subject={"preset": "healthy", **STEADY, "rdl_ml_shift_mm_right": 16.0})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(1, "continue"), (2, "continue"), (3, "efficacy")]
+    assert looks[-1].text.startswith("Decided after 3 sets per leg: right less stable (R − L +")
+    (verdict,) = run.store.get_session(run.session_id).scores["verdicts"]
+    assert verdict["less_stable"] == "right" and verdict["alpha"] == vd.RDL_ADAPTIVE_ALPHA_FINAL == 0.039
+    assert verdict["estimate"] > 6.0 and verdict["n"]["sets_right"] == 3
