@@ -110,14 +110,14 @@ class AdaptiveStance:
     """
 
     min_trials: int = 3
-    max_trials: int = 9
+    max_trials: int = 12
     duration_s: float = 20.0
     exclude_s: float = 3.0
     condition: str = "eyes_open"
     phase: str = "baseline"
     first_side: str = "left"
     alpha_interim: float = 0.001
-    alpha_final: float = 0.038
+    alpha_final: float = 0.037
     futility_alpha: float = 0.2
     target_si_pct: float = 25.0
     task: str = "single_leg"
@@ -355,12 +355,12 @@ def single_leg(
     eyes_closed: bool = False,
     first_side: str = "left",
     min_trials: int = 3,
-    max_trials: int = 9,
+    max_trials: int = 12,
     familiarisation: int = 1,
     practice_s: float | None = PRACTICE_S,
     target_si_pct: float = 25.0,
 ) -> Protocol:
-    """Single-leg stance per side, eyes open: one 10 s practice trial per side, then adaptive 3-9 trials x 20 s.
+    """Single-leg stance per side, eyes open: one 10 s practice trial per side, then adaptive 3-12 trials x 20 s.
 
     ``trials_per_side`` fixes the number of scored trials (no adaptive stopping); by default the block
     is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side that also stops once an

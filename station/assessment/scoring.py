@@ -398,7 +398,7 @@ def score(rows: Sequence[dict], *, design: dict | None = None) -> SessionScores:
     Parameters
     ----------
     design : dict, optional
-        Per-block test level from the protocol, ``{"stance/baseline/eyes_open": {"alpha": 0.038,
+        Per-block test level from the protocol, ``{"stance/baseline/eyes_open": {"alpha": 0.037,
         "adaptive": True}}`` (an adaptive block tests at the level of the look where it stopped; its
         false-positive rate over all looks is ``verdicts.ADAPTIVE_FAMILY_ALPHA``; default 4 %).
     """

@@ -54,9 +54,9 @@ class Design:
     """Looks after ``min_pairs`` .. ``max_pairs`` pairs of trials; the boundaries of each (module notes)."""
 
     min_pairs: int = 3
-    max_pairs: int = 9
+    max_pairs: int = 12
     alpha_interim: float = 0.001
-    alpha_final: float = 0.038
+    alpha_final: float = 0.037
     futility_alpha: float = 0.2
     target_si_pct: float = TARGET_SI_PCT
     futility: bool = True

@@ -95,7 +95,7 @@ WORSE_ALLOWANCE_PCT = 5.0
 #: at these looks gives an overall false-positive rate of 4.0 % (tests/assessment/test_verdicts.py pins
 #: it), and bench/verdicts.py measures it through the runner.
 ADAPTIVE_ALPHA_INTERIM = 0.001
-ADAPTIVE_ALPHA_FINAL = 0.038
+ADAPTIVE_ALPHA_FINAL = 0.037
 #: the adaptive block's overall false-positive rate (all looks together)
 ADAPTIVE_FAMILY_ALPHA = 0.04
 #: final level of the adaptive RDL block (looks after 1, 2 and 3 sets per leg, the first two at

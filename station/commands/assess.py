@@ -70,7 +70,7 @@ def register(subparsers) -> None:
     new.add_argument("--dominant-leg", choices=("left", "right", "unknown"))
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
     proto.add_argument("--trials", type=int, metavar="N",
-                       help="scored single-leg trials per side (single-leg default: adaptive, 3-9 until decided; "
+                       help="scored single-leg trials per side (single-leg default: adaptive, 3-12 until decided; "
                             "primer default 6 before the primer and 3-8 after it; a number fixes both blocks)")
     proto.add_argument("--practice", type=int, metavar="N",
                        help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")

@@ -93,7 +93,7 @@ class ProtocolPanel(QWidget):
         self.protocol.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # the whole title, never cut
         for key, title in PROTOCOLS.items():
             self.protocol.addItem(title, key)
-        # scored trials per side: by default each protocol's own design (single-leg: adaptive 3-9 until
+        # scored trials per side: by default each protocol's own design (single-leg: adaptive 3-12 until
         # decided, shown as the spin box's special value 0; primer: 6 per block), the designs whose error
         # rates and power bench/verdicts.py measures; a number fixes the trials (no adaptive stopping)
         self._fixed_trials = trials_per_side

@@ -220,14 +220,14 @@ def test_protocol_defaults_are_the_clinic_routine():
     p = protocols.get("single-leg")
     practice, block = p.steps[:2], p.steps[2]
     assert [(s.side, s.task) for s in practice] == [("left", "single_leg_practice"), ("right", "single_leg_practice")]
-    # 20 s trials (3 s excluded) after a 10 s practice trial per leg, 3-9 pairs (ASSESSMENT.md §5)
+    # 20 s trials (3 s excluded) after a 10 s practice trial per leg, 3-12 pairs (ASSESSMENT.md §5)
     assert [(s.duration_s, s.exclude_s) for s in practice] == [(10.0, 3.0)] * 2
     assert (block.kind, block.min_trials, block.max_trials, block.duration_s, block.exclude_s) == (
-        "adaptive_stance", 3, 9, 20.0, 3.0)
-    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.038, "alpha_interim": 0.001, "adaptive": True,
-                                                        "min_trials": 3, "max_trials": 9, "futility_alpha": 0.2,
+        "adaptive_stance", 3, 12, 20.0, 3.0)
+    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.037, "alpha_interim": 0.001, "adaptive": True,
+                                                        "min_trials": 3, "max_trials": 12, "futility_alpha": 0.2,
                                                         "target_si_pct": 25.0}}
-    assert (block.alpha(3), block.alpha(8), block.alpha(9)) == (0.001, 0.001, 0.038)
+    assert (block.alpha(3), block.alpha(11), block.alpha(12)) == (0.001, 0.001, 0.037)
     fixed = protocols.get("single-leg", trials_per_side=3, familiarisation=0)
     assert [s.side for s in fixed.steps] == ["left", "right"] * 3 and fixed.design() == {}
     assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(20.0, 3.0, "eyes_open")}

@@ -17,7 +17,7 @@ def test_the_design_is_the_protocols_and_the_verdicts():
     assert (DESIGN.alpha_interim, DESIGN.alpha_final) == (vd.ADAPTIVE_ALPHA_INTERIM, vd.ADAPTIVE_ALPHA_FINAL)
     # the futility rule uses an 80 % interval (it never names a side); a futility stop reports the family's 96 %
     assert DESIGN.futility_alpha == 0.2 and DESIGN.report_alpha == vd.ADAPTIVE_FAMILY_ALPHA == 0.04
-    assert (DESIGN.min_pairs, DESIGN.max_pairs) == (block.min_trials, block.max_trials) == (3, 9)
+    assert (DESIGN.min_pairs, DESIGN.max_pairs) == (block.min_trials, block.max_trials) == (3, 12)
     assert 200 * math.tanh(DESIGN.target_log_ratio / 2) == pytest.approx(25.0)
 
 
@@ -47,8 +47,8 @@ def test_each_boundary_against_the_t_quantiles():
     small = sq.look(DESIGN, pairs=4, log_ratio=1.2 * t_fut * 0.02, log_se=0.02, df=df)
     assert small.decision is sq.Decision.CONTINUE
     # the last look: the final level, never futility
-    last = sq.look(DESIGN, pairs=9, log_ratio=0.0, log_se=0.01, df=16.0)
-    assert last.decision is sq.Decision.LAST and last.alpha == 0.038
+    last = sq.look(DESIGN, pairs=12, log_ratio=0.0, log_se=0.01, df=22.0)
+    assert last.decision is sq.Decision.LAST and last.alpha == 0.037
     with pytest.raises(ValueError, match="no look is planned after 2 pairs"):
         sq.look(DESIGN, pairs=2, log_ratio=0.0, log_se=0.1, df=2.0)
 
@@ -67,12 +67,12 @@ def test_monte_carlo_family_error_power_and_time():
     rng = np.random.default_rng(2026)
     null = sq.simulate(DESIGN, sessions=3000, true_si_pct=0.0, welch=False, rng=rng)
     assert null.named <= 0.04 + 2.6 * math.sqrt(0.04 * 0.96 / 3000)  # family error rate 4 % at most
-    # healthy patients stop early for futility: most by the 4th pair of up to 9
+    # healthy patients stop early for futility: most by the 4th pair of up to 12
     assert null.futility > 0.8 and null.pairs_50 <= 4 and null.mean_pairs < 5.2
     assert null.covered >= 0.95
     plain = sq.simulate(sq.Design(futility=False), sessions=3000, true_si_pct=0.0, welch=False,
                         rng=np.random.default_rng(2026))
-    assert null.named <= plain.named and plain.mean_pairs > 8.95  # futility only removes false positives
+    assert null.named <= plain.named and plain.mean_pairs > 11.95  # futility only removes false positives
     target = sq.simulate(DESIGN, sessions=3000, true_si_pct=25.0, cv_pct=(10.0, 10.0), welch=False, rng=rng)
     plain = sq.simulate(sq.Design(futility=False), sessions=3000, true_si_pct=25.0, cv_pct=(10.0, 10.0), welch=False,
                         rng=np.random.default_rng(7))
