@@ -204,7 +204,7 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
         lines.append(f"   in the clinic (full primer timers, +{extra:.1f} min): mean {np.nanmean(minutes) + extra:.1f} min")
     if family == "stance":
         n_tr = np.array([r["stance_trials"] for r in results]) / 2
-        lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f} (3-6, adaptive)")
+        lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f}, median {np.median(n_tr):.1f} (adaptive)")
     sets = [c for r in results for c in r["reps_counted"]]
     if sets:
         asked = 10
