@@ -698,7 +698,8 @@ class AdaptivePostStep(AdaptiveStanceStep):
                           f"excludes it; {changes})."), headline, outcome
         if last:
             return True, f"The post-primer block is complete ({pairs} trials per leg; {changes}).", headline, outcome
-        why = ("a change is called" if called else
+        named = ", ".join(f"{v.side.upper() + ' leg' if v.side else 'asymmetry'} {v.outcome.value}" for v in called)
+        why = (f"a change is called ({named}), so the block goes on to its planned end" if called else
                f"an improvement of {target} is not yet excluded on both legs")
         return False, (f"Another trial per leg after the primer ({pairs + 1} of up to {block.max_trials}): {why} "
                        f"({changes or 'not enough valid trials yet'})."), headline, outcome
