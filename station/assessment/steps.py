@@ -699,7 +699,7 @@ class AdaptivePostStep(AdaptiveStanceStep):
         if last:
             return True, f"The post-primer block is complete ({pairs} trials per leg; {changes}).", headline, outcome
         named = ", ".join(f"{v.side.upper() + ' leg' if v.side else 'asymmetry'} {v.outcome.value}" for v in called)
-        why = (f"a change is called ({named}), so the block goes on to its planned end" if called else
+        why = (f"a change is called ({named}), so the block goes on" if called else
                f"an improvement of {target} is not yet excluded on both legs")
         return False, (f"Another trial per leg after the primer ({pairs + 1} of up to {block.max_trials}): {why} "
                        f"({changes or 'not enough valid trials yet'})."), headline, outcome

@@ -436,3 +436,32 @@ def test_the_adaptive_rdl_block_adds_sets_only_while_undecided(tmp_path):
     (verdict,) = run.store.get_session(run.session_id).scores["verdicts"]
     assert verdict["less_stable"] == "right" and verdict["alpha"] == vd.RDL_ADAPTIVE_ALPHA_FINAL == 0.039
     assert verdict["estimate"] > 6.0 and verdict["n"]["sets_right"] == 3
+
+
+def test_the_post_primer_block_stops_when_the_before_after_question_is_futile(tmp_path):
+    protocol = protocols.get("primer", trials_per_side=4, duration_s=12.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3,
+                             familiarisation=0, pigeon_s=2.0, hip_lifts=1)
+    # a steady patient whom the primer does not change: no change is called and each leg's 80 % interval excludes
+    # an improvement of 25 % at the first look, so the post block stops after 3 of up to 8 trials per leg
+    run = run_protocol(protocol, data_dir=tmp_path / "none", seed=5,
+                       sim_subject={"preset": "healthy", "sway_scale_right": 1.3, **STEADY})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "futility")]
+    assert looks[0].text.startswith("Decided after 3 trials per leg after the primer: no change is called, and an "
+                                    "improvement of −25 % is unlikely on either leg (each leg's 80 % interval excludes it")
+    scores = run.store.get_session(run.session_id).scores
+    assert scores["stance"]["post_primer/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
+    # every before/after test keeps its fixed level; the post block's L/R test is the fixed-design 4 % test
+    assert [v["verdict"] for v in scores["before_after"]["eyes_open"]["headline"]] == ["no detectable change"] * 3
+    assert scores["stance"]["post_primer/eyes_open"]["headline"]["alpha"] == vd.ALPHA
+    # the weak leg improves by 40 %: a change is called, so the block goes on and says which
+    run = run_protocol(protocol, data_dir=tmp_path / "effect", seed=5,
+                       sim_subject={"preset": "healthy", "sway_scale_right": 1.3, **STEADY},
+                       sim_adjust=lambda step: {"sway_scale_right": 0.78} if step.phase == "post_primer" else {})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert looks[0].data["decision"] == "continue"
+    assert "a change is called (RIGHT leg improved" in looks[0].text and looks[0].text.startswith(
+        "Another trial per leg after the primer (4 of up to 8)")
+    assert looks[-1].data["pairs"] == 8
+    ba = run.store.get_session(run.session_id).scores["before_after"]["eyes_open"]["sides"]
+    assert ba["right"]["verdict"] == "improved" and ba["left"]["verdict"] == "no detectable change"
