@@ -1,22 +1,23 @@
-"""Group-sequential design of the adaptive single-leg stance block: efficacy and futility boundaries.
+"""Group-sequential designs of the adaptive blocks: efficacy and futility boundaries.
 
-Pure statistics (no board, no store). The adaptive block records trials in pairs (left, right) and, from
-``min_pairs`` on, looks at the left/right test after every pair (docs/ASSESSMENT.md §5):
+Pure statistics (no board, no store). The adaptive single-leg block records trials in pairs (left, right)
+and, from ``min_pairs`` on, looks at the left/right test after every pair (docs/ASSESSMENT.md §5); the
+adaptive RDL block does the same with pairs of sets, on the difference R − L in mm (``target_difference``):
 
 - **efficacy**: the interval of the look's own level (``alpha_interim`` = 0.1 % at the interim looks,
-  ``alpha_final`` = 3.9 % at the last, Haybittle-Peto style) excludes 0: a side is named and the block
-  stops;
-- **futility**: at an interim look, the interval at the family level (``futility_alpha`` = 4 %: a 96 %
-  interval) contains 0 *and* already excludes an asymmetry as large as the target (SI ±25 %): the block
-  stops with "no detectable asymmetry", and the verdict carries that 96 % interval;
+  ``alpha_final`` = 3.7 % at the last of up to 12, Haybittle-Peto style) excludes 0: a side is named and
+  the block stops;
+- **futility**: at an interim look, the ``1 - futility_alpha`` interval (80 %) contains 0 *and* lies inside
+  the target (SI ±25 %): an asymmetry that large is unlikely, the block stops with "no detectable
+  asymmetry", and the verdict carries the family-level interval (``report_alpha`` = 4 %: 96 %);
 - otherwise another pair, up to ``max_pairs``.
 
 Family error rate: only an efficacy stop names a side, and the efficacy boundaries are those of the design
-without futility (4.0 % overall by Monte-Carlo of the t test, :func:`simulate`); stopping for futility can
-only remove sessions that would have named a side later, so the futility rule is non-binding and the
-false-positive rate stays at most 4 %. What futility costs is power: a patient whose true asymmetry is the
-target can have a 96 % interval inside ±25 % by chance (at most 2 % per look, one-sided); :func:`simulate`
-measures the loss over all looks.
+without futility (about 4 % overall by Monte-Carlo of the t test, :func:`simulate`); stopping for futility
+can only remove sessions that would have named a side later, so the futility rule is non-binding and the
+false-positive rate stays at most that, whatever the rule's level. What futility costs is power: a patient
+whose true asymmetry is the target has an 80 % interval inside ±25 % by chance at most 10 % of the time per
+look (one-sided); :func:`simulate` measures the loss over all looks.
 
 The test statistic is the block's headline test (``verdicts.stance_asymmetry``): ``d`` = mean log sway
 index right − left, its SE and df. :func:`welch_df` gives the Welch–Satterthwaite df for legs with
@@ -63,9 +64,6 @@ class Design:
     #: level of the interval a futility stop reports (the family's: a 96 % interval; the futility rule itself
     #: may use a narrower one, ``futility_alpha``, since it never names a side)
     report_alpha: float = 0.04
-    #: the futility rule's t quantile on the pooled df of the two legs (``2 pairs − 2``) instead of the Welch
-    #: df: borrowing strength across the legs for the rule that stops without naming a side
-    futility_pooled_df: bool = False
     #: the target in the test's own unit (the RDL's mm), instead of ``target_si_pct`` (a log ratio)
     target_difference: float | None = None
 
@@ -141,7 +139,7 @@ def look(design: Design, *, pairs: int, log_ratio: float, log_se: float, df: flo
     if pairs >= design.max_pairs:
         return Look(pairs, Decision.LAST, alpha, log_ratio, log_ratio - half, log_ratio + half)
     if design.futility:
-        fut = _t(design.futility_alpha, max(df, 2.0 * pairs - 2.0) if design.futility_pooled_df else df) * log_se
+        fut = _t(design.futility_alpha, df) * log_se
         if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target:
             report = _t(design.report_alpha, df) * log_se
             return Look(pairs, Decision.FUTILITY, design.report_alpha, log_ratio, log_ratio - report,
