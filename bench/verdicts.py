@@ -141,7 +141,8 @@ def _session(task):
     stance = [(t.phase, t.side, t.metrics.get("sway_index")) for t in trials
               if t.task == "single_leg" and t.status == "finished"]
     return {"name": name, "seed": seed, "population": population, "status": session.status,
-            "verdicts": scores.get("verdicts") or [], "minutes": float(scores.get("minutes", math.nan)),
+            "verdicts": scores.get("verdicts") or [], "descriptions": scores.get("descriptions") or [],
+            "minutes": float(scores.get("minutes", math.nan)),
             "minutes_by_block": scores.get("minutes_by_block") or {}, "cpu_s": time.perf_counter() - t0,
             "reps_counted": counted, "stance_trials": stance_trials, "rdl_sets": len(counted), "rep_sets": rep_sets,
             "stance": stance, "trial_cv_pct": het.trial_cv_pct if het is not None else None,
@@ -168,7 +169,7 @@ def _blocks(family: str) -> list[tuple[str, str | None]]:
     if family == "rdl":
         return [("rdl", None)]
     return [("before_after/eyes_open", "left"), ("before_after/eyes_open", "right"), ("before_after/eyes_open", None),
-            ("stance/baseline/eyes_open", None), ("primer_rdl", None)]
+            ("stance/baseline/eyes_open", None)]
 
 
 def _level(v: dict) -> float:
@@ -203,7 +204,7 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
         lines.append(f"   in the clinic (full primer timers, +{extra:.1f} min): mean {np.nanmean(minutes) + extra:.1f} min")
     if family == "stance":
         n_tr = np.array([r["stance_trials"] for r in results]) / 2
-        lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f} (3-6, adaptive)")
+        lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f}, median {np.median(n_tr):.1f} (adaptive)")
     sets = [c for r in results for c in r["reps_counted"]]
     if sets:
         asked = 10
@@ -239,8 +240,7 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
                 truth = float(np.mean([v["estimate"] for v in vs]))
         else:
             named = [v for v in vs if v.get("less_stable")]
-            truly_null = (family == "stance" and null_lr) or (family == "rdl" and "rdl_ml_shift_mm_right" not in subject) \
-                or (block == "primer_rdl" and False)
+            truly_null = (family == "stance" and null_lr) or (family == "rdl" and "rdl_ml_shift_mm_right" not in subject)
             if truly_null:
                 lines.append(f"   {label}: false-positive (a side named) {rate(len(named), n)}")
                 truth = 0.0
@@ -262,7 +262,28 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
                              f"{rate(sum(v['ci_low'] <= truth <= v['ci_high'] for v in at), len(at))}")
             nominal = 100 * np.mean([_level(v) for v in vs])
             lines.append(f"      nominal coverage of this mix of levels: {nominal:.1f} %")
+    lines += _descriptions(results)
     return lines
+
+
+def _descriptions(results: list[dict]) -> list[str]:
+    """The described blocks (the primer's RDL): how often each leg's 95 % intervals do not overlap, and the
+    coverage of the R − L interval (of the mean R − L over the sessions; no verdict, no error rate)."""
+    out = []
+    blocks = sorted({d["block"] for r in results for d in r.get("descriptions") or ()})
+    for block in blocks:
+        ds = [d for r in results for d in r.get("descriptions") or () if d["block"] == block]
+        ds = [d for d in ds if np.isfinite(d.get("difference", math.nan))]
+        if not ds:
+            continue
+        n = len(ds)
+        truth = float(np.mean([d["difference"] for d in ds]))
+        covered = sum(d["difference_ci_low"] <= truth <= d["difference_ci_high"] for d in ds)
+        apart = sum(d["difference_ci_low"] > 0 for d in ds)
+        half = np.median([(d["difference_ci_high"] - d["difference_ci_low"]) / 2 for d in ds])
+        out.append(f"   {block} (described, not tested): R − L mean {truth:+.1f} {ds[0]['unit']}, 95 % interval above 0 "
+                   f"{rate(apart, n)}; coverage {rate(covered, n)}; median half-width ±{half:.1f} {ds[0]['unit']}")
+    return out
 
 
 def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
@@ -298,7 +319,8 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
 
 
 #: what --save keeps of each session (enough for --summarise to print the same summary)
-SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", "verdicts", "reps_counted", "stance",
+SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", "verdicts", "descriptions",
+         "reps_counted", "stance",
          "rep_sets", "cpu_s", "stance_trials", "trial_cv_pct", "outliers")
 
 

@@ -104,20 +104,21 @@ class AdaptiveStance:
 
     Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
     one (``max_trials``) at ``alpha_final``: together 4 % false positives (``verdicts.ADAPTIVE_ALPHA_*``).
-    An interim look also stops when the ``1 - futility_alpha`` interval holds 0 and excludes an asymmetry
-    of ``target_si_pct`` (futility; :mod:`station.assessment.sequential`).
+    An interim look also stops when the ``1 - futility_alpha`` interval (80 %) holds 0 and excludes an
+    asymmetry of ``target_si_pct`` (futility; :mod:`station.assessment.sequential`); the verdict then carries
+    the family-level (96 %) interval.
     """
 
     min_trials: int = 3
-    max_trials: int = 6
-    duration_s: float = 30.0
-    exclude_s: float = 5.0
+    max_trials: int = 12
+    duration_s: float = 20.0
+    exclude_s: float = 3.0
     condition: str = "eyes_open"
     phase: str = "baseline"
     first_side: str = "left"
     alpha_interim: float = 0.001
-    alpha_final: float = 0.039
-    futility_alpha: float = 0.04
+    alpha_final: float = 0.037
+    futility_alpha: float = 0.2
     target_si_pct: float = 25.0
     task: str = "single_leg"
     label: str = ""
@@ -148,7 +149,83 @@ class AdaptiveStance:
                            phase=self.phase, label=label)
 
 
-Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance]
+@dataclass(frozen=True)
+class AdaptiveRdl:
+    """Single-leg RDL sets alternating sides, as many per side as the L/R verdict needs: ``min_sets`` ..
+    ``max_sets`` per side, a look after every pair of sets from ``min_sets`` on (the same group-sequential
+    rules as :class:`AdaptiveStance`, on the difference R − L of the outward lateral shift in mm: efficacy at
+    ``alpha_interim`` / ``alpha_final``, futility when the ``1 - futility_alpha`` interval holds 0 and lies
+    inside ±``target_mm``)."""
+
+    min_sets: int = 1
+    max_sets: int = 3
+    reps: int = 10
+    max_duration_s: float = 90.0
+    first_side: str = "left"
+    alpha_interim: float = 0.001
+    alpha_final: float = 0.039
+    futility_alpha: float = 0.2
+    target_mm: float = 8.0
+    phase: str = "baseline"
+    task: str = "rdl"
+    label: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "adaptive_rdl"
+
+    @property
+    def block(self) -> str:
+        return "rdl"
+
+    # the runner's adaptive loop speaks of trials; an RDL block's trials are its sets
+    @property
+    def min_trials(self) -> int:
+        return self.min_sets
+
+    @property
+    def max_trials(self) -> int:
+        return self.max_sets
+
+    def alpha(self, pairs: int) -> float:
+        return self.sequential().alpha(pairs)
+
+    def sequential(self):
+        """The block's group-sequential design (:class:`station.assessment.sequential.Design`), in mm."""
+        from station.assessment.sequential import Design
+
+        return Design(min_pairs=self.min_sets, max_pairs=self.max_sets, alpha_interim=self.alpha_interim,
+                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, target_difference=self.target_mm)
+
+    def trial(self, side: str, number: int) -> RdlSet:
+        """The ``number``-th (1-based) set on ``side`` of this block."""
+        return RdlSet(side=side, reps=self.reps, max_duration_s=self.max_duration_s, phase=self.phase, task=self.task,
+                      label=f"single-leg RDL {side} set {number}")
+
+
+@dataclass(frozen=True)
+class AdaptivePost(AdaptiveStance):
+    """The post-primer stance block of a primer session: trials in pairs, ``min_trials``..``max_trials`` per
+    side, stopped early only for futility of the before/after question (docs/ASSESSMENT.md §5): at a look,
+    when no before/after verdict would be called (each leg's change and the asymmetry change at their own
+    levels) and neither leg's ``1 - futility_alpha`` interval reaches an improvement of ``target_change_pct``.
+
+    The stop never calls anything, so the before/after false-positive rates cannot grow (non-binding); what
+    it costs is power, measured by the bench. The block's own left/right test stays the fixed-design test
+    (4 %) of the trials it has.
+    """
+
+    min_trials: int = 3
+    max_trials: int = 8
+    phase: str = "post_primer"
+    target_change_pct: float = 25.0
+
+    @property
+    def kind(self) -> str:
+        return "adaptive_post"
+
+
+Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance, AdaptiveRdl]
 
 
 @dataclass(frozen=True)
@@ -177,16 +254,21 @@ class Protocol:
         ``alpha`` is the final look's level; the runner replaces it with the level of the look where the
         block actually stopped.
         """
-        return {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
-                          "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
-                          "target_si_pct": s.target_si_pct}
-                for s in self.steps if isinstance(s, AdaptiveStance)}
+        design = {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
+                            "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
+                            "target_si_pct": s.target_si_pct}
+                  for s in self.steps if type(s) is AdaptiveStance}
+        design |= {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
+                             "min_trials": s.min_sets, "max_trials": s.max_sets, "futility_alpha": s.futility_alpha,
+                             "target_mm": s.target_mm}
+                   for s in self.steps if isinstance(s, AdaptiveRdl)}
+        return design
 
 
 def _check(**values) -> None:
     """Refuse settings no protocol can run: counts below their minimum, negative or zero durations."""
-    minimum = {"trials_per_side": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
-               "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0}
+    minimum = {"trials_per_side": 1, "post_trials": 1, "reps": 1, "rfe_rdl_reps": 1, "sets_per_side": 1, "min_trials": 2,
+               "max_trials": 2, "rounds": 0, "hip_lifts": 0, "familiarisation": 0, "min_sets": 1, "max_sets": 1}
     for key, value in values.items():
         if value is None:
             continue
@@ -239,6 +321,15 @@ def stance_block(
 PRACTICE_TASK = "single_leg_practice"
 
 
+def _practice(trials: int, duration_s: float, exclude_s: float, practice_s: float | None, first_side: str,
+              phase: str = "baseline") -> tuple[StanceTrial, ...]:
+    """The practice trials of a protocol: ``practice_s`` long (None, or longer than a scored trial:
+    ``duration_s``), the excluded start no more than half of them."""
+    length = duration_s if practice_s is None else min(practice_s, duration_s)
+    return familiarisation_block(trials_per_side=trials, duration_s=length, exclude_s=min(exclude_s, length / 2.0),
+                                 first_side=first_side, phase=phase)
+
+
 def familiarisation_block(*, trials_per_side: int = 1, duration_s: float = 30.0, exclude_s: float = 5.0,
                           first_side: str = "left", phase: str = "baseline") -> tuple[StanceTrial, ...]:
     """Practice trials (task :data:`PRACTICE_TASK`, never scored), alternating sides."""
@@ -251,33 +342,39 @@ def familiarisation_block(*, trials_per_side: int = 1, duration_s: float = 30.0,
     )
 
 
+#: length of a practice trial (s after the stance is detected): long enough to find the stance and settle
+#: in it (the learning of the first trials on a leg is what it absorbs), shorter than a scored trial
+PRACTICE_S = 10.0
+
+
 def single_leg(
     *,
     trials_per_side: int | None = None,
-    duration_s: float = 30.0,
-    exclude_s: float = 5.0,
+    duration_s: float = 20.0,
+    exclude_s: float = 3.0,
     eyes_closed: bool = False,
     first_side: str = "left",
     min_trials: int = 3,
-    max_trials: int = 6,
+    max_trials: int = 12,
     familiarisation: int = 1,
+    practice_s: float | None = PRACTICE_S,
     target_si_pct: float = 25.0,
 ) -> Protocol:
-    """Single-leg stance per side, eyes open: one practice trial per side, then adaptive 3-6 trials x 30 s.
+    """Single-leg stance per side, eyes open: one 10 s practice trial per side, then adaptive 3-12 trials x 20 s.
 
     ``trials_per_side`` fixes the number of scored trials (no adaptive stopping); by default the block
     is an :class:`AdaptiveStance` of ``min_trials``..``max_trials`` per side that also stops once an
-    asymmetry of ``target_si_pct`` is excluded. The first ``exclude_s`` seconds of each trial are not analysed.
+    asymmetry of ``target_si_pct`` is unlikely (futility). The first ``exclude_s`` seconds of each trial are
+    not analysed. ``practice_s``: length of the practice trials (None: as long as a scored trial).
     """
     from station.assessment.verdicts import ADAPTIVE_ALPHA_FINAL, ADAPTIVE_ALPHA_INTERIM
 
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, min_trials=min_trials,
-           max_trials=max_trials, familiarisation=familiarisation, target_si_pct=target_si_pct)
+           max_trials=max_trials, familiarisation=familiarisation, target_si_pct=target_si_pct, practice_s=practice_s)
     settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
                     eyes_closed=eyes_closed, first_side=first_side, min_trials=min_trials, max_trials=max_trials,
-                    familiarisation=familiarisation, target_si_pct=target_si_pct)
-    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
-                                                   exclude_s=exclude_s, first_side=first_side))
+                    familiarisation=familiarisation, practice_s=practice_s, target_si_pct=target_si_pct)
+    steps: list[Step] = list(_practice(familiarisation, duration_s, exclude_s, practice_s, first_side))
     if trials_per_side is not None:
         steps += stance_block(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s,
                               eyes_closed=eyes_closed, first_side=first_side)
@@ -294,29 +391,48 @@ def single_leg(
     return Protocol("single-leg", "Single-leg stance, left vs right", tuple(steps), settings)
 
 
-def rdl(*, reps: int = 10, sets_per_side: int = 2, max_duration_s: float = 90.0, first_side: str = "left") -> Protocol:
-    """Single-leg Romanian dead-lift per side: by default two sets of 10 repetitions per side, L R L R.
+def rdl(*, reps: int = 10, sets_per_side: int | None = None, max_duration_s: float = 90.0, first_side: str = "left",
+        min_sets: int = 1, max_sets: int = 3, target_mm: float = 8.0) -> Protocol:
+    """Single-leg Romanian dead-lift per side, sets of 10 repetitions alternating L R: by default an
+    :class:`AdaptiveRdl` block of 1-3 sets per side with a look after each pair of sets.
 
-    One set of 10 per side detects a 4 vs 12 mm lateral shift in about half the sessions on the
-    realistic patients (the sway during the hinge bounds it near 68 % with a known variance); two sets
-    give 84 % in 2.7 min (docs/ASSESSMENT.md §11).
+    One set of 10 per side detects a 4 vs 12 mm lateral shift in about half the sessions on the realistic
+    patients; a second and third pair of sets follow only while the verdict is undecided (neither a side
+    named nor an 8 mm difference unlikely): most healthy patients stop after one set per leg, a 4 vs 12 mm
+    patient after two or three (docs/ASSESSMENT.md §5, §11). ``sets_per_side=N`` fixes N sets per side.
     """
-    _check(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s)
+    from station.assessment.verdicts import ADAPTIVE_ALPHA_INTERIM, RDL_ADAPTIVE_ALPHA_FINAL
+
+    _check(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, min_sets=min_sets, max_sets=max_sets,
+           target_mm=target_mm)
+    if max_sets < min_sets:
+        raise ValueError("max_sets must be at least min_sets")
     _sides(first_side)
-    settings = dict(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, first_side=first_side)
-    steps = tuple(
-        RdlSet(side=side, reps=reps, max_duration_s=max_duration_s, label=f"single-leg RDL {side} set {i + 1}")
-        for i in range(sets_per_side)
-        for side in _sides(first_side)
-    )
+    settings = dict(reps=reps, sets_per_side=sets_per_side, max_duration_s=max_duration_s, first_side=first_side,
+                    min_sets=min_sets, max_sets=max_sets, target_mm=target_mm)
+    if sets_per_side is not None:
+        steps: tuple = tuple(
+            RdlSet(side=side, reps=reps, max_duration_s=max_duration_s, label=f"single-leg RDL {side} set {i + 1}")
+            for i in range(sets_per_side)
+            for side in _sides(first_side)
+        )
+    else:
+        steps = (AdaptiveRdl(min_sets=min_sets, max_sets=max_sets, reps=reps, max_duration_s=max_duration_s,
+                             first_side=first_side, alpha_interim=ADAPTIVE_ALPHA_INTERIM,
+                             alpha_final=RDL_ADAPTIVE_ALPHA_FINAL, target_mm=target_mm,
+                             label=f"single-leg RDL L/R ({min_sets}-{max_sets} sets of {reps} per leg)"),)
     return Protocol("rdl", "Single-leg Romanian dead-lift, left vs right", steps, settings)
 
 
 def primer(
     *,
     trials_per_side: int = 6,
-    duration_s: float = 30.0,
-    exclude_s: float = 5.0,
+    post_trials: int | None = None,
+    post_min_trials: int = 3,
+    post_max_trials: int = 8,
+    duration_s: float = 20.0,
+    exclude_s: float = 3.0,
+    practice_s: float | None = PRACTICE_S,
     rounds: int = 3,
     pigeon_s: float = 30.0,
     hip_lifts: int = 10,
@@ -328,11 +444,11 @@ def primer(
 ) -> Protocol:
     """Practice -> baseline single-leg block -> guided primer (``rounds`` circuits) -> post-primer block.
 
-    ``familiarisation`` practice trials per side come first and are not scored, so the learning over
-    the first trials does not read as an improvement after the primer; both blocks then have
-    ``trials_per_side`` (default 6) trials per side: with a trial-to-trial CV of 10-15 %, 6 trials per
-    block find a 25 % primer effect on one leg in 74.5 % of sessions on the bench (docs/ASSESSMENT.md §11;
-    the issue's 80 % is not reached).
+    ``familiarisation`` practice trials per side (``practice_s`` long) come first and are not scored, so the
+    learning over the first trials does not read as an improvement after the primer. The baseline block has
+    ``trials_per_side`` (default 6) trials of ``duration_s`` (20 s) per side; the post-primer block is an
+    :class:`AdaptivePost` of ``post_min_trials``..``post_max_trials`` (3-8) per side that stops early only
+    when the before/after question is futile (docs/ASSESSMENT.md §5), or ``post_trials`` fixed trials.
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and
@@ -340,14 +456,17 @@ def primer(
     """
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds, pigeon_s=pigeon_s,
            hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep, rfe_rdl_reps=rfe_rdl_reps,
-           rfe_rdl_max_s=rfe_rdl_max_s, familiarisation=familiarisation)
-    settings = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds,
-                    pigeon_s=pigeon_s, hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep,
+           rfe_rdl_max_s=rfe_rdl_max_s, familiarisation=familiarisation, post_trials=post_trials,
+           min_trials=post_min_trials, max_trials=post_max_trials, practice_s=practice_s)
+    if duration_s <= exclude_s:
+        raise ValueError("duration_s must be longer than the excluded start exclude_s")
+    settings = dict(trials_per_side=trials_per_side, post_trials=post_trials, post_min_trials=post_min_trials,
+                    post_max_trials=post_max_trials, duration_s=duration_s, exclude_s=exclude_s, practice_s=practice_s,
+                    rounds=rounds, pigeon_s=pigeon_s, hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep,
                     rfe_rdl_reps=rfe_rdl_reps, rfe_rdl_max_s=rfe_rdl_max_s, first_side=first_side,
                     familiarisation=familiarisation)
     block = dict(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, first_side=first_side)
-    steps: list[Step] = list(familiarisation_block(trials_per_side=familiarisation, duration_s=duration_s,
-                                                   exclude_s=exclude_s, first_side=first_side))
+    steps: list[Step] = list(_practice(familiarisation, duration_s, exclude_s, practice_s, first_side))
     steps += stance_block(phase="baseline", **block)
     for r in range(1, rounds + 1):
         for side in _sides(first_side):
@@ -359,7 +478,13 @@ def primer(
         for side in _sides(first_side):
             steps.append(RdlSet(side=side, reps=rfe_rdl_reps, max_duration_s=rfe_rdl_max_s, phase="primer",
                                 task="rfe_rdl", label=f"primer round {r}: rear-foot-elevated RDL, {side} leg"))
-    steps.extend(stance_block(phase="post_primer", **block))
+    if post_trials is not None:
+        steps.extend(stance_block(phase="post_primer", **dict(block, trials_per_side=post_trials)))
+    else:
+        steps.append(AdaptivePost(min_trials=post_min_trials, max_trials=post_max_trials, duration_s=duration_s,
+                                  exclude_s=exclude_s, first_side=first_side,
+                                  label=f"single-leg stance after the primer ({post_min_trials}-{post_max_trials} "
+                                        f"trials per leg)"))
     return Protocol("primer", "Primer session: baseline, guided primer, post-primer", tuple(steps), settings)
 
 

@@ -447,6 +447,71 @@ class StanceScores:
 
 
 @dataclass(frozen=True)
+class SideFigure:
+    """One leg's figure of a descriptive block: its mean with a :data:`DESCRIPTIVE_LEVEL` interval."""
+
+    side: str
+    estimate: float
+    interval: Interval
+    n: int  # repetitions
+    sets: int
+
+    def to_dict(self) -> dict:
+        return {"side": self.side, "estimate": self.estimate, "ci_low": self.interval.low,
+                "ci_high": self.interval.high, "level": self.interval.level, "n": self.n, "sets": self.sets}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "SideFigure":
+        d = d or {}
+        return cls(side=str(d.get("side") or ""), estimate=_num(d.get("estimate")),
+                   interval=Interval(_num(d.get("ci_low")), _num(d.get("ci_high")),
+                                     _num(d.get("level", DESCRIPTIVE_LEVEL))),
+                   n=int(d.get("n") or 0), sets=int(d.get("sets") or 0))
+
+
+@dataclass(frozen=True)
+class Description:
+    """A block described, not tested: each leg's figure and the difference R − L, every one with its own
+    :data:`DESCRIPTIVE_LEVEL` interval, and no verdict (no side is named, no error rate is promised).
+
+    The primer's rear-foot-elevated RDL is described this way: its left/right test had 58 % power at the
+    asymmetry it was meant to find, too little for a headline verdict.
+    """
+
+    block: str
+    metric: str  # the per-repetition metric described
+    unit: str
+    sides: tuple  # SideFigure, left then right
+    difference: float  # R − L
+    difference_interval: Interval
+    method: str = "mean of the repetitions, t interval with the within-set design effect"
+
+    def side(self, side: str) -> SideFigure | None:
+        return next((f for f in self.sides if f.side == side), None)
+
+    def to_dict(self) -> dict:
+        return {"block": self.block, "descriptive": True, "metric": self.metric, "unit": self.unit,
+                "sides": [f.to_dict() for f in self.sides], "difference": self.difference,
+                "difference_ci_low": self.difference_interval.low,
+                "difference_ci_high": self.difference_interval.high, "level": self.difference_interval.level,
+                "method": self.method}
+
+    @classmethod
+    def from_dict(cls, d: dict | None, *, block: str = "") -> "Description":
+        d = d or {}
+        return cls(block=str(d.get("block") or block), metric=str(d.get("metric") or ""), unit=str(d.get("unit") or ""),
+                   sides=tuple(SideFigure.from_dict(f) for f in d.get("sides") or ()),
+                   difference=_num(d.get("difference")),
+                   difference_interval=Interval(_num(d.get("difference_ci_low")), _num(d.get("difference_ci_high")),
+                                                _num(d.get("level", DESCRIPTIVE_LEVEL))),
+                   method=str(d.get("method") or ""))
+
+
+#: blocks shown as a description (each leg's figure with its own 95 % interval), never as a headline verdict
+DESCRIPTIVE_BLOCKS = ("primer_rdl",)
+
+
+@dataclass(frozen=True)
 class RdlScores:
     """An RDL block (``rdl`` or the primer's ``primer_rdl``): per-side repetition summaries and the headline."""
 
@@ -456,27 +521,69 @@ class RdlScores:
     sides: dict  # side -> metric -> Summary (the repetitions of all valid sets pooled)
     reps: dict  # side -> number of repetitions
     asymmetry: dict  # metric -> Asymmetry (descriptive, 95 %)
-    headline: Verdict
+    #: the block's headline verdict; None for a descriptive block (:data:`DESCRIPTIVE_BLOCKS`) scored since it
+    #: became one (a session stored before keeps its old verdict here, shown nowhere as a headline)
+    headline: Verdict | None
+    description: Description | None = None
+
+    @property
+    def descriptive(self) -> bool:
+        """The block is described (each leg's figure with its interval), not tested: no headline verdict."""
+        return self.block in DESCRIPTIVE_BLOCKS
 
     @property
     def less_stable(self) -> str | None:
-        return self.headline.less_stable
+        return None if self.descriptive or self.headline is None else self.headline.less_stable
 
     def to_dict(self) -> dict:
         sides = {side: {k: s.to_dict() for k, s in m.items()} | {"reps": self.reps.get(side, 0)}
                  for side, m in self.sides.items()}
-        return {"phase": self.phase, "task": self.task, "sides": sides,
-                "asymmetry": {k: a.to_dict() for k, a in self.asymmetry.items()},
-                "headline": self.headline.to_dict(), "less_stable": self.less_stable}
+        d = {"phase": self.phase, "task": self.task, "sides": sides,
+             "asymmetry": {k: a.to_dict() for k, a in self.asymmetry.items()}, "less_stable": self.less_stable}
+        if self.headline is not None:
+            d["headline"] = self.headline.to_dict()
+        if self.description is not None:
+            d["description"] = self.description.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, *, block: str) -> "RdlScores":
-        headline = (Verdict.from_dict(d["headline"]) if d.get("headline")
-                    else _legacy_asymmetry_verdict(block, d.get("verdict")))
+        if d.get("headline"):
+            headline = Verdict.from_dict(d["headline"])
+        elif block in DESCRIPTIVE_BLOCKS and (d.get("description") or not d.get("verdict")):
+            headline = None
+        else:
+            headline = _legacy_asymmetry_verdict(block, d.get("verdict"))
         reps = {side: int((m or {}).get("reps") or 0) for side, m in (d.get("sides") or {}).items() if side in SIDES}
-        return cls(block=block, phase=d.get("phase") or "", task=d.get("task") or "", sides=_summaries_from_dict(
-            d.get("sides")), reps=reps, asymmetry={k: Asymmetry.from_dict(v) for k, v in (d.get("asymmetry") or {}).items()},
-            headline=headline)
+        sides = _summaries_from_dict(d.get("sides"))
+        if d.get("description"):
+            description = Description.from_dict(d["description"], block=block)
+        elif block in DESCRIPTIVE_BLOCKS:  # stored while it was a verdict: described from its stored summaries
+            description = description_from_summaries(block, sides)
+        else:
+            description = None
+        return cls(block=block, phase=d.get("phase") or "", task=d.get("task") or "", sides=sides, reps=reps,
+                   asymmetry={k: Asymmetry.from_dict(v) for k, v in (d.get("asymmetry") or {}).items()},
+                   headline=headline, description=description)
+
+
+#: the per-repetition metric a descriptive RDL block describes
+DESCRIBED_RDL_METRIC = "lateral_shift_mm"
+#: repetitions per set assumed for a session stored without its sets (the protocols' default)
+DEFAULT_REPS_PER_SET = 10
+
+
+def description_from_summaries(block: str, sides: dict, *, metric: str = DESCRIBED_RDL_METRIC) -> Description | None:
+    """The description of an RDL block from its stored per-side summaries (a session scored before the block
+    was described: its sets are not stored with the scores, so each leg's repetitions are taken as sets of
+    :data:`DEFAULT_REPS_PER_SET`)."""
+    from station.assessment.verdicts import describe_sides
+
+    summaries = {side: (sides.get(side) or {}).get(metric) for side in SIDES}
+    if any(s is None or s.n < 2 for s in summaries.values()):
+        return None
+    return describe_sides(block, {side: (s.mean, s.sd, s.n, max(1, round(s.n / DEFAULT_REPS_PER_SET)))
+                                  for side, s in summaries.items()}, metric=metric, unit="mm")
 
 
 @dataclass(frozen=True)
@@ -568,11 +675,18 @@ class SessionScores:
 
     @property
     def verdicts(self) -> list:
-        """The headline verdicts in report order: stance (baseline first), RDL, primer RDL, before/after."""
-        out = [b.headline for b in self.stance_blocks()] + [b.headline for b in self.rdl_blocks()]
+        """The headline verdicts in report order: stance (baseline first), RDL, before/after (a descriptive block,
+        the primer's RDL, has none: :attr:`descriptions`)."""
+        out = [b.headline for b in self.stance_blocks()] + [b.headline for b in self.rdl_blocks()
+                                                            if not b.descriptive and b.headline is not None]
         for condition in sorted(self.before_after):
             out += list(self.before_after[condition].headline)
         return out
+
+    @property
+    def descriptions(self) -> list:
+        """The blocks described, not tested (each leg's figure with its own 95 % interval), in report order."""
+        return [b.description for b in self.rdl_blocks() if b.descriptive and b.description is not None]
 
     def verdict_of(self, block: str) -> Verdict | None:
         return next((v for v in self.verdicts if v.block == block and v.side is None), None)
@@ -594,6 +708,7 @@ class SessionScores:
         if self.before_after:
             d["before_after"] = {c: b.to_dict() for c, b in sorted(self.before_after.items())}
         d["verdicts"] = [v.to_dict() for v in self.verdicts]
+        d["descriptions"] = [x.to_dict() for x in self.descriptions]
         if self.minutes is not None:
             d["minutes"] = self.minutes
         return d

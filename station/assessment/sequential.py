@@ -1,22 +1,23 @@
-"""Group-sequential design of the adaptive single-leg stance block: efficacy and futility boundaries.
+"""Group-sequential designs of the adaptive blocks: efficacy and futility boundaries.
 
-Pure statistics (no board, no store). The adaptive block records trials in pairs (left, right) and, from
-``min_pairs`` on, looks at the left/right test after every pair (docs/ASSESSMENT.md §5):
+Pure statistics (no board, no store). The adaptive single-leg block records trials in pairs (left, right)
+and, from ``min_pairs`` on, looks at the left/right test after every pair (docs/ASSESSMENT.md §5); the
+adaptive RDL block does the same with pairs of sets, on the difference R − L in mm (``target_difference``):
 
 - **efficacy**: the interval of the look's own level (``alpha_interim`` = 0.1 % at the interim looks,
-  ``alpha_final`` = 3.9 % at the last, Haybittle-Peto style) excludes 0: a side is named and the block
-  stops;
-- **futility**: at an interim look, the interval at the family level (``futility_alpha`` = 4 %: a 96 %
-  interval) contains 0 *and* already excludes an asymmetry as large as the target (SI ±25 %): the block
-  stops with "no detectable asymmetry", and the verdict carries that 96 % interval;
+  ``alpha_final`` = 3.7 % at the last of up to 12, Haybittle-Peto style) excludes 0: a side is named and
+  the block stops;
+- **futility**: at an interim look, the ``1 - futility_alpha`` interval (80 %) contains 0 *and* lies inside
+  the target (SI ±25 %): an asymmetry that large is unlikely, the block stops with "no detectable
+  asymmetry", and the verdict carries the family-level interval (``report_alpha`` = 4 %: 96 %);
 - otherwise another pair, up to ``max_pairs``.
 
 Family error rate: only an efficacy stop names a side, and the efficacy boundaries are those of the design
-without futility (4.0 % overall by Monte-Carlo of the t test, :func:`simulate`); stopping for futility can
-only remove sessions that would have named a side later, so the futility rule is non-binding and the
-false-positive rate stays at most 4 %. What futility costs is power: a patient whose true asymmetry is the
-target can have a 96 % interval inside ±25 % by chance (at most 2 % per look, one-sided); :func:`simulate`
-measures the loss over all looks.
+without futility (about 4 % overall by Monte-Carlo of the t test, :func:`simulate`); stopping for futility
+can only remove sessions that would have named a side later, so the futility rule is non-binding and the
+false-positive rate stays at most that, whatever the rule's level. What futility costs is power: a patient
+whose true asymmetry is the target has an 80 % interval inside ±25 % by chance at most 10 % of the time per
+look (one-sided); :func:`simulate` measures the loss over all looks.
 
 The test statistic is the block's headline test (``verdicts.stance_asymmetry``): ``d`` = mean log sway
 index right − left, its SE and df. :func:`welch_df` gives the Welch–Satterthwaite df for legs with
@@ -54,12 +55,17 @@ class Design:
     """Looks after ``min_pairs`` .. ``max_pairs`` pairs of trials; the boundaries of each (module notes)."""
 
     min_pairs: int = 3
-    max_pairs: int = 6
+    max_pairs: int = 12
     alpha_interim: float = 0.001
-    alpha_final: float = 0.039
-    futility_alpha: float = 0.04
+    alpha_final: float = 0.037
+    futility_alpha: float = 0.2
     target_si_pct: float = TARGET_SI_PCT
     futility: bool = True
+    #: level of the interval a futility stop reports (the family's: a 96 % interval; the futility rule itself
+    #: may use a narrower one, ``futility_alpha``, since it never names a side)
+    report_alpha: float = 0.04
+    #: the target in the test's own unit (the RDL's mm), instead of ``target_si_pct`` (a log ratio)
+    target_difference: float | None = None
 
     def alpha(self, pairs: int) -> float:
         """Level of the efficacy test at the look after ``pairs`` pairs."""
@@ -69,6 +75,11 @@ class Design:
     def target_log_ratio(self) -> float:
         """The target as a log ratio of the two legs' sway: ``SI = 200 tanh(d / 2)`` inverted."""
         return 2.0 * math.atanh(self.target_si_pct / 200.0)
+
+    @property
+    def target(self) -> float:
+        """The futility target on the scale of the test (a log ratio, or ``target_difference``)."""
+        return self.target_log_ratio if self.target_difference is None else float(self.target_difference)
 
 
 @dataclass(frozen=True)
@@ -129,8 +140,10 @@ def look(design: Design, *, pairs: int, log_ratio: float, log_se: float, df: flo
         return Look(pairs, Decision.LAST, alpha, log_ratio, log_ratio - half, log_ratio + half)
     if design.futility:
         fut = _t(design.futility_alpha, df) * log_se
-        if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target_log_ratio:
-            return Look(pairs, Decision.FUTILITY, design.futility_alpha, log_ratio, log_ratio - fut, log_ratio + fut)
+        if abs(log_ratio) <= fut and abs(log_ratio) + fut < design.target:
+            report = _t(design.report_alpha, df) * log_se
+            return Look(pairs, Decision.FUTILITY, design.report_alpha, log_ratio, log_ratio - report,
+                        log_ratio + report)
     return Look(pairs, Decision.CONTINUE, alpha, log_ratio, log_ratio - half, log_ratio + half)
 
 
@@ -145,6 +158,7 @@ class Simulation:
     covered: float        # the reported interval holds the true log ratio
     mean_pairs: float
     pairs_90: float       # 90th percentile of the pairs recorded
+    pairs_50: float = math.nan  # median of the pairs recorded
 
 
 def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct: tuple[float, float] = (5.0, 25.0),
@@ -193,4 +207,5 @@ def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct:
                 futile[i] = res.decision is Decision.FUTILITY
                 covered[i] = res.ci_low <= true_d <= res.ci_high
     return Simulation(sessions, float(named.mean()), float(right_named.mean()), float(futile.mean()),
-                      float(covered.mean()), float(pairs.mean()), float(np.percentile(pairs, 90)))
+                      float(covered.mean()), float(pairs.mean()), float(np.percentile(pairs, 90)),
+                      float(np.median(pairs)))

@@ -8,7 +8,9 @@
 - :class:`TrialStep` -- one recorded attempt of a stance trial or an RDL set: queue, rest, record, watch
   live, analyse, store;
 - :class:`RecordedStep` -- a trial, repeated when it fails (up to the protocol's ``max_repeats``);
-- :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided.
+- :class:`AdaptiveStanceStep` -- pairs of stance trials until the L/R verdict is decided;
+- :class:`AdaptiveRdlStep` -- pairs of RDL sets until the L/R verdict is decided;
+- :class:`AdaptivePostStep` -- the post-primer block, stopped early when the before/after question is futile.
 
 Every wait goes through :meth:`Runner.wait` (one primitive: abort and link checks, then the runner's
 clock); the live watch of a trial is a :class:`TrialWatch` polled by it.
@@ -23,7 +25,8 @@ import logging
 import numpy as np
 
 from station.assessment import analysis, scoring
-from station.assessment.protocols import AdaptiveStance, Exercise, RdlSet, StanceTrial, _sides
+from station.assessment.protocols import (AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial,
+                                          _sides)
 from station.core.segments import leg_from_shift
 from station.errors import CalibrationError, StationError
 
@@ -555,10 +558,13 @@ class AdaptiveStanceStep(StepRun):
                    ci_low=headline.get("ci_low"), ci_high=headline.get("ci_high"),
                    resolution=headline.get("resolution"), alpha=outcome.alpha, **remaining)
             if stop:
-                # the session's verdict is the test of the look where the block stopped, at that look's level
-                r.design.setdefault(block.block, {}).update(alpha=outcome.alpha, decision=outcome.decision.value,
-                                                            pairs=pairs)
+                self.record_stop(pairs, outcome)
                 return
+
+    def record_stop(self, pairs: int, outcome) -> None:
+        """The session's verdict is the test of the look where the block stopped, at that look's level."""
+        self.runner.design.setdefault(self.step.block, {}).update(alpha=outcome.alpha,
+                                                                  decision=outcome.decision.value, pairs=pairs)
 
     def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
         """Patient seconds this block still needs after the look at ``pairs``: ``(low, high)`` -- the next
@@ -590,8 +596,10 @@ class AdaptiveStanceStep(StepRun):
         if outcome.decision is sequential.Decision.EFFICACY:
             return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline, outcome
         if outcome.decision is sequential.Decision.FUTILITY:
-            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and none as large as "
-                          f"{target} ({detail})."), headline, outcome
+            rule = 100 * (1 - design.futility_alpha)
+            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and one as large as "
+                          f"{target} is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), \
+                headline, outcome
         if outcome.decision is sequential.Decision.LAST:
             return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
                           f"({detail})."), headline, outcome
@@ -600,10 +608,111 @@ class AdaptiveStanceStep(StepRun):
             headline, outcome
 
 
+class AdaptiveRdlStep(AdaptiveStanceStep):
+    """Pairs of RDL sets (one per side) until the L/R verdict of the lateral shift is decided: the looks of
+    :class:`AdaptiveStanceStep` on the difference R − L (mm) of the repetitions' test."""
+
+    step: AdaptiveRdl
+
+    def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
+        block = self.step
+        if stop:
+            return 0.0, 0.0
+        pair = 2.0 * expected_s(block.trial("left", 1), rest_s=self.runner.rest_s)[0]
+        return pair, (block.max_sets - pairs) * pair
+
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        from station.assessment import sequential
+        from station.assessment.stats import t_quantile
+
+        r, block = self.runner, self.step
+        design = block.sequential()
+        alpha = design.alpha(pairs)
+        rows = r.store.metrics_table(r.session_id)
+        verdict = scoring.rdl_scores(rows, task=block.task, phase=block.phase, alpha=alpha, adaptive=True).headline
+        headline = verdict.to_dict()
+        d, df = float(verdict.estimate), float(verdict.df or 0)
+        se = float(verdict.resolution) / t_quantile(alpha, df) if df > 0 and np.isfinite(verdict.resolution) else np.nan
+        outcome = sequential.look(design, pairs=pairs, log_ratio=d, log_se=se, df=df)
+        if not np.isfinite(outcome.log_ratio):
+            detail = "not enough valid repetitions yet"
+        else:
+            detail = (f"R − L {outcome.log_ratio:+.1f} mm, {100 * (1 - outcome.alpha):.1f} % CI "
+                      f"{outcome.ci_low:+.1f} to {outcome.ci_high:+.1f} mm")
+        target = f"±{design.target:g} mm"
+        sets = f"{pairs} set{'' if pairs == 1 else 's'} per leg"
+        if outcome.decision is sequential.Decision.EFFICACY:
+            return True, f"Decided after {sets}: {headline['verdict']} ({detail}).", headline, outcome
+        if outcome.decision is sequential.Decision.FUTILITY:
+            rule = 100 * (1 - design.futility_alpha)
+            return True, (f"Decided after {sets}: no detectable difference, and one as large as {target} "
+                          f"is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), headline, outcome
+        if outcome.decision is sequential.Decision.LAST:
+            return True, (f"Stopping at the maximum of {block.max_sets} sets per leg: {headline['verdict']} "
+                          f"({detail})."), headline, outcome
+        return False, (f"Another set per leg ({pairs + 1} of up to {block.max_sets}): the left/right verdict is "
+                       f"undecided — no side is clear yet and a difference of {target} is not excluded ({detail})."), \
+            headline, outcome
+
+
+class AdaptivePostStep(AdaptiveStanceStep):
+    """The post-primer block: pairs of stance trials, stopped early only when the before/after question is
+    futile (:class:`station.assessment.protocols.AdaptivePost`); its looks never call anything."""
+
+    step: AdaptivePost
+
+    def record_stop(self, pairs: int, outcome) -> None:
+        # where the block stopped, for the record; the before/after and left/right tests keep their fixed levels
+        self.runner.design.setdefault(f"before_after/{self.step.condition}", {}).update(
+            decision=outcome.decision.value, pairs=pairs, adaptive_post=True)
+
+    def look(self, pairs: int) -> tuple[bool, str, dict, object]:
+        from station.assessment import sequential
+        from station.assessment.stats import t_quantile
+
+        r, block = self.runner, self.step
+        rows = r.store.metrics_table(r.session_id)
+        verdicts = scoring.before_after_scores(rows, condition=block.condition).headline
+        legs = [v for v in verdicts if v.side]
+        called = [v for v in verdicts if v.outcome.decided and v.outcome.value not in ("no detectable change",)]
+        floor = float(np.log1p(-block.target_change_pct / 100.0))
+        # each leg: the lower end of its 1 - futility_alpha interval of the log change above log(1 - target)
+        lows = [v.log_ratio - t_quantile(block.futility_alpha, v.df) * v.log_se for v in legs
+                if np.isfinite(v.log_ratio) and np.isfinite(v.log_se) and v.df > 0]
+        futile = (len(lows) == 2 and len(legs) == 2 and all(v.outcome.decided for v in verdicts) and not called
+                  and all(low > floor for low in lows))
+        last = pairs >= block.max_trials
+        decision = (sequential.Decision.FUTILITY if futile and not last else
+                    sequential.Decision.LAST if last else sequential.Decision.CONTINUE)
+        weakest = min(legs, key=lambda v: v.estimate if np.isfinite(v.estimate) else np.inf) if legs else None
+        headline = weakest.to_dict() if weakest is not None else {}
+        outcome = sequential.Look(pairs, decision, weakest.alpha if weakest is not None else np.nan,
+                                  headline.get("log_ratio", np.nan), np.nan, np.nan)
+        target = f"−{block.target_change_pct:g} %"
+        rule = 100 * (1 - block.futility_alpha)
+        changes = "; ".join(f"{v.side.upper()} {v.estimate:+.0f} % ({v.interval.low:+.0f} to {v.interval.high:+.0f} %, "
+                            f"{100 * v.interval.level:.0f} % CI)" for v in legs if np.isfinite(v.estimate))
+        if decision is sequential.Decision.FUTILITY:
+            return True, (f"Decided after {pairs} trials per leg after the primer: no change is called, and an "
+                          f"improvement of {target} is unlikely on either leg (each leg's {rule:.0f} % interval "
+                          f"excludes it; {changes})."), headline, outcome
+        if last:
+            return True, f"The post-primer block is complete ({pairs} trials per leg; {changes}).", headline, outcome
+        named = ", ".join(f"{v.side.upper() + ' leg' if v.side else 'asymmetry'} {v.outcome.value}" for v in called)
+        why = (f"a change is called ({named}), so the block goes on" if called else
+               f"an improvement of {target} is not yet excluded on both legs")
+        return False, (f"Another trial per leg after the primer ({pairs + 1} of up to {block.max_trials}): {why} "
+                       f"({changes or 'not enough valid trials yet'})."), headline, outcome
+
+
 def step_run(runner, step) -> StepRun:
     """The step type that runs ``step``."""
     if isinstance(step, Exercise):
         return ExerciseStep(runner, step)
+    if isinstance(step, AdaptiveRdl):
+        return AdaptiveRdlStep(runner, step)
+    if isinstance(step, AdaptivePost):
+        return AdaptivePostStep(runner, step)
     if isinstance(step, AdaptiveStance):
         return AdaptiveStanceStep(runner, step)
     return RecordedStep(runner, step)
@@ -620,7 +729,7 @@ RDL_FIRST_REP_S = 2.0
 def block_of(step) -> str:
     """The block a step's patient time is counted to: ``practice``, ``stance/<phase>/<condition>``, ``rdl``,
     ``primer`` (its exercises and rear-foot-elevated RDL sets)."""
-    if isinstance(step, AdaptiveStance):
+    if isinstance(step, (AdaptiveStance, AdaptiveRdl)):
         return step.block
     if isinstance(step, StanceTrial):
         return "practice" if step.task != "single_leg" else f"stance/{step.phase}/{step.condition}"
@@ -641,6 +750,9 @@ def expected_s(step, *, rest_s: float) -> tuple[float, float]:
     if isinstance(step, AdaptiveStance):
         pair = 2.0 * (recorded + step.duration_s + WINDOW_END_MARGIN_S)
         return step.min_trials * pair, step.max_trials * pair
+    if isinstance(step, AdaptiveRdl):
+        pair = 2.0 * expected_s(step.trial("left", 1), rest_s=rest_s)[0]
+        return step.min_sets * pair, step.max_sets * pair
     s = recorded + step.duration_s + WINDOW_END_MARGIN_S
     return s, s
 

@@ -15,8 +15,9 @@ Examples::
   station assess --recording whole_test.txt --patient "Runner 7" --protocol single-leg
 
 With ``--json`` the session's headline verdicts are printed as one JSON object on stdout when the
-session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...]}``, docs/ASSESSMENT.md
-§8) and everything for people goes to stderr.
+session ends (``{"session_id", "protocol", "status", "minutes", "verdicts": [...], "descriptions": [...]}``,
+docs/ASSESSMENT.md §8; "descriptions": the blocks described, not tested) and everything for people goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ def register(subparsers) -> None:
     new.add_argument("--dominant-leg", choices=("left", "right", "unknown"))
     proto = p.add_argument_group("protocol settings (defaults: the clinic's routine)")
     proto.add_argument("--trials", type=int, metavar="N",
-                       help="scored single-leg trials per side (single-leg default: adaptive, 3-6 until decided; "
-                            "primer default 6 per block)")
+                       help="scored single-leg trials per side (single-leg default: adaptive, 3-12 until decided; "
+                            "primer default 6 before the primer and 3-8 after it; a number fixes both blocks)")
     proto.add_argument("--practice", type=int, metavar="N",
                        help="practice (familiarisation) trials per side before the scored ones, never scored (default 1)")
-    proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 30)")
-    proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 5)")
+    proto.add_argument("--seconds", type=float, metavar="S", help="single-leg trial length (default 20)")
+    proto.add_argument("--exclude", type=float, metavar="S", help="seconds excluded at each trial's start (default 3)")
     proto.add_argument("--eyes-closed", action="store_true", help="add an eyes-closed block (single-leg)")
     proto.add_argument("--reps", type=int, metavar="N",
                        help="RDL repetitions per set (default 10); primer: rear-foot-elevated RDL repetitions")
@@ -122,6 +123,8 @@ def _protocol(args):
                            ("familiarisation", args.practice)):
             if value is not None:
                 overrides[key] = value
+        if args.protocol == "primer" and args.trials is not None:  # a number fixes both blocks
+            overrides["post_trials"] = args.trials
     if args.protocol == "single-leg" and args.eyes_closed:
         overrides["eyes_closed"] = True
     if args.reps is not None:
@@ -252,6 +255,7 @@ def _summary(scores: dict) -> list[str]:
 
     typed = SessionScores.from_dict(scores)
     lines = [wording.verdict_sentence(v) for v in typed.verdicts]
+    lines += [wording.description_sentence(d) for d in typed.descriptions]
     key = typed.score_meaning.key
     name = wording.metric_label(key, unit=False).lower()
     for block in typed.stance_blocks():
@@ -267,13 +271,16 @@ def _summary(scores: dict) -> list[str]:
 def _verdicts_json(session_id: int, session, scores: dict) -> str:
     from station.assessment.results import SessionScores
     from station.jsonsafe import json_safe
-    from station.report.wording import verdict_record
+    from station.report.wording import description_record, verdict_record
 
     keys = ("block", "kind", "side", "less_stable", "verdict", "estimate", "ci_low", "ci_high", "level", "unit",
             "text", "resolution")
-    verdicts = [verdict_record(v) for v in SessionScores.from_dict(scores).verdicts]
+    typed = SessionScores.from_dict(scores)
+    verdicts = [verdict_record(v) for v in typed.verdicts]
     doc = {"session_id": int(session_id), "protocol": session.protocol, "status": session.status,
-           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts]}
+           "minutes": scores.get("minutes"), "verdicts": [{k: v.get(k) for k in keys} for v in verdicts],
+           # blocks described, not tested (the primer's RDL): each leg's figure with its 95 % interval, no verdict
+           "descriptions": [description_record(d) for d in typed.descriptions]}
     return json.dumps(json_safe(doc), ensure_ascii=False, allow_nan=False)
 
 

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     add_sim_board_option(p)
     p.add_argument("--subject", default="weak-right", metavar="NAME|FILE",
                    help="the virtual patient (default weak-right: a runner whose right hip drops)")
-    p.add_argument("--seconds", type=float, default=30.0, metavar="S",
-                   help="single-leg trial length in the headless session (default 30)")
+    p.add_argument("--seconds", type=float, default=20.0, metavar="S",
+                   help="single-leg trial length in the headless session (default 20)")
     p.set_defaults(func=run)
 
 

@@ -26,7 +26,7 @@ def build_window(*, port: str | None = None, sim: bool = False, seed: int = 0, r
                  subject: str = "healthy", faults: str | None = None, board_id: int | None = None,
                  realtime: bool = True, store=None, sim_board: str = "station",
                  calibration=None, clock_factory=None, fps: float = 30.0, trials_per_side: int | None = None,
-                 duration_s: float = 30.0, exclude_s: float = 5.0):
+                 duration_s: float = 20.0, exclude_s: float = 3.0):
     """Create (not start) the main window and its board link; see :func:`run_dashboard`."""
     from station.dashboard.station_link import BoardLink, SimOptions
     from station.dashboard.window import MainWindow

@@ -76,7 +76,7 @@ class ProtocolPanel(QWidget):
     new_phase = Signal()  # a cue or a detected stance: live trails restart here
 
     def __init__(self, context: Callable[[], dict], *, clock_factory=None, trials_per_side: int | None = None,
-                 duration_s: float = 30.0, exclude_s: float = 5.0, parent=None):
+                 duration_s: float = 20.0, exclude_s: float = 3.0, parent=None):
         super().__init__(parent)
         self.context = context
         self.clock_factory = clock_factory
@@ -93,8 +93,9 @@ class ProtocolPanel(QWidget):
         self.protocol.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # the whole title, never cut
         for key, title in PROTOCOLS.items():
             self.protocol.addItem(title, key)
-        # scored trials per side: by default each protocol's own design (single-leg: adaptive 3-6 until
-        # decided, shown as the spin box's special value 0; primer: 6 per block), the designs whose error
+        # scored trials per side: by default each protocol's own design (single-leg: adaptive 3-12 until
+        # decided, shown as the spin box's special value 0; primer: 6 before the primer, 3-8 after it; RDL sets:
+        # adaptive 1-3, the sets box's special value 0), the designs whose error
         # rates and power bench/verdicts.py measures; a number fixes the trials (no adaptive stopping)
         self._fixed_trials = trials_per_side
         self.trials = QSpinBox()
@@ -105,8 +106,10 @@ class ProtocolPanel(QWidget):
         self.reps.setRange(1, 30)
         self.reps.setValue(_default("rdl", "reps"))
         self.sets = QSpinBox()
-        self.sets.setRange(1, 5)
-        self.sets.setValue(_default("rdl", "sets_per_side"))
+        self.sets.setRange(0, 5)
+        self.sets.setSpecialValueText(  # 0: the RDL protocol's adaptive design
+            f"adaptive ({_default('rdl', 'min_sets')}–{_default('rdl', 'max_sets')})")
+        self.sets.setValue(_default("rdl", "sets_per_side") or 0)
         self.duration = QDoubleSpinBox()
         self.duration.setRange(5.0, 120.0)
         self.duration.setDecimals(0)
@@ -280,7 +283,7 @@ class ProtocolPanel(QWidget):
         if name == "primer":
             return protocols.get(name, trials_per_side=trials, duration_s=duration, exclude_s=exclude,
                                  rfe_rdl_reps=self.reps.value())
-        return protocols.get(name, reps=self.reps.value(), sets_per_side=self.sets.value())
+        return protocols.get(name, reps=self.reps.value(), sets_per_side=self.sets.value() or None)  # 0: adaptive
 
     # ------------------------------------------------------------------ actions
     def start_protocol(self) -> None:

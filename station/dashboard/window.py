@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
     """
 
     def __init__(self, link, store, *, fps: float = 30.0, trail_s: float = 10.0, clock_factory=None,
-                 trials_per_side: int | None = None, duration_s: float = 30.0, exclude_s: float = 5.0):
+                 trials_per_side: int | None = None, duration_s: float = 20.0, exclude_s: float = 3.0):
         super().__init__()
         self.link = link
         self.store = store

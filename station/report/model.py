@@ -108,6 +108,7 @@ class ResultsModel:
     side_tables: tuple  # SideTable per stance and RDL block
     change_tables: tuple  # ChangeTable per before/after condition
     score_meaning: str
+    descriptions: tuple = ()  # (block title, sentence) per block described, not tested (the primer's RDL)
 
     def verdict_row(self, block: str) -> VerdictRow | None:
         return next((r for r in self.verdicts if r.verdict.block == block and r.verdict.side is None), None)
@@ -156,7 +157,7 @@ def _rdl_table(block: RdlScores, meaning) -> SideTable:
     for key in RDL_ROWS:
         if w.metric_spec(key, rdl=True) is None or not any(key in (block.sides.get(s) or {}) for s in SIDES):
             continue
-        headline = block.headline if key == HEADLINE_ROW["rdl"] else None
+        headline = block.headline if key == HEADLINE_ROW["rdl"] and not block.descriptive else None
         rows.append(_side_row(key, block.sides, block.asymmetry.get(key), headline, rdl=True, meaning=meaning))
     return SideTable(block.block, w.block_title(block.block), tuple(rows), "Repetitions", block.reps.get("left", 0),
                      block.reps.get("right", 0))
@@ -200,8 +201,10 @@ def results_model(scores) -> ResultsModel:
     meaning = scores.score_meaning
     tables = tuple(_stance_table(b, meaning) for b in scores.stance_blocks()) + tuple(
         _rdl_table(b, meaning) for b in scores.rdl_blocks())
+    descriptions = tuple((w.block_title(d.block), w.description_sentence(d)) for d in scores.descriptions)
     return ResultsModel(scores=scores, verdicts=verdicts, main=main, side_tables=tables,
-                        change_tables=_change_tables(scores), score_meaning=w.score_meaning_text(meaning))
+                        change_tables=_change_tables(scores), score_meaning=w.score_meaning_text(meaning),
+                        descriptions=descriptions)
 
 
 # -- what the PDF shows besides the results -------------------------------------------------------

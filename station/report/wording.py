@@ -15,6 +15,7 @@ from station.assessment.results import (
     Asymmetry,
     Change,
     Comparison,
+    Description,
     Interval,
     Kind,
     MdcSource,
@@ -408,6 +409,31 @@ def verdict_record(v: Verdict) -> dict:
     return v.to_dict() | {"text": verdict_sentence(v), "noise": NOISE[v.method]}
 
 
+#: what a described (not tested) block says of itself, wherever it is shown
+DESCRIPTIVE_LABEL = "descriptive, not a verdict"
+
+
+def description_figures(d: Description) -> str:
+    """Each leg's figure with its own interval, then R − L: ``"LEFT 4.1 mm [2.9, 5.3] 95 % CI · RIGHT 9.8 mm
+    [8.2, 11.4] 95 % CI · R − L +5.7 mm [+3.8, +7.6] 95 % CI"``."""
+    parts = [f"{f.side.upper()} {estimate_text(f.estimate, f.interval, 1, unit=d.unit, sign=False)}" for f in d.sides]
+    diff = estimate_text(d.difference, d.difference_interval, 1, unit=d.unit)
+    if diff != NONE:
+        parts.append(f"R − L {diff}")
+    return " · ".join(parts) if parts else NONE
+
+
+def description_sentence(d: Description) -> str:
+    """One sentence for the CLI, page 1, the dashboard and the JSON ``text`` of a described block."""
+    return (f"{block_title(d.block)} ({DESCRIPTIVE_LABEL}: no side is named and no error rate is claimed) — "
+            f"outward lateral weight shift per repetition, {description_figures(d)}.")
+
+
+def description_record(d: Description) -> dict:
+    """A described block for ``assess --json`` and the JSON export: the stored dict plus its ``text``."""
+    return d.to_dict() | {"text": description_sentence(d)}
+
+
 def interval_meaning(v: Verdict) -> str:
     """Page 1's line under an asymmetry verdict: what the interval's position means."""
     if v.kind is not Kind.ASYMMETRY or not v.outcome.decided:
@@ -420,5 +446,6 @@ def interval_meaning(v: Verdict) -> str:
 def scores_record(scores: SessionScores) -> dict:
     """A session's scores for the JSON export: the stored form, its headline verdicts with their ``text``."""
     return scores.to_dict() | {"verdicts": [verdict_record(v) for v in scores.verdicts],
+                               "descriptions": [description_record(d) for d in scores.descriptions],
                                "score_meaning": scores.score_meaning.to_dict() | {
                                    "text": score_meaning_text(scores.score_meaning)}}

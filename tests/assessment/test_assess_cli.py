@@ -147,7 +147,8 @@ def test_assess_json_prints_the_headline_verdicts(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     doc = json.loads(captured.out)  # stdout is exactly one JSON object; people read stderr
-    assert set(doc) == {"session_id", "protocol", "status", "minutes", "verdicts"}
+    assert set(doc) == {"session_id", "protocol", "status", "minutes", "verdicts", "descriptions"}
+    assert doc["descriptions"] == []  # only a primer session has a described block (its RDL)
     assert (doc["session_id"], doc["protocol"], doc["status"]) == (1, "single-leg", "finished")
     assert 0.5 < doc["minutes"] < 5.0
     (verdict,) = doc["verdicts"]

@@ -74,7 +74,8 @@ def test_primer_session_improves_the_weak_side_only(tmp_path):
     def adjust(step):
         return {"sway_scale_right": 1.05} if step.phase == "post_primer" else {}
 
-    protocol = protocols.get("primer", trials_per_side=3, duration_s=20.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3, familiarisation=0)
+    protocol = protocols.get("primer", trials_per_side=3, post_trials=3, duration_s=20.0, exclude_s=2.0, rounds=1,
+                             rfe_rdl_reps=3, familiarisation=0)
     # a steady patient (no trial-to-trial variability): this pins the flow; power is bench/verdicts.py's job
     subject = {"preset": "healthy", "sway_scale_right": 1.5, "touchdowns_per_min_left": 0.0, "touchdowns_per_min_right": 0.0,
                "trial_cv_pct": 0.0, "session_cv_pct": 0.0, "practice_pct": 0.0, "fatigue_pct_per_trial": 0.0}
@@ -273,28 +274,32 @@ def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_pa
     assert list(blocks) == ["setup", "practice", "stance/baseline/eyes_open"]
     assert sum(blocks.values()) == pytest.approx(scores["minutes"], abs=1e-9)
     assert blocks["setup"] == pytest.approx(3.0 / 60)  # the tare
-    # a steady symmetric patient: undecided at the first look (it says why and how much time is left), then
-    # stopped for futility once the 96 % interval holds 0 and excludes SI +-25 %
+    # a steady symmetric patient: stopped for futility at the first look, its 80 % interval holding 0 and lying
+    # inside SI +-25 %; the verdict carries the family's 96 % interval
     run = run_protocol(protocol, data_dir=tmp_path / "sym", seed=4, sim_subject={"preset": "healthy", **STEADY})
     looks = [e for e in run.events if e.kind == "adaptive"]
-    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "continue"), (4, "futility")]
-    assert looks[0].text.startswith("Another trial per leg (4 of up to 6): the left/right verdict is undecided — no side is "
-                                    "clear yet and an asymmetry of ±25 % is not excluded (SI ")
-    pair_min = looks[0].data["remaining_min"]  # one more pair of 10 s trials: 2 x (1.5 + 0.25 + 2 + 10 + 0.3) s
-    assert pair_min == pytest.approx(2 * 14.05 / 60) and looks[0].data["remaining_max_min"] == pytest.approx(3 * pair_min)
-    assert looks[1].text.startswith("Decided after 4 trials per leg: no detectable asymmetry, and none as large as ±25 %")
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "futility")]
+    assert looks[0].text.startswith("Decided after 3 trials per leg: no detectable asymmetry, and one as large as ±25 % "
+                                    "is unlikely (its 80 % interval lies inside ±25 %; SI ")
+    assert "96.0 % CI" in looks[0].text
     verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
     assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
-    assert -25.0 < verdict["ci_low"] <= 0.0 <= verdict["ci_high"] < 25.0 and verdict["level"] == pytest.approx(0.96)
+    assert verdict["ci_low"] <= 0.0 <= verdict["ci_high"] and verdict["level"] == pytest.approx(0.96)
     assert "96 % CI" in verdict_sentence(Verdict.from_dict(verdict))  # the futility look's own level, worded
-    # a symmetric patient whose trials vary by 25 %: no look can exclude +-25 %, so it runs to the maximum
+    # a symmetric patient whose trials vary by 25 %: undecided at the first look (it says why and how much time
+    # is left); with at most 5 trials per leg no look can exclude +-25 %, so it runs to the maximum
+    protocol = protocols.get("single-leg", duration_s=10.0, exclude_s=2.0, max_trials=5)
     run = run_protocol(protocol, data_dir=tmp_path / "var", seed=4,
                        sim_subject={"preset": "healthy", **STEADY, "trial_cv_pct": 25.0})
     looks = [e for e in run.events if e.kind == "adaptive"]
-    assert [(e.data["pairs"], e.data["stop"]) for e in looks] == [(3, False), (4, False), (5, False), (6, True)]
-    assert looks[-1].text.startswith("Stopping at the maximum of 6 trials per leg")
+    assert [(e.data["pairs"], e.data["stop"]) for e in looks] == [(3, False), (4, False), (5, True)]
+    assert looks[0].text.startswith("Another trial per leg (4 of up to 5): the left/right verdict is undecided — no side is "
+                                    "clear yet and an asymmetry of ±25 % is not excluded (SI ")
+    pair_min = looks[0].data["remaining_min"]  # one more pair of 10 s trials: 2 x (1.5 + 0.25 + 2 + 10 + 0.3) s
+    assert pair_min == pytest.approx(2 * 14.05 / 60) and looks[0].data["remaining_max_min"] == pytest.approx(2 * pair_min)
+    assert looks[-1].text.startswith("Stopping at the maximum of 5 trials per leg")
     verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
-    assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == vd.ADAPTIVE_ALPHA_FINAL == 0.039
+    assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == vd.ADAPTIVE_ALPHA_FINAL == 0.037
 
 
 class RunAheadClock:
@@ -400,3 +405,63 @@ def test_without_subject_fields_the_virtual_patient_keeps_its_traits(tmp_path):
     assert [(t.side, t.status) for t in trials] == [("left", "finished"), ("right", "finished")]
     left, right = (t.metrics["mean_velocity_ml_mm_s"] for t in trials)
     assert right > 1.2 * left  # still weak on the right (1.5 x ML sway)
+
+
+def test_the_adaptive_rdl_block_adds_sets_only_while_undecided(tmp_path):
+    protocol = protocols.get("rdl")
+    # a symmetric steady patient (4 mm each side): undecided after one set per leg (it says why and how much time
+    # is left), stopped for futility after the second (an 8 mm difference is unlikely); the verdict carries the
+    # 96 % interval, on the repetitions with the design effect
+    run = run_protocol(protocol, data_dir=tmp_path / "sym", seed=2, sim_subject={"preset": "healthy", **STEADY})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(1, "continue"), (2, "futility")]
+    assert looks[0].text.startswith("Another set per leg (2 of up to 3): the left/right verdict is undecided — no side "
+                                    "is clear yet and a difference of ±8 mm is not excluded (R − L ")
+    set_min = looks[0].data["remaining_min"]  # one more pair of sets: 2 x (1.5 + 0.25 + 2 + 2 + 10 x 3 + 1) s
+    assert set_min == pytest.approx(2 * 36.75 / 60) and looks[0].data["remaining_max_min"] == pytest.approx(2 * set_min)
+    assert looks[1].text.startswith("Decided after 2 sets per leg: no detectable difference, and one as large as ±8 mm "
+                                    "is unlikely (its 80 % interval lies inside ±8 mm; R − L ")
+    scores = run.store.get_session(run.session_id).scores
+    (verdict,) = scores["verdicts"]
+    assert verdict["block"] == "rdl" and verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
+    assert verdict["method"] == "pooled t on repetitions" and verdict["n"]["sets_left"] == 2
+    assert list(scores["minutes_by_block"]) == ["setup", "rdl"] and scores["minutes"] < 2.6
+    # 4 vs 16 mm: neither a side (0.1 % at the interim looks) nor futility before the last look, which names the
+    # right leg at its own level
+    run = run_protocol(protocol, data_dir=tmp_path / "asym", seed=2,
+                       sim_subject={"preset": "healthy", **STEADY, "rdl_ml_shift_mm_right": 16.0})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(1, "continue"), (2, "continue"), (3, "efficacy")]
+    assert looks[-1].text.startswith("Decided after 3 sets per leg: right less stable (R − L +")
+    (verdict,) = run.store.get_session(run.session_id).scores["verdicts"]
+    assert verdict["less_stable"] == "right" and verdict["alpha"] == vd.RDL_ADAPTIVE_ALPHA_FINAL == 0.039
+    assert verdict["estimate"] > 6.0 and verdict["n"]["sets_right"] == 3
+
+
+def test_the_post_primer_block_stops_when_the_before_after_question_is_futile(tmp_path):
+    protocol = protocols.get("primer", trials_per_side=4, duration_s=12.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3,
+                             familiarisation=0, pigeon_s=2.0, hip_lifts=1)
+    # a steady patient whom the primer does not change: no change is called and each leg's 80 % interval excludes
+    # an improvement of 25 % at the first look, so the post block stops after 3 of up to 8 trials per leg
+    run = run_protocol(protocol, data_dir=tmp_path / "none", seed=5,
+                       sim_subject={"preset": "healthy", "sway_scale_right": 1.3, **STEADY})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "futility")]
+    assert looks[0].text.startswith("Decided after 3 trials per leg after the primer: no change is called, and an "
+                                    "improvement of −25 % is unlikely on either leg (each leg's 80 % interval excludes it")
+    scores = run.store.get_session(run.session_id).scores
+    assert scores["stance"]["post_primer/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
+    # every before/after test keeps its fixed level; the post block's L/R test is the fixed-design 4 % test
+    assert [v["verdict"] for v in scores["before_after"]["eyes_open"]["headline"]] == ["no detectable change"] * 3
+    assert scores["stance"]["post_primer/eyes_open"]["headline"]["alpha"] == vd.ALPHA
+    # the weak leg improves by 40 %: a change is called, so the block goes on and says which
+    run = run_protocol(protocol, data_dir=tmp_path / "effect", seed=5,
+                       sim_subject={"preset": "healthy", "sway_scale_right": 1.3, **STEADY},
+                       sim_adjust=lambda step: {"sway_scale_right": 0.78} if step.phase == "post_primer" else {})
+    looks = [e for e in run.events if e.kind == "adaptive"]
+    assert looks[0].data["decision"] == "continue"
+    assert "a change is called (RIGHT leg improved" in looks[0].text and looks[0].text.startswith(
+        "Another trial per leg after the primer (4 of up to 8)")
+    assert looks[-1].data["pairs"] == 8
+    ba = run.store.get_session(run.session_id).scores["before_after"]["eyes_open"]["sides"]
+    assert ba["right"]["verdict"] == "improved" and ba["left"]["verdict"] == "no detectable change"

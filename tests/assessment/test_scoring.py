@@ -220,27 +220,37 @@ def test_protocol_defaults_are_the_clinic_routine():
     p = protocols.get("single-leg")
     practice, block = p.steps[:2], p.steps[2]
     assert [(s.side, s.task) for s in practice] == [("left", "single_leg_practice"), ("right", "single_leg_practice")]
+    # 20 s trials (3 s excluded) after a 10 s practice trial per leg, 3-12 pairs (ASSESSMENT.md §5)
+    assert [(s.duration_s, s.exclude_s) for s in practice] == [(10.0, 3.0)] * 2
     assert (block.kind, block.min_trials, block.max_trials, block.duration_s, block.exclude_s) == (
-        "adaptive_stance", 3, 6, 30.0, 5.0)
-    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.039, "alpha_interim": 0.001, "adaptive": True,
-                                                        "min_trials": 3, "max_trials": 6, "futility_alpha": 0.04,
+        "adaptive_stance", 3, 12, 20.0, 3.0)
+    assert p.design() == {"stance/baseline/eyes_open": {"alpha": 0.037, "alpha_interim": 0.001, "adaptive": True,
+                                                        "min_trials": 3, "max_trials": 12, "futility_alpha": 0.2,
                                                         "target_si_pct": 25.0}}
-    assert (block.alpha(3), block.alpha(5), block.alpha(6)) == (0.001, 0.001, 0.039)
+    assert (block.alpha(3), block.alpha(11), block.alpha(12)) == (0.001, 0.001, 0.037)
     fixed = protocols.get("single-leg", trials_per_side=3, familiarisation=0)
     assert [s.side for s in fixed.steps] == ["left", "right"] * 3 and fixed.design() == {}
-    assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(30.0, 5.0, "eyes_open")}
+    assert {(s.duration_s, s.exclude_s, s.condition) for s in fixed.steps} == {(20.0, 3.0, "eyes_open")}
     assert len(protocols.get("single-leg", eyes_closed=True, trials_per_side=3, familiarisation=0).steps) == 12
     r = protocols.get("rdl")
-    # two sets of 10 per side, alternating (one set: 53 % power at 4 vs 12 mm, two: 84 %; ASSESSMENT.md §11)
-    assert [(s.side, s.reps) for s in r.steps] == [("left", 10), ("right", 10)] * 2
-    assert [s.label for s in r.steps][:3] == ["single-leg RDL left set 1", "single-leg RDL right set 1",
-                                              "single-leg RDL left set 2"]
+    # an adaptive block of 1-3 sets of 10 per side, alternating, a look after each pair (ASSESSMENT.md §5)
+    (block,) = r.steps
+    assert (block.kind, block.min_sets, block.max_sets, block.reps, block.target_mm) == ("adaptive_rdl", 1, 3, 10, 8.0)
+    assert [block.trial(side, k).label for k, side in ((1, "left"), (1, "right"), (2, "left"))] == [
+        "single-leg RDL left set 1", "single-leg RDL right set 1", "single-leg RDL left set 2"]
+    assert r.design()["rdl"] | {} == {"alpha": 0.039, "alpha_interim": 0.001, "adaptive": True, "min_trials": 1,
+                                      "max_trials": 3, "futility_alpha": 0.2, "target_mm": 8.0}
+    fixed = protocols.get("rdl", sets_per_side=2)
+    assert [(s.side, s.reps) for s in fixed.steps] == [("left", 10), ("right", 10)] * 2 and fixed.design() == {}
     pr = protocols.get("primer")
     phases = [s.phase for s in pr.steps]
-    assert [s.task for s in pr.steps[:2]] == ["single_leg_practice"] * 2
-    # 1 practice + 6 scored trials per side before, 6 per side after (docs/ASSESSMENT.md §11: power)
-    assert phases[:14] == ["baseline"] * 14 and phases[-12:] == ["post_primer"] * 12 and phases[14] == "primer"
-    primer = pr.steps[14:-12]
+    assert [(s.task, s.duration_s) for s in pr.steps[:2]] == [("single_leg_practice", 10.0)] * 2
+    # 1 practice + 6 scored trials per side before, an adaptive block of 3-8 per side after (§5)
+    assert phases[:14] == ["baseline"] * 14 and phases[-1] == "post_primer" and phases[14] == "primer"
+    post = pr.steps[-1]
+    assert (post.kind, post.min_trials, post.max_trials, post.duration_s) == ("adaptive_post", 3, 8, 20.0)
+    assert pr.design() == {}  # the post block's looks never call anything: every test keeps its fixed level
+    primer = pr.steps[14:-1]
     assert len(primer) == 3 * 6
     assert [(s.kind, getattr(s, "name", None) or s.task, s.side) for s in primer[:6]] == [
         ("exercise", "pigeon", "left"), ("exercise", "pigeon", "right"),

@@ -19,7 +19,7 @@ PRIMER_EFFECT = 0.50
 
 def _short_primer():
     # baseline and post-primer blocks of 5 x 10 s per side; one short primer round
-    return protocols.get("primer", trials_per_side=5, duration_s=10.0, exclude_s=2.0, rounds=1, pigeon_s=2.0,
+    return protocols.get("primer", trials_per_side=5, post_trials=5, duration_s=10.0, exclude_s=2.0, rounds=1, pigeon_s=2.0,
                          hip_lifts=2, hip_lift_s_per_rep=1.0, rfe_rdl_reps=2, rfe_rdl_max_s=30.0)
 
 

@@ -17,11 +17,13 @@ def test_the_form_follows_the_protocol_and_the_patient(qtbot):
     panel.set_protocol("rdl")
     assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [True, True, False, False]
     assert panel.reps_label.text() == "Repetitions per set"
-    assert (panel.reps.value(), panel.sets.value()) == (10, 2)
-    # each stance protocol starts on its own benchmarked design: single-leg adaptive, primer 6 per block
+    # the RDL starts on its adaptive design (1-3 sets per side, the sets box's special value 0)
+    assert (panel.reps.value(), panel.sets.value(), panel.sets.text()) == (10, 0, "adaptive (1–3)")
+    # each stance protocol starts on its own benchmarked design: single-leg adaptive, primer 6 before the primer
     panel.set_protocol("single-leg")
     assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [False, False, True, True]
-    assert panel.trials.value() == 0 and panel.trials.text() == "adaptive (3–6)"
+    assert panel.trials.value() == 0 and panel.trials.text() == "adaptive (3–12)"
+    assert panel.duration.value() == 20.0
     panel.set_protocol("primer")
     assert _shown(panel, panel.reps, panel.sets, panel.trials, panel.duration) == [True, False, True, True]
     assert panel.reps_label.text() == "Primer RDL repetitions"

@@ -85,7 +85,8 @@ def rdl_pages(model, st, width) -> list:
                             "bottom of each hinge (larger = more hip drop / lateral shift). Duration: the tempo of each "
                             "repetition. Dashed lines: the side means.", st["small"]),
                   image(fig, width), Spacer(1, 4), side_table(model.results.side_table(block.block), st, width),
-                  p(w.verdict_sentence(block.headline), st["small"])]
+                  p(w.description_sentence(block.description) if block.descriptive and block.description is not None
+                    else w.verdict_sentence(block.headline) if block.headline is not None else "", st["small"])]
     if story:
         from reportlab.platypus import PageBreak
 

@@ -84,6 +84,8 @@ def first_pages(model, st, width) -> list:
     verdicts = verdicts_table(results, st, width)
     if verdicts is not None:
         story += [Paragraph("Headline verdicts: every block of the session", st["h2"]), verdicts]
+    for _title, sentence in results.descriptions:  # described, not tested: below the verdicts, never among them
+        story.append(p(sentence, st["small"]))
     if results.scores.stance:  # the score summarises stance trials only
         story.append(p(results.score_meaning, st["small"]))
     quality = _quality_line(model)
