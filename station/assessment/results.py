@@ -36,6 +36,22 @@ def _finite(value) -> bool:
     return math.isfinite(_num(value))
 
 
+def level_text(level: float) -> str:
+    """A coverage as a percentage: 0.96 → ``"96 %"``, 0.999 → ``"99.9 %"``, 0.9615 → ``"96.15 %"``.
+
+    As many decimals as the level needs (up to four); a level below 1 never prints as ``100 %``.
+    """
+    pct = 100.0 * float(level)
+    for decimals in range(5):
+        text = f"{pct:.{decimals}f}"
+        if abs(float(text) - pct) < 1e-9 or decimals == 4:
+            break
+    while float(text) >= 100.0 and pct < 100.0 and decimals < 8:
+        decimals += 1
+        text = f"{pct:.{decimals}f}"
+    return f"{text} %"
+
+
 @dataclass(frozen=True)
 class Interval:
     """A confidence interval ``[low, high]`` and its coverage ``level`` (0.96 = a 96 % interval).

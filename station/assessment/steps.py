@@ -25,6 +25,7 @@ import logging
 import numpy as np
 
 from station.assessment import analysis, scoring
+from station.assessment.results import level_text
 from station.assessment.protocols import (AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial,
                                           _sides)
 from station.core.segments import leg_from_shift
@@ -591,14 +592,14 @@ class AdaptiveStanceStep(StepRun):
             detail = "not enough valid trials yet"
         else:
             low, high = outcome.si_ci_pct
-            detail = (f"SI {outcome.si_pct:+.0f} %, {100 * (1 - outcome.alpha):.1f} % CI {low:+.0f} to {high:+.0f} %")
+            detail = (f"SI {outcome.si_pct:+.0f} %, {level_text(1 - outcome.alpha)} CI {low:+.0f} to {high:+.0f} %")
         target = f"±{design.target_si_pct:g} %"
         if outcome.decision is sequential.Decision.EFFICACY:
             return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline, outcome
         if outcome.decision is sequential.Decision.FUTILITY:
-            rule = 100 * (1 - design.futility_alpha)
             return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and one as large as "
-                          f"{target} is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), \
+                          f"{target} is unlikely (its {level_text(1 - design.futility_alpha)} interval lies inside "
+                          f"{target}; {detail})."), \
                 headline, outcome
         if outcome.decision is sequential.Decision.LAST:
             return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
@@ -637,16 +638,16 @@ class AdaptiveRdlStep(AdaptiveStanceStep):
         if not np.isfinite(outcome.log_ratio):
             detail = "not enough valid repetitions yet"
         else:
-            detail = (f"R − L {outcome.log_ratio:+.1f} mm, {100 * (1 - outcome.alpha):.1f} % CI "
+            detail = (f"R − L {outcome.log_ratio:+.1f} mm, {level_text(1 - outcome.alpha)} CI "
                       f"{outcome.ci_low:+.1f} to {outcome.ci_high:+.1f} mm")
         target = f"±{design.target:g} mm"
         sets = f"{pairs} set{'' if pairs == 1 else 's'} per leg"
         if outcome.decision is sequential.Decision.EFFICACY:
             return True, f"Decided after {sets}: {headline['verdict']} ({detail}).", headline, outcome
         if outcome.decision is sequential.Decision.FUTILITY:
-            rule = 100 * (1 - design.futility_alpha)
             return True, (f"Decided after {sets}: no detectable difference, and one as large as {target} "
-                          f"is unlikely (its {rule:.0f} % interval lies inside {target}; {detail})."), headline, outcome
+                          f"is unlikely (its {level_text(1 - design.futility_alpha)} interval lies inside {target}; "
+                          f"{detail})."), headline, outcome
         if outcome.decision is sequential.Decision.LAST:
             return True, (f"Stopping at the maximum of {block.max_sets} sets per leg: {headline['verdict']} "
                           f"({detail})."), headline, outcome
@@ -689,12 +690,12 @@ class AdaptivePostStep(AdaptiveStanceStep):
         outcome = sequential.Look(pairs, decision, weakest.alpha if weakest is not None else np.nan,
                                   headline.get("log_ratio", np.nan), np.nan, np.nan)
         target = f"−{block.target_change_pct:g} %"
-        rule = 100 * (1 - block.futility_alpha)
         changes = "; ".join(f"{v.side.upper()} {v.estimate:+.0f} % ({v.interval.low:+.0f} to {v.interval.high:+.0f} %, "
-                            f"{100 * v.interval.level:.0f} % CI)" for v in legs if np.isfinite(v.estimate))
+                            f"{level_text(v.interval.level)} CI)" for v in legs if np.isfinite(v.estimate))
         if decision is sequential.Decision.FUTILITY:
             return True, (f"Decided after {pairs} trials per leg after the primer: no change is called, and an "
-                          f"improvement of {target} is unlikely on either leg (each leg's {rule:.0f} % interval "
+                          f"improvement of {target} is unlikely on either leg (each leg's "
+                          f"{level_text(1 - block.futility_alpha)} interval "
                           f"excludes it; {changes})."), headline, outcome
         if last:
             return True, f"The post-primer block is complete ({pairs} trials per leg; {changes}).", headline, outcome

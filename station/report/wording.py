@@ -18,6 +18,7 @@ from station.assessment.results import (
     Description,
     Interval,
     Kind,
+    level_text,
     MdcSource,
     Measure,
     Outcome,
@@ -98,22 +99,6 @@ def significant(value, digits: int = 4) -> str:
             return "n/a"
         return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
     return str(value)
-
-
-def level_text(level: float) -> str:
-    """A coverage as a percentage: 0.96 → ``"96 %"``, 0.999 → ``"99.9 %"``, 0.9615 → ``"96.15 %"``.
-
-    As many decimals as the level needs (up to four); a level below 1 never prints as ``100 %``.
-    """
-    pct = 100.0 * float(level)
-    for decimals in range(5):
-        text = f"{pct:.{decimals}f}"
-        if abs(float(text) - pct) < 1e-9 or decimals == 4:
-            break
-    while float(text) >= 100.0 and pct < 100.0 and decimals < 8:
-        decimals += 1
-        text = f"{pct:.{decimals}f}"
-    return f"{text} %"
 
 
 def _bound(value: float, decimals: int, *, sign: bool) -> str:

@@ -281,7 +281,7 @@ def test_adaptive_stance_stops_early_when_decided_and_says_why_it_goes_on(tmp_pa
     assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "futility")]
     assert looks[0].text.startswith("Decided after 3 trials per leg: no detectable asymmetry, and one as large as ±25 % "
                                     "is unlikely (its 80 % interval lies inside ±25 %; SI ")
-    assert "96.0 % CI" in looks[0].text
+    assert "96 % CI" in looks[0].text
     verdict = run.store.get_session(run.session_id).scores["verdicts"][0]
     assert verdict["verdict"] == "no detectable asymmetry" and verdict["alpha"] == 0.04
     assert verdict["ci_low"] <= 0.0 <= verdict["ci_high"] and verdict["level"] == pytest.approx(0.96)

@@ -21,6 +21,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+#: the runner page's step title during the adaptive post-primer block
+POST_BLOCK = "after the primer"
+
 
 def grab_screen(app, window, path: Path, *, settle_ms: int = 0) -> Path:
     """Redraw the window, let the X server show it (``settle_ms`` of Qt's loop), save the X root as PNG."""
@@ -74,7 +77,7 @@ def run_driver(module: str, data_dir: Path, out_dir: Path, x) -> None:
     proc = subprocess.run([sys.executable, "-m", module, str(data_dir), str(out_dir)],
                           env=x.env(STATION_DATA_DIR=str(data_dir)), capture_output=True, text=True,
                           timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, (proc.stdout[-1500:], proc.stderr[-3000:])
 
 
 def main(data_dir: str, out_dir: str) -> int:
@@ -102,7 +105,7 @@ def main(data_dir: str, out_dir: str) -> int:
         done[name] = grab_screen(app, window, out / name)
 
     def on_event(event):
-        if (event.kind == "countdown" and "running" not in done and panel.step.text().find("post-primer") >= 0
+        if (event.kind == "countdown" and "running" not in done and POST_BLOCK in panel.step.text()
                 and event.data.get("remaining_s", 99) <= 4):
             done["running"] = True
             grab("x-display-protocol-running.png")
