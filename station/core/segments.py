@@ -18,7 +18,11 @@ median ML COP of the stance's middle half minus the median of the bipedal stretc
 after it. The leg is named only when ``|shift| >= max(MIN_SIDE_SHIFT_MM, SIDE_SNR * sway)`` (sway: the
 ML standard deviation in the stance's middle half); otherwise the side is None with the reason, never a
 guess. The stance's start (foot lift) and end (touchdown) are where the smoothed ML COP crosses half-way
-between the bipedal position and the stance position.
+between the bipedal position and the stance position, searched from the stance's middle outwards: the
+touchdown is the last sample past half-way before the first :data:`MERGE_GAP_S` back on the bipedal side,
+the foot lift the first one after the last such stretch before the middle. A slow stretch between two fast
+runs that stays on one side far from the bipedal COP (:data:`ONE_LEG_OFFSET_MM`) is a steady moment of the
+stance, not a return to both feet.
 
 **Two plates** (:func:`find_stances_two_plates`): a stance is a run where one plate carries the load and
 the other less than :data:`UNLOADED_FRACTION` of it; its leg is the loaded plate's.
@@ -64,8 +68,12 @@ MIN_SIDE_SHIFT_MM = 15.0
 SIDE_SNR = 3.0
 #: a plate carrying less than this fraction of the total is unloaded (two plates)
 UNLOADED_FRACTION = 0.05
-#: how far from the speed-run edge the half-way crossing is searched (s)
+#: how far beyond the fast run the foot lift and touchdown are searched (s)
 EDGE_SEARCH_S = 2.0
+#: a slow stretch between two fast ones, on their side and this far from the bipedal COP (mm), is a steady
+#: moment of one single-leg stance: more than an 80/20 bipedal weight split with the feet 200 mm apart, about
+#: 60 % of a single-leg shift (80-130 mm)
+ONE_LEG_OFFSET_MM = 60.0
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def find_stances(t_s, total_n, cop_ml_mm, cop_ap_mm, *, body_mass_kg: float | No
     speed = np.hypot(np.gradient(ml_s), np.gradient(ap_s)) * fs
     speed = _moving_mean(speed, max(int(round(SPEED_WINDOW_S * fs)), 1))
     threshold = speed_threshold(speed[standing])
-    fast = loaded & (speed >= threshold)
+    fast = _steady_moments_of_stances(loaded & (speed >= threshold), loaded, ml_s)
     slow = loaded & ~fast
     spans = merge_short_gaps(runs(fast), max(int(round(MERGE_GAP_S * fs)), 1))
     spans = [(a, b) for a, b in spans if (b - a) / fs >= min_stance_s]
@@ -202,6 +210,25 @@ def find_stances(t_s, total_n, cop_ml_mm, cop_ap_mm, *, body_mass_kg: float | No
     for a, b in spans:
         out.append(_segment(grid, ml_s, ml, a, b, fs=fs, slow_runs=slow_runs))
     log.info("%d single-leg stance(s) found (speed threshold %.1f mm/s)", len(out), threshold)
+    return out
+
+
+def _steady_moments_of_stances(fast: np.ndarray, loaded: np.ndarray, ml_s: np.ndarray) -> np.ndarray:
+    """``fast`` with the slow stretches between two fast ones filled where the COP stays
+    :data:`ONE_LEG_OFFSET_MM` or more from the bipedal position (the median ML of all slow samples), on the
+    same side as just before and just after: a single-leg stance that sways slowly for a while is still on
+    one leg, far from where both feet stand."""
+    slow = loaded & ~fast
+    if not slow.any():
+        return fast
+    bipedal = float(np.median(ml_s[slow]))
+    out = fast.copy()
+    for a, b in runs(~fast):
+        if a == 0 or b == fast.size or not loaded[a:b].all():
+            continue
+        offsets = [float(np.median(ml_s[x:y])) - bipedal for x, y in ((max(a - (b - a), 0), a), (a, b), (b, 2 * b - a))]
+        if all(abs(o) >= ONE_LEG_OFFSET_MM for o in offsets) and len({np.sign(o) for o in offsets}) == 1:
+            out[a:b] = True
     return out
 
 
@@ -240,17 +267,44 @@ def _segment(grid, ml_s, ml, a: int, b: int, *, fs: float, slow_runs) -> Segment
         return Segment(start_s, end_s, None, reason, shift_mm=shift, sway_mm=sway)
     sign = 1.0 if shift > 0 else -1.0
     search = int(round(EDGE_SEARCH_S * fs))
+    gap = max(int(round(MERGE_GAP_S * fs)), 1)
+    middle_i = (a + b) // 2
     if before is not None:
         lo = max(a - search, 0)
-        crossed = np.flatnonzero(sign * (ml_s[lo:a + search] - before) >= abs(shift) / 2)
-        if crossed.size:
-            start_s = float(grid[lo + crossed[0]])
+        on_leg = sign * (ml_s[lo:middle_i] - before) >= abs(shift) / 2
+        start = _last_arrival(on_leg, gap)
+        if start is not None:
+            start_s = float(grid[lo + start])
     if after is not None:
         hi = min(b + search, grid.size)
-        crossed = np.flatnonzero(sign * (ml_s[b - search:hi] - after) >= abs(shift) / 2)
-        if crossed.size:
-            end_s = float(grid[b - search + crossed[-1]])
+        on_leg = sign * (ml_s[middle_i:hi] - after) >= abs(shift) / 2
+        end = _first_departure(on_leg, gap)
+        if end is not None:
+            end_s = float(grid[middle_i + end])
     return Segment(start_s, end_s, side, reason, shift_mm=shift, sway_mm=sway)
+
+
+def _last_arrival(on_leg: np.ndarray, gap: int) -> int | None:
+    """Index of the foot lift in ``on_leg`` (samples from before the stance to its middle, True where the COP
+    is past half-way to the stance position): the first True after the last stretch of ``gap`` or more
+    False samples (bipedal stance; a shorter one is a touchdown inside the stance), or after the start."""
+    if not on_leg.any():
+        return None
+    off = [(x, y) for x, y in runs(~on_leg) if y - x >= gap or x == 0]
+    after = off[-1][1] if off else 0
+    later = np.flatnonzero(on_leg[after:])
+    return after + int(later[0]) if later.size else None
+
+
+def _first_departure(on_leg: np.ndarray, gap: int) -> int | None:
+    """Index of the touchdown in ``on_leg`` (samples from the stance's middle on): the last True before the
+    first stretch of ``gap`` or more False samples, or before the end."""
+    if not on_leg.any():
+        return None
+    off = [(x, y) for x, y in runs(~on_leg) if y - x >= gap or y == on_leg.size]
+    before = off[0][0] if off else on_leg.size
+    earlier = np.flatnonzero(on_leg[:before])
+    return int(earlier[-1]) if earlier.size else None
 
 
 def leg_from_shift(shift_mm: float, sway_mm: float) -> tuple[str | None, str]:

@@ -45,9 +45,9 @@ def _same_metrics(stored: dict, fresh: dict):
 def weak_right_wii(tmp_path_factory):
     """A whole test of a weak-right virtual patient, 12 stances alternating legs, as a Wii Balance Board recorder file."""
     # seed 5. With the two-component single-leg sway, six trials per leg do not always name the weak right leg
-    # (seeds 0-11: 10 of 12 named it, 0 and 6 did not), and the stance segmentation finds a foot lift or
-    # touchdown 2-6 s off in most of these recordings (seeds 0-7: every edge within 0.3 s in 2 of 8, seeds 5 and
-    # 7; 6 of 8 with the former one-resonance sway); seed 5 gives SI +40 % [+19, +60] and every edge in place
+    # (seeds 0-11: 10 of 12 named it, 0 and 6 did not); seed 5 gives SI +40 % [+19, +60]. Every foot lift and
+    # touchdown of seeds 0-7 is found within 0.3 s (worst 0.16 s; before the segmentation searched the edges
+    # from the stance's middle and kept slow moments on one leg inside the stance, 2 of 8 recordings)
     rec = whole_test(virtual.Subject.named("weak-right"), seed=5, sides=ALTERNATING_12)
     path = tmp_path_factory.mktemp("wii") / "whole_test.txt"
     write_wii_recorder(rec, path, seed=5)
