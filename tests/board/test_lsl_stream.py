@@ -1,6 +1,7 @@
 """`station stream --sim`: an LSL outlet read back with an LSL inlet on this machine (pylsl ships liblsl)."""
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -13,12 +14,14 @@ import pylsl  # the `lsl` extra (also in `test`)
 
 def test_stream_carries_labelled_forces_and_cop(tmp_path):
     env = dict(os.environ, STATION_DATA_DIR=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-m", "station", "stream", "--sim", "--seed", "7", "--seconds", "12"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a board id of this run's own: LSL finds every outlet on the machine, and another station (or another test
+    # run) streaming the same virtual board would answer under the same name and then go away
+    board_id = f"{secrets.randbits(31) | 0x1:08X}"
+    proc = subprocess.Popen([sys.executable, "-m", "station", "stream", "--sim", "--seed", "7", "--board-id", board_id,
+                             "--seconds", "12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        streams = pylsl.resolve_byprop("type", "Force", minimum=1, timeout=20.0)
-        streams = [s for s in streams if s.name().startswith("BalanceStation-")]
-        assert streams, "no BalanceStation outlet found"
+        streams = pylsl.resolve_byprop("name", f"BalanceStation-{board_id}", minimum=1, timeout=20.0)
+        assert streams and streams[0].type() == "Force", "no BalanceStation outlet of this run found"
         inlet = pylsl.StreamInlet(streams[0], recover=False)
         info = inlet.info(timeout=10.0)
         assert info.channel_count() == 7 and info.nominal_srate() == 80.0
