@@ -531,6 +531,25 @@ class RecordedStep(StepRun):
                reason=trial.reason, attempt=None)
 
 
+def look_sentence(outcome, headline: dict, *, pairs: int, max_pairs: int, unit: str, what: str, target: str,
+                  futility_level: float, detail: str) -> tuple[bool, str]:
+    """An adaptive L/R block's look for the clinician: ``(stop, sentence)`` after ``pairs`` ``unit``s per leg
+    ("trial" or "set"), ``what`` the block's question ("asymmetry", "difference") and ``target`` its size."""
+    from station.assessment import sequential
+
+    done = f"{pairs} {unit}{'' if pairs == 1 else 's'} per leg"
+    if outcome.decision is sequential.Decision.EFFICACY:
+        return True, f"Decided after {done}: {headline['verdict']} ({detail})."
+    if outcome.decision is sequential.Decision.FUTILITY:
+        return True, (f"Decided after {done}: no detectable {what}, and one as large as {target} is unlikely "
+                      f"(its {level_text(futility_level)} interval lies inside {target}; {detail}).")
+    if outcome.decision is sequential.Decision.LAST:
+        return True, f"Stopping at the maximum of {max_pairs} {unit}s per leg: {headline['verdict']} ({detail})."
+    article = "an" if what[0] in "aeiou" else "a"
+    return False, (f"Another {unit} per leg ({pairs + 1} of up to {max_pairs}): the left/right verdict is undecided "
+                   f"— no side is clear yet and {article} {what} of {target} is not excluded ({detail}).")
+
+
 class AdaptiveStanceStep(StepRun):
     """Pairs of trials (one per side) until the block's headline verdict is decided (docs/ASSESSMENT.md §5).
 
@@ -593,20 +612,10 @@ class AdaptiveStanceStep(StepRun):
         else:
             low, high = outcome.si_ci_pct
             detail = (f"SI {outcome.si_pct:+.0f} %, {level_text(1 - outcome.alpha)} CI {low:+.0f} to {high:+.0f} %")
-        target = f"±{design.target_si_pct:g} %"
-        if outcome.decision is sequential.Decision.EFFICACY:
-            return True, f"Decided after {pairs} trials per leg: {headline['verdict']} ({detail}).", headline, outcome
-        if outcome.decision is sequential.Decision.FUTILITY:
-            return True, (f"Decided after {pairs} trials per leg: no detectable asymmetry, and one as large as "
-                          f"{target} is unlikely (its {level_text(1 - design.futility_alpha)} interval lies inside "
-                          f"{target}; {detail})."), \
-                headline, outcome
-        if outcome.decision is sequential.Decision.LAST:
-            return True, (f"Stopping at the maximum of {block.max_trials} trials per leg: {headline['verdict']} "
-                          f"({detail})."), headline, outcome
-        return False, (f"Another trial per leg ({pairs + 1} of up to {block.max_trials}): the left/right verdict is "
-                       f"undecided — no side is clear yet and an asymmetry of {target} is not excluded ({detail})."), \
-            headline, outcome
+        stop, text = look_sentence(outcome, headline, pairs=pairs, max_pairs=block.max_trials, unit="trial",
+                                   what="asymmetry", target=f"±{design.target_si_pct:g} %",
+                                   futility_level=1 - design.futility_alpha, detail=detail)
+        return stop, text, headline, outcome
 
 
 class AdaptiveRdlStep(AdaptiveStanceStep):
@@ -640,20 +649,10 @@ class AdaptiveRdlStep(AdaptiveStanceStep):
         else:
             detail = (f"R − L {outcome.log_ratio:+.1f} mm, {level_text(1 - outcome.alpha)} CI "
                       f"{outcome.ci_low:+.1f} to {outcome.ci_high:+.1f} mm")
-        target = f"±{design.target:g} mm"
-        sets = f"{pairs} set{'' if pairs == 1 else 's'} per leg"
-        if outcome.decision is sequential.Decision.EFFICACY:
-            return True, f"Decided after {sets}: {headline['verdict']} ({detail}).", headline, outcome
-        if outcome.decision is sequential.Decision.FUTILITY:
-            return True, (f"Decided after {sets}: no detectable difference, and one as large as {target} "
-                          f"is unlikely (its {level_text(1 - design.futility_alpha)} interval lies inside {target}; "
-                          f"{detail})."), headline, outcome
-        if outcome.decision is sequential.Decision.LAST:
-            return True, (f"Stopping at the maximum of {block.max_sets} sets per leg: {headline['verdict']} "
-                          f"({detail})."), headline, outcome
-        return False, (f"Another set per leg ({pairs + 1} of up to {block.max_sets}): the left/right verdict is "
-                       f"undecided — no side is clear yet and a difference of {target} is not excluded ({detail})."), \
-            headline, outcome
+        stop, text = look_sentence(outcome, headline, pairs=pairs, max_pairs=block.max_sets, unit="set",
+                                   what="difference", target=f"±{design.target:g} mm",
+                                   futility_level=1 - design.futility_alpha, detail=detail)
+        return stop, text, headline, outcome
 
 
 class AdaptivePostStep(AdaptiveStanceStep):
