@@ -26,6 +26,7 @@ per block).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing as mp
 import os
@@ -326,7 +327,6 @@ SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", 
 
 def summarise_saved(path: Path, names: list[str] | None = None) -> int:
     """Print the summary of every condition saved in ``path`` (one JSON object per session)."""
-    import json
 
     by_key: dict[tuple[str, str], dict[int, dict]] = {}
     try:
@@ -400,12 +400,12 @@ def main(argv=None) -> int:
                 n = seeds * NULL_SEEDS_FACTOR.get(name, 1)
                 seeds_run = range(args.seed_start, args.seed_start + n)
                 tasks = [(name, s, population, args.board) for s in seeds_run]
-                results = list(pool.imap_unordered(_session, tasks, chunksize=2))
-                if args.save:
-                    import json
-
-                    with open(args.save, "a", encoding="utf-8") as f:
-                        for r in results:
+                results = []
+                # each session is saved as it ends: a long study that is stopped keeps what it has run
+                for r in pool.imap_unordered(_session, tasks, chunksize=1):
+                    results.append(r)
+                    if args.save:
+                        with open(args.save, "a", encoding="utf-8") as f:
                             f.write(json.dumps({k: r[k] for k in SAVED}, default=float) + "\n")
                 for line in summarise(name, results, population):
                     print(line, flush=True)
