@@ -149,8 +149,10 @@ def analyze_stance(trial, calibration, *, side: str, duration_s: float, exclude_
 
 
 def analyze_rdl(trial, calibration, *, side: str, reps: int, body_mass_kg: float | None = None,
-                task: str = "rdl") -> TrialAnalysis:
-    """Single-leg RDL set: the core's repetitions (at most ``reps``), failed when fewer were recognised.
+                task: str = "rdl", keep_short: bool = False) -> TrialAnalysis:
+    """Single-leg RDL set: the core's repetitions (at most ``reps``), failed when fewer were recognised --
+    unless ``keep_short`` (a primer exercise set): then it is finished with those recognised, and ``reason``
+    says how many.
 
     Per repetition (``rep_metrics``): the core's measures (``t_start_s``, ``t_bottom_s``, ``t_end_s``,
     ``descent_s``, ``bottom_s``, ``ascent_s``, ``duration_s``, ``depth_m``, ``ap_shift_mm``,
@@ -163,5 +165,9 @@ def analyze_rdl(trial, calibration, *, side: str, reps: int, body_mass_kg: float
     out = _from_result(res)
     out.rep_metrics = rep_metrics(res.reps)
     if out.status == "finished" and len(res.reps) < reps:
-        _failed(out, Failure.TOO_FEW_REPS, f"{len(res.reps)} of {reps} repetitions were recognised")
+        reason = f"{len(res.reps)} of {reps} repetitions were recognised"
+        if keep_short and res.reps:
+            out.reason = reason
+        else:
+            _failed(out, Failure.TOO_FEW_REPS, reason)
     return out

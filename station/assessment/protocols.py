@@ -63,6 +63,12 @@ class RdlSet:
     """``reps`` single-leg Romanian dead-lifts standing on ``side``; repetitions counted from the board.
 
     ``max_duration_s`` bounds the set (the runner stops waiting for repetitions after it).
+
+    ``exercise``: the set is part of the guided primer (its dose), not a measurement a verdict needs. It
+    ends at the patient's pace once no repetition has been recognised for as long as the missing ones take
+    (:data:`station.assessment.steps.RDL_REP_S` each, plus a breath), and a set in which the board
+    recognised fewer than ``reps`` is kept with those it recognised and never repeated: a repeat would add a
+    fourth set to the patient's primer because the board missed a repetition.
     """
 
     side: str
@@ -71,6 +77,7 @@ class RdlSet:
     phase: str = "baseline"
     task: str = "rdl"  # "rfe_rdl" for the rear-foot-elevated variant of the primer
     label: str = ""
+    exercise: bool = False
 
     @property
     def kind(self) -> str:
@@ -452,7 +459,8 @@ def primer(
 
     One primer round, per side: standing pigeon stretch ``pigeon_s`` (timer), side-lying hip lifts
     ``hip_lifts`` (paced timer), rear-foot-elevated RDL ``rfe_rdl_reps`` (counted from the board and
-    stored as a ``primer`` phase trial, not scored).
+    stored as a ``primer`` phase trial, described, not tested; an ``exercise`` set: never repeated for a
+    repetition the board missed, so every patient gets the same primer).
     """
     _check(trials_per_side=trials_per_side, duration_s=duration_s, exclude_s=exclude_s, rounds=rounds, pigeon_s=pigeon_s,
            hip_lifts=hip_lifts, hip_lift_s_per_rep=hip_lift_s_per_rep, rfe_rdl_reps=rfe_rdl_reps,
@@ -477,7 +485,8 @@ def primer(
                                   label=f"primer round {r}: side-lying hip lifts, {side} leg"))
         for side in _sides(first_side):
             steps.append(RdlSet(side=side, reps=rfe_rdl_reps, max_duration_s=rfe_rdl_max_s, phase="primer",
-                                task="rfe_rdl", label=f"primer round {r}: rear-foot-elevated RDL, {side} leg"))
+                                task="rfe_rdl", label=f"primer round {r}: rear-foot-elevated RDL, {side} leg",
+                                exercise=True))
     if post_trials is not None:
         steps.extend(stance_block(phase="post_primer", **dict(block, trials_per_side=post_trials)))
     else:

@@ -279,6 +279,10 @@ class TrialWatch:
             if count > self.reps_seen:
                 self.reps_seen = count
                 r.emit("rep", f"{count}", count=count, target=step.reps)
+            if step.exercise and self._exercise_over(count, elapsed):
+                # a primer set whose patient has stopped: the board missed (reps - count) repetitions
+                self.end_s = self._exercise_end_s()
+                return LiveOutcome.DONE, "finished", ""
             if count >= step.reps and self.last_rep_end_s is not None:
                 # the set ends with its last repetition; the recording keeps RDL_END_MARGIN_S of standing after
                 # it (the analysis fits each repetition with 0.5 s either side), however far the board ran on.
@@ -292,6 +296,20 @@ class TrialWatch:
             self.end_s = self.stance_at + self.target_s + WINDOW_END_MARGIN_S
             return LiveOutcome.DONE, "finished", "time limit reached" if self.is_rdl else ""
         return None
+
+    def _exercise_end_s(self) -> float:
+        """When an exercise set whose board missed repetitions is over (s into the recording): not before the
+        patient had time for all of them at a person's tempo (and a breath), nor within
+        :data:`EXERCISE_IDLE_S` of the last one recognised."""
+        paced = self.stance_at + RDL_FIRST_REP_S + (self.step.reps + 1) * RDL_REP_S
+        return max(paced, self.last_rep_end_s + EXERCISE_IDLE_S)
+
+    def _exercise_over(self, count: int, elapsed_s: float) -> bool:
+        """Whether an exercise set with ``count`` (1 .. reps - 1) recognised repetitions is over (board time,
+        dated by the frames: see :meth:`_exercise_end_s`)."""
+        if count < 1 or count >= self.step.reps or self.last_rep_end_s is None:
+            return False
+        return elapsed_s >= self._exercise_end_s()
 
     def _step_off_s(self, counts: np.ndarray, t_s: np.ndarray) -> float | None:
         """Where a stepped-off trial's recording ends (s into the recording: ``WINDOW_END_MARGIN_S`` after the
@@ -486,7 +504,12 @@ class TrialStep(StepRun):
         self.status, self.reason = result.status, result.reason
         self.failure = result.failure
         if self.error is None:
-            text = "Trial complete." if result.status == "finished" else f"Trial {result.status}: {result.reason}."
+            if result.status != "finished":
+                text = f"Trial {result.status}: {result.reason}."
+            elif result.reason:  # a primer set kept short: the patient did the set, the board missed some
+                text = f"Set complete: {result.reason} (a primer set is not repeated)."
+            else:
+                text = "Trial complete."
             r.emit("trial_end", text, trial_id=tid, status=result.status, reason=result.reason,
                    metrics={k: metrics.get(k) for k in ("mean_velocity_ml_mm_s", "stability_score", "reps_counted")
                             if k in metrics})
@@ -498,7 +521,7 @@ class TrialStep(StepRun):
                 return analysis.analyze_stance(trial, r.calibration, side=step.side, duration_s=step.duration_s,
                                                exclude_s=step.exclude_s, body_mass_kg=r.body_mass_kg())
             return analysis.analyze_rdl(trial, r.calibration, side=step.side, reps=step.reps,
-                                        body_mass_kg=r.body_mass_kg())
+                                        body_mass_kg=r.body_mass_kg(), keep_short=step.exercise)
         except (StationError, ValueError) as exc:
             log.warning("trial analysis failed: %s", exc)
             return analysis.TrialAnalysis("failed", f"the recording could not be analysed ({exc})")
@@ -724,6 +747,9 @@ STEP_ON_S = 2.0
 #: the stance to the first repetition
 RDL_REP_S = 3.0
 RDL_FIRST_REP_S = 2.0
+#: an exercise set (the primer's) whose board missed repetitions is over once none has been recognised for
+#: this long: a missed repetition at a slow tempo (4 s) leaves a gap of 8 s between two recognised ones
+EXERCISE_IDLE_S = 3.0 * RDL_REP_S
 
 
 def block_of(step) -> str:

@@ -321,10 +321,15 @@ class RunAheadClock:
 
 def _rdl_recordings(run) -> list[tuple[float, float]]:
     """Per stored RDL set: (board time of its last recorded frame, true end of its last repetition)."""
+    return _rdl_recordings_of(run, run.store.trials(run.session_id))
+
+
+def _rdl_recordings_of(run, trials) -> list[tuple[float, float]]:
+    """:func:`_rdl_recordings` of the RDL sets ``trials``."""
     truth = run.board.truth
     ends = [e for e in truth.events if e["kind"] == "rep_end"]
     out = []
-    for t in run.store.trials(run.session_id):
+    for t in trials:
         last_s = float(run.store.trial_arrays(t.id)["t_us"][-1]) / 1e6
         first_s = float(run.store.trial_arrays(t.id)["t_us"][0]) / 1e6
         tenth = [e["t_s"] for e in ends if first_s <= e["t_s"] <= last_s + 5.0 and e["rep"] == 10]
@@ -465,3 +470,34 @@ def test_the_post_primer_block_stops_when_the_before_after_question_is_futile(tm
     assert looks[-1].data["pairs"] == 8
     ba = run.store.get_session(run.session_id).scores["before_after"]["eyes_open"]["sides"]
     assert ba["right"]["verdict"] == "improved" and ba["left"]["verdict"] == "no detectable change"
+
+
+def test_a_primer_set_the_board_counted_short_is_kept_and_never_repeated(tmp_path):
+    # weak-right, seed 2: in round 1 the board recognises 9 of the right leg's 10 rear-foot-elevated RDL
+    # repetitions (its sway blurs one). Repeating the set (as before) gave the patient a fourth set on that
+    # leg and waited to the 90 s limit first; the primer's dose must not depend on the board's count.
+    from station.assessment import steps
+
+    protocol = protocols.get("primer", trials_per_side=1, post_trials=1, duration_s=10.0, exclude_s=2.0, rounds=3,
+                             pigeon_s=1.0, hip_lifts=1, familiarisation=0)
+    run = run_protocol(protocol, data_dir=tmp_path, seed=2, sim_subject={"preset": "weak-right"})
+    rfe = [t for t in run.store.trials(run.session_id) if t.task == "rfe_rdl"]
+    assert [t.side for t in rfe] == ["left", "right"] * 3  # three rounds, one set per leg each: no repeat
+    assert all(t.status == "finished" and t.repeat_of is None for t in rfe)
+    assert [t.metrics["reps_counted"] for t in rfe] == [10.0, 9.0, 10.0, 10.0, 10.0, 10.0]
+    short = rfe[1]
+    assert short.reason == "9 of 10 repetitions were recognised" and len(short.rep_metrics) == 9
+    assert any(e.kind == "trial_end" and e.text == "Set complete: 9 of 10 repetitions were recognised "
+               "(a primer set is not repeated)." for e in run.events)
+    # the patient did all ten: the stored set holds the tenth one's end, and ends once none was recognised
+    # for EXERCISE_IDLE_S, not at the 90 s limit
+    (last_s, tenth_end_s) = _rdl_recordings_of(run, [short])[0]
+    assert last_s > tenth_end_s
+    last_rep_end_s = max(r["t_end_s"] for r in short.rep_metrics)
+    assert short.duration_s == pytest.approx(max(last_rep_end_s + steps.EXERCISE_IDLE_S,
+                                                 short.metrics["stance_start_s"] + steps.RDL_FIRST_REP_S
+                                                 + 11 * steps.RDL_REP_S), abs=0.1)
+    assert short.duration_s < 45.0
+    # the description keeps the recognised repetitions of the short set
+    described = run.store.get_session(run.session_id).scores["primer_rdl"]["sides"]["right"]["lateral_shift_mm"]
+    assert described["n"] == 29
