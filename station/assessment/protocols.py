@@ -105,8 +105,47 @@ class Exercise:
         return float(self.duration_s if self.duration_s is not None else (self.reps or 0) * self.seconds_per_rep)
 
 
+class AdaptiveBlock:
+    """What the adaptive blocks share (:class:`AdaptiveStance`, :class:`AdaptiveRdl`): trials (sets) in pairs
+    L/R, ``min_trials`` .. ``max_trials`` per side, a look after every pair from ``min_trials`` on with the
+    group-sequential design of :mod:`station.assessment.sequential` (efficacy at ``alpha_interim`` /
+    ``alpha_final``, futility on the ``1 - futility_alpha`` interval inside the block's target), and the
+    entry of :meth:`Protocol.design` that scoring reads. A block says only what its target is
+    (:meth:`target`) and which trial it records (``trial``)."""
+
+    min_trials: int
+    max_trials: int
+    alpha_interim: float
+    alpha_final: float
+    futility_alpha: float
+
+    def target(self) -> tuple[str, str, float]:
+        """The futility target: ``(Design keyword, design-entry key, value)``."""
+        raise NotImplementedError
+
+    def alpha(self, pairs: int) -> float:
+        """Test level of the look after ``pairs`` trials per side."""
+        return self.sequential().alpha(pairs)
+
+    def sequential(self):
+        """The block's group-sequential design (:class:`station.assessment.sequential.Design`)."""
+        from station.assessment.sequential import Design
+
+        keyword, _, value = self.target()
+        return Design(min_pairs=self.min_trials, max_pairs=self.max_trials, alpha_interim=self.alpha_interim,
+                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, **{keyword: value})
+
+    def design_entry(self) -> dict:
+        """The block's entry of :meth:`Protocol.design` (``alpha`` the last look's; the runner replaces it with
+        the level of the look where the block stopped)."""
+        _, key, value = self.target()
+        return {"alpha": self.alpha_final, "alpha_interim": self.alpha_interim, "adaptive": True,
+                "min_trials": self.min_trials, "max_trials": self.max_trials, "futility_alpha": self.futility_alpha,
+                key: value}
+
+
 @dataclass(frozen=True)
-class AdaptiveStance:
+class AdaptiveStance(AdaptiveBlock):
     """Single-leg stance L/R until decided: ``min_trials``..``max_trials`` per side (see the module notes).
 
     Each look (after every pair of trials from ``min_trials`` on) tests at ``alpha_interim``, the last
@@ -138,16 +177,8 @@ class AdaptiveStance:
     def block(self) -> str:
         return f"stance/{self.phase}/{self.condition}"
 
-    def alpha(self, pairs: int) -> float:
-        """Test level of the look after ``pairs`` trials per side."""
-        return self.sequential().alpha(pairs)
-
-    def sequential(self):
-        """The block's group-sequential design (:class:`station.assessment.sequential.Design`)."""
-        from station.assessment.sequential import Design
-
-        return Design(min_pairs=self.min_trials, max_pairs=self.max_trials, alpha_interim=self.alpha_interim,
-                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, target_si_pct=self.target_si_pct)
+    def target(self) -> tuple[str, str, float]:
+        return "target_si_pct", "target_si_pct", self.target_si_pct
 
     def trial(self, side: str, number: int) -> StanceTrial:
         """The ``number``-th (1-based) trial on ``side`` of this block."""
@@ -157,7 +188,7 @@ class AdaptiveStance:
 
 
 @dataclass(frozen=True)
-class AdaptiveRdl:
+class AdaptiveRdl(AdaptiveBlock):
     """Single-leg RDL sets alternating sides, as many per side as the L/R verdict needs: ``min_sets`` ..
     ``max_sets`` per side, a look after every pair of sets from ``min_sets`` on (the same group-sequential
     rules as :class:`AdaptiveStance`, on the difference R − L of the outward lateral shift in mm: efficacy at
@@ -194,15 +225,8 @@ class AdaptiveRdl:
     def max_trials(self) -> int:
         return self.max_sets
 
-    def alpha(self, pairs: int) -> float:
-        return self.sequential().alpha(pairs)
-
-    def sequential(self):
-        """The block's group-sequential design (:class:`station.assessment.sequential.Design`), in mm."""
-        from station.assessment.sequential import Design
-
-        return Design(min_pairs=self.min_sets, max_pairs=self.max_sets, alpha_interim=self.alpha_interim,
-                      alpha_final=self.alpha_final, futility_alpha=self.futility_alpha, target_difference=self.target_mm)
+    def target(self) -> tuple[str, str, float]:
+        return "target_difference", "target_mm", self.target_mm
 
     def trial(self, side: str, number: int) -> RdlSet:
         """The ``number``-th (1-based) set on ``side`` of this block."""
@@ -232,7 +256,7 @@ class AdaptivePost(AdaptiveStance):
         return "adaptive_post"
 
 
-Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance, AdaptiveRdl]
+Step = Union[StanceTrial, RdlSet, Exercise, AdaptiveStance, AdaptiveRdl]  # AdaptivePost is an AdaptiveStance
 
 
 @dataclass(frozen=True)
@@ -261,15 +285,9 @@ class Protocol:
         ``alpha`` is the final look's level; the runner replaces it with the level of the look where the
         block actually stopped.
         """
-        design = {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
-                            "min_trials": s.min_trials, "max_trials": s.max_trials, "futility_alpha": s.futility_alpha,
-                            "target_si_pct": s.target_si_pct}
-                  for s in self.steps if type(s) is AdaptiveStance}
-        design |= {s.block: {"alpha": s.alpha_final, "alpha_interim": s.alpha_interim, "adaptive": True,
-                             "min_trials": s.min_sets, "max_trials": s.max_sets, "futility_alpha": s.futility_alpha,
-                             "target_mm": s.target_mm}
-                   for s in self.steps if isinstance(s, AdaptiveRdl)}
-        return design
+        # the post-primer block is not recorded as adaptive: it never names a side early (AdaptivePost)
+        return {s.block: s.design_entry() for s in self.steps
+                if isinstance(s, AdaptiveBlock) and not isinstance(s, AdaptivePost)}
 
 
 def _check(**values) -> None:

@@ -26,8 +26,8 @@ import numpy as np
 
 from station.assessment import analysis, scoring
 from station.assessment.results import level_text
-from station.assessment.protocols import (AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet, StanceTrial,
-                                          _sides)
+from station.assessment.protocols import (AdaptiveBlock, AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet,
+                                          StanceTrial, _sides)
 from station.core.segments import leg_from_shift
 from station.errors import CalibrationError, StationError
 
@@ -615,7 +615,7 @@ class AdaptiveStanceStep(StepRun):
         block = self.step
         if stop:
             return 0.0, 0.0
-        pair = expected_s(dataclasses.replace(block, min_trials=1, max_trials=1), rest_s=self.runner.rest_s)[0]
+        pair = 2.0 * expected_s(block.trial(block.first_side, 1), rest_s=self.runner.rest_s)[0]
         return pair, (block.max_trials - pairs) * pair
 
     def look(self, pairs: int) -> tuple[bool, str, dict, object]:
@@ -646,13 +646,6 @@ class AdaptiveRdlStep(AdaptiveStanceStep):
     :class:`AdaptiveStanceStep` on the difference R − L (mm) of the repetitions' test."""
 
     step: AdaptiveRdl
-
-    def left_s(self, pairs: int, stop: bool) -> tuple[float, float]:
-        block = self.step
-        if stop:
-            return 0.0, 0.0
-        pair = 2.0 * expected_s(block.trial("left", 1), rest_s=self.runner.rest_s)[0]
-        return pair, (block.max_sets - pairs) * pair
 
     def look(self, pairs: int) -> tuple[bool, str, dict, object]:
         from station.assessment import sequential
@@ -755,7 +748,7 @@ EXERCISE_IDLE_S = 3.0 * RDL_REP_S
 def block_of(step) -> str:
     """The block a step's patient time is counted to: ``practice``, ``stance/<phase>/<condition>``, ``rdl``,
     ``primer`` (its exercises and rear-foot-elevated RDL sets)."""
-    if isinstance(step, (AdaptiveStance, AdaptiveRdl)):
+    if isinstance(step, AdaptiveBlock):
         return step.block
     if isinstance(step, StanceTrial):
         return "practice" if step.task != "single_leg" else f"stance/{step.phase}/{step.condition}"
@@ -773,12 +766,9 @@ def expected_s(step, *, rest_s: float) -> tuple[float, float]:
     if isinstance(step, RdlSet):
         s = recorded + RDL_FIRST_REP_S + step.reps * RDL_REP_S + RDL_END_MARGIN_S
         return s, s
-    if isinstance(step, AdaptiveStance):
-        pair = 2.0 * (recorded + step.duration_s + WINDOW_END_MARGIN_S)
+    if isinstance(step, AdaptiveBlock):
+        pair = 2.0 * expected_s(step.trial(step.first_side, 1), rest_s=rest_s)[0]
         return step.min_trials * pair, step.max_trials * pair
-    if isinstance(step, AdaptiveRdl):
-        pair = 2.0 * expected_s(step.trial("left", 1), rest_s=rest_s)[0]
-        return step.min_sets * pair, step.max_sets * pair
     s = recorded + step.duration_s + WINDOW_END_MARGIN_S
     return s, s
 
