@@ -209,3 +209,31 @@ def simulate(design: Design, *, sessions: int, true_si_pct: float = 0.0, cv_pct:
     return Simulation(sessions, float(named.mean()), float(right_named.mean()), float(futile.mean()),
                       float(covered.mean()), float(pairs.mean()), float(np.percentile(pairs, 90)),
                       float(np.median(pairs)))
+
+
+def changes_called(verdicts) -> list:
+    """The before/after verdicts (``verdicts.before_after``) that call a change."""
+    from station.assessment.results import Outcome
+
+    return [v for v in verdicts if v.outcome.decided and v.outcome is not Outcome.NO_CHANGE]
+
+
+def post_primer_futile(verdicts, *, target_change_pct: float, futility_alpha: float) -> bool:
+    """The post-primer block's stopping rule (docs/ASSESSMENT.md §5): True when no before/after verdict
+    (``verdicts.before_after``: left leg, right leg, asymmetry change) calls a change and each leg's
+    ``1 - futility_alpha`` interval of the log change lies above ``log(1 - target_change_pct / 100)`` (an
+    improvement as large as the target is unlikely on either leg).
+
+    It never calls anything, so no before/after false-positive rate can grow; what it costs is power,
+    measured by ``bench/verdicts.py`` (through the runner) and ``bench/primer_design.py`` (this rule on
+    simulated trials).
+    """
+    from station.assessment.stats import t_quantile
+
+    legs = [v for v in verdicts if v.side]
+    floor = math.log1p(-target_change_pct / 100.0)
+    # each leg: the lower end of its 1 - futility_alpha interval of the log change
+    lows = [v.log_ratio - t_quantile(futility_alpha, v.df) * v.log_se for v in legs
+            if np.isfinite(v.log_ratio) and np.isfinite(v.log_se) and v.df > 0]
+    return (len(legs) == 2 and len(lows) == 2 and all(v.outcome.decided for v in verdicts)
+            and not changes_called(verdicts) and all(low > floor for low in lows))

@@ -684,19 +684,14 @@ class AdaptivePostStep(AdaptiveStanceStep):
 
     def look(self, pairs: int) -> tuple[bool, str, dict, object]:
         from station.assessment import sequential
-        from station.assessment.stats import t_quantile
 
         r, block = self.runner, self.step
         rows = r.store.metrics_table(r.session_id)
         verdicts = scoring.before_after_scores(rows, condition=block.condition).headline
         legs = [v for v in verdicts if v.side]
-        called = [v for v in verdicts if v.outcome.decided and v.outcome.value not in ("no detectable change",)]
-        floor = float(np.log1p(-block.target_change_pct / 100.0))
-        # each leg: the lower end of its 1 - futility_alpha interval of the log change above log(1 - target)
-        lows = [v.log_ratio - t_quantile(block.futility_alpha, v.df) * v.log_se for v in legs
-                if np.isfinite(v.log_ratio) and np.isfinite(v.log_se) and v.df > 0]
-        futile = (len(lows) == 2 and len(legs) == 2 and all(v.outcome.decided for v in verdicts) and not called
-                  and all(low > floor for low in lows))
+        called = sequential.changes_called(verdicts)
+        futile = sequential.post_primer_futile(verdicts, target_change_pct=block.target_change_pct,
+                                               futility_alpha=block.futility_alpha)
         last = pairs >= block.max_trials
         decision = (sequential.Decision.FUTILITY if futile and not last else
                     sequential.Decision.LAST if last else sequential.Decision.CONTINUE)

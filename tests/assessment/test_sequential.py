@@ -79,3 +79,32 @@ def test_monte_carlo_family_error_power_and_time():
     # at the target itself the 80 % rule stops at most 10 % per look (one-sided); over all looks about 5 %
     assert target.futility < 0.08
     assert plain.named - target.named < 0.06  # the power it costs
+
+
+def _cells(pre: dict, post: dict) -> dict:
+    return {("baseline", side): v for side, v in pre.items()} | {("post_primer", side): v for side, v in post.items()}
+
+
+def test_the_post_primer_futility_rule_against_its_definition():
+    steady = [1.00, 1.02, 0.98, 1.01, 0.99, 1.00]  # log SD 0.015: every interval is narrow
+    # nothing changed on either leg: no call, and each leg's 80 % interval lies far above -25 %
+    same = vd.before_after(_cells({"left": steady, "right": steady}, {"left": steady[:3], "right": steady[:3]}),
+                           block="before_after/eyes_open")
+    assert sq.changes_called(same) == []
+    assert sq.post_primer_futile(same, target_change_pct=25.0, futility_alpha=0.2)
+    # the right leg improved by 30 %: a change is called, so the block goes on
+    better = vd.before_after(_cells({"left": steady, "right": steady},
+                                    {"left": steady[:3], "right": [0.7 * v for v in steady[:3]]}),
+                             block="before_after/eyes_open")
+    assert [v.side for v in sq.changes_called(better)][0] == "right"
+    assert not sq.post_primer_futile(better, target_change_pct=25.0, futility_alpha=0.2)
+    # a leg that varies by ~25 % from trial to trial: no call, but -25 % is not excluded yet
+    noisy = [1.0, 1.45, 0.7, 1.3, 0.75, 1.1]
+    wide = vd.before_after(_cells({"left": steady, "right": noisy}, {"left": steady[:3], "right": noisy[:3]}),
+                           block="before_after/eyes_open")
+    right = wide[1]
+    low = right.log_ratio - stats.t.ppf(0.9, right.df) * right.log_se
+    assert sq.changes_called(wide) == [] and low < math.log(0.75)
+    assert not sq.post_primer_futile(wide, target_change_pct=25.0, futility_alpha=0.2)
+    # the same leg with a smaller target (-50 %) is futile: the rule reads the target
+    assert low > math.log(0.5) and sq.post_primer_futile(wide, target_change_pct=50.0, futility_alpha=0.2)
