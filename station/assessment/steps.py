@@ -289,7 +289,13 @@ class TrialWatch:
                 # The end is dated again once that standing is on the board: a repetition counted as soon as it
                 # ends is dated at the end of the data it was found in
                 r.wait(lambda: r.acq.recording_duration_s >= self.last_rep_end_s + 2.0 * RDL_END_MARGIN_S)
-                self._live_reps(r.acq.recording_duration_s - self.stance_at)
+                recount = self._live_reps(r.acq.recording_duration_s - self.stance_at)
+                if recount < step.reps:
+                    # the count ran ahead of the repetitions (a repetition seen in two parts before the
+                    # standing after it was on the board): the set goes on until the last one is done
+                    log.debug("live count %d -> %d after %.1f s more", count, recount, 2.0 * RDL_END_MARGIN_S)
+                    self.reps_seen = recount
+                    return None
                 self.end_s = self.last_rep_end_s + RDL_END_MARGIN_S
                 return LiveOutcome.DONE, "finished", ""
         if remaining < -WINDOW_END_MARGIN_S:  # a little beyond the window so it lies wholly inside the recording

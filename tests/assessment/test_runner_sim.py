@@ -501,3 +501,19 @@ def test_a_primer_set_the_board_counted_short_is_kept_and_never_repeated(tmp_pat
     # the description keeps the recognised repetitions of the short set
     described = run.store.get_session(run.session_id).scores["primer_rdl"]["sides"]["right"]["lateral_shift_mm"]
     assert described["n"] == 29
+
+
+def test_a_set_whose_live_count_ran_ahead_goes_on_to_its_last_repetition(tmp_path):
+    # weak-right, seed 4: 29.5 s into the right leg's set the live count reached 10 with nine repetitions
+    # done (one seen in two parts); the recount on the next second of data found nine, yet the set was ended
+    # there, 3 s before the patient's tenth repetition ended, and stored with nine
+    protocol = protocols.get("primer", trials_per_side=1, post_trials=1, duration_s=10.0, exclude_s=2.0, rounds=1,
+                             pigeon_s=1.0, hip_lifts=1, familiarisation=0)
+    run = run_protocol(protocol, data_dir=tmp_path, seed=4, sim_subject={"preset": "weak-right"})
+    rfe = [t for t in run.store.trials(run.session_id) if t.task == "rfe_rdl"]
+    assert [(t.side, t.status, t.metrics["reps_counted"]) for t in rfe] == [("left", "finished", 10.0),
+                                                                            ("right", "finished", 10.0)]
+    for last_s, tenth_end_s in _rdl_recordings_of(run, rfe):
+        assert last_s > tenth_end_s  # the patient's tenth repetition is in the stored set
+    live = [e.data["count"] for e in run.events if e.kind == "rep"]
+    assert live.count(10) >= 2
