@@ -146,6 +146,7 @@ def _session(task):
             "minutes": float(scores.get("minutes", math.nan)),
             "minutes_by_block": scores.get("minutes_by_block") or {}, "cpu_s": time.perf_counter() - t0,
             "reps_counted": counted, "stance_trials": stance_trials, "rdl_sets": len(counted), "rep_sets": rep_sets,
+            "failed_trials": [(t.task, t.side, t.reason) for t in trials if t.status == "failed"],
             "stance": stance, "trial_cv_pct": het.trial_cv_pct if het is not None else None,
             "outliers": [k for _, _, k in het.trials] if het is not None else []}
 
@@ -212,7 +213,12 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
         phantom = sum(1 for c in sets if c > asked)
         exact = sum(1 for c in sets if c == asked)
         lines.append(f"   RDL sets: {len(sets)} finished; exactly {asked} reps {rate(exact, len(sets))}; "
-                     f"more than {asked} (phantom) {rate(phantom, len(sets))}")
+                     f"more than {asked} (phantom) {rate(phantom, len(sets))}; fewer (a primer set, kept) "
+                     f"{rate(sum(1 for c in sets if c < asked), len(sets))}")
+    failed = [f for r in results for f in r.get("failed_trials") or []]
+    if failed:
+        lines.append(f"   failed (and repeated) trials: {len(failed)} in {sum(bool(r.get('failed_trials')) for r in results)} "
+                     f"sessions, e.g. " + "; ".join(sorted({f'{task} {side}: {why}' for task, side, why in failed})[:3]))
     if family == "rdl":
         lines += _within_set_correlation(subject, results)
     for block, side in _blocks(family):
@@ -322,7 +328,7 @@ def _within_set_correlation(subject: dict, results: list[dict]) -> list[str]:
 #: what --save keeps of each session (enough for --summarise to print the same summary)
 SAVED = ("name", "seed", "population", "status", "minutes", "minutes_by_block", "verdicts", "descriptions",
          "reps_counted", "stance",
-         "rep_sets", "cpu_s", "stance_trials", "trial_cv_pct", "outliers")
+         "rep_sets", "cpu_s", "stance_trials", "trial_cv_pct", "outliers", "failed_trials")
 
 
 def summarise_saved(path: Path, names: list[str] | None = None) -> int:
@@ -348,7 +354,7 @@ def summarise_saved(path: Path, names: list[str] | None = None) -> int:
             print(f"no saved sessions of {name!r} in {path}", file=sys.stderr)
             return 2
         for key in sorted(keys):
-            results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": []}, **r)
+            results = [dict({"cpu_s": math.nan, "stance_trials": 0, "rep_sets": [], "reps_counted": [], "failed_trials": []}, **r)
                        for _, r in sorted(by_key[key].items())]
             seeds = sorted(by_key[key])
             print(f"(saved seeds {seeds[0]}..{seeds[-1]})")
