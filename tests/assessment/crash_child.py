@@ -1,9 +1,12 @@
 """Child process of test_crash_recovery: a realtime single-leg session that the test kills with SIGKILL.
 
-Prints one line per runner event (``kind <unix time>``) so the parent knows when the trial records.
+Prints one line per runner event (``kind <unix time>``) so the parent knows when the trial records, and
+every 50 ms the frames the trial has received (``frames <count> <unix time>``): what the station had in hand
+when it was killed, dated by its own progress, not by a wall clock a busy machine may have starved it of.
 """
 
 import sys
+import threading
 import time
 
 from station.assessment import protocols
@@ -21,6 +24,13 @@ def main(data_dir: str) -> None:
     store = Store.open(data_dir)
     patient = store.add_patient(name="crash", body_mass_kg=70.0)
     acq.start()
+
+    def report():
+        while True:
+            print("frames", acq.recording_frames, repr(time.time()), flush=True)
+            time.sleep(0.05)
+
+    threading.Thread(target=report, daemon=True).start()
 
     def show(event):
         print(event.kind, repr(time.time()), flush=True)
