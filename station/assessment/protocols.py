@@ -64,11 +64,11 @@ class RdlSet:
 
     ``max_duration_s`` bounds the set (the runner stops waiting for repetitions after it).
 
-    ``exercise``: the set is part of the guided primer (its dose), not a measurement a verdict needs. It
-    ends at the patient's pace once no repetition has been recognised for as long as the missing ones take
-    (:data:`station.assessment.steps.RDL_REP_S` each, plus a breath), and a set in which the board
-    recognised fewer than ``reps`` is kept with those it recognised and never repeated: a repeat would add a
-    fourth set to the patient's primer because the board missed a repetition.
+    ``exercise``: the set is part of the guided primer (its dose), not a measurement a verdict needs: a set
+    in which the board recognised fewer than ``reps`` is kept with those it recognised and never repeated (a
+    repeat would add a fourth set to the patient's primer because the board missed a repetition). Any set
+    whose board missed repetitions ends at the patient's pace (:data:`station.assessment.steps.SET_IDLE_S`),
+    not at ``max_duration_s``.
     """
 
     side: str

@@ -279,9 +279,11 @@ class TrialWatch:
             if count > self.reps_seen:
                 self.reps_seen = count
                 r.emit("rep", f"{count}", count=count, target=step.reps)
-            if step.exercise and self._exercise_over(count, elapsed):
-                # a primer set whose patient has stopped: the board missed (reps - count) repetitions
-                self.end_s = self._exercise_end_s()
+            if self._set_over_at_pace(count, elapsed):
+                # the patient has stopped and the board missed (reps - count) repetitions: a primer set is
+                # kept with those it recognised, any other fails (too few) and is repeated -- either way
+                # without keeping the patient on one leg to the set's time limit
+                self.end_s = self._set_end_at_pace_s()
                 return LiveOutcome.DONE, "finished", ""
             if count >= step.reps and self.last_rep_end_s is not None:
                 # the set ends with its last repetition; the recording keeps RDL_END_MARGIN_S of standing after
@@ -303,19 +305,19 @@ class TrialWatch:
             return LiveOutcome.DONE, "finished", "time limit reached" if self.is_rdl else ""
         return None
 
-    def _exercise_end_s(self) -> float:
-        """When an exercise set whose board missed repetitions is over (s into the recording): not before the
-        patient had time for all of them at a person's tempo (and a breath), nor within
-        :data:`EXERCISE_IDLE_S` of the last one recognised."""
+    def _set_end_at_pace_s(self) -> float:
+        """When a set whose board missed repetitions is over (s into the recording): not before the patient
+        had time for all of them at a person's tempo (and a breath), nor within :data:`SET_IDLE_S` of the last
+        one recognised."""
         paced = self.stance_at + RDL_FIRST_REP_S + (self.step.reps + 1) * RDL_REP_S
-        return max(paced, self.last_rep_end_s + EXERCISE_IDLE_S)
+        return max(paced, self.last_rep_end_s + SET_IDLE_S)
 
-    def _exercise_over(self, count: int, elapsed_s: float) -> bool:
-        """Whether an exercise set with ``count`` (1 .. reps - 1) recognised repetitions is over (board time,
-        dated by the frames: see :meth:`_exercise_end_s`)."""
+    def _set_over_at_pace(self, count: int, elapsed_s: float) -> bool:
+        """Whether a set with ``count`` (1 .. reps - 1) recognised repetitions is over (board time, dated by
+        the frames: see :meth:`_set_end_at_pace_s`)."""
         if count < 1 or count >= self.step.reps or self.last_rep_end_s is None:
             return False
-        return elapsed_s >= self._exercise_end_s()
+        return elapsed_s >= self._set_end_at_pace_s()
 
     def _step_off_s(self, counts: np.ndarray, t_s: np.ndarray) -> float | None:
         """Where a stepped-off trial's recording ends (s into the recording: ``WINDOW_END_MARGIN_S`` after the
@@ -741,9 +743,10 @@ STEP_ON_S = 2.0
 #: the stance to the first repetition
 RDL_REP_S = 3.0
 RDL_FIRST_REP_S = 2.0
-#: an exercise set (the primer's) whose board missed repetitions is over once none has been recognised for
-#: this long: a missed repetition at a slow tempo (4 s) leaves a gap of 8 s between two recognised ones
-EXERCISE_IDLE_S = 3.0 * RDL_REP_S
+#: an RDL set whose board missed repetitions is over once none has been recognised for this long (and the
+#: patient had time for all of them): a missed repetition at a slow tempo (4 s) leaves a gap of 8 s between
+#: two recognised ones
+SET_IDLE_S = 3.0 * RDL_REP_S
 
 
 def block_of(step) -> str:

@@ -515,19 +515,29 @@ def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_rep
 
     The samples go on a uniform grid; free-foot touchdowns (a drop of more than 25 % of body weight;
     the hinge itself modulates the force by ~15 %) are bridged at body weight first, since their whole
-    dip, edges included, would read as a vertical acceleration; then
-    :func:`station.core.events.segment_rdl_reps`.
+    dip, edges included, would read as a vertical acceleration, and so is the COP of a touchdown deep enough
+    to take the board below the COP's load gate (undefined there: it would cut the set in two, and only the
+    longer part was segmented -- a set of ten read as one); then :func:`station.core.events.segment_rdl_reps`.
     """
     t = np.asarray(t_s, dtype=np.float64)
     if t.size < 4:
         return []
     fs = effective_rate_hz(t)
     grid, y = resample_uniform(t, np.column_stack([total_n, cop_ml_mm, cop_ap_mm]), fs_hz=fs)
-    force = y[:, 0].copy()
+    force, cop = y[:, 0].copy(), y[:, 1:3].copy()
+    bridged = np.zeros(grid.size, dtype=bool)
     for td in detect_touchdowns(force, fs_hz=fs, body_weight_n=weight_n, t0_s=float(grid[0]),
                                 drop_fraction=TOUCHDOWN_DROP_FRACTION):
-        force[(grid >= td["t_s"] - TOUCHDOWN_MARGIN_S) & (grid <= td["t_end_s"] + TOUCHDOWN_MARGIN_S)] = weight_n
-    reps = segment_rdl_reps(force, y[:, 1], y[:, 2], fs_hz=fs, t0_s=float(grid[0]), threshold_n=0.5 * weight_n,
+        span = (grid >= td["t_s"] - TOUCHDOWN_MARGIN_S) & (grid <= td["t_end_s"] + TOUCHDOWN_MARGIN_S)
+        force[span] = weight_n
+        bridged |= span
+    defined = np.isfinite(cop).all(axis=1)
+    gap = bridged & ~defined
+    if gap.any() and defined.any():  # linearly across the touchdown, as the force's own bridge
+        k = np.arange(grid.size)
+        for c in range(2):
+            cop[gap, c] = np.interp(k[gap], k[defined], cop[defined, c])
+    reps = segment_rdl_reps(force, cop[:, 0], cop[:, 1], fs_hz=fs, t0_s=float(grid[0]), threshold_n=0.5 * weight_n,
                             max_reps=max_reps, rejected=rejected)
     return reps[:max_reps] if max_reps else reps
 

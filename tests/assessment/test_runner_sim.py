@@ -490,11 +490,11 @@ def test_a_primer_set_the_board_counted_short_is_kept_and_never_repeated(tmp_pat
     assert any(e.kind == "trial_end" and e.text == "Set complete: 9 of 10 repetitions were recognised "
                "(a primer set is not repeated)." for e in run.events)
     # the patient did all ten: the stored set holds the tenth one's end, and ends once none was recognised
-    # for EXERCISE_IDLE_S, not at the 90 s limit
+    # for SET_IDLE_S, not at the 90 s limit
     (last_s, tenth_end_s) = _rdl_recordings_of(run, [short])[0]
     assert last_s > tenth_end_s
     last_rep_end_s = max(r["t_end_s"] for r in short.rep_metrics)
-    assert short.duration_s == pytest.approx(max(last_rep_end_s + steps.EXERCISE_IDLE_S,
+    assert short.duration_s == pytest.approx(max(last_rep_end_s + steps.SET_IDLE_S,
                                                  short.metrics["stance_start_s"] + steps.RDL_FIRST_REP_S
                                                  + 11 * steps.RDL_REP_S), abs=0.1)
     assert short.duration_s < 45.0

@@ -90,3 +90,30 @@ def test_another_boards_calibration_is_named_when_no_one_seems_to_stand():
     empty, _, _ = make_trial("empty", seconds=5.0, meta={}, calibrated=True)
     res = analyze_trial(empty)
     assert res.failure is Failure.NO_LOAD and "nobody stood on the board" in res.error
+
+
+def test_a_deep_touchdown_does_not_cut_an_rdl_set_in_two():
+    # a free foot that touches down hard takes the board below the COP's load gate (20 % of body weight): the
+    # COP is undefined there. The segmentation took the longer part of the set as the stance, and a set of
+    # ten read as one (healthy rdl-4v12 seed 11 through the runner: "1 of 10 repetitions were recognised")
+    import station.board.virtual as virtual
+    from station.core.cop import default_threshold_n
+    from station.core.pipeline import segment_reps
+    from tests.core.scenarios import event_times, record
+
+    subject = virtual.Subject.named("healthy:rdl-right").replace(rdl_reps=10, touchdowns_per_min_right=0.0)
+    truth, total, ml, ap = record(subject, seed=3, seconds=36.0)
+    t = truth.t_s - truth.t_s[0]
+    # after the third repetition, while the patient stands between two, 85 % of the weight goes to the floor
+    # for 0.25 s (the stance leg's own force drops with it), as the gate would see it
+    at = event_times(truth, "rep_end")[2] - truth.t_s[0]
+    dip = (t > at + 0.02) & (t < at + 0.27)
+    total, ml, ap = total.copy(), ml.copy(), ap.copy()
+    total[dip] *= 0.15
+    gated = total < default_threshold_n(subject.body_mass_kg)
+    ml[gated], ap[gated] = np.nan, np.nan
+    assert gated.sum() >= 15
+    reps = segment_reps(t, total, ml, ap, weight_n=subject.weight_n, max_reps=10)
+    assert len(reps) == 10
+    starts = event_times(truth, "rep_start") - truth.t_s[0]
+    np.testing.assert_allclose([r["t_start_s"] for r in reps], starts, atol=0.1)
