@@ -203,7 +203,8 @@ def summarise(name: str, results: list[dict], population: str = "realistic") -> 
             return sum(st.total_s for st in proto.steps if st.kind == "exercise")
 
         extra = (timers(protocols.get("primer")) - timers(protocols.get("primer", **PRIMER_BENCH))) / 60.0
-        lines.append(f"   in the clinic (full primer timers, +{extra:.1f} min): mean {np.nanmean(minutes) + extra:.1f} min")
+        lines.append(f"   in the clinic (full primer timers, +{extra:.1f} min): median {np.nanmedian(minutes) + extra:.2f} min, "
+                     f"90th pct {np.nanpercentile(minutes, 90) + extra:.2f} min (mean {np.nanmean(minutes) + extra:.1f})")
     if family == "stance":
         n_tr = np.array([r["stance_trials"] for r in results]) / 2
         lines.append(f"   scored trials per leg: mean {n_tr.mean():.2f}, median {np.median(n_tr):.1f} (adaptive)")
