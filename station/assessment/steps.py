@@ -514,7 +514,7 @@ class TrialStep(StepRun):
         if self.error is None:
             if result.status != "finished":
                 text = f"Trial {result.status}: {result.reason}."
-            elif result.reason:  # a primer set kept short: the patient did the set, the board missed some
+            elif getattr(self.step, "exercise", False) and result.reason:  # kept short: the board missed some
                 text = f"Set complete: {result.reason} (a primer set is not repeated)."
             else:
                 text = "Trial complete."
@@ -623,7 +623,7 @@ class AdaptiveStanceStep(StepRun):
         block = self.step
         if stop:
             return 0.0, 0.0
-        pair = 2.0 * expected_s(block.trial(block.first_side, 1), rest_s=self.runner.rest_s)[0]
+        pair = pair_s(block, rest_s=self.runner.rest_s)
         return pair, (block.max_trials - pairs) * pair
 
     def look(self, pairs: int) -> tuple[bool, str, dict, object]:
@@ -771,10 +771,15 @@ def expected_s(step, *, rest_s: float) -> tuple[float, float]:
         s = recorded + RDL_FIRST_REP_S + step.reps * RDL_REP_S + RDL_END_MARGIN_S
         return s, s
     if isinstance(step, AdaptiveBlock):
-        pair = 2.0 * expected_s(step.trial(step.first_side, 1), rest_s=rest_s)[0]
+        pair = pair_s(step, rest_s=rest_s)
         return step.min_trials * pair, step.max_trials * pair
     s = recorded + step.duration_s + WINDOW_END_MARGIN_S
     return s, s
+
+
+def pair_s(block: AdaptiveBlock, *, rest_s: float) -> float:
+    """Expected patient seconds of one pair (left, right) of an adaptive block's trials or sets."""
+    return 2.0 * expected_s(block.trial(block.first_side, 1), rest_s=rest_s)[0]
 
 
 def _first_run(mask: np.ndarray, length: int) -> int | None:
