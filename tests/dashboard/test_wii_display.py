@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,24 @@ pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"X tools missing:
 SHOTS = ("wii-single-leg-running.png", "wii-live.png", "wii-results.png")
 
 
+def hold_board(device, gate: dict) -> None:
+    """Let the free-running virtual Wii device run no further than ``gate["until"]`` (board time) while it
+    is set: the live picture is taken in Qt's loop, which on a busy machine may not run for seconds of
+    board time, so from the stance it is waiting for it grants the board a little time per look."""
+    wait_readable = device.wait_readable
+
+    def gated(timeout_s: float) -> bool:
+        until = gate["until"]
+        if until is not None and device.board.time_s >= until:
+            time.sleep(0.002)
+            return bool(device.board.pending_events)
+        return wait_readable(timeout_s)
+
+    device.wait_readable = gated
+
+
 def main(data_dir: str, out_dir: str) -> int:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
 
     from station.assessment.runner import FastClock
@@ -51,6 +68,18 @@ def main(data_dir: str, out_dir: str) -> int:
     window.start()
     panel = window.protocol
     done: dict = {}
+    gate: dict = {}
+
+    def hold_at_live_stance(event):
+        """In the runner's thread, as it cues the stance of the live picture: hold the board there."""
+        if event.kind == "stance_start" and "RIGHT" in event.text:
+            done["right_cued"] = done.get("right_cued", 0) + 1
+            if done["right_cued"] == 3:
+                gate["device"] = window.link.acquisition.source.device
+                gate["until"] = gate["device"].board.time_s
+                hold_board(gate["device"], gate)
+
+    panel.signals.event.connect(hold_at_live_stance, Qt.DirectConnection)
 
     def grab(name: str, *, frozen: bool = False) -> None:
         if name in done:
@@ -84,17 +113,19 @@ def main(data_dir: str, out_dir: str) -> int:
         if SHOTS[1] in done:
             return
         if not steady_on_the_right():
+            gate["until"] = gate["device"].board.time_s + 0.2
             QTimer.singleShot(10, live_picture)
             return
         grab(SHOTS[1], frozen=True)
+        gate["until"] = None
         window.tabs.setCurrentIndex(1)
 
     def steady_on_the_right() -> bool:
-        """The live page's whole trail (board time) is the right-leg stance: the free-running board may be
-        ahead of the fast runner's countdown, so the picture waits for what the board shows."""
+        """The live page's whole trail (board time) is the right-leg stance: the board is held from the cue
+        (:func:`hold_board`) and moved on 0.2 s per look until it shows only that stance."""
         board = window.link.acquisition.board_window(window.trail_s)
         ml, _, _ = window.link.calibration.cop_mm(board.counts, threshold_n=200.0)
-        return len(board.t_s) > 0 and board.t_s[-1] - board.t_s[0] > 0.9 * window.trail_s and bool(np.all(ml > 40.0))
+        return len(board.t_s) > 0 and board.t_s[-1] - board.t_s[0] > 0.9 * window.trail_s and bool(np.all(ml > 75.0))  # past the step onto the leg
 
     def finish():
         window.tabs.setCurrentWidget(window.scoreboard.parentWidget())
