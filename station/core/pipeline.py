@@ -52,7 +52,9 @@ GAP_MIN_S = 0.25
 #: during an RDL, a drop of the total force by more than this fraction of body weight is a touchdown
 #: (the hinge itself modulates the force by ~15 %); it is bridged, with this margin, before segmenting
 TOUCHDOWN_DROP_FRACTION = 0.25
-TOUCHDOWN_MARGIN_S = 0.15
+TOUCHDOWN_MARGIN_S = 0.06
+#: a longer drop is a step off the board, not a touchdown
+TOUCHDOWN_MAX_S = 3.0
 RDL_TASKS = ("rdl", "rfe_rdl")
 #: calibration problems that no person on the board can cause (a wrong body mass can cause the others)
 MISFIT_CODES = ("calibration_negative_cell", "calibration_total_implausible")
@@ -513,11 +515,15 @@ def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_rep
                  rejected: list | None = None) -> list[dict]:
     """RDL repetitions of a stretch of stance (times ``t_s`` may be irregular): at most ``max_reps``.
 
-    The samples go on a uniform grid; free-foot touchdowns (a drop of more than 25 % of body weight;
-    the hinge itself modulates the force by ~15 %) are bridged at body weight first, since their whole
-    dip, edges included, would read as a vertical acceleration, and so is the COP of a touchdown deep enough
-    to take the board below the COP's load gate (undefined there: it would cut the set in two, and only the
-    longer part was segmented -- a set of ten read as one); then :func:`station.core.events.segment_rdl_reps`.
+    The samples go on a uniform grid. A free-foot touchdown takes more than ``TOUCHDOWN_DROP_FRACTION``
+    (25 %) of the body weight off the board (the hinge itself modulates the force by ~15 %); those samples,
+    widened by ``TOUCHDOWN_MARGIN_S``, are bridged by a straight line of the force, and of the COP where the
+    board fell below the COP's load gate (undefined there: it would cut the set in two, and only the longer
+    part was segmented -- a set of ten read as one); a drop at either end, or longer than ``TOUCHDOWN_MAX_S``,
+    is stepping on or off. Only the touchdown itself is bridged: a bridge at body
+    weight out to where the force had left it (93.75 %) also erased the repetition's own dip and merged it
+    with the next (10 % of a weak leg's sets read short, ASSESSMENT.md §5). Then
+    :func:`station.core.events.segment_rdl_reps`; a repetition that overlaps a bridge has ``touchdown`` True.
     """
     t = np.asarray(t_s, dtype=np.float64)
     if t.size < 4:
@@ -525,20 +531,25 @@ def segment_reps(t_s, total_n, cop_ml_mm, cop_ap_mm, *, weight_n: float, max_rep
     fs = effective_rate_hz(t)
     grid, y = resample_uniform(t, np.column_stack([total_n, cop_ml_mm, cop_ap_mm]), fs_hz=fs)
     force, cop = y[:, 0].copy(), y[:, 1:3].copy()
-    bridged = np.zeros(grid.size, dtype=bool)
-    for td in detect_touchdowns(force, fs_hz=fs, body_weight_n=weight_n, t0_s=float(grid[0]),
-                                drop_fraction=TOUCHDOWN_DROP_FRACTION):
-        span = (grid >= td["t_s"] - TOUCHDOWN_MARGIN_S) & (grid <= td["t_end_s"] + TOUCHDOWN_MARGIN_S)
-        force[span] = weight_n
-        bridged |= span
-    defined = np.isfinite(cop).all(axis=1)
-    gap = bridged & ~defined
-    if gap.any() and defined.any():  # linearly across the touchdown, as the force's own bridge
-        k = np.arange(grid.size)
-        for c in range(2):
-            cop[gap, c] = np.interp(k[gap], k[defined], cop[defined, c])
+    n = grid.size
+    pad = max(1, int(round(TOUCHDOWN_MARGIN_S * fs)))
+    bridged = np.zeros(n, dtype=bool)
+    for a, b in runs(force < (1.0 - TOUCHDOWN_DROP_FRACTION) * weight_n):
+        if a > pad and b < n - pad and b - a <= TOUCHDOWN_MAX_S * fs:  # not stepping on or off the board
+            bridged[a - pad : b + pad] = True
+    k = np.arange(n)
+    if bridged.any() and not bridged.all():
+        force[bridged] = np.interp(k[bridged], k[~bridged], force[~bridged])
+        defined = np.isfinite(cop).all(axis=1)
+        gap = bridged & ~defined
+        if gap.any() and defined.any():
+            for c in range(2):
+                cop[gap, c] = np.interp(k[gap], k[defined], cop[defined, c])
     reps = segment_rdl_reps(force, cop[:, 0], cop[:, 1], fs_hz=fs, t0_s=float(grid[0]), threshold_n=0.5 * weight_n,
                             max_reps=max_reps, rejected=rejected)
+    spans = [(grid[a], grid[b - 1]) for a, b in runs(bridged)]
+    for r in reps:
+        r["touchdown"] = bool(r["touchdown"] or any(a <= r["t_end_s"] and b >= r["t_start_s"] for a, b in spans))
     return reps[:max_reps] if max_reps else reps
 
 

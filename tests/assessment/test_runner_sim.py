@@ -472,15 +472,21 @@ def test_the_post_primer_block_stops_when_the_before_after_question_is_futile(tm
     assert ba["right"]["verdict"] == "improved" and ba["left"]["verdict"] == "no detectable change"
 
 
-def test_a_primer_set_the_board_counted_short_is_kept_and_never_repeated(tmp_path):
-    # weak-right, seed 2: in round 1 the board recognises 9 of the right leg's 10 rear-foot-elevated RDL
-    # repetitions (its sway blurs one). Repeating the set (as before) gave the patient a fourth set on that
-    # leg and waited to the 90 s limit first; the primer's dose must not depend on the board's count.
+def test_a_primer_set_read_short_is_kept_and_never_repeated(tmp_path):
+    # weak-right, seed 2: in round 1 the right leg's rear-foot-elevated RDL set has nine repetitions (the patient
+    # stopped early -- to the board the same as a repetition it could not recognise). Repeating the set (as
+    # before) gave the patient a fourth set on that leg and waited to the 90 s limit first; the primer's dose
+    # must not depend on the board's count.
     from station.assessment import steps
 
     protocol = protocols.get("primer", trials_per_side=1, post_trials=1, duration_s=10.0, exclude_s=2.0, rounds=3,
                              pigeon_s=1.0, hip_lifts=1, familiarisation=0)
-    run = run_protocol(protocol, data_dir=tmp_path, seed=2, sim_subject={"preset": "weak-right"})
+
+    def nine_in_round_1(step):
+        return {"rdl_reps": 9} if step.phase == "primer" and step.side == "right" and "round 1" in step.label else {}
+
+    run = run_protocol(protocol, data_dir=tmp_path, seed=2, sim_subject={"preset": "weak-right"},
+                       sim_adjust=nine_in_round_1)
     rfe = [t for t in run.store.trials(run.session_id) if t.task == "rfe_rdl"]
     assert [t.side for t in rfe] == ["left", "right"] * 3  # three rounds, one set per leg each: no repeat
     assert all(t.status == "finished" and t.repeat_of is None for t in rfe)
@@ -489,10 +495,8 @@ def test_a_primer_set_the_board_counted_short_is_kept_and_never_repeated(tmp_pat
     assert short.reason == "9 of 10 repetitions were recognised" and len(short.rep_metrics) == 9
     assert any(e.kind == "trial_end" and e.text == "Set complete: 9 of 10 repetitions were recognised "
                "(a primer set is not repeated)." for e in run.events)
-    # the patient did all ten: the stored set holds the tenth one's end, and ends once none was recognised
-    # for SET_IDLE_S, not at the 90 s limit
-    (last_s, tenth_end_s) = _rdl_recordings_of(run, [short])[0]
-    assert last_s > tenth_end_s
+    # the set ends once no repetition was recognised for SET_IDLE_S (and not before ten could have been
+    # done), not at the 90 s limit
     last_rep_end_s = max(r["t_end_s"] for r in short.rep_metrics)
     assert short.duration_s == pytest.approx(max(last_rep_end_s + steps.SET_IDLE_S,
                                                  short.metrics["stance_start_s"] + steps.RDL_FIRST_REP_S
