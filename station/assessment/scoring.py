@@ -320,8 +320,9 @@ def rdl_scores(rows: Sequence[dict], *, phase: str = "baseline", task: str = "rd
     descriptive = block in DESCRIPTIVE_BLOCKS
     return RdlScores(
         block=block, phase=phase, task=task, sides=summaries, reps={side: len(rr) for side, rr in reps.items()},
-        asymmetry={name: metric_asymmetry(name, summaries["left"][name], summaries["right"][name])
-                   for name in RDL_ASYMMETRY_METRICS},
+        # a described block compares nothing: no per-metric row may name a side either
+        asymmetry={} if descriptive else {name: metric_asymmetry(name, summaries["left"][name], summaries["right"][name])
+                                          for name in RDL_ASYMMETRY_METRICS},
         headline=None if descriptive else vd.rdl_asymmetry(
             sets["left"], sets["right"], block=block, alpha=alpha, family_alpha=family_alpha,
             set_means=False if adaptive else None),

@@ -152,12 +152,28 @@ def _stance_table(block: StanceScores, meaning) -> SideTable:
     return SideTable(key, w.block_title(key), tuple(rows), "Valid trials", n["left"], n["right"])
 
 
+def _described_row(key: str, block: RdlScores, meaning) -> SideRow:
+    """A row of a described block (the primer's RDL): each side's mean ± SD and, for the described metric, R − L
+    with its own 95 % interval -- no L/R comparison names a side there, whatever an older scoring stored."""
+    decimals = w.decimals_of(key, rdl=True)
+    left, right = (w.mean_sd((block.sides.get(side) or {}).get(key), decimals) for side in SIDES)
+    d = block.description
+    if d is None or key != d.metric:
+        return SideRow(key, w.metric_label(key, rdl=True, meaning=meaning), left, right, "", "", w.Tone.NEUTRAL, False)
+    diff = w.estimate_text(d.difference, d.difference_interval, 1, unit=d.unit)
+    return SideRow(key, w.metric_label(key, rdl=True, meaning=meaning), left, right,
+                   f"R − L {diff}" if diff != w.NONE else "", w.DESCRIPTIVE_LABEL, w.Tone.NEUTRAL, False)
+
+
 def _rdl_table(block: RdlScores, meaning) -> SideTable:
     rows = []
     for key in RDL_ROWS:
         if w.metric_spec(key, rdl=True) is None or not any(key in (block.sides.get(s) or {}) for s in SIDES):
             continue
-        headline = block.headline if key == HEADLINE_ROW["rdl"] and not block.descriptive else None
+        if block.descriptive:
+            rows.append(_described_row(key, block, meaning))
+            continue
+        headline = block.headline if key == HEADLINE_ROW["rdl"] else None
         rows.append(_side_row(key, block.sides, block.asymmetry.get(key), headline, rdl=True, meaning=meaning))
     return SideTable(block.block, w.block_title(block.block), tuple(rows), "Repetitions", block.reps.get("left", 0),
                      block.reps.get("right", 0))

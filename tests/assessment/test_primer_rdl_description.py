@@ -68,6 +68,33 @@ def test_a_session_stored_with_the_primer_rdl_as_a_verdict_loads_and_shows_it_as
     assert "primer_rdl" not in {v["block"] for v in scores.to_dict()["verdicts"]}
 
 
+def _primer_rdl_table(scores):
+    from station.report.model import results_model
+
+    return results_model(scores).side_table("primer_rdl")
+
+
+def test_the_primer_rdl_table_names_no_side_in_any_row():
+    # the report's and the dashboard's table of the described block: R − L with its own 95 % interval, and no
+    # row saying "right less stable" (it did, under the page's "descriptive, not a verdict")
+    scores = scoring.score(_primer_rdl_rows(LEFT, RIGHT))
+    assert scores.primer_rdl.asymmetry == {}  # nothing is compared, so nothing stored can name a side
+    table = _primer_rdl_table(scores)
+    shift = next(r for r in table.rows if r.key == "lateral_shift_mm")
+    d = scores.primer_rdl.description
+    assert shift.asymmetry == "R − L " + wording.estimate_text(d.difference, d.difference_interval, 1, unit="mm")
+    assert shift.asymmetry.endswith("95 % CI") and shift.outcome == "descriptive, not a verdict"
+    assert all("less stable" not in r.outcome and r.tone is wording.Tone.NEUTRAL and not r.headline for r in table.rows)
+    assert all(r.asymmetry == "" for r in table.rows if r.key != "lateral_shift_mm")
+    # a session scored before: its stored per-metric asymmetry names the right leg; the table still does not
+    legacy = scores.to_dict()
+    legacy["primer_rdl"]["asymmetry"] = scoring.score(
+        [rdl_row("left", s) for s in LEFT] + [rdl_row("right", s) for s in RIGHT]).to_dict()["rdl"]["asymmetry"]
+    old = SessionScores.from_dict(legacy)
+    assert any(a.outcome.value != "no detectable asymmetry" for a in old.primer_rdl.asymmetry.values())
+    assert all("less stable" not in r.outcome for r in _primer_rdl_table(old).rows)
+
+
 def test_the_rdl_of_an_rdl_session_stays_a_headline_verdict():
     rows = [rdl_row("left", s) for s in LEFT[:2]] + [rdl_row("right", s) for s in RIGHT[:2]]
     scores = scoring.score(rows)
