@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 #: the clinic's primer timers (pigeon 30 s and 10 hip lifts of 3 s, per leg and round) against the bench's
 #: (pigeon 5 s, 2 hip lifts): 3 rounds x 2 legs x (25 s + 24 s)
 CLINIC_EXTRA_MIN = 3 * 2 * (25.0 + 24.0) / 60.0
-DEFAULT_DESIGNS = "6:3-8,6:3-8@15,6:6,8:8,10:10,12:12"
+DEFAULT_DESIGNS = "6:3-8,6:3-8@25,6:3-8@15,6:6,8:8,10:10,12:12"
 
 
 def measured(path: Path) -> dict:
@@ -73,11 +73,14 @@ def measured(path: Path) -> dict:
 
 
 def parse_design(text: str) -> tuple[int, int, int, float]:
-    """``"6:3-8@15"`` -> (6 baseline trials per leg, post 3..8, futility target 15 %); ``"6:6"`` a fixed post block."""
+    """``"6:3-8@15"`` -> (6 baseline trials per leg, post 3..8, futility target 15 %); ``"6:6"`` a fixed post block;
+    without ``@`` the station's target (``AdaptivePost.target_change_pct``)."""
+    from station.assessment.protocols import AdaptivePost
+
     base, _, rest = text.partition(":")
     post, _, target = rest.partition("@")
     low, _, high = post.partition("-")
-    return int(base), int(low), int(high or low), float(target or 25.0)
+    return int(base), int(low), int(high or low), float(target or AdaptivePost.target_change_pct)
 
 
 def session(rng, design, *, sd: tuple[float, float], change: tuple[float, float]) -> tuple[bool, bool, int]:

@@ -447,13 +447,13 @@ def test_the_post_primer_block_stops_when_the_before_after_question_is_futile(tm
     protocol = protocols.get("primer", trials_per_side=4, duration_s=12.0, exclude_s=2.0, rounds=1, rfe_rdl_reps=3,
                              familiarisation=0, pigeon_s=2.0, hip_lifts=1)
     # a steady patient whom the primer does not change: no change is called and each leg's 80 % interval excludes
-    # an improvement of 25 % at the first look, so the post block stops after 3 of up to 8 trials per leg
+    # an improvement of 20 % at the first look, so the post block stops after 3 of up to 8 trials per leg
     run = run_protocol(protocol, data_dir=tmp_path / "none", seed=5,
                        sim_subject={"preset": "healthy", "sway_scale_right": 1.3, **STEADY})
     looks = [e for e in run.events if e.kind == "adaptive"]
     assert [(e.data["pairs"], e.data["decision"]) for e in looks] == [(3, "futility")]
     assert looks[0].text.startswith("Decided after 3 trials per leg after the primer: no change is called, and an "
-                                    "improvement of −25 % is unlikely on either leg (each leg's 80 % interval excludes it")
+                                    "improvement of −20 % is unlikely on either leg (each leg's 80 % interval excludes it")
     scores = run.store.get_session(run.session_id).scores
     assert scores["stance"]["post_primer/eyes_open"]["headline"]["n"] == {"left": 3, "right": 3}
     # every before/after test keeps its fixed level; the post block's L/R test is the fixed-design 4 % test
