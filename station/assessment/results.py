@@ -2,6 +2,9 @@
 
 Everything the scoring finds is a frozen dataclass here; nothing here is worded for people (the
 report's :mod:`station.report.wording` words and formats them for the PDF, the dashboard and the CLI).
+The formatting primitives of a level, a number and an interval (:func:`level_text`, :func:`number`,
+:func:`interval_text`, :func:`estimate_text`) live here, below both the wording and the runner's sentences,
+so an interval reads ``+31 % [+12, +50] 96 % CI`` wherever it is shown.
 The stored form is JSON: every class has ``to_dict`` (JSON-able, the keys of the session's stored
 scores and of the headline-verdict contract: ``block, kind, side, less_stable, verdict, estimate,
 ci_low, ci_high, level, unit, resolution, ...``) and a tolerant ``from_dict`` that also reads the dicts
@@ -50,6 +53,50 @@ def level_text(level: float) -> str:
         decimals += 1
         text = f"{pct:.{decimals}f}"
     return f"{text} %"
+
+
+#: a true minus sign, and what an undefined number prints as (the runner's sentences, the report, the dashboard)
+MINUS = "−"
+NONE = "—"
+
+
+def number(value, decimals: int, *, sign: bool = False) -> str:
+    """``+31``, ``−4.2`` (a true minus), ``0`` (never ``−0`` or ``+0``), ``—`` when undefined."""
+    from station.core.registry import format_value
+
+    text = format_value(value, decimals, sign=sign)
+    if text.lstrip("+-") == format_value(0.0, decimals):
+        text = text.lstrip("+-")
+    return text.replace("-", MINUS)
+
+
+def _bound(value: float, decimals: int, *, sign: bool) -> str:
+    """An interval's end: a non-zero end that would round to 0 gets up to three more decimals (``+0.3``), so
+    an interval that excludes 0 never reads as one that starts at it."""
+    for extra in range(4):
+        text = number(value, decimals + extra, sign=sign)
+        if value == 0 or text.lstrip("+" + MINUS).strip("0.") != "":
+            return text
+    return number(value, decimals, sign=sign)
+
+
+def interval_text(interval: Interval | None, decimals: int, *, sign: bool = True, level: bool = True) -> str:
+    """``"[+12, +50] 96 % CI"`` (``level=False``: ``"[+12, +50]"``); ``""`` when undefined. An end that would
+    round to 0 without being 0 keeps a decimal more: ``"[+0.3, +121] 99.9 % CI"``."""
+    if interval is None or not interval.defined:
+        return ""
+    text = f"[{_bound(interval.low, decimals, sign=sign)}, {_bound(interval.high, decimals, sign=sign)}]"
+    return f"{text} {level_text(interval.level)} CI" if level else text
+
+
+def estimate_text(estimate, interval: Interval | None, decimals: int, *, unit: str = "", sign: bool = True) -> str:
+    """``"+31 % [+12, +50] 96 % CI"``; ``"—"`` when the estimate is undefined."""
+    text = number(estimate, decimals, sign=sign)
+    if text == NONE:
+        return NONE
+    text += f" {unit}" if unit else ""
+    ci = interval_text(interval, decimals, sign=sign)
+    return f"{text} {ci}" if ci else text
 
 
 @dataclass(frozen=True)

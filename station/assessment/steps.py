@@ -25,7 +25,7 @@ import logging
 import numpy as np
 
 from station.assessment import analysis, scoring
-from station.assessment.results import level_text
+from station.assessment.results import Interval, estimate_text, level_text
 from station.assessment.protocols import (AdaptiveBlock, AdaptivePost, AdaptiveRdl, AdaptiveStance, Exercise, RdlSet,
                                           StanceTrial, _sides)
 from station.core.segments import leg_from_shift
@@ -641,8 +641,7 @@ class AdaptiveStanceStep(StepRun):
         if not np.isfinite(outcome.log_ratio):
             detail = "not enough valid trials yet"
         else:
-            low, high = outcome.si_ci_pct
-            detail = (f"SI {outcome.si_pct:+.0f} %, {level_text(1 - outcome.alpha)} CI {low:+.0f} to {high:+.0f} %")
+            detail = "SI " + estimate_text(outcome.si_pct, Interval(*outcome.si_ci_pct, 1 - outcome.alpha), 0, unit="%")
         stop, text = look_sentence(outcome, headline, pairs=pairs, max_pairs=block.max_trials, unit="trial",
                                    what="asymmetry", target=f"±{design.target_si_pct:g} %",
                                    futility_level=1 - design.futility_alpha, detail=detail)
@@ -671,8 +670,8 @@ class AdaptiveRdlStep(AdaptiveStanceStep):
         if not np.isfinite(outcome.log_ratio):
             detail = "not enough valid repetitions yet"
         else:
-            detail = (f"R − L {outcome.log_ratio:+.1f} mm, {level_text(1 - outcome.alpha)} CI "
-                      f"{outcome.ci_low:+.1f} to {outcome.ci_high:+.1f} mm")
+            detail = "R − L " + estimate_text(outcome.log_ratio, Interval(outcome.ci_low, outcome.ci_high,
+                                                                         1 - outcome.alpha), 1, unit="mm")
         stop, text = look_sentence(outcome, headline, pairs=pairs, max_pairs=block.max_sets, unit="set",
                                    what="difference", target=f"±{design.target:g} mm",
                                    futility_level=1 - design.futility_alpha, detail=detail)
@@ -708,8 +707,8 @@ class AdaptivePostStep(AdaptiveStanceStep):
         outcome = sequential.Look(pairs, decision, weakest.alpha if weakest is not None else np.nan,
                                   headline.get("log_ratio", np.nan), np.nan, np.nan)
         target = f"−{block.target_change_pct:g} %"
-        changes = "; ".join(f"{v.side.upper()} {v.estimate:+.0f} % ({v.interval.low:+.0f} to {v.interval.high:+.0f} %, "
-                            f"{level_text(v.interval.level)} CI)" for v in legs if np.isfinite(v.estimate))
+        changes = "; ".join(f"{v.side.upper()} {estimate_text(v.estimate, v.interval, 0, unit='%')}"
+                            for v in legs if np.isfinite(v.estimate))
         if decision is sequential.Decision.FUTILITY:
             return True, (f"Decided after {pairs} trials per leg after the primer: no change is called, and an "
                           f"improvement of {target} is unlikely on either leg (each leg's "

@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 import math
 
-from station.assessment.results import (
+from station.assessment.results import (  # noqa: F401  (MINUS, NONE, number, interval_text, estimate_text: re-exported)
+    MINUS,
+    NONE,
     Asymmetry,
     Change,
     Comparison,
@@ -27,10 +29,11 @@ from station.assessment.results import (
     Summary,
     Method,
     Verdict,
+    estimate_text,
+    interval_text,
+    number,
 )
 
-MINUS = "−"
-NONE = "—"
 
 #: block key -> title (unknown keys are made readable by :func:`block_title`)
 BLOCK_TITLES = {
@@ -81,16 +84,6 @@ def tone(outcome: Outcome) -> Tone:
 # -- numbers and intervals ------------------------------------------------------------------------
 
 
-def number(value, decimals: int, *, sign: bool = False) -> str:
-    """``+31``, ``−4.2`` (a true minus), ``0`` (never ``−0`` or ``+0``), ``—`` when undefined."""
-    from station.core.registry import format_value
-
-    text = format_value(value, decimals, sign=sign)
-    if text.lstrip("+-") == format_value(0.0, decimals):
-        text = text.lstrip("+-")
-    return text.replace("-", MINUS)
-
-
 def significant(value, digits: int = 4) -> str:
     """A measurement for a researcher's table: ``digits`` significant digits (``1925``, ``0.8375``,
     ``64.07``), whole numbers from 10 000 on, ``n/a`` when undefined; integers, text and None as they are."""
@@ -99,35 +92,6 @@ def significant(value, digits: int = 4) -> str:
             return "n/a"
         return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
     return str(value)
-
-
-def _bound(value: float, decimals: int, *, sign: bool) -> str:
-    """An interval's end: a non-zero end that would round to 0 gets up to three more decimals (``+0.3``), so
-    an interval that excludes 0 never reads as one that starts at it."""
-    for extra in range(4):
-        text = number(value, decimals + extra, sign=sign)
-        if value == 0 or text.lstrip("+" + MINUS).strip("0.") != "":
-            return text
-    return number(value, decimals, sign=sign)
-
-
-def interval_text(interval: Interval | None, decimals: int, *, sign: bool = True, level: bool = True) -> str:
-    """``"[+12, +50] 96 % CI"`` (``level=False``: ``"[+12, +50]"``); ``""`` when undefined. An end that would
-    round to 0 without being 0 keeps a decimal more: ``"[+0.3, +121] 99.9 % CI"``."""
-    if interval is None or not interval.defined:
-        return ""
-    text = f"[{_bound(interval.low, decimals, sign=sign)}, {_bound(interval.high, decimals, sign=sign)}]"
-    return f"{text} {level_text(interval.level)} CI" if level else text
-
-
-def estimate_text(estimate, interval: Interval | None, decimals: int, *, unit: str = "", sign: bool = True) -> str:
-    """``"+31 % [+12, +50] 96 % CI"``; ``"—"`` when the estimate is undefined."""
-    text = number(estimate, decimals, sign=sign)
-    if text == NONE:
-        return NONE
-    text += f" {unit}" if unit else ""
-    ci = interval_text(interval, decimals, sign=sign)
-    return f"{text} {ci}" if ci else text
 
 
 def mean_sd(summary: Summary | None, decimals: int, *, n: bool = False) -> str:
