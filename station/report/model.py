@@ -9,8 +9,9 @@ and the definitions page.
 
 from __future__ import annotations
 
+
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from station.assessment.results import (
     SIDES,
@@ -155,14 +156,12 @@ def _stance_table(block: StanceScores, meaning) -> SideTable:
 def _described_row(key: str, block: RdlScores, meaning) -> SideRow:
     """A row of a described block (the primer's RDL): each side's mean ± SD and, for the described metric, R − L
     with its own 95 % interval -- no L/R comparison names a side there, whatever an older scoring stored."""
-    decimals = w.decimals_of(key, rdl=True)
-    left, right = (w.mean_sd((block.sides.get(side) or {}).get(key), decimals) for side in SIDES)
+    row = _side_row(key, block.sides, None, None, rdl=True, meaning=meaning)
     d = block.description
     if d is None or key != d.metric:
-        return SideRow(key, w.metric_label(key, rdl=True, meaning=meaning), left, right, "", "", w.Tone.NEUTRAL, False)
+        return row
     diff = w.estimate_text(d.difference, d.difference_interval, 1, unit=d.unit)
-    return SideRow(key, w.metric_label(key, rdl=True, meaning=meaning), left, right,
-                   f"R − L {diff}" if diff != w.NONE else "", w.DESCRIPTIVE_LABEL, w.Tone.NEUTRAL, False)
+    return replace(row, asymmetry=f"R − L {diff}" if diff != w.NONE else "", outcome=w.DESCRIPTIVE_LABEL)
 
 
 def _rdl_table(block: RdlScores, meaning) -> SideTable:
